@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything the server and its tests need on a fresh Debian machine:
+# system packages (redis-server), a virtual environment at .venv/ with pinned
+# Python dependencies, and the project itself installed in editable mode.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    say "installing system packages: ${need_apt[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "need root (or sudo) to install: ${need_apt[*]}" >&2; exit 1; }
+        SUDO="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    say "creating virtual environment in .venv/"
+    "$PY" -m venv .venv
+fi
+
+stamp=.venv/.setup-stamp
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing Python dependencies (pinned in constraints.txt)"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+    echo "$want" > "$stamp"
+else
+    say "Python dependencies up to date"
+fi

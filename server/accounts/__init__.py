@@ -1,0 +1,1 @@
+"""Accounts of every role, passwords, sessions, login rate limits and identity verification."""

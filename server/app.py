@@ -1,0 +1,90 @@
+"""Application factory: settings, Redis, services, middlewares, routes, templates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from .config import Settings
+from .http import admin_api, auth_api, candidate_api, ops, pages, proctor_api
+from .http.middleware import MIDDLEWARES
+from .metrics import Metrics
+from .services import Services
+from .store.base import Store
+from .store.redis import RedisUnavailable, connect, ping, redact
+from .http.context import METRICS, REDIS_WATCH, SERVICES, SETTINGS
+
+log = logging.getLogger("server.app")
+WEB = Path(__file__).resolve().parent.parent / "web"
+ROUTE_MODULES = (ops, auth_api, candidate_api, admin_api, proctor_api, pages)
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message says why and what to do."""
+
+
+def create_app(settings: Settings, redis: aioredis.Redis | None = None) -> web.Application:
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_upload_bytes + 1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    owns_client = redis is None
+    client = redis or connect(settings.redis_url)
+    app[SERVICES] = Services.build(Store(client, settings.redis_prefix), settings)
+
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True,
+                         context_processors=[pages.page_context])
+    app.router.add_static("/static", WEB / "static", name="static")
+    for module in ROUTE_MODULES:
+        module.routes.register(app)
+
+    async def check_redis(app: web.Application) -> None:
+        for attempt in range(10):
+            try:
+                await ping(client)
+                app[METRICS].redis_up.set(1)
+                break
+            except RedisUnavailable as exc:  # type: ignore[misc]
+                if attempt == 9:
+                    raise StartupError(f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: {exc}. "
+                                       "Start Redis or fix REDIS_URL.") from None
+                await asyncio.sleep(0.5)
+        app[REDIS_WATCH] = asyncio.create_task(_watch_redis(app, client))
+
+    async def close(app: web.Application) -> None:
+        task = app.get(REDIS_WATCH)
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if owns_client:
+            await client.aclose()
+
+    app.on_startup.append(check_redis)
+    app.on_cleanup.append(close)
+    return app
+
+
+async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: float = 5.0) -> None:
+    """Log once when Redis goes away and once when it is back; /healthz reports the same."""
+    up = True
+    metrics = app[METRICS]
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            metrics.redis_latency.observe(await ping(client))
+            metrics.redis_up.set(1)
+            if not up:
+                log.warning("redis reachable again")
+            up = True
+        except RedisUnavailable as exc:  # type: ignore[misc]
+            metrics.redis_up.set(0)
+            if up:
+                log.error("redis lost", extra={"error": str(exc)})
+            up = False

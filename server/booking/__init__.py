@@ -1,0 +1,1 @@
+"""Slot booking: capacity, booking window and one booking per subject, enforced in one Lua script."""

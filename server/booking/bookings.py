@@ -1,0 +1,89 @@
+"""Booking a slot (candidate) and cancelling one (admin, audited).
+
+Every rule is checked inside one Lua script (``store/lua/book_slot.lua``) together
+with the write, so concurrent requests from any number of processes cannot
+over-book a slot or book a subject twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..errors import UserError
+from ..exams.catalog import Catalog
+from ..store import audit
+from ..store.audit import Actor
+from ..store.base import Store
+from ..store.models import Account, Slot
+
+_STATUS = {
+    "slot_not_found": 404, "slot_wrong_exam": 404, "not_rostered": 403, "not_rostered_subject": 403,
+    "exam_not_confirmed": 409, "notice_not_read": 409, "pledge_not_signed": 409,
+    "booking_not_open": 409, "booking_closed": 409, "slot_started": 409,
+    "already_booked": 409, "slot_full": 409,
+}
+
+
+def _when(epoch: float, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+    import datetime as dt
+    return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class BookingRow:
+    slot: Slot
+    account_id: str
+    name: str
+    id_number: str
+    booked_at: float
+
+
+class Bookings:
+    def __init__(self, store: Store, catalog: Catalog, timezone: str = "Asia/Shanghai") -> None:
+        self.store = store
+        self.keys = store.keys
+        self.catalog = catalog
+        self.timezone = timezone
+
+    async def book(self, account: Account, exam_id: str, slot_id: str, now: float | None = None) -> Slot:
+        if not account.verified_at:
+            raise UserError("not_verified", 403)
+        exam = await self.catalog.exam(exam_id)
+        now = time.time() if now is None else now
+        k = self.keys
+        args = [account.id, f"{now:.3f}", exam_id]
+        args += audit.flat_entry("slot_booked", Actor(account.id, account.role), account.id, slot_id=slot_id)
+        result = await self.store.script("book_slot")(
+            keys=[k.slot(slot_id), k.slot_booked(slot_id), k.bookings(account.id), k.exam(exam_id),
+                  k.enrolment(exam_id, account.id), k.roster_entry(exam_id, account.id_number), k.audit(exam_id)],
+            args=args,
+        )
+        if result != "ok":
+            raise UserError(result, _STATUS.get(result, 409), field="slot_id",
+                            opens=_when(exam.booking_opens, self.timezone),
+                            closes=_when(exam.booking_closes, self.timezone))
+        return await self.catalog.slot(exam_id, slot_id)
+
+    async def cancel(self, actor: Actor, exam_id: str, slot_id: str, account_id: str, reason: str) -> None:
+        slot = await self.catalog.slot(exam_id, slot_id)
+        k = self.keys
+        args = [account_id, slot.subject_id, slot_id]
+        args += audit.flat_entry("booking_cancelled", actor, account_id, slot_id=slot_id, reason=reason)
+        result = await self.store.script("cancel_booking")(
+            keys=[k.bookings(account_id), k.slot_booked(slot_id), k.audit(exam_id)], args=args)
+        if result != "ok":
+            raise UserError(result, 404)
+
+    async def of_candidate(self, account_id: str) -> dict[str, str]:
+        return await self.store.redis.hgetall(self.keys.bookings(account_id))
+
+    async def list(self, exam_id: str) -> list[BookingRow]:
+        rows = []
+        for slot in await self.catalog.slots(exam_id):
+            for account_id, booked_at in await self.store.redis.zrange(
+                    self.keys.slot_booked(slot.id), 0, -1, withscores=True):
+                name, id_number = await self.store.redis.hmget(self.keys.account(account_id), "name", "id_number")
+                rows.append(BookingRow(slot, account_id, name or "", id_number or "", booked_at))
+        return rows

@@ -1,0 +1,199 @@
+"""The ``interview-server`` command: run, demo, import-roster, create-user, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .config import ConfigError, Settings, describe, load_settings
+from .errors import UserError
+from .logs import setup_logging
+from .store.embedded import EmbeddedRedis, EmbeddedRedisError
+from .store.redis import RedisUnavailable, connect, redact, wait_until_reachable
+from .http.context import SERVICES
+
+log = logging.getLogger("server.cli")
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"interview-server: {message}", file=sys.stderr)
+    return code
+
+
+@contextlib.contextmanager
+def redis_for(settings: Settings):
+    """Yield settings with a usable ``redis_url``: the configured one, or a private embedded server."""
+    if settings.redis_url:
+        yield settings
+        return
+    server = EmbeddedRedis(settings.data_dir / "redis").start()
+    try:
+        yield settings.replace(redis_url=server.url)
+    finally:
+        server.stop()
+
+
+async def serve(settings: Settings, after_start=None) -> None:
+    from .app import create_app
+    from .tls import ssl_context
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context(settings))
+    await site.start()
+    log.info("server started", extra={"url": settings.base_url, "redis": redact(settings.redis_url)})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        if after_start:
+            await after_start(app)
+        await stop.wait()
+    finally:
+        log.info("server stopping")
+        await runner.cleanup()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace, demo: bool = False) -> int:
+    async def seed(app: web.Application) -> None:
+        from .demo import print_demo, seed_demo
+        print_demo(settings, await seed_demo(app[SERVICES], settings))
+
+    with redis_for(settings) as ready:
+        asyncio.run(serve(ready, seed if demo else None))
+    return 0
+
+
+async def _with_services(settings: Settings, work):
+    from .services import Services
+    from .store.base import Store
+
+    client = connect(settings.redis_url)
+    try:
+        await wait_until_reachable(client, attempts=6)
+        return await work(Services.build(Store(client, settings.redis_prefix), settings))
+    finally:
+        await client.aclose()
+
+
+def cmd_import_roster(settings: Settings, args: argparse.Namespace) -> int:
+    from .roster.photos import PhotoSource
+    from .store.audit import Actor
+
+    csv_path = Path(args.csv)
+    if not csv_path.is_file():
+        return fail(f"CSV file not found: {csv_path}")
+    photos = PhotoSource.empty()
+    if args.photos:
+        path = Path(args.photos)
+        if path.is_dir():
+            photos = PhotoSource.from_folder(path, settings.max_photo_bytes)
+        elif path.is_file():
+            photos = PhotoSource.from_zip(path.read_bytes(), settings.max_photo_bytes)
+        else:
+            return fail(f"photos not found: {path}")
+
+    async def work(services):
+        return await services.importer.import_csv(Actor("cli", "admin"), args.exam, csv_path.read_bytes(), photos)
+
+    with redis_for(settings) as ready:
+        report = asyncio.run(_with_services(ready, work)).to_json(args.lang)
+    for row in report["rows"]:
+        reasons = "; ".join(r["message"] for r in row["reasons"])
+        print(f"line {row['line']:>5}  {row['status']:<9} {row['id_number']:<20} {row['name']}  {reasons}")
+    print(f"imported {report['imported']}, updated {report['updated']}, rejected {report['rejected']}")
+    return 0 if report["rejected"] == 0 else 1
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from .store.audit import Actor
+
+    password = args.password or getpass.getpass("password: ")
+
+    async def work(services):
+        return await services.directory.create(args.role, password, Actor("cli", "admin"), name=args.name,
+                                               username=args.username or "", phone=args.phone or "",
+                                               email=args.email or "")
+
+    with redis_for(settings) as ready:
+        account = asyncio.run(_with_services(ready, work))
+    print(f"created {account.role} {account.id} ({args.username or args.phone or args.email})")
+    return 0
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    for name, env, default in describe():
+        value = getattr(settings, name)
+        shown = redact(value) if name == "redis_url" and value else value
+        print(f"{name:<26} {env:<36} {shown!r}" + ("" if value == default else "   (changed)"))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="interview-server", description="Live interview server for admission exams.")
+    p.add_argument("--config", help="TOML settings file (also INTERVIEW_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_text in (("run", "run the server"), ("demo", "run the server with a demo exam and print logins")):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("--host")
+        s.add_argument("--port", type=int)
+        s.add_argument("--data-dir", help="folder for the embedded Redis, photos, demo logins")
+    s = sub.add_parser("import-roster", help="import a roster CSV with ID photos into an exam")
+    s.add_argument("--exam", required=True, help="exam id")
+    s.add_argument("--csv", required=True, help="roster CSV (UTF-8 or GBK)")
+    s.add_argument("--photos", help="zip file or folder of ID photos")
+    s.add_argument("--lang", choices=("zh", "en"), default="zh")
+    s = sub.add_parser("create-user", help="create an account (e.g. the first admin)")
+    s.add_argument("--role", required=True, choices=("admin", "proctor", "examiner", "candidate"))
+    s.add_argument("--name", default="")
+    s.add_argument("--username")
+    s.add_argument("--phone")
+    s.add_argument("--email")
+    s.add_argument("--password", help="prompted for when omitted")
+    sub.add_parser("config", help="print every setting, its environment variable and value")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides = {k: getattr(args, k, None) for k in ("host", "port")}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    try:
+        settings = load_settings(args.config, **overrides)
+    except ConfigError as exc:
+        return fail(str(exc))
+    setup_logging(settings.log_level, settings.log_format)
+    commands = {
+        "run": cmd_run, "demo": lambda s, a: cmd_run(s, a, demo=True), "import-roster": cmd_import_roster,
+        "create-user": cmd_create_user, "config": cmd_config,
+    }
+    try:
+        return commands[args.command](settings, args)
+    except (EmbeddedRedisError, ConfigError) as exc:
+        return fail(str(exc))
+    except UserError as exc:
+        return fail(exc.message("zh") + f" [{exc.code}]")
+    except RedisUnavailable as exc:  # type: ignore[misc]
+        return fail(f"Redis unreachable ({exc}); start it or fix REDIS_URL")
+    except OSError as exc:
+        return fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or settings.host}:{settings.port})")
+    except Exception as exc:  # StartupError and friends: one line, no traceback soup
+        if type(exc).__name__ == "StartupError":
+            return fail(str(exc))
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""All settings in one place.
+
+Precedence: built-in defaults < TOML file (``INTERVIEW_CONFIG`` or ``--config``)
+< environment variables (``INTERVIEW_<NAME>``; ``REDIS_URL`` is also read
+as-is). Every setting is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "INTERVIEW_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # shown in printed links; default http(s)://host:port
+    redis_url: str = ""  # empty: start a private embedded redis-server
+    redis_prefix: str = "iv:"
+    data_dir: Path = Path("data")
+    recordings_dir: Path = Path("recordings")
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_self_signed: bool = False
+    cookie_secure: bool | None = None  # None: Secure exactly when served over TLS
+    session_ttl_s: int = 12 * 3600
+    trusted_proxies: tuple[str, ...] = ()
+    max_json_bytes: int = 64 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_photo_bytes: int = 5 * 1024 * 1024
+    max_roster_rows: int = 20000
+    login_fail_limit_account: int = 5
+    login_fail_limit_address: int = 30
+    login_window_s: int = 15 * 60
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 2
+    timezone: str = "Asia/Shanghai"
+    default_lang: str = "zh"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert or self.tls_self_signed)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls else "http"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    text = value if isinstance(value, str) else None
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind in ("bool", bool, "bool | None"):
+            if isinstance(value, bool):
+                return value
+            if text is not None and text.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if text is not None and text.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            if kind == "bool | None" and text is not None and text.strip().lower() in ("", "auto"):
+                return None
+            raise ValueError
+        if kind in ("Path", Path):
+            return Path(str(value))
+        if kind in ("tuple[str, ...]",):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r}: cannot use value {value!r} (expected {kind})") from None
+
+
+def load_settings(
+    config_file: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from defaults, an optional TOML file, the environment and overrides."""
+    env = os.environ if env is None else env
+    known = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        doc = doc.get("server", doc)
+        for key, value in doc.items():
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, known[key], value)
+
+    if env.get("REDIS_URL"):
+        values["redis_url"] = env["REDIS_URL"]
+    for name, kind in known.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, kind, raw)
+
+    for name, value in overrides.items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = _coerce(name, known[name], value) if isinstance(value, str) else value
+
+    settings = Settings(**values)
+    if settings.log_format not in ("json", "text"):
+        raise ConfigError("setting 'log_format' must be 'json' or 'text'")
+    if settings.default_lang not in ("zh", "en"):
+        raise ConfigError("setting 'default_lang' must be 'zh' or 'en'")
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("settings 'tls_cert' and 'tls_key' must be given together")
+    return settings
+
+
+def describe() -> list[tuple[str, str, Any]]:
+    """(setting, environment variable, default) for every setting, for docs and --help."""
+    out = []
+    for f in fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        out.append((f.name, ENV_PREFIX + f.name.upper(), default))
+    return out

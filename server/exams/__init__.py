@@ -1,0 +1,1 @@
+"""Exams, their subjects, interview rooms (examiner panels) and bookable time slots."""

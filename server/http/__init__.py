@@ -1,0 +1,1 @@
+"""HTTP: middlewares, role-checked routes, JSON API handlers and server-rendered pages."""

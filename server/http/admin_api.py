@@ -1,0 +1,243 @@
+"""The school admin's REST API: exams, subjects, rooms, slots, users, roster import, bookings, audit."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import UserError
+from ..roster.photos import PhotoSource
+from ..store.audit import Actor, read as read_audit
+from ..store.models import public
+from .auth_api import account_json
+from .body import Field, check, human_size, read_json
+from .candidate_api import slot_json
+from .routing import Routes
+from .context import ACCOUNT, LANG, METRICS, SERVICES, SETTINGS
+
+routes = Routes()
+ADMIN = ("admin",)
+STAFF_READ = ("admin", "proctor")
+
+
+def actor(request: web.Request) -> Actor:
+    account = request[ACCOUNT]
+    return Actor(account.id, account.role)
+
+
+def tz(request: web.Request) -> str:
+    return request.app[SETTINGS].timezone
+
+
+SUBJECT = {"name": Field("str", max_len=50), "interview_minutes": Field("int", min=1, max=240)}
+EXAM_FIELDS = {
+    "school": Field("str", max_len=100), "name": Field("str", max_len=100),
+    "booking_opens": Field("time"), "booking_closes": Field("time"),
+    "notice": Field("str", required=False, max_len=20000, default=""),
+    "pledge": Field("str", required=False, max_len=20000, default=""),
+}
+
+
+@routes.get("/api/admin/exams", ADMIN)
+async def list_exams(request: web.Request) -> web.Response:
+    exams = await request.app[SERVICES].catalog.exams()
+    return web.json_response({"exams": [public(e) for e in exams]})
+
+
+@routes.post("/api/admin/exams", ADMIN)
+async def create_exam(request: web.Request) -> web.Response:
+    spec = {**EXAM_FIELDS, "subjects": Field("list[dict]", required=False, max_len=50, default=[])}
+    body = check(await read_json(request), spec, tz(request))
+    subjects = [check(s, SUBJECT) for s in body.pop("subjects")]
+    exam = await request.app[SERVICES].catalog.create_exam(actor(request), subjects=subjects, **body)
+    return web.json_response({"exam": public(exam)}, status=201)
+
+
+@routes.get("/api/admin/exams/{exam_id}", ADMIN)
+async def get_exam(request: web.Request) -> web.Response:
+    catalog = request.app[SERVICES].catalog
+    exam = await catalog.exam(request.match_info["exam_id"])
+    return web.json_response({
+        "exam": public(exam),
+        "subjects": [public(s) for s in await catalog.subjects(exam.id)],
+        "rooms": [public(r) for r in await catalog.rooms(exam.id)],
+        "slots": [slot_json(s) for s in await catalog.slots(exam.id)],
+    })
+
+
+@routes.patch("/api/admin/exams/{exam_id}", ADMIN)
+async def update_exam(request: web.Request) -> web.Response:
+    spec = {name: Field(f.kind, required=False, max_len=f.max_len) for name, f in EXAM_FIELDS.items()}
+    body = check(await read_json(request), spec, tz(request))
+    changes = {k: v for k, v in body.items() if v is not None}
+    exam = await request.app[SERVICES].catalog.update_exam(actor(request), request.match_info["exam_id"], **changes)
+    return web.json_response({"exam": public(exam)})
+
+
+@routes.post("/api/admin/exams/{exam_id}/subjects", ADMIN)
+async def add_subject(request: web.Request) -> web.Response:
+    body = check(await read_json(request), SUBJECT)
+    subject = await request.app[SERVICES].catalog.add_subject(actor(request), request.match_info["exam_id"], **body)
+    return web.json_response({"subject": public(subject)}, status=201)
+
+
+@routes.get("/api/admin/exams/{exam_id}/rooms", ADMIN)
+async def list_rooms(request: web.Request) -> web.Response:
+    catalog = request.app[SERVICES].catalog
+    exam = await catalog.exam(request.match_info["exam_id"])
+    return web.json_response({"rooms": [public(r) for r in await catalog.rooms(exam.id)]})
+
+
+@routes.post("/api/admin/exams/{exam_id}/rooms", ADMIN)
+async def create_room(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {
+        "subject_id": Field("str", max_len=64), "name": Field("str", max_len=50),
+        "examiners": Field("list[str]", required=False, max_len=3, default=[]),
+    })
+    room = await request.app[SERVICES].catalog.create_room(actor(request), request.match_info["exam_id"], **body)
+    return web.json_response({"room": public(room)}, status=201)
+
+
+@routes.get("/api/admin/exams/{exam_id}/slots", ADMIN)
+async def list_slots(request: web.Request) -> web.Response:
+    catalog = request.app[SERVICES].catalog
+    exam = await catalog.exam(request.match_info["exam_id"])
+    return web.json_response({"slots": [slot_json(s) for s in await catalog.slots(exam.id)]})
+
+
+@routes.post("/api/admin/exams/{exam_id}/slots", ADMIN)
+async def create_slot(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {
+        "room_id": Field("str", max_len=64), "starts_at": Field("time"), "ends_at": Field("time"),
+        "capacity": Field("int", min=1, max=10000),
+    }, tz(request))
+    slot = await request.app[SERVICES].catalog.create_slot(actor(request), request.match_info["exam_id"], **body)
+    return web.json_response({"slot": slot_json(slot)}, status=201)
+
+
+@routes.patch("/api/admin/exams/{exam_id}/slots/{slot_id}", ADMIN)
+async def update_slot(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"capacity": Field("int", min=1, max=10000)})
+    slot = await request.app[SERVICES].catalog.set_slot_capacity(
+        actor(request), request.match_info["exam_id"], request.match_info["slot_id"], body["capacity"])
+    return web.json_response({"slot": slot_json(slot)})
+
+
+@routes.get("/api/admin/users", ADMIN)
+async def list_users(request: web.Request) -> web.Response:
+    role = request.query.get("role")
+    if role is not None and role not in ("candidate", "examiner", "proctor", "admin"):
+        raise UserError("role_invalid", field="role")
+    accounts = await request.app[SERVICES].directory.list(role)
+    return web.json_response({"users": [account_json(a) for a in accounts]})
+
+
+@routes.post("/api/admin/users", ADMIN)
+async def create_user(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {
+        "role": Field("str", max_len=20), "name": Field("str", max_len=50),
+        "password": Field("str", max_len=128), "username": Field("str", required=False, max_len=32, default=""),
+        "phone": Field("str", required=False, max_len=20, default=""),
+        "email": Field("str", required=False, max_len=254, default=""),
+    })
+    account = await request.app[SERVICES].directory.create(body.pop("role"), body.pop("password"), actor(request),
+                                                             **body)
+    return web.json_response({"user": account_json(account)}, status=201)
+
+
+@routes.patch("/api/admin/users/{account_id}", ADMIN)
+async def update_user(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"disabled": Field("bool")})
+    services = request.app[SERVICES]
+    account_id = request.match_info["account_id"]
+    account = await services.directory.set_disabled(account_id, body["disabled"], actor(request))
+    if body["disabled"]:
+        await services.sessions.revoke_all(account_id)
+    return web.json_response({"user": account_json(account)})
+
+
+@routes.post("/api/admin/users/{account_id}/revoke-sessions", ADMIN)
+async def revoke_sessions(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await services.directory.require(request.match_info["account_id"])
+    count = await services.sessions.revoke_all(request.match_info["account_id"])
+    request.app[METRICS].sessions_revoked.inc(count)
+    return web.json_response({"revoked": count})
+
+
+@routes.get("/api/admin/exams/{exam_id}/roster", ADMIN)
+async def list_roster(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    exam = await services.catalog.exam(request.match_info["exam_id"])
+    return web.json_response({"roster": [public(e) for e in await services.roster.entries(exam.id)]})
+
+
+async def _read_part(part, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(1 << 16):
+        data += chunk
+        if len(data) > limit:
+            raise UserError("body_too_large", 413, limit=human_size(limit))
+    return bytes(data)
+
+
+@routes.post("/api/admin/exams/{exam_id}/roster", ADMIN)
+async def import_roster(request: web.Request) -> web.Response:
+    """multipart/form-data: ``file`` (the CSV) and optionally ``photos`` (a zip of ID photos)."""
+    settings, services = request.app[SETTINGS], request.app[SERVICES]
+    exam = await services.catalog.exam(request.match_info["exam_id"])
+    if not request.content_type.startswith("multipart/"):
+        raise UserError("bad_content_type", 415, expected="multipart/form-data")
+    parts: dict[str, bytes] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if part.name in ("file", "photos") and part.name not in parts:
+            parts[part.name] = await _read_part(part, settings.max_upload_bytes)
+        else:
+            await part.release()
+    if not parts.get("file"):
+        raise UserError("roster_file_missing", field="file")
+    photos = (PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos")
+              else PhotoSource.empty())
+    report = await services.importer.import_csv(actor(request), exam.id, parts["file"], photos)
+    return web.json_response(report.to_json(request[LANG]))
+
+
+@routes.get("/api/admin/exams/{exam_id}/bookings", ADMIN)
+async def list_bookings(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    exam = await services.catalog.exam(request.match_info["exam_id"])
+    rows = await services.bookings.list(exam.id)
+    return web.json_response({"bookings": [
+        {"slot_id": r.slot.id, "subject_id": r.slot.subject_id, "room_id": r.slot.room_id,
+         "starts_at": r.slot.starts_at, "ends_at": r.slot.ends_at, "account_id": r.account_id,
+         "name": r.name, "id_number": r.id_number, "booked_at": r.booked_at} for r in rows]})
+
+
+@routes.post("/api/admin/exams/{exam_id}/bookings/cancel", ADMIN)
+async def cancel_booking(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {
+        "slot_id": Field("str", max_len=64), "account_id": Field("str", max_len=64),
+        "reason": Field("str", max_len=500)})
+    await request.app[SERVICES].bookings.cancel(actor(request), request.match_info["exam_id"], **body)
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/staff/exams/{exam_id}/audit", STAFF_READ)
+async def exam_audit(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    exam = await services.catalog.exam(request.match_info["exam_id"])
+    try:
+        limit = min(1000, max(1, int(request.query.get("limit", "200"))))
+    except ValueError:
+        raise UserError("field_type", field="limit", label="limit") from None
+    entries = await read_audit(services.store.redis, services.store.keys, exam.id, limit,
+                               before=request.query.get("before", "+"), subject=request.query.get("subject"))
+    return web.json_response({"entries": entries})
+
+
+@routes.get("/api/staff/photos/{sha256}", STAFF_READ)
+async def id_photo(request: web.Request) -> web.StreamResponse:
+    path = request.app[SERVICES].photos.path(request.match_info["sha256"])
+    if path is None:
+        raise UserError("not_found", 404)
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,90 @@
+"""Register, log in, log out, who am I."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..accounts.directory import login_kind
+from ..accounts.sessions import COOKIE
+from ..errors import UserError
+from ..store.audit import Actor
+from ..store.models import Account, public
+from .body import Field, check, read_json
+from .middleware import client_address
+from .routing import ANY, PUBLIC, Routes
+from .context import ACCOUNT, METRICS, SERVICES, SESSION, SETTINGS
+
+routes = Routes()
+
+
+def account_json(account: Account) -> dict:
+    return public(account, "password_hash")
+
+
+async def start_session(request: web.Request, account: Account, status: int = 200) -> web.Response:
+    app = request.app
+    token = await app[SERVICES].sessions.create(account.id, account.role, client_address(request),
+                                                  request.headers.get("User-Agent", ""))
+    app[METRICS].sessions_created.inc()
+    settings = app[SETTINGS]
+    secure = settings.cookie_secure if settings.cookie_secure is not None else request.secure
+    response = web.json_response({"account": account_json(account)}, status=status)
+    response.set_cookie(COOKIE, token, max_age=settings.session_ttl_s, path="/", httponly=True,
+                        samesite="Lax", secure=secure)
+    return response
+
+
+@routes.post("/api/auth/register", PUBLIC)
+async def register(request: web.Request) -> web.Response:
+    """A candidate registers with a phone number (or an email, for overseas candidates) and a password."""
+    body = check(await read_json(request), {
+        "phone": Field("str", required=False, max_len=20), "email": Field("str", required=False, max_len=254),
+        "password": Field("str", max_len=128), "name": Field("str", required=False, max_len=50, default=""),
+    })
+    if not body["phone"] and not body["email"]:
+        raise UserError("register_needs_login", field="phone")
+    services = request.app[SERVICES]
+    account = await services.directory.create(
+        "candidate", body["password"], Actor.system(), name=body["name"] or "",
+        phone=body["phone"] or "", email=body["email"] or "")
+    return await start_session(request, account, status=201)
+
+
+@routes.post("/api/auth/login", PUBLIC)
+async def login(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"login": Field("str", max_len=254), "password": Field("str", max_len=128)})
+    services, metrics = request.app[SERVICES], request.app[METRICS]
+    kind, name = login_kind(body["login"])
+    address = client_address(request)
+    limit_key = f"{kind}:{name}"
+    try:
+        await services.login_limits.check(limit_key, address)
+    except UserError:
+        metrics.logins.labels("locked").inc()
+        raise
+    account = await services.directory.find_by_login(body["login"])
+    if not await services.passwords.verify(account.password_hash if account else None, body["password"]):
+        await services.login_limits.failed(limit_key, address)
+        metrics.logins.labels("failed").inc()
+        raise UserError("login_failed", 401, field="password")
+    assert account is not None
+    if account.disabled:
+        metrics.logins.labels("disabled").inc()
+        raise UserError("account_disabled", 403)
+    await services.login_limits.succeeded(limit_key)
+    metrics.logins.labels("ok").inc()
+    return await start_session(request, account)
+
+
+@routes.post("/api/auth/logout", ANY)
+async def logout(request: web.Request) -> web.Response:
+    await request.app[SERVICES].sessions.revoke(request[SESSION])
+    request.app[METRICS].sessions_revoked.inc()
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/auth/me", ANY)
+async def me(request: web.Request) -> web.Response:
+    return web.json_response({"account": account_json(request[ACCOUNT])})

@@ -1,0 +1,98 @@
+"""The candidate's own data: identity verification, exams, enrolment steps, slots and bookings.
+
+Every handler works on ``request[ACCOUNT]`` only; ids in the path are checked
+against the candidate's roster entries, so another candidate's exam is a 404.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..exams.enrolment import CandidateExam
+from ..store.models import Slot, public
+from .auth_api import account_json
+from .body import Field, check, read_json
+from .routing import Routes
+from .context import ACCOUNT, METRICS, SERVICES
+
+routes = Routes()
+CANDIDATE = ("candidate",)
+
+
+def slot_json(slot: Slot) -> dict:
+    return {**public(slot), "remaining": max(0, slot.capacity - slot.booked)}
+
+
+async def exam_json(request: web.Request, state: CandidateExam) -> dict:
+    catalog = request.app[SERVICES].catalog
+    subjects = [s for s in await catalog.subjects(state.exam.id) if s.id in state.entry.subjects]
+    return {
+        "exam": public(state.exam),
+        "subjects": [public(s) for s in subjects],
+        "enrolment": public(state.enrolment),
+        "bookings": state.bookings,
+        "photo_on_file": bool(state.entry.photo_sha256),
+    }
+
+
+@routes.post("/api/candidate/identity", CANDIDATE)
+async def verify_identity(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"name": Field("str", max_len=50), "id_number": Field("str", max_len=32)})
+    account = await request.app[SERVICES].identity.verify(request[ACCOUNT], body["name"], body["id_number"])
+    return web.json_response({"account": account_json(account)})
+
+
+@routes.get("/api/candidate/exams", CANDIDATE)
+async def my_exams(request: web.Request) -> web.Response:
+    states = await request.app[SERVICES].enrolments.exams_for(request[ACCOUNT])
+    return web.json_response({"exams": [await exam_json(request, s) for s in states]})
+
+
+@routes.get("/api/candidate/exams/{exam_id}", CANDIDATE)
+async def my_exam(request: web.Request) -> web.Response:
+    state = await request.app[SERVICES].enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+    return web.json_response(await exam_json(request, state))
+
+
+@routes.post("/api/candidate/exams/{exam_id}/confirm", CANDIDATE)
+async def confirm(request: web.Request) -> web.Response:
+    enrolment = await request.app[SERVICES].enrolments.confirm(request[ACCOUNT], request.match_info["exam_id"])
+    return web.json_response({"enrolment": public(enrolment)})
+
+
+@routes.post("/api/candidate/exams/{exam_id}/notice", CANDIDATE)
+async def read_notice(request: web.Request) -> web.Response:
+    enrolment = await request.app[SERVICES].enrolments.read_notice(request[ACCOUNT],
+                                                                      request.match_info["exam_id"])
+    return web.json_response({"enrolment": public(enrolment)})
+
+
+@routes.post("/api/candidate/exams/{exam_id}/pledge", CANDIDATE)
+async def sign_pledge(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"agree": Field("bool")})
+    enrolment = await request.app[SERVICES].enrolments.sign_pledge(
+        request[ACCOUNT], request.match_info["exam_id"], body["agree"])
+    return web.json_response({"enrolment": public(enrolment)})
+
+
+@routes.get("/api/candidate/exams/{exam_id}/slots", CANDIDATE)
+async def my_slots(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    state = await services.enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+    slots = await services.catalog.slots(state.exam.id)
+    return web.json_response({"slots": [slot_json(s) for s in slots if s.subject_id in state.entry.subjects]})
+
+
+@routes.post("/api/candidate/exams/{exam_id}/bookings", CANDIDATE)
+async def book(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"slot_id": Field("str", max_len=64)})
+    services = request.app[SERVICES]
+    exam_id = request.match_info["exam_id"]
+    await services.enrolments.exam_for(request[ACCOUNT], exam_id)
+    try:
+        slot = await services.bookings.book(request[ACCOUNT], exam_id, body["slot_id"])
+    except Exception as exc:
+        request.app[METRICS].bookings.labels(getattr(exc, "code", "error")).inc()
+        raise
+    request.app[METRICS].bookings.labels("ok").inc()
+    return web.json_response({"slot": slot_json(slot)}, status=201)

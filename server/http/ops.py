@@ -1,0 +1,47 @@
+"""Health, metrics and the API description."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..store.redis import RedisUnavailable, ping
+from .routing import PUBLIC, Routes
+from .context import METRICS, SERVICES
+
+routes = Routes()
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+
+
+async def redis_check(app: web.Application) -> dict:
+    metrics = app[METRICS]
+    try:
+        seconds = await ping(app[SERVICES].store.redis)
+    except RedisUnavailable as exc:  # type: ignore[misc]
+        metrics.redis_up.set(0)
+        return {"ok": False, "error": f"redis unreachable: {exc}"}
+    metrics.redis_up.set(1)
+    metrics.redis_latency.observe(seconds)
+    return {"ok": True, "latency_ms": round(seconds * 1000, 2)}
+
+
+@routes.get("/healthz", PUBLIC)
+async def healthz(request: web.Request) -> web.Response:
+    checks = {"redis": await redis_check(request.app)}
+    healthy = all(c["ok"] for c in checks.values())
+    return web.json_response({"status": "ok" if healthy else "unavailable", "checks": checks},
+                             status=200 if healthy else 503)
+
+
+@routes.get("/metrics", PUBLIC)
+async def metrics(request: web.Request) -> web.Response:
+    await redis_check(request.app)
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.get("/api/openapi.yaml", PUBLIC)
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(text=OPENAPI.read_text(encoding="utf-8"), content_type="application/yaml")

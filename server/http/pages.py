@@ -1,0 +1,78 @@
+"""Server-rendered pages. Each page is a template plus a small ES module that calls the JSON API."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ..store.models import ROLES
+from .routing import PUBLIC, Routes
+from .context import ACCOUNT, LANG
+
+routes = Routes()
+
+HOME = {"candidate": "/candidate", "examiner": "/examiner", "proctor": "/proctor", "admin": "/admin"}
+
+
+async def page_context(request: web.Request) -> dict:
+    lang = request.get(LANG, "zh")
+
+    def t(zh: str, en: str) -> str:
+        return en if lang == "en" else zh
+
+    return {"lang": lang, "t": t, "account": request.get(ACCOUNT), "path": request.path}
+
+
+def _safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/") and not value.startswith("//") else ""
+
+
+@routes.get("/", PUBLIC, page=True)
+async def index(request: web.Request) -> web.StreamResponse:
+    account = request[ACCOUNT]
+    raise web.HTTPFound(HOME[account.role] if account else "/login")
+
+
+@routes.get("/login", PUBLIC, page=True)
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict:
+    return {"next": _safe_next(request.query.get("next"))}
+
+
+@routes.get("/register", PUBLIC, page=True)
+@aiohttp_jinja2.template("register.html")
+async def register_page(request: web.Request) -> dict:
+    return {}
+
+
+@routes.get("/lang/{lang}", PUBLIC, page=True)
+async def switch_lang(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    response = web.HTTPFound(_safe_next(request.query.get("next")) or "/")
+    if lang in ("zh", "en"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, path="/", samesite="Lax")
+    raise response
+
+
+@routes.get("/candidate", ("candidate",), page=True)
+@aiohttp_jinja2.template("candidate.html")
+async def candidate_page(request: web.Request) -> dict:
+    return {}
+
+
+@routes.get("/examiner", ("examiner",), page=True)
+@aiohttp_jinja2.template("examiner.html")
+async def examiner_page(request: web.Request) -> dict:
+    return {}
+
+
+@routes.get("/proctor", ("proctor", "admin"), page=True)
+@aiohttp_jinja2.template("proctor.html")
+async def proctor_page(request: web.Request) -> dict:
+    return {}
+
+
+@routes.get("/admin", ("admin",), page=True)
+@aiohttp_jinja2.template("admin.html")
+async def admin_page(request: web.Request) -> dict:
+    return {"roles": ROLES}

@@ -1,0 +1,137 @@
+"""User-facing messages, zh-CN first (wording from the platform candidates know), English second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # request shape
+    "bad_json": ("请求格式错误：需要 JSON 对象", "Malformed request: a JSON object is expected"),
+    "body_too_large": ("提交的内容过大（上限 {limit}）", "Request body too large (limit {limit})"),
+    "field_required": ("请填写{label}", "{label} is required"),
+    "field_type": ("{label}格式不正确", "{label} has the wrong type"),
+    "field_unknown": ("不支持的字段：{name}", "Unknown field: {name}"),
+    "field_too_long": ("{label}过长（最多 {max} 个字符）", "{label} is too long (at most {max} characters)"),
+    "field_range": ("{label}应在 {min} 到 {max} 之间", "{label} must be between {min} and {max}"),
+    "field_invalid": ("{label}不正确", "{label} is not valid"),
+    "bad_content_type": ("请求类型错误：需要 {expected}", "Wrong content type: {expected} expected"),
+    "cross_origin": ("拒绝跨站请求", "Cross-site request refused"),
+    "not_found": ("页面或接口不存在", "No such page or endpoint"),
+    "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
+    "storage_unavailable": ("服务暂时不可用（数据存储无法连接），请稍后再试", "Service temporarily unavailable (storage unreachable), please retry shortly"),
+    "internal": ("服务器内部错误，请稍后再试（编号 {request_id}）", "Internal server error, please retry (reference {request_id})"),
+    # auth
+    "login_required": ("请先登录", "Please log in first"),
+    "forbidden": ("没有权限执行此操作", "You are not allowed to do this"),
+    "login_failed": ("账号或密码错误", "Wrong account or password"),
+    "login_locked": ("登录失败次数过多，请 {minutes} 分钟后再试", "Too many failed logins; try again in {minutes} minutes"),
+    "account_disabled": ("该账号已停用，请联系学校", "This account is disabled; contact the school"),
+    "phone_invalid": ("请输入正确的 11 位手机号", "Enter a valid 11-digit mobile number"),
+    "email_invalid": ("请输入正确的邮箱地址", "Enter a valid email address"),
+    "username_invalid": ("用户名只能包含字母、数字、点、下划线和短横线（3-32 位）", "Username: 3-32 letters, digits, '.', '_' or '-'"),
+    "password_weak": ("密码至少 8 位，且须同时包含字母和数字", "Password: at least 8 characters with letters and digits"),
+    "phone_taken": ("该手机号已注册，请直接登录", "This phone number is already registered; please log in"),
+    "email_taken": ("该邮箱已注册，请直接登录", "This email is already registered; please log in"),
+    "username_taken": ("该用户名已存在", "This username already exists"),
+    "register_needs_login": ("请填写手机号（港澳台侨及国际考生填写邮箱）", "Enter a phone number (or an email for overseas candidates)"),
+    # identity
+    "id_number_invalid": ("身份证号格式不正确（18 位，末位可为大写 X）", "ID number is not valid (18 characters, last may be X)"),
+    "id_number_checksum": ("身份证号校验位不正确，请核对后重新输入", "ID number checksum does not match; please check it"),
+    "id_not_on_roster": ("暂无您的考试信息，请确认姓名和证件号码是否正确，或联系报考院校核对导入名单", "No exam found for this ID; check your name and ID number or ask the school to check its roster"),
+    "id_name_mismatch": ("姓名与学校导入名单不一致，请联系学校在后台核对", "Name does not match the school's roster; ask the school to check it"),
+    "id_claimed": ("该身份证号已被其他账号认证，已为您提交申诉，请等待人工审核", "This ID number is verified by another account; an appeal has been filed for review"),
+    "already_verified": ("您已完成身份认证，认证后不可更改信息", "You are already verified; verified details cannot be changed"),
+    "not_verified": ("请先完成身份认证", "Please complete identity verification first"),
+    "appeal_resolved": ("该申诉已处理", "This appeal was already handled"),
+    # exams and booking
+    "exam_not_found": ("考试不存在", "No such exam"),
+    "subject_not_found": ("科目不存在", "No such subject"),
+    "room_not_found": ("考场不存在", "No such room"),
+    "slot_not_found": ("考试时段不存在", "No such time slot"),
+    "account_not_found": ("账号不存在", "No such account"),
+    "appeal_not_found": ("申诉不存在", "No such appeal"),
+    "booking_not_found": ("预约不存在", "No such booking"),
+    "not_rostered": ("您不在该考试的考生名单中，请联系报考院校", "You are not on this exam's roster; contact the school"),
+    "not_rostered_subject": ("您未报考该科目", "You are not registered for this subject"),
+    "exam_not_confirmed": ("请先确认考试", "Please confirm the exam first"),
+    "notice_not_read": ("请先阅读考前须知", "Please read the pre-exam notice first"),
+    "pledge_not_signed": ("请先签署诚信承诺书", "Please sign the integrity pledge first"),
+    "pledge_must_agree": ("请勾选“我已阅读并同意”", "Tick 'I have read and agree'"),
+    "booking_not_open": ("预约尚未开放，开放时间：{opens}", "Booking is not open yet; it opens {opens}"),
+    "booking_closed": ("预约已截止（截止时间：{closes}），错过开放时间将无法预约", "Booking closed at {closes}"),
+    "slot_full": ("该时段已约满，请选择其他时段", "This slot is full; please choose another"),
+    "already_booked": ("您已预约该科目，预约完成后不可修改", "You already booked this subject; bookings cannot be changed"),
+    "slot_started": ("该时段已开始，无法预约", "This slot has already started"),
+    "slot_wrong_exam": ("该时段不属于此考试", "This slot belongs to another exam"),
+    "slot_times": ("结束时间须晚于开始时间", "End time must be after start time"),
+    "window_times": ("预约截止时间须晚于开放时间", "Booking close must be after booking open"),
+    "slot_capacity_below_booked": ("容量不能小于已预约人数（{booked}）", "Capacity cannot be below the number already booked ({booked})"),
+    "examiner_invalid": ("考官账号不存在或不是考官：{account}", "Not an examiner account: {account}"),
+    "role_invalid": ("角色不正确", "Unknown role"),
+    # roster import
+    "csv_encoding": ("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV", "Cannot read the file; save it as UTF-8 or GBK CSV"),
+    "csv_malformed": ("CSV 文件格式错误：{detail}", "Malformed CSV: {detail}"),
+    "csv_columns": ("缺少必需的列：{columns}", "Missing required columns: {columns}"),
+    "csv_too_many_rows": ("名单行数过多（上限 {limit} 行）", "Too many rows (limit {limit})"),
+    "csv_empty": ("名单中没有数据行", "The roster has no data rows"),
+    "photos_archive": ("照片压缩包无法读取：{detail}", "Cannot read the photo archive: {detail}"),
+    "roster_file_missing": ("请上传名单 CSV 文件", "Upload the roster CSV file"),
+    # roster rows (one reason each; a row may have several)
+    "row_name_missing": ("缺少姓名", "Name is missing"),
+    "row_name_too_long": ("姓名过长", "Name is too long"),
+    "row_id_missing": ("缺少证件号码", "ID number is missing"),
+    "row_id_type_unknown": ("不支持的证件类型：{value}", "Unknown ID document type: {value}"),
+    "row_phone_invalid": ("手机号格式不正确：{value}", "Phone number is not valid: {value}"),
+    "row_subject_missing": ("缺少报考科目", "Subject is missing"),
+    "row_subject_unknown": ("考试中没有该科目：{subject}", "The exam has no subject named {subject}"),
+    "row_exam_mismatch": ("不是本场考试的名单（{exam}）", "Row belongs to another exam ({exam})"),
+    "row_duplicate": ("证件号码与第 {line} 行重复", "Same ID number as line {line}"),
+    "row_photo_missing": ("缺少证件照（{photo}）", "ID photo missing ({photo})"),
+    "row_photo_invalid": ("证件照无法识别为 JPEG/PNG 图片", "ID photo is not a readable JPEG/PNG image"),
+    "row_photo_too_large": ("证件照过大（上限 {limit}）", "ID photo too large (limit {limit})"),
+}
+
+
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "name": ("姓名", "Name"), "phone": ("手机号", "Phone number"), "email": ("邮箱", "Email"),
+    "username": ("用户名", "Username"), "password": ("密码", "Password"), "login": ("账号", "Account"),
+    "id_number": ("证件号码", "ID number"), "role": ("角色", "Role"), "school": ("学校", "School"),
+    "booking_opens": ("预约开放时间", "Booking opens"), "booking_closes": ("预约截止时间", "Booking closes"),
+    "notice": ("考前须知", "Pre-exam notice"), "pledge": ("诚信承诺书", "Integrity pledge"),
+    "subjects": ("科目", "Subjects"), "interview_minutes": ("面试时长（分钟）", "Interview length (minutes)"),
+    "subject_id": ("科目", "Subject"), "room_id": ("考场", "Room"), "examiners": ("考官", "Examiners"),
+    "starts_at": ("开始时间", "Start time"), "ends_at": ("结束时间", "End time"),
+    "capacity": ("容量", "Capacity"), "slot_id": ("考试时段", "Time slot"), "agree": ("同意", "Agreement"),
+    "approve": ("审核结果", "Decision"), "comment": ("审核意见", "Comment"), "reason": ("原因", "Reason"),
+    "account_id": ("账号", "Account"), "disabled": ("停用", "Disabled"), "lang": ("语言", "Language"),
+}
+
+
+def field_label(name: str, lang: str = "zh") -> str:
+    zh, en = FIELD_LABELS.get(name, (name, name))
+    return en if lang == "en" else zh
+
+
+def message(code: str, lang: str = "zh", **params: Any) -> str:
+    zh, en = MESSAGES.get(code, (code, code))
+    if "label" in params:
+        params["label"] = field_label(params["label"], lang)
+    template = en if lang == "en" else zh
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+def pick_lang(cookie: str | None, accept_language: str | None, default: str = "zh") -> str:
+    if cookie in LANGS:
+        return cookie  # type: ignore[return-value]
+    if accept_language:
+        first = accept_language.split(",")[0].strip().lower()
+        if first.startswith("en"):
+            return "en"
+        if first.startswith("zh"):
+            return "zh"
+    return default

@@ -1,0 +1,1 @@
+"""The school's candidate roster: ID numbers, names, subjects and ID photos."""

@@ -1,0 +1,308 @@
+"""Importing an exam's roster from the school's CSV (plus ID photos), with a row-by-row report.
+
+Every row is checked first; photos of accepted rows go to the PhotoStore; then all accepted
+rows and their audit entries are written in ONE transaction. A file with no acceptable row
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from redis.exceptions import WatchError
+
+from ..accounts.directory import normalize_phone
+from ..errors import UserError
+from ..exams.catalog import Catalog
+from ..i18n import message
+from ..store import audit
+from ..store.audit import Actor
+from ..store.base import Store
+from ..store.models import Exam, RosterEntry, Subject
+from . import idcard
+from .book import RosterBook
+from .photos import PhotoSource, PhotoStore, check_image
+
+HEADERS: dict[str, tuple[str, ...]] = {
+    "name": ("姓名", "name"),
+    "id_number": ("身份证号", "身份证号码", "证件号", "证件号码", "id_number"),
+    "phone": ("手机号", "手机号码", "手机", "电话", "phone"),
+    "subject": ("科目", "报考科目", "专业", "subject"),
+    "photo": ("照片", "照片文件", "证件照", "photo"),
+    "id_type": ("证件类型", "id_type"),
+    "exam": ("考试", "考试名称", "exam"),
+}
+REQUIRED = ("name", "id_number", "subject")
+ID_TYPES = {
+    **dict.fromkeys(("", "身份证", "居民身份证", "id_card"), "id_card"),
+    **dict.fromkeys(("护照", "passport", "港澳居民来往内地通行证", "台湾居民来往大陆通行证",
+                     "港澳台居民居住证", "permit"), "passport"),
+}
+MAX_NAME = 50
+_ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_SUBJECT_SEP = re.compile(r"[;；,，、|]")
+
+
+@dataclass
+class RowResult:
+    line: int
+    id_number: str
+    name: str
+    status: str  # "imported" | "updated" | "rejected"
+    reasons: list[tuple[str, dict]] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowResult]
+
+    def _count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+    @property
+    def imported(self) -> int:
+        return self._count("imported")
+
+    @property
+    def updated(self) -> int:
+        return self._count("updated")
+
+    @property
+    def rejected(self) -> int:
+        return self._count("rejected")
+
+    def to_json(self, lang: str) -> dict:
+        return {
+            "imported": self.imported, "updated": self.updated, "rejected": self.rejected,
+            "rows": [{"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
+                      "reasons": [{"code": code, "message": message(code, lang, **params)}
+                                  for code, params in r.reasons]}
+                     for r in self.rows],
+        }
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM or not), UTF-16 with BOM (Excel "Unicode text"), else GB18030 (Excel in China)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    raise UserError("csv_encoding")
+
+
+def _header_key(cell: str) -> str | None:
+    return _ALIAS.get(cell.strip().strip("\ufeff*").strip().lower())
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        key = _header_key(cell)
+        if key and key not in columns:
+            columns[key] = index
+    return columns
+
+
+def _delimiter(text: str) -> str:
+    """Comma, unless the first line only makes sense split on a tab or a semicolon."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    best, found = ",", 0
+    for candidate in (",", "\t", ";"):
+        try:
+            header = next(csv.reader([first], delimiter=candidate), [])
+        except csv.Error:
+            continue
+        if len(_columns(header)) > found:
+            best, found = candidate, len(_columns(header))
+    return best
+
+
+def read_rows(text: str, max_rows: int) -> tuple[dict[str, int], list[tuple[int, dict[str, str]]]]:
+    """The header's column map, and (line number, {column: value}) for each non-blank data row."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    columns: dict[str, int] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    last_line = 0
+    try:
+        for record in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if columns is None:
+                columns = _columns(record)
+                missing = [HEADERS[key][0] for key in REQUIRED if key not in columns]
+                if missing:
+                    raise UserError("csv_columns", columns=", ".join(missing))
+                continue
+            if len(rows) >= max_rows:
+                raise UserError("csv_too_many_rows", limit=max_rows)
+            rows.append((line, {key: (record[i].strip() if i < len(record) else "") for key, i in columns.items()}))
+    except csv.Error as exc:
+        raise UserError("csv_malformed", detail=f"line {reader.line_num}: {exc}") from None
+    if columns is None or not rows:
+        raise UserError("csv_empty")
+    return columns, rows
+
+
+def human_size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{round(n / (1024 * 1024), 1):g} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
+def _fold(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+class RosterImporter:
+    def __init__(self, store: Store, book: RosterBook, catalog: Catalog, photos: PhotoStore,
+                 max_rows: int, max_photo_bytes: int) -> None:
+        self.store = store
+        self.book = book
+        self.catalog = catalog
+        self.photos = photos
+        self.max_rows = max_rows
+        self.max_photo_bytes = max_photo_bytes
+
+    async def import_csv(self, actor: Actor, exam_id: str, csv_bytes: bytes, photos: PhotoSource) -> ImportReport:
+        """Check every row, then write all accepted rows at once; raises UserError for a bad file."""
+        exam = await self.catalog.exam(exam_id)
+        subjects = await self.catalog.subjects(exam_id)
+        # Parsing, image decoding and photo files are blocking work: off the event loop.
+        results, entries = await asyncio.to_thread(self._check_file, exam, subjects, csv_bytes, photos)
+        if entries:
+            existing = await self._write(actor, exam_id, entries, rejected=len(results) - len(entries))
+            for result in results:
+                if result.status != "rejected":
+                    result.status = "updated" if result.id_number in existing else "imported"
+        return ImportReport(results)
+
+    def _check_file(self, exam: Exam, subjects: list[Subject], csv_bytes: bytes,
+                    photos: PhotoSource) -> tuple[list[RowResult], list[RosterEntry]]:
+        _, rows = read_rows(decode(csv_bytes), self.max_rows)
+        by_name = {_fold(s.name): s.id for s in subjects}
+        seen: dict[str, int] = {}
+        results: list[RowResult] = []
+        entries: list[RosterEntry] = []
+        for line, row in rows:
+            result, entry, photo = self._check_row(exam, by_name, seen, line, row, photos)
+            results.append(result)
+            if entry:
+                if photo is not None:
+                    entry.photo_sha256 = self.photos.put(photo)
+                entries.append(entry)
+        return results, entries
+
+    def _check_row(self, exam: Exam, by_name: dict[str, str], seen: dict[str, int], line: int,
+                   row: dict[str, str], photos: PhotoSource) -> tuple[RowResult, RosterEntry | None, bytes | None]:
+        reasons: list[tuple[str, dict]] = []
+        name, raw_id = row["name"], row["id_number"]
+        if not name:
+            reasons.append(("row_name_missing", {}))
+        elif len(name) > MAX_NAME:
+            reasons.append(("row_name_too_long", {}))
+
+        id_type = ID_TYPES.get(row.get("id_type", "").lower())
+        if id_type is None:
+            reasons.append(("row_id_type_unknown", {"value": row["id_type"]}))
+        number = idcard.normalize(raw_id)
+        if not raw_id:
+            reasons.append(("row_id_missing", {}))
+        elif id_type:
+            try:
+                number = idcard.validate_document(raw_id, id_type)
+            except UserError as exc:
+                reasons.append((exc.code, {}))
+            else:
+                if number in seen:
+                    reasons.append(("row_duplicate", {"line": seen[number]}))
+                else:
+                    seen[number] = line
+
+        phone = normalize_phone(row.get("phone", ""))
+        if phone and not _PHONE.match(phone):
+            reasons.append(("row_phone_invalid", {"value": row["phone"]}))
+
+        subject_ids: list[str] = []
+        names = [s.strip() for s in _SUBJECT_SEP.split(row["subject"]) if s.strip()]
+        if not names:
+            reasons.append(("row_subject_missing", {}))
+        for subject_name in names:
+            subject_id = by_name.get(_fold(subject_name))
+            if subject_id is None:
+                reasons.append(("row_subject_unknown", {"subject": subject_name}))
+            elif subject_id not in subject_ids:
+                subject_ids.append(subject_id)
+
+        claimed = row.get("exam", "")
+        if claimed and claimed not in (exam.name, exam.id):
+            reasons.append(("row_exam_mismatch", {"exam": claimed}))
+
+        photo = self._check_photo(row.get("photo", ""), number, photos, reasons)
+
+        result = RowResult(line, number or raw_id, name, "rejected" if reasons else "imported", reasons)
+        if reasons:
+            return result, None, None
+        entry = RosterEntry(exam_id=exam.id, id_number=number, name=name, phone=phone, id_type=id_type or "id_card",
+                            subjects=subject_ids, updated_at=time.time())
+        return result, entry, photo
+
+    def _check_photo(self, named: str, number: str, photos: PhotoSource,
+                     reasons: list[tuple[str, dict]]) -> bytes | None:
+        """The row's photo bytes. A photo is required when the row names one or an archive was given."""
+        if not named and (not number or not len(photos)):
+            return None
+        found = None
+        if named:
+            found, tried = photos.find(named), named
+        else:
+            tried = f"{number}.jpg"
+            for ext in ("jpg", "jpeg", "png"):
+                if found := photos.find(f"{number}.{ext}"):
+                    break
+        if found is None:
+            reasons.append(("row_photo_missing", {"photo": tried}))
+            return None
+        data = found[1]
+        if data is None or len(data) > self.max_photo_bytes:
+            reasons.append(("row_photo_too_large", {"limit": human_size(self.max_photo_bytes)}))
+        elif check_image(data) is None:
+            reasons.append(("row_photo_invalid", {}))
+        else:
+            return data
+        return None
+
+    async def _write(self, actor: Actor, exam_id: str, entries: list[RosterEntry], rejected: int) -> set[str]:
+        """Write all entries and their audit in one MULTI; returns the ID numbers that already existed.
+
+        The roster set is WATCHed so "updated" vs "imported" stays right under concurrent imports."""
+        keys = self.store.keys
+        numbers = [e.id_number for e in entries]
+        async with self.store.pipeline() as pipe:
+            while True:
+                try:
+                    await pipe.watch(keys.roster(exam_id))
+                    existing = set(numbers) & set(await pipe.smembers(keys.roster(exam_id)))
+                    pipe.multi()
+                    for entry in entries:
+                        updated = entry.id_number in existing
+                        self.book.queue_put(pipe, entry)
+                        audit.add(pipe, keys, exam_id, "roster_entry_updated" if updated else "roster_entry_imported",
+                                  actor, subject=entry.id_number, name=entry.name, subjects=entry.subjects)
+                    audit.add(pipe, keys, exam_id, "roster_imported", actor, imported=len(entries) - len(existing),
+                              updated=len(existing), rejected=rejected)
+                    await pipe.execute()
+                    return existing
+                except WatchError:
+                    continue

@@ -1,0 +1,57 @@
+"""The domain services of one server process, wired to one store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .accounts.directory import Directory
+from .accounts.identity import Identity
+from .accounts.login_limits import LoginLimits
+from .accounts.passwords import Passwords
+from .accounts.sessions import Sessions
+from .booking.bookings import Bookings
+from .config import Settings
+from .exams.catalog import Catalog
+from .exams.enrolment import Enrolments
+from .roster.book import RosterBook
+from .roster.importer import RosterImporter
+from .roster.photos import PhotoStore
+from .store.base import Store
+
+
+@dataclass
+class Services:
+    store: Store
+    passwords: Passwords
+    directory: Directory
+    sessions: Sessions
+    login_limits: LoginLimits
+    catalog: Catalog
+    roster: RosterBook
+    photos: PhotoStore
+    importer: RosterImporter
+    identity: Identity
+    enrolments: Enrolments
+    bookings: Bookings
+
+    @classmethod
+    def build(cls, store: Store, settings: Settings) -> "Services":
+        s = settings
+        passwords = Passwords(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+        catalog = Catalog(store)
+        roster = RosterBook(store)
+        photos = PhotoStore(s.photos_dir)
+        return cls(
+            store=store,
+            passwords=passwords,
+            directory=Directory(store, passwords),
+            sessions=Sessions(store, s.session_ttl_s),
+            login_limits=LoginLimits(store, s.login_fail_limit_account, s.login_fail_limit_address, s.login_window_s),
+            catalog=catalog,
+            roster=roster,
+            photos=photos,
+            importer=RosterImporter(store, roster, catalog, photos, s.max_roster_rows, s.max_photo_bytes),
+            identity=Identity(store, roster),
+            enrolments=Enrolments(store, catalog, roster),
+            bookings=Bookings(store, catalog, s.timezone),
+        )

@@ -1,0 +1,70 @@
+"""The audit trail: one Redis Stream per exam (and one for system events).
+
+Writers add the entry inside the same MULTI as the change it records, so a
+change and its audit entry land together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .keys import Keys
+
+
+@dataclass(frozen=True)
+class Actor:
+    account_id: str
+    role: str
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls("system", "system")
+
+
+def entry(event: str, actor: Actor, subject: str = "", **data: Any) -> dict[str, str]:
+    return {
+        "event": event,
+        "actor": actor.account_id,
+        "actor_role": actor.role,
+        "subject": subject,
+        "at": f"{time.time():.3f}",
+        "data": json.dumps(data, ensure_ascii=False, default=str),
+    }
+
+
+def flat_entry(event: str, actor: Actor, subject: str = "", **data: Any) -> list[str]:
+    """The entry as a flat field/value list, for Lua scripts that XADD it themselves."""
+    return [item for pair in entry(event, actor, subject, **data).items() for item in pair]
+
+
+def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> None:
+    """Queue an audit entry on a pipeline (or run it on a client: the caller awaits)."""
+    return pipe.xadd(keys.audit(exam_id), entry(event, actor, subject, **data))
+
+
+async def read(redis: Any, keys: Keys, exam_id: str | None, count: int = 200, before: str = "+",
+               subject: str | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``subject`` keeps the entries about one account."""
+    out: list[dict[str, Any]] = []
+    cursor = before
+    while len(out) < count:
+        batch = await redis.xrevrange(keys.audit(exam_id), max=cursor, count=500)
+        if cursor != "+" and batch and batch[0][0] == cursor:
+            batch = batch[1:]
+        if not batch:
+            break
+        for entry_id, fields in batch:
+            if subject and fields.get("subject") != subject and fields.get("actor") != subject:
+                continue
+            out.append({
+                "id": entry_id, "event": fields.get("event"), "actor": fields.get("actor"),
+                "actor_role": fields.get("actor_role"), "subject": fields.get("subject") or None,
+                "at": float(fields.get("at", 0)), "data": json.loads(fields.get("data") or "{}"),
+            })
+            if len(out) >= count:
+                break
+        cursor = batch[-1][0]
+    return out

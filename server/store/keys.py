@@ -1,0 +1,129 @@
+"""The Redis key schema: every key the server uses is built here, under one prefix.
+
+Tests and tenants get their own prefix, so they never touch each other's keys.
+
+=====================================  ======  ==============================================
+key (after the prefix)                 type    holds
+=====================================  ======  ==============================================
+exams                                  set     ids of all exams
+exam:{exam}                            hash    school, name, booking window, notice, pledge
+exam:{exam}:subjects                   zset    subject ids, scored by creation order
+subject:{subject}                      hash    exam id, name, interview length
+exam:{exam}:rooms                      set     room ids of the exam
+room:{room}                            hash    exam, subject, name
+room:{room}:examiners                  set     account ids of the examiner panel
+exam:{exam}:slots                      zset    slot ids scored by start time
+slot:{slot}                            hash    exam, subject, room, start, end, capacity
+slot:{slot}:booked                     zset    candidate account ids scored by booking time
+account:{account}                      hash    role, login names, name, password hash ...
+accounts:{role}                        set     account ids with that role
+login:{kind}:{value}                   string  account id for a login name (phone, email,
+                                               username, idnum)
+idclaim:{id_number}                    string  the one account that verified this ID number
+roster:{exam}                          set     ID numbers on the exam's roster
+roster:{exam}:{id_number}              hash    name, phone, subjects, photo sha256 ...
+rostered:{id_number}                   set     exams whose roster holds this ID number
+enrolment:{exam}:{account}             hash    confirmed / notice read / pledge signed times
+bookings:{account}                     hash    subject id -> slot id
+appeal:{appeal}                        hash    an ID-number conflict waiting for a proctor
+appeals:open                           zset    open appeal ids scored by time
+session:{sha256(token)}                hash    account id, role, created, address (TTL)
+account:{account}:sessions             set     session key hashes, for revocation
+ratelimit:{scope}:{value}              string  failed-attempt counter (TTL = window)
+audit:{exam}                           stream  every state change of an exam
+audit:system                           stream  state changes not tied to one exam
+demo:exam                              string  id of the demo exam (``interview-server demo``)
+=====================================  ======  ==============================================
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str = "iv:") -> None:
+        self.prefix = prefix
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # exams, subjects, rooms, slots
+    def exams(self) -> str:
+        return self._k("exams")
+
+    def exam(self, exam_id: str) -> str:
+        return self._k("exam", exam_id)
+
+    def exam_subjects(self, exam_id: str) -> str:
+        return self._k("exam", exam_id, "subjects")
+
+    def subject(self, subject_id: str) -> str:
+        return self._k("subject", subject_id)
+
+    def exam_rooms(self, exam_id: str) -> str:
+        return self._k("exam", exam_id, "rooms")
+
+    def room(self, room_id: str) -> str:
+        return self._k("room", room_id)
+
+    def room_examiners(self, room_id: str) -> str:
+        return self._k("room", room_id, "examiners")
+
+    def exam_slots(self, exam_id: str) -> str:
+        return self._k("exam", exam_id, "slots")
+
+    def slot(self, slot_id: str) -> str:
+        return self._k("slot", slot_id)
+
+    def slot_booked(self, slot_id: str) -> str:
+        return self._k("slot", slot_id, "booked")
+
+    # accounts and sessions
+    def account(self, account_id: str) -> str:
+        return self._k("account", account_id)
+
+    def accounts_by_role(self, role: str) -> str:
+        return self._k("accounts", role)
+
+    def login(self, kind: str, value: str) -> str:
+        return self._k("login", kind, value)
+
+    def id_claim(self, id_number: str) -> str:
+        return self._k("idclaim", id_number)
+
+    def session(self, token_hash: str) -> str:
+        return self._k("session", token_hash)
+
+    def account_sessions(self, account_id: str) -> str:
+        return self._k("account", account_id, "sessions")
+
+    def rate_limit(self, scope: str, value: str) -> str:
+        return self._k("ratelimit", scope, value)
+
+    # roster, enrolment, bookings, appeals
+    def roster(self, exam_id: str) -> str:
+        return self._k("roster", exam_id)
+
+    def roster_entry(self, exam_id: str, id_number: str) -> str:
+        return self._k("roster", exam_id, id_number)
+
+    def rostered(self, id_number: str) -> str:
+        return self._k("rostered", id_number)
+
+    def enrolment(self, exam_id: str, account_id: str) -> str:
+        return self._k("enrolment", exam_id, account_id)
+
+    def bookings(self, account_id: str) -> str:
+        return self._k("bookings", account_id)
+
+    def appeal(self, appeal_id: str) -> str:
+        return self._k("appeal", appeal_id)
+
+    def open_appeals(self) -> str:
+        return self._k("appeals", "open")
+
+    # audit
+    def audit(self, exam_id: str | None) -> str:
+        return self._k("audit", exam_id or "system")
+
+    def demo_exam(self) -> str:
+        return self._k("demo", "exam")

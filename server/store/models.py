@@ -1,0 +1,150 @@
+"""Records kept in Redis hashes, and their conversion to and from hash fields."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+ROLES = ("candidate", "examiner", "proctor", "admin")
+STAFF_ROLES = ("examiner", "proctor", "admin")
+
+T = TypeVar("T")
+
+
+def new_id(kind: str) -> str:
+    """Short random ids (no counter: any number of processes can mint them)."""
+    return f"{kind}_{secrets.token_hex(6)}"
+
+
+def to_hash(record: Any) -> dict[str, str]:
+    out = {}
+    for key, value in asdict(record).items():
+        if isinstance(value, (list, dict)):
+            out[key] = json.dumps(value, ensure_ascii=False)
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = str(value)
+    return out
+
+
+def from_hash(cls: type[T], data: dict[str, str]) -> T:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        raw, kind = data[f.name], hints[f.name]
+        if kind is int:
+            kwargs[f.name] = int(raw or 0)
+        elif kind is float:
+            kwargs[f.name] = float(raw or 0)
+        elif kind is bool:
+            kwargs[f.name] = raw == "1"
+        elif typing.get_origin(kind) in (list, dict):
+            kwargs[f.name] = json.loads(raw) if raw else kind.__origin__()
+        else:
+            kwargs[f.name] = raw
+    return cls(**kwargs)
+
+
+def public(record: Any, *hidden: str) -> dict[str, Any]:
+    """The record as JSON for an API answer, without the named fields."""
+    return {k: v for k, v in asdict(record).items() if k not in hidden}
+
+
+@dataclass
+class Exam:
+    id: str
+    school: str
+    name: str
+    booking_opens: float
+    booking_closes: float
+    notice: str = ""
+    pledge: str = ""
+    created_at: float = 0.0
+
+
+@dataclass
+class Subject:
+    id: str
+    exam_id: str
+    name: str
+    interview_minutes: int = 10
+
+
+@dataclass
+class Room:
+    id: str
+    exam_id: str
+    subject_id: str
+    name: str
+    examiners: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Slot:
+    id: str
+    exam_id: str
+    subject_id: str
+    room_id: str
+    starts_at: float
+    ends_at: float
+    capacity: int
+    booked: int = 0  # derived from slot:{id}:booked, never stored
+
+
+@dataclass
+class Account:
+    id: str
+    role: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    username: str = ""
+    id_number: str = ""
+    password_hash: str = ""
+    created_at: float = 0.0
+    verified_at: float = 0.0
+    disabled: bool = False
+
+
+@dataclass
+class RosterEntry:
+    exam_id: str
+    id_number: str
+    name: str
+    phone: str = ""
+    id_type: str = "id_card"
+    subjects: list[str] = field(default_factory=list)
+    photo_sha256: str = ""
+    updated_at: float = 0.0
+
+
+@dataclass
+class Enrolment:
+    exam_id: str
+    account_id: str
+    confirmed_at: float = 0.0
+    notice_read_at: float = 0.0
+    pledge_signed_at: float = 0.0
+    pledge_sha256: str = ""
+
+
+@dataclass
+class Appeal:
+    id: str
+    account_id: str
+    id_number: str
+    name: str
+    claimed_by: str
+    created_at: float
+    status: str = "open"  # open | approved | rejected
+    resolved_by: str = ""
+    resolved_at: float = 0.0
+    comment: str = ""

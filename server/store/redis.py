@@ -1,0 +1,49 @@
+"""The Redis connection: one client per process, a health probe and its latency metric."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+RedisUnavailable = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def connect(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=3, socket_timeout=5,
+        health_check_interval=15, retry_on_timeout=False,
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+async def ping(client: aioredis.Redis, timeout_s: float = 2.0) -> float:
+    """Round-trip time of PING in seconds; raises one of ``RedisUnavailable``."""
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(client.ping(), timeout_s)
+    except asyncio.TimeoutError:
+        raise RedisTimeoutError(f"no answer within {timeout_s} s") from None
+    return time.perf_counter() - start
+
+
+async def wait_until_reachable(client: aioredis.Redis, attempts: int = 10, delay_s: float = 0.5) -> None:
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            await ping(client)
+            return
+        except RedisUnavailable as exc:  # type: ignore[misc]
+            last = exc
+            await asyncio.sleep(delay_s)
+    raise RedisConnectionError(str(last))

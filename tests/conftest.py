@@ -1,0 +1,174 @@
+"""Shared fixtures: a real Redis (a private redis-server started for the run, or TEST_REDIS_URL),
+a store under a fresh key prefix per test, and a running app with an HTTP client."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from server.store.embedded import EmbeddedRedis
+from server.store.redis import connect
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="iv-test-redis-") as tmp:
+        with EmbeddedRedis(Path(tmp), persist=False) as server:
+            yield server.url
+
+
+@pytest.fixture
+def prefix():
+    return f"ivtest:{secrets.token_hex(4)}:"
+
+
+@pytest.fixture
+async def redis(redis_url, prefix):
+    client = connect(redis_url)
+    yield client
+    # Remove only this test's keys.
+    async for key in client.scan_iter(match=prefix + "*", count=500):
+        await client.delete(key)
+    await client.aclose()
+
+
+# --- the app over real HTTP -------------------------------------------------------------------
+
+import time as _time
+import zipfile as _zipfile
+import io as _io
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from server.app import create_app
+from server.http.context import SERVICES
+from server.config import load_settings
+from server.roster import idcard
+from server.roster.photos import PhotoSource
+from server.store.audit import Actor
+
+
+def fast_settings(tmp_path, redis_url, prefix, **overrides):
+    """Settings for tests: cheap password hashing, files under tmp_path."""
+    values = dict(redis_url=redis_url, redis_prefix=prefix, data_dir=tmp_path / "data",
+                  recordings_dir=tmp_path / "recordings", argon2_time_cost=1, argon2_memory_kib=1024,
+                  argon2_parallelism=1, log_level="WARNING")
+    values.update(overrides)
+    return load_settings(env={}, **values)
+
+
+@pytest.fixture
+def settings(tmp_path, redis_url, prefix):
+    return fast_settings(tmp_path, redis_url, prefix)
+
+
+@pytest.fixture
+async def app(settings, redis):
+    return create_app(settings, redis)
+
+
+@pytest.fixture
+def services(app):
+    return app[SERVICES]
+
+
+@pytest.fixture
+async def http(app):
+    """An HTTP client bound to a running app; ``await http.as_user(account, password)`` logs in."""
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+async def new_client(app) -> TestClient:
+    """Another browser (its own cookie jar) against the same app."""
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client
+
+
+async def login(client: TestClient, login_name: str, password: str) -> dict:
+    resp = await client.post("/api/auth/login", json={"login": login_name, "password": password})
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["account"]
+
+
+PASSWORD = "secret-pass-1"
+ADMIN = Actor("acc_admin", "admin")
+
+
+def jpeg(color=(200, 160, 130)) -> bytes:
+    from PIL import Image
+    out = _io.BytesIO()
+    Image.new("RGB", (120, 160), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def photo_zip(names) -> bytes:
+    out = _io.BytesIO()
+    with _zipfile.ZipFile(out, "w") as zf:
+        for name in names:
+            zf.writestr(name, jpeg())
+    return out.getvalue()
+
+
+class World:
+    """An exam with two subjects, a room per subject, slots, a roster and staff accounts."""
+
+    def __init__(self, services, exam, subjects, rooms, slots, staff, roster):
+        self.services, self.exam, self.subjects, self.rooms = services, exam, subjects, rooms
+        self.slots, self.staff, self.roster = slots, staff, roster
+
+    async def candidate(self, index: int = 0, verified: bool = True, enrolled: bool = True, phone: str | None = None):
+        """A candidate account for roster row ``index``: registered, verified and enrolled as asked."""
+        s = self.services
+        name, number, _ = self.roster[index]
+        account = await s.directory.create("candidate", PASSWORD, Actor.system(),
+                                           phone=phone or f"139{index:08d}")
+        if verified:
+            account = await s.identity.verify(account, name, number)
+        if verified and enrolled:
+            await s.enrolments.confirm(account, self.exam.id)
+            await s.enrolments.read_notice(account, self.exam.id)
+            await s.enrolments.sign_pledge(account, self.exam.id, True)
+        return account
+
+
+async def build_world(services, roster_size: int = 3, capacity: int = 2, opens_in: float = -3600,
+                      closes_in: float = 86400, slot_in: float = 2 * 86400) -> World:
+    now = _time.time()
+    staff = {}
+    for role in ("admin", "proctor", "examiner"):
+        staff[role] = await services.directory.create(role, PASSWORD, Actor.system(), name=role,
+                                                      username=f"{role}-one")
+    exam = await services.catalog.create_exam(
+        ADMIN, school="测试艺术学院", name="测试面试", booking_opens=now + opens_in, booking_closes=now + closes_in,
+        notice="考前须知", pledge="诚信承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}])
+    subjects = await services.catalog.subjects(exam.id)
+    rooms = [await services.catalog.create_room(ADMIN, exam.id, subj.id, f"考场{i}", [staff["examiner"].id])
+             for i, subj in enumerate(subjects)]
+    slots = [await services.catalog.create_slot(ADMIN, exam.id, room.id, now + slot_in, now + slot_in + 3600, capacity)
+             for room in rooms]
+    roster = [(f"考生{i}", idcard.make("110101", "20060101", i), "声乐" if i % 2 == 0 else "声乐;器乐")
+              for i in range(roster_size)]
+    lines = ["姓名,身份证号,手机号,报考科目"] + [f"{n},{num},,{subj}" for n, num, subj in roster]
+    photos = [f"{num}.jpg" for _, num, _ in roster]
+    report = await services.importer.import_csv(ADMIN, exam.id, "\n".join(lines).encode(),
+                                                PhotoSource.from_zip(photo_zip(photos), 5 << 20))
+    assert report.rejected == 0, report.to_json("en")
+    return World(services, exam, subjects, rooms, slots, staff, roster)
+
+
+@pytest.fixture
+async def world(services):
+    return await build_world(services)
