@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
-from .http import admin_api, auth_api, candidate_api, ops, pages, proctor_api
+from .http import admin_api, auth_api, candidate_api, examiner_api, ops, pages, proctor_api
 from .http.middleware import MIDDLEWARES
 from .metrics import Metrics
 from .services import Services
@@ -23,7 +23,7 @@ from .http.context import METRICS, REDIS_WATCH, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTE_MODULES = (ops, auth_api, candidate_api, admin_api, proctor_api, pages)
+ROUTE_MODULES = (ops, auth_api, candidate_api, examiner_api, admin_api, proctor_api, pages)
 
 
 class StartupError(RuntimeError):
