@@ -1,0 +1,1 @@
+"""Benchmarks that print figures; each ends with one line of JSON (see DESIGN.md)."""

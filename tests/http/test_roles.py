@@ -1,0 +1,104 @@
+"""Every route x every role: who is let in, who gets 401/403 (or the login page), from one table.
+
+A route added without a line here fails the test, so nobody adds one without deciding who may call it.
+"""
+
+import pytest
+
+from server.http.context import ROUTE_TABLE, SERVICES
+
+PUBLIC, ANY = "public", "any"
+C, E, P, A = "candidate", "examiner", "proctor", "admin"
+
+EXPECTED = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/api/openapi.yaml"): PUBLIC,
+    ("POST", "/api/auth/register"): PUBLIC,
+    ("POST", "/api/auth/login"): PUBLIC,
+    ("POST", "/api/auth/logout"): ANY,
+    ("GET", "/api/auth/me"): ANY,
+    ("POST", "/api/candidate/identity"): (C,),
+    ("GET", "/api/candidate/exams"): (C,),
+    ("GET", "/api/candidate/exams/{exam_id}"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/confirm"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/notice"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/pledge"): (C,),
+    ("GET", "/api/candidate/exams/{exam_id}/slots"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/bookings"): (C,),
+    ("GET", "/api/examiner/rooms"): (E,),
+    ("GET", "/api/admin/exams"): (A,),
+    ("POST", "/api/admin/exams"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}"): (A,),
+    ("PATCH", "/api/admin/exams/{exam_id}"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/subjects"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/rooms"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/rooms"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/slots"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/slots"): (A,),
+    ("PATCH", "/api/admin/exams/{exam_id}/slots/{slot_id}"): (A,),
+    ("GET", "/api/admin/users"): (A,),
+    ("POST", "/api/admin/users"): (A,),
+    ("PATCH", "/api/admin/users/{account_id}"): (A,),
+    ("POST", "/api/admin/users/{account_id}/revoke-sessions"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/roster"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/roster"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/bookings"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/bookings/cancel"): (A,),
+    ("GET", "/api/staff/exams/{exam_id}/audit"): (A, P),
+    ("GET", "/api/staff/photos/{sha256}"): (A, P),
+    ("GET", "/api/proctor/appeals"): (P, A),
+    ("POST", "/api/proctor/appeals/{appeal_id}"): (P, A),
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/register"): PUBLIC,
+    ("GET", "/lang/{lang}"): PUBLIC,
+    ("GET", "/candidate"): (C,),
+    ("GET", "/examiner"): (E,),
+    ("GET", "/proctor"): (P, A),
+    ("GET", "/admin"): (A,),
+}
+
+ROLES = (None, C, E, P, A)
+
+
+def allowed(rule, role):
+    return rule == PUBLIC or (role is not None and (rule == ANY or role in rule))
+
+
+async def test_table_covers_every_route(app):
+    declared = {(r.method, r.path): r.roles for r in app[ROUTE_TABLE]}
+    assert set(declared) == set(EXPECTED), set(declared) ^ set(EXPECTED)
+    for key, roles in declared.items():
+        assert (roles if isinstance(roles, str) else set(roles)) == \
+            (EXPECTED[key] if isinstance(EXPECTED[key], str) else set(EXPECTED[key])), key
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_every_route_refuses_every_other_role(app, http, world, role):
+    services = app[SERVICES]
+    candidate = await world.candidate(0)
+    accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
+    ids = {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "account_id": candidate.id,
+           "appeal_id": "appeal_x", "sha256": "0" * 64, "lang": "en"}
+    for info in app[ROUTE_TABLE]:
+        path = info.path.format(**ids)
+        headers = {}
+        if role is not None:  # a fresh session per request: logout cannot spoil the next one
+            token = await services.sessions.create(accounts[role].id, role)
+            headers["Cookie"] = f"iv_session={token}"
+        kwargs = {"json": {}} if info.method in ("POST", "PATCH") else {}
+        resp = await http.request(info.method, path, headers=headers, allow_redirects=False, **kwargs)
+        where = f"{info.method} {info.path} as {role}: {resp.status}"
+        if allowed(info.roles, role):
+            assert resp.status not in (401, 403), where
+            if info.page and resp.status == 302 and info.roles != PUBLIC:
+                assert not resp.headers["Location"].startswith("/login"), where
+        elif role is None and info.page:
+            assert resp.status == 302 and resp.headers["Location"].startswith("/login?next="), where
+        elif role is None:
+            assert resp.status == 401, where
+            assert (await resp.json())["error"]["code"] == "login_required"
+        else:
+            assert resp.status == 403, where
+            assert (await resp.json())["error"]["code"] == "forbidden"
