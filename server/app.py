@@ -19,7 +19,7 @@ from .metrics import Metrics
 from .services import Services
 from .store.base import Store
 from .store.redis import RedisUnavailable, connect, ping, redact
-from .http.context import METRICS, REDIS_WATCH, SERVICES, SETTINGS
+from .http.context import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -44,7 +44,8 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None) -> web.A
     for module in ROUTE_MODULES:
         module.routes.register(app)
 
-    async def check_redis(app: web.Application) -> None:
+    async def redis_lifecycle(app: web.Application):
+        """Refuse to start without Redis; then watch it while running; close what we opened."""
         for attempt in range(10):
             try:
                 await ping(client)
@@ -52,22 +53,18 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None) -> web.A
                 break
             except RedisUnavailable as exc:  # type: ignore[misc]
                 if attempt == 9:
-                    raise StartupError(f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: {exc}. "
-                                       "Start Redis or fix REDIS_URL.") from None
+                    raise StartupError(f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: "
+                                       f"{exc}. Start Redis or fix REDIS_URL.") from None
                 await asyncio.sleep(0.5)
-        app[REDIS_WATCH] = asyncio.create_task(_watch_redis(app, client))
-
-    async def close(app: web.Application) -> None:
-        task = app.get(REDIS_WATCH)
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        watch = asyncio.create_task(_watch_redis(app, client))
+        yield
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
         if owns_client:
             await client.aclose()
 
-    app.on_startup.append(check_redis)
-    app.on_cleanup.append(close)
+    app.cleanup_ctx.append(redis_lifecycle)
     return app
 
 

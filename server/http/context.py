@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from ..accounts.sessions import Session
@@ -16,11 +14,10 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTE_TABLE = web.AppKey("route_table", list)
-REDIS_WATCH = web.AppKey("redis_watch", asyncio.Task)
 
 ACCOUNT = web.RequestKey("account", object)  # Account | None
 SESSION = web.RequestKey("session", object)  # Session | None
 LANG = web.RequestKey("lang", str)
 
-__all__ = ["SETTINGS", "SERVICES", "METRICS", "ROUTE_TABLE", "REDIS_WATCH", "ACCOUNT", "SESSION", "LANG",
+__all__ = ["SETTINGS", "SERVICES", "METRICS", "ROUTE_TABLE", "ACCOUNT", "SESSION", "LANG",
            "Account", "Session"]

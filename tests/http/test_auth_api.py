@@ -1,0 +1,150 @@
+"""Registration, login by every kind of name, rate limits, server-side sessions, cookie flags."""
+
+import ssl
+
+import aiohttp
+from aiohttp import web
+
+from server.app import create_app
+from server.http.context import SERVICES
+from tests.conftest import PASSWORD, build_world, fast_settings, login, new_client
+
+
+async def register(client, **body):
+    return await client.post("/api/auth/register", json=body)
+
+
+async def test_register_with_phone_logs_in_with_httponly_samesite_cookie(http):
+    resp = await register(http, phone="138 0013 8000", password="abc12345")
+    assert resp.status == 201
+    cookie = resp.headers["Set-Cookie"]
+    assert "iv_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
+    me = await (await http.get("/api/auth/me")).json()
+    assert me["account"]["phone"] == "13800138000" and me["account"]["role"] == "candidate"
+    assert "password_hash" not in me["account"]
+
+
+async def test_register_errors_name_the_field(http):
+    cases = [
+        ({"phone": "12345", "password": "abc12345"}, 400, "phone_invalid", "phone"),
+        ({"phone": "13800138000", "password": "short1"}, 400, "password_weak", "password"),
+        ({"phone": "13800138000", "password": "onlyletters"}, 400, "password_weak", "password"),
+        ({"password": "abc12345"}, 400, "register_needs_login", "phone"),
+        ({"email": "not-an-email", "password": "abc12345"}, 400, "email_invalid", "email"),
+    ]
+    for body, status, code, field in cases:
+        resp = await register(http, **body)
+        err = (await resp.json())["error"]
+        assert (resp.status, err["code"], err["field"]) == (status, code, field), body
+        assert err["message"]
+
+
+async def test_duplicate_phone_or_email_is_refused(http):
+    assert (await register(http, phone="13800138000", password="abc12345")).status == 201
+    resp = await register(http, phone="+86 138-0013-8000", password="abc12345")
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "phone_taken"
+    assert (await register(http, email="Li@Example.com", password="abc12345")).status == 201
+    resp = await register(http, email="li@example.com", password="abc12345")
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "email_taken"
+
+
+async def test_login_by_phone_email_username_and_verified_id_number(app, http, world):
+    candidate = await world.candidate(1)
+    await login(http, candidate.phone, PASSWORD)
+    await login(http, candidate.id_number, PASSWORD)
+    await login(http, candidate.id_number.lower(), PASSWORD)  # a lower-case x still finds it
+    await login(http, "admin-one", PASSWORD)
+    overseas = await new_client(app)
+    assert (await register(overseas, email="kim@example.org", password="abc12345")).status == 201
+    await login(http, "KIM@example.org", "abc12345")
+    await overseas.close()
+
+
+async def test_id_number_login_needs_verification_first(http, world):
+    await world.candidate(0, verified=False)
+    _, number, _ = world.roster[0]
+    resp = await http.post("/api/auth/login", json={"login": number, "password": PASSWORD})
+    assert resp.status == 401 and (await resp.json())["error"]["code"] == "login_failed"
+
+
+async def test_wrong_password_and_unknown_account_look_the_same(http, world):
+    a = await http.post("/api/auth/login", json={"login": "admin-one", "password": "wrong-pass-1"})
+    b = await http.post("/api/auth/login", json={"login": "nobody-here", "password": "wrong-pass-1"})
+    assert a.status == b.status == 401
+    assert (await a.json()) == (await b.json())
+
+
+async def test_failed_logins_lock_the_account_then_the_address(tmp_path, redis_url, prefix, redis):
+    settings = fast_settings(tmp_path, redis_url, prefix, login_fail_limit_account=3, login_fail_limit_address=5)
+    app = create_app(settings, redis)
+    client = await new_client(app)
+    world = await build_world(app[SERVICES])
+    for _ in range(3):
+        resp = await client.post("/api/auth/login", json={"login": "admin-one", "password": "wrong-pass-1"})
+        assert resp.status == 401
+    # locked now: even the right password is refused, with the wait in minutes
+    resp = await client.post("/api/auth/login", json={"login": "admin-one", "password": PASSWORD})
+    err = (await resp.json())["error"]
+    assert resp.status == 429 and err["code"] == "login_locked" and "15 分钟" in err["message"]
+    # another account from the same address still works until the address limit
+    await login(client, "proctor-one", PASSWORD)
+    for _ in range(2):
+        await client.post("/api/auth/login", json={"login": "examiner-one", "password": "wrong-pass-1"})
+    resp = await client.post("/api/auth/login", json={"login": "examiner-one", "password": PASSWORD})
+    assert resp.status == 429
+    await client.close()
+    assert world.exam
+
+
+async def test_logout_revokes_the_session_on_the_server(http, world):
+    await login(http, "admin-one", PASSWORD)
+    token = http.session.cookie_jar.filter_cookies(http.make_url("/"))["iv_session"].value
+    assert (await http.post("/api/auth/logout")).status == 200
+    resp = await http.get("/api/auth/me", headers={"Cookie": f"iv_session={token}"})
+    assert resp.status == 401
+
+
+async def test_forged_or_garbage_cookie_is_not_a_session(http):
+    for value in ("x" * 43, "", "a" * 500):
+        resp = await http.get("/api/auth/me", headers={"Cookie": f"iv_session={value}"})
+        assert resp.status == 401
+
+
+async def test_cookie_is_secure_under_tls(tmp_path, redis_url, prefix, redis):
+    settings = fast_settings(tmp_path, redis_url, prefix, tls_self_signed=True, host="127.0.0.1")
+    from server.tls import ssl_context
+    from server.store.embedded import free_port
+    app = create_app(settings, redis)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context(settings)).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            resp = await session.post(f"https://127.0.0.1:{port}/api/auth/register",
+                                      json={"phone": "13900139000", "password": "abc12345"}, ssl=False)
+            assert resp.status == 201
+            assert "Secure" in resp.headers["Set-Cookie"]
+            # the certificate is self-signed for localhost / 127.0.0.1: a verifying client refuses it
+            try:
+                await session.get(f"https://127.0.0.1:{port}/healthz")
+                raise AssertionError("self-signed certificate was trusted")
+            except aiohttp.ClientConnectorCertificateError:
+                pass
+            ctx = ssl.create_default_context(cafile=str(settings.data_dir / "tls" / "selfsigned.crt"))
+            assert (await session.get(f"https://127.0.0.1:{port}/healthz", ssl=ctx)).status == 200
+    finally:
+        await runner.cleanup()
+
+
+async def test_disabled_account_cannot_log_in_and_its_sessions_end(app, http, world):
+    examiner = await new_client(app)
+    await login(examiner, "examiner-one", PASSWORD)
+    await login(http, "admin-one", PASSWORD)
+    resp = await http.patch(f"/api/admin/users/{world.staff['examiner'].id}", json={"disabled": True})
+    assert resp.status == 200
+    assert (await examiner.get("/api/auth/me")).status == 401
+    resp = await examiner.post("/api/auth/login", json={"login": "examiner-one", "password": PASSWORD})
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "account_disabled"
+    await examiner.close()

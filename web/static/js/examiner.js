@@ -1,0 +1,50 @@
+// The examiner's rooms: exam, subject, interview length and the room's slots with their bookings.
+// The live waiting queue is not built yet; the page says so instead of showing anything made up.
+import { api, el, fmtTime, t } from "/static/js/common.js";
+
+const $ = (id) => document.getElementById(id);
+const clock = (e) => new Date(e * 1000).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
+const fmtRange = (a, b) => `${fmtTime(a)} – ${fmtTime(a).slice(0, 10) === fmtTime(b).slice(0, 10) ? clock(b) : fmtTime(b)}`;
+
+function slotState(slot, now) {
+  if (now >= slot.ends_at) return t("已结束", "Ended");
+  if (now >= slot.starts_at) return t("进行中", "In progress");
+  return t("未开始", "Upcoming");
+}
+
+function roomCard(item, now) {
+  const slots = [...item.slots].sort((a, b) => a.starts_at - b.starts_at);
+  const booked = slots.reduce((n, s) => n + s.booked, 0);
+  return el("section", { class: "card room" },
+    el("h2", {}, item.room.name),
+    el("ul", { class: "facts" },
+      el("li", {}, t("考试：", "Exam: ") + `${item.exam.school} · ${item.exam.name}`),
+      el("li", {}, t("科目：", "Subject: ") + (item.subject ? item.subject.name : "—")),
+      el("li", {}, t("面试时长：", "Interview length: ") + (item.subject ? `${item.subject.interview_minutes} ${t("分钟", "min")}` : "—")),
+      el("li", {}, t(`考官人数：${item.room.examiners.length}`, `Examiners on the panel: ${item.room.examiners.length}`)),
+      el("li", {}, t(`已预约考生：${booked} 人`, `Candidates booked: ${booked}`))),
+    slots.length
+      ? el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {}, t("考试时段", "Slot")), el("th", { class: "num" }, t("已预约 / 容量", "Booked / capacity")),
+          el("th", {}, t("状态", "Status")))),
+        el("tbody", {}, slots.map((s) => el("tr", {},
+          el("td", { class: "nowrap" }, fmtRange(s.starts_at, s.ends_at)),
+          el("td", { class: "num" }, `${s.booked} / ${s.capacity}`),
+          el("td", {}, slotState(s, now)))))))
+      : el("p", { class: "empty" }, t("该考场尚未安排考试时段。", "No slots scheduled for this room yet.")));
+}
+
+async function load() {
+  try {
+    const { rooms } = await api("GET", "/api/examiner/rooms");
+    const now = Date.now() / 1000;
+    $("room-list").replaceChildren(...(rooms.length ? rooms.map((r) => roomCard(r, now))
+      : [el("p", { class: "card empty" }, t("暂无分配给您的考场，请联系学校管理员。", "No room is assigned to you yet; contact the school's admin."))]));
+  } catch (err) {
+    $("load-error").textContent = err.message;
+    $("load-error").hidden = false;
+    $("room-list").replaceChildren();
+  }
+}
+
+load();

@@ -1,0 +1,171 @@
+// Proctor desk: identity appeals (approve/reject with a required comment) and an exam's audit timeline.
+// `auditView` is also used by the admin page.
+import { api, clearErrors, el, lang, showError, t } from "/static/js/common.js";
+
+const EVENTS = {
+  exam_created: ["创建考试", "Exam created"],
+  exam_updated: ["修改考试", "Exam updated"],
+  subject_created: ["添加科目", "Subject added"],
+  room_created: ["创建考场", "Room created"],
+  slot_created: ["创建考试时段", "Slot created"],
+  slot_capacity_changed: ["修改时段容量", "Slot capacity changed"],
+  roster_imported: ["导入考生名单", "Roster imported"],
+  roster_entry_imported: ["名单新增考生", "Roster entry added"],
+  roster_entry_updated: ["名单更新考生", "Roster entry updated"],
+  identity_verified: ["身份认证", "Identity verified"],
+  exam_confirmed: ["确认考试", "Exam confirmed"],
+  notice_read: ["阅读考前须知", "Notice read"],
+  pledge_signed: ["签署诚信承诺书", "Pledge signed"],
+  slot_booked: ["预约考试时段", "Slot booked"],
+  booking_cancelled: ["取消预约", "Booking cancelled"],
+};
+const ROLES = { candidate: ["考生", "candidate"], examiner: ["考官", "examiner"], proctor: ["巡考", "proctor"],
+  admin: ["管理员", "admin"], system: ["系统", "system"] };
+const pick = (pair, fallback) => (pair ? t(pair[0], pair[1]) : fallback);
+export const eventLabel = (code) => pick(EVENTS[code], code);
+export const roleLabel = (role) => pick(ROLES[role], role || "");
+
+export function fmtSeconds(epoch) {
+  return new Date(epoch * 1000).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+}
+
+function details(data) {
+  return Object.entries(data || {}).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("  ");
+}
+
+// Render an exam's audit log (newest first) into `box`, with "load more". `names` maps account id -> label.
+export async function auditView(box, examId, { subject = "", names = {}, onSubject = null } = {}) {
+  const table = el("table", { class: "audit-table" },
+    el("thead", {}, el("tr", {}, el("th", {}, t("时间", "Time")), el("th", {}, t("事件", "Event")),
+      el("th", {}, t("操作人", "Actor")), el("th", {}, t("对象账号", "Subject account")), el("th", {}, t("详情", "Details")))),
+    el("tbody"));
+  const more = el("button", { type: "button", class: "secondary small" }, t("加载更多", "Load more"));
+  const status = el("p", { class: "hint" });
+  box.replaceChildren(el("div", { class: "table-wrap" }, table), status, more);
+  const who = (id, role) => {
+    if (!id) return "";
+    const label = names[id] ? `${names[id]} (${id})` : id;
+    const text = role ? `${label} · ${roleLabel(role)}` : label;
+    if (!onSubject || id === "system") return el("span", { class: "mono" }, text);
+    return el("button", { type: "button", class: "link mono", title: t("只看该账号", "Only this account"),
+      onclick: () => onSubject(id) }, text);
+  };
+  let before = "+";
+  let shown = 0;
+  async function page() {
+    more.disabled = true;
+    const query = new URLSearchParams({ limit: "100", before });
+    if (subject) query.set("subject", subject);
+    const { entries } = await api("GET", `/api/staff/exams/${encodeURIComponent(examId)}/audit?${query}`);
+    for (const e of entries) {
+      table.tBodies[0].append(el("tr", {},
+        el("td", { class: "nowrap" }, fmtSeconds(e.at)),
+        el("td", {}, eventLabel(e.event), el("div", { class: "hint mono" }, e.event)),
+        el("td", {}, who(e.actor, e.actor_role)),
+        el("td", {}, who(e.subject)),
+        el("td", { class: "mono" }, details(e.data))));
+    }
+    shown += entries.length;
+    if (entries.length) before = entries[entries.length - 1].id;
+    status.textContent = shown ? t(`共显示 ${shown} 条（最新在前）`, `${shown} entries shown (newest first)`)
+      : t("暂无记录", "No entries");
+    more.hidden = entries.length < 100;
+    more.disabled = false;
+  }
+  more.addEventListener("click", () => page().catch((err) => { status.textContent = err.message; more.disabled = false; }));
+  await page();
+}
+
+// --- the proctor page itself -------------------------------------------------------------------
+
+const root = document.getElementById("proctor-page");
+if (root) initProctor(root);
+
+function initProctor(root) {
+  const $ = (id) => document.getElementById(id);
+
+  async function loadAppeals() {
+    const body = $("appeal-table").tBodies[0];
+    try {
+      const { appeals } = await api("GET", "/api/proctor/appeals");
+      $("appeal-error").hidden = true;
+      body.replaceChildren(...(appeals.length ? appeals.map(appealRow)
+        : [el("tr", {}, el("td", { colspan: "6", class: "empty" }, t("暂无待处理的申诉", "No open appeals")))]));
+    } catch (err) {
+      $("appeal-error").textContent = err.message;
+      $("appeal-error").hidden = false;
+    }
+  }
+
+  function appealRow(a) {
+    const form = el("form", { class: "inline-form", novalidate: "" },
+      el("input", { name: "comment", maxlength: "500", required: "", placeholder: t("审核意见（必填）", "Comment (required)"),
+        "aria-label": t("审核意见", "Comment") }),
+      el("button", { type: "submit", class: "small", value: "approve" }, t("通过", "Approve")),
+      el("button", { type: "submit", class: "small danger", value: "reject" }, t("驳回", "Reject")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const approve = (ev.submitter && ev.submitter.value) === "approve";
+      const comment = form.elements.comment.value.trim();
+      if (!comment) return showError(form, { field: "comment", message: t("请填写审核意见", "A comment is required") });
+      if (approve && !window.confirm(t(`通过后，证件号码 ${a.id_number} 将从账号 ${a.claimed_by} 转移到账号 ${a.account_id}。确定通过？`,
+        `Approving moves ID number ${a.id_number} from account ${a.claimed_by} to account ${a.account_id}. Approve?`))) return;
+      form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      try {
+        await api("POST", `/api/proctor/appeals/${encodeURIComponent(a.id)}`, { approve, comment });
+        clearErrors(form);
+        await loadAppeals();
+      } catch (err) {
+        showError(form, err);
+        form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      }
+    });
+    return el("tr", {},
+      el("td", { class: "nowrap" }, fmtSeconds(a.created_at)),
+      el("td", { class: "mono" }, a.account_id),
+      el("td", {}, a.name),
+      el("td", { class: "mono" }, a.id_number),
+      el("td", { class: "mono" }, a.claimed_by),
+      el("td", {}, form));
+  }
+
+  // Exam picker: a typed exam id for proctors; admins (who may list exams) get a list.
+  const form = $("audit-form");
+  const params = new URLSearchParams(location.search);
+  const remembered = params.get("exam") || localStorage.getItem("proctor.exam") || "";
+  form.elements.exam_id.value = remembered;
+  form.elements.subject.value = params.get("subject") || "";
+  if (root.dataset.role === "admin") {
+    api("GET", "/api/admin/exams").then(({ exams }) => {
+      if (!exams.length) return;
+      const select = el("select", { name: "exam_id", required: "" },
+        exams.map((x) => el("option", { value: x.id, selected: x.id === remembered }, `${x.name}（${x.school}）`)));
+      form.elements.exam_id.replaceWith(select);
+      $("exam-pick").firstChild.textContent = t("考试", "Exam");
+    }).catch(() => {});
+  }
+
+  async function showAudit() {
+    const examId = form.elements.exam_id.value.trim();
+    const subject = form.elements.subject.value.trim();
+    if (!examId) return showError(form, { field: "exam_id", message: t("请填写考试编号", "Enter an exam id") });
+    clearErrors(form);
+    localStorage.setItem("proctor.exam", examId);
+    try {
+      await auditView($("audit-log"), examId, {
+        subject,
+        onSubject: (id) => { form.elements.subject.value = id; showAudit(); },
+      });
+    } catch (err) {
+      $("audit-log").replaceChildren();
+      showError(form, { ...err, field: err.code === "exam_not_found" ? "exam_id" : err.field });
+    }
+  }
+
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); showAudit(); });
+  loadAppeals();
+  if (remembered) showAudit();
+}
