@@ -106,13 +106,17 @@ async def same_origin(request: web.Request, handler):
     return await handler(request)
 
 
+# Probes and static files need no session, so they answer even while Redis is away.
+SESSIONLESS = ("/healthz", "/metrics", "/static/")
+
+
 @web.middleware
 async def session(request: web.Request, handler):
     services = request.app[SERVICES]
     request[ACCOUNT] = None
     request[SESSION] = None
     token = request.cookies.get(COOKIE)
-    if token:
+    if token and not request.path.startswith(SESSIONLESS):
         found = await services.sessions.get(token)
         if found:
             account = await services.directory.get(found.account_id)
