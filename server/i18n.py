@@ -125,6 +125,13 @@ def message(code: str, lang: str = "zh", **params: Any) -> str:
         return template
 
 
+def human_size(n: int) -> str:
+    """A byte count as people read it in a message: 512 KB, 5 MB, 1.5 MB."""
+    if n >= 1024 * 1024:
+        return f"{round(n / (1024 * 1024), 1):g} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
 def pick_lang(cookie: str | None, accept_language: str | None, default: str = "zh") -> str:
     if cookie in LANGS:
         return cookie  # type: ignore[return-value]

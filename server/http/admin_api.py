@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from ..roster.photos import PhotoSource
-from ..store.audit import Actor, read as read_audit
+from ..store.audit import Actor, add as add_audit, read as read_audit
 from ..store.models import public
 from .auth_api import account_json
 from .body import Field, check, human_size, read_json
@@ -160,6 +160,8 @@ async def revoke_sessions(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await services.directory.require(request.match_info["account_id"])
     count = await services.sessions.revoke_all(request.match_info["account_id"])
+    await add_audit(services.store.redis, services.store.keys, None, "sessions_revoked", actor(request),
+                    request.match_info["account_id"], count=count)
     request.app[METRICS].sessions_revoked.inc(count)
     return web.json_response({"revoked": count})
 

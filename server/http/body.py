@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ..errors import UserError
+from ..i18n import human_size
 from .context import SETTINGS
 
 
@@ -23,14 +24,6 @@ class Field:
     min: float | None = None
     max: float | None = None
     default: Any = None
-
-
-def human_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" or n == int(n) else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} GB"
 
 
 async def read_json(request: web.Request) -> dict:

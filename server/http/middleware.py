@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from ..errors import UserError
-from ..i18n import pick_lang
+from ..i18n import human_size, pick_lang
 from ..logs import request_id
 from ..store.redis import RedisUnavailable
 from ..accounts.sessions import COOKIE
@@ -80,7 +80,6 @@ async def errors(request: web.Request, handler):
             code = "not_found" if exc.status == 404 else "method_not_allowed"
             return _json_error(UserError(code, exc.status), lang)
         if exc.status == 413:
-            from .body import human_size
             return _json_error(UserError("body_too_large", 413, limit=human_size(settings.max_upload_bytes)), lang)
         raise
     except RedisUnavailable as exc:  # type: ignore[misc]

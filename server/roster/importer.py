@@ -19,7 +19,7 @@ from redis.exceptions import WatchError
 from ..accounts.directory import normalize_phone
 from ..errors import UserError
 from ..exams.catalog import Catalog
-from ..i18n import message
+from ..i18n import human_size, message
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
@@ -155,12 +155,6 @@ def read_rows(text: str, max_rows: int) -> tuple[dict[str, int], list[tuple[int,
     return columns, rows
 
 
-def human_size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{round(n / (1024 * 1024), 1):g} MB"
-    return f"{max(1, round(n / 1024))} KB"
-
-
 def _fold(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
@@ -294,6 +288,10 @@ class RosterImporter:
                 try:
                     await pipe.watch(keys.roster(exam_id))
                     existing = set(numbers) & set(await pipe.smembers(keys.roster(exam_id)))
+                    for entry in entries:  # a re-import without photos keeps the photo on file
+                        if entry.id_number in existing and not entry.photo_sha256:
+                            entry.photo_sha256 = await pipe.hget(keys.roster_entry(exam_id, entry.id_number),
+                                                                 "photo_sha256") or ""
                     pipe.multi()
                     for entry in entries:
                         updated = entry.id_number in existing

@@ -385,3 +385,15 @@ def test_photo_store(tmp_path):
     assert photos.path("../../etc/passwd") is None
     with pytest.raises(ValueError):
         photos.put(b"hello")
+
+
+async def test_reimport_without_photos_keeps_the_photo_on_file(exam, importer, book):
+    text = f"姓名,身份证号,报考科目\n张三,{ID[0]},声乐\n"
+    first = await importer.import_csv(ADMIN, exam.id, text.encode(),
+                                      PhotoSource.from_zip(make_zip({f"{ID[0]}.jpg": image()}), MAX_PHOTO))
+    photo = (await book.entry(exam.id, ID[0])).photo_sha256
+    assert first.imported == 1 and photo
+    # the school corrects a subject and re-imports the CSV alone
+    again = await importer.import_csv(ADMIN, exam.id, text.replace("声乐", "器乐").encode(), PhotoSource.empty())
+    entry = await book.entry(exam.id, ID[0])
+    assert again.updated == 1 and entry.photo_sha256 == photo and len(entry.subjects) == 1

@@ -127,7 +127,7 @@ function renderConfirm(exams, many) {
     el("ul", { class: "facts" },
       el("li", {}, t("学校：", "School: ") + item.exam.school),
       el("li", {}, t("考试科目：", "Subjects: ") + item.subjects.map((s) =>
-        `${s.name}（${t("面试", "interview")} ${s.interview_minutes} ${t("分钟", "min")}）`).join(t("、", ", "))),
+        t(`${s.name}（面试 ${s.interview_minutes} 分钟）`, `${s.name} (interview ${s.interview_minutes} min)`)).join(t("、", ", "))),
       el("li", {}, t("预约开放时间：", "Booking window: ") + fmtRange(item.exam.booking_opens, item.exam.booking_closes))),
     item.enrolment.confirmed_at
       ? el("p", { class: "ok" }, t("已确认考试 ", "Confirmed ") + fmtTime(item.enrolment.confirmed_at))
