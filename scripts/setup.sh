@@ -8,24 +8,33 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
+SUDO_CMD=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO_CMD="sudo"; fi
+
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     say "installing system packages: ${need_apt[*]}"
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || { echo "need root (or sudo) to install: ${need_apt[*]}" >&2; exit 1; }
-        SUDO="sudo"
+    if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO_CMD" ]; then
+        echo "need root (or sudo) to install: ${need_apt[*]}" >&2; exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    $SUDO_CMD apt-get update -qq
+    $SUDO_CMD apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || {
+    echo "Python 3.11 or newer is needed (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
 if [ ! -x .venv/bin/python ]; then
     say "creating virtual environment in .venv/"
-    "$PY" -m venv .venv
+    if ! "$PY" -m venv .venv 2>/dev/null; then
+        # Debian's system Python keeps venv/ensurepip in a separate package
+        rm -rf .venv
+        say "installing python3-venv"
+        $SUDO_CMD apt-get install -y -qq python3-venv >/dev/null
+        "$PY" -m venv .venv
+    fi
 fi
 
 stamp=.venv/.setup-stamp

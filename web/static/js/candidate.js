@@ -1,6 +1,6 @@
 // The candidate's onboarding (seed 003, 2-3): verify identity, confirm the exam, read the notice,
 // sign the pledge, book a slot. Every state shown comes from the API; after each action the page reloads it.
-import { api, clearErrors, el, fmtTime, jsonForm, showError, t } from "/static/js/common.js";
+import { api, clearErrors, el, fmtTime, jsonForm, t } from "/static/js/common.js";
 
 const $ = (id) => document.getElementById(id);
 const STATE_TEXT = {
@@ -30,6 +30,10 @@ function setStep(id, state, why) {
 // One block per exam inside a step (most candidates have one exam; the name is shown when there are several).
 function examBlock(item, many, ...children) {
   return el("div", { class: "exam-block" }, many ? el("h3", {}, item.exam.name) : "", ...children);
+}
+
+function folded(summary, ...children) {
+  return el("details", { class: "read" }, el("summary", {}, summary), ...children);
 }
 
 function actionButton(label, onClick, cls = "full") {
@@ -84,6 +88,23 @@ function render(exams, slots) {
   renderNotice(list, many);
   renderPledge(list, many);
   renderBooking(list, many, slots);
+  renderSummary(list, slots);
+}
+
+// Once every subject is booked, the booked slots go to the top: that is what a returning candidate looks for.
+function renderSummary(list, slots) {
+  const box = $("summary");
+  const booked = list.flatMap((item) => item.subjects.filter((s) => item.bookings[s.id]).map((s) =>
+    ({ exam: item.exam, subject: s, slot: (slots[item.exam.id] || []).find((x) => x.id === item.bookings[s.id]) })));
+  const complete = list.length && list.every((item) => item.subjects.every((s) => item.bookings[s.id]));
+  box.hidden = !complete;
+  if (!complete) return;
+  box.replaceChildren(
+    el("h2", {}, t("考前任务已完成", "Pre-exam tasks done")),
+    el("ul", { class: "facts" }, booked.map((b) => el("li", {},
+      el("strong", {}, b.subject.name), " ", b.slot ? fmtRange(b.slot.starts_at, b.slot.ends_at) : ""))),
+    el("p", { class: "hint" }, t("预约成功后，请在预约的考试时段内进入考试。进入面试前须完成设备检测和人脸比对。",
+      "Enter the exam within your booked slot; a device check and a face check come before the interview.")));
 }
 
 function renderIdentity(verified) {
@@ -143,11 +164,14 @@ function renderNotice(list, many) {
     return;
   }
   setStep("step-notice", ready.every((x) => x.enrolment.notice_read_at) && ready.length === list.length ? "done" : "todo");
-  box.replaceChildren(...ready.map((item) => examBlock(item, many,
-    el("div", { class: "notice", tabindex: "0" }, item.exam.notice || t("（学校未填写考前须知）", "(The school has not written a notice.)")),
-    item.enrolment.notice_read_at
-      ? el("p", { class: "ok" }, t("已阅读 ", "Read ") + fmtTime(item.enrolment.notice_read_at))
-      : actionButton(t("我已阅读", "I have read it"), () => api("POST", `/api/candidate/exams/${item.exam.id}/notice`)))));
+  box.replaceChildren(...ready.map((item) => {
+    const text = el("div", { class: "notice", tabindex: "0" }, item.exam.notice || t("（学校未填写考前须知）", "(The school has not written a notice.)"));
+    return item.enrolment.notice_read_at
+      ? examBlock(item, many, el("p", { class: "ok" }, t("已阅读 ", "Read ") + fmtTime(item.enrolment.notice_read_at)),
+        folded(t("再次查看考前须知", "Show the notice again"), text))
+      : examBlock(item, many, text,
+        actionButton(t("我已阅读", "I have read it"), () => api("POST", `/api/candidate/exams/${item.exam.id}/notice`)));
+  }));
 }
 
 function renderPledge(list, many) {
@@ -162,12 +186,27 @@ function renderPledge(list, many) {
   box.replaceChildren(...ready.map((item) => {
     const text = el("div", { class: "notice", tabindex: "0" }, item.exam.pledge || t("（学校未填写承诺书内容）", "(The school has not written a pledge.)"));
     if (item.enrolment.pledge_signed_at) {
-      return examBlock(item, many, text, el("p", { class: "ok" }, t("已签署 ", "Signed ") + fmtTime(item.enrolment.pledge_signed_at)));
+      return examBlock(item, many, el("p", { class: "ok" }, t("已签署 ", "Signed ") + fmtTime(item.enrolment.pledge_signed_at)),
+        folded(t("查看承诺书", "Show the pledge"), text));
     }
-    const form = el("form", { class: "pledge-form", novalidate: "" },
-      el("label", { class: "check" }, el("input", { type: "checkbox", name: "agree", value: "1" }), t("我已阅读并同意", "I have read and agree")),
-      el("button", { type: "submit", class: "full" }, t("签署承诺书", "Sign the pledge")));
-    jsonForm(form, `/api/candidate/exams/${item.exam.id}/pledge`, () => load(), (b) => ({ agree: b.agree === "1" }));
+    const box = el("input", { type: "checkbox", name: "agree", value: "1" });
+    const check = el("label", { class: "check" }, box, t("我已阅读并同意", "I have read and agree"));
+    const button = el("button", { type: "submit", class: "full" }, t("签署承诺书", "Sign the pledge"));
+    const form = el("form", { class: "pledge-form", novalidate: "" }, check, button);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      button.disabled = true;
+      try {
+        await api("POST", `/api/candidate/exams/${item.exam.id}/pledge`, { agree: box.checked });
+        await load();
+      } catch (err) {
+        // The error goes under the checkbox line (showError would put it between the box and its text).
+        if (err.field === "agree") box.setAttribute("aria-invalid", "true");
+        check.after(el("p", { class: "error", role: "alert" }, err.message));
+        button.disabled = false;
+      }
+    });
     return examBlock(item, many, text, form);
   }));
 }

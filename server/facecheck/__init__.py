@@ -1,0 +1,1 @@
+"""Face detection, alignment, embedding, liveness, decisions and manual review (the face-check issue)."""

@@ -1,0 +1,1 @@
+"""The Redis-backed waiting queue: order, positions, reminders, admission (the queue issue)."""

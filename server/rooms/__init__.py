@@ -1,0 +1,1 @@
+"""Interview rooms: aiortc peers, forwarding, recording, in-room checks (the rooms issue)."""
