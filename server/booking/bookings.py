@@ -7,8 +7,10 @@ over-book a slot or book a subject twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
@@ -21,13 +23,11 @@ _STATUS = {
     "slot_not_found": 404, "slot_wrong_exam": 404, "not_rostered": 403, "not_rostered_subject": 403,
     "exam_not_confirmed": 409, "notice_not_read": 409, "pledge_not_signed": 409,
     "booking_not_open": 409, "booking_closed": 409, "slot_started": 409,
-    "already_booked": 409, "slot_full": 409,
+    "already_booked": 409, "slot_full": 409, "exam_not_found": 404,
 }
 
 
 def _when(epoch: float, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-    import datetime as dt
     return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
@@ -48,23 +48,26 @@ class Bookings:
         self.timezone = timezone
 
     async def book(self, account: Account, exam_id: str, slot_id: str, now: float | None = None) -> Slot:
+        """Book or raise the reason; one round trip to Redis decides (one more to read the slot back)."""
         if not account.verified_at:
             raise UserError("not_verified", 403)
-        exam = await self.catalog.exam(exam_id)
         now = time.time() if now is None else now
         k = self.keys
-        args = [account.id, f"{now:.3f}", exam_id]
+        args = [account.id, f"{now:.3f}", exam_id, slot_id]
         args += audit.flat_entry("slot_booked", Actor(account.id, account.role), account.id, slot_id=slot_id)
         result = await self.store.script("book_slot")(
             keys=[k.slot(slot_id), k.slot_booked(slot_id), k.bookings(account.id), k.exam(exam_id),
                   k.enrolment(exam_id, account.id), k.roster_entry(exam_id, account.id_number), k.audit(exam_id)],
             args=args,
         )
-        if result != "ok":
-            raise UserError(result, _STATUS.get(result, 409), field="slot_id",
-                            opens=_when(exam.booking_opens, self.timezone),
-                            closes=_when(exam.booking_closes, self.timezone))
-        return await self.catalog.slot(exam_id, slot_id)
+        if result == "ok":
+            return await self.catalog.slot(exam_id, slot_id)
+        params = {}
+        if result in ("booking_not_open", "booking_closed"):
+            exam = await self.catalog.exam(exam_id)
+            params = {"opens": _when(exam.booking_opens, self.timezone),
+                      "closes": _when(exam.booking_closes, self.timezone)}
+        raise UserError(result, _STATUS.get(result, 409), field="slot_id", **params)
 
     async def cancel(self, actor: Actor, exam_id: str, slot_id: str, account_id: str, reason: str) -> None:
         slot = await self.catalog.slot(exam_id, slot_id)
