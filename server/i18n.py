@@ -8,6 +8,9 @@ LANGS = ("zh", "en")
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # request shape
+    "bad_multipart": ("上传内容格式错误：需要 multipart/form-data 表单", "Malformed upload: multipart/form-data expected"),
+    "cannot_disable_self": ("不能停用自己的账号", "You cannot disable your own account"),
+    "slot_overlap": ("该考场在此时间段已有考试时段", "The room already has a slot at that time"),
     "bad_json": ("请求格式错误：需要 JSON 对象", "Malformed request: a JSON object is expected"),
     "body_too_large": ("提交的内容过大（上限 {limit}）", "Request body too large (limit {limit})"),
     "field_required": ("请填写{label}", "{label} is required"),
@@ -95,7 +98,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 FIELD_LABELS: dict[str, tuple[str, str]] = {
-    "name": ("姓名", "Name"), "phone": ("手机号", "Phone number"), "email": ("邮箱", "Email"),
+    "name": ("姓名", "Name"), "title": ("名称", "Name"), "phone": ("手机号", "Phone number"), "email": ("邮箱", "Email"),
     "username": ("用户名", "Username"), "password": ("密码", "Password"), "login": ("账号", "Account"),
     "id_number": ("证件号码", "ID number"), "role": ("角色", "Role"), "school": ("学校", "School"),
     "booking_opens": ("预约开放时间", "Booking opens"), "booking_closes": ("预约截止时间", "Booking closes"),

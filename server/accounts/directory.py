@@ -10,7 +10,7 @@ from ..roster import idcard
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import ROLES, Account, from_hash, new_id, to_hash
+from ..store.models import ROLES, Account, from_hash, is_id, new_id, to_hash
 from .passwords import Passwords, check_strength
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -89,6 +89,8 @@ class Directory:
         return account
 
     async def get(self, account_id: str) -> Account | None:
+        if not is_id(account_id):
+            return None
         data = await self.store.redis.hgetall(self.keys.account(account_id))
         return from_hash(Account, data) if data else None
 

@@ -15,7 +15,7 @@ from ..roster.book import RosterBook, same_name
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import Account, Appeal, from_hash, to_hash
+from ..store.models import Account, Appeal, from_hash, is_id, to_hash
 
 
 class Identity:
@@ -74,7 +74,7 @@ class Identity:
 
     async def resolve_appeal(self, actor: Actor, appeal_id: str, approve: bool, comment: str) -> Appeal:
         """Approval moves the ID number from the account that holds it to the appellant."""
-        data = await self.store.redis.hgetall(self.keys.appeal(appeal_id))
+        data = await self.store.redis.hgetall(self.keys.appeal(appeal_id)) if is_id(appeal_id) else {}
         if not data:
             raise not_found("appeal")
         appeal = from_hash(Appeal, data)

@@ -17,7 +17,7 @@ from ..exams.catalog import Catalog
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import Account, Slot
+from ..store.models import Account, Slot, is_id
 
 _STATUS = {
     "slot_not_found": 404, "slot_wrong_exam": 404, "not_rostered": 403, "not_rostered_subject": 403,
@@ -51,6 +51,8 @@ class Bookings:
         """Book or raise the reason; one round trip to Redis decides (one more to read the slot back)."""
         if not account.verified_at:
             raise UserError("not_verified", 403)
+        if not is_id(slot_id):
+            raise UserError("slot_not_found", 404, field="slot_id")
         now = time.time() if now is None else now
         k = self.keys
         args = [account.id, f"{now:.3f}", exam_id, slot_id]
@@ -71,6 +73,8 @@ class Bookings:
 
     async def cancel(self, actor: Actor, exam_id: str, slot_id: str, account_id: str, reason: str) -> None:
         slot = await self.catalog.slot(exam_id, slot_id)
+        if not is_id(account_id):
+            raise UserError("booking_not_found", 404, field="account_id")
         k = self.keys
         args = [account_id, slot.subject_id, slot_id]
         args += audit.flat_entry("booking_cancelled", actor, account_id, slot_id=slot_id, reason=reason)

@@ -10,7 +10,7 @@ from ..errors import UserError, not_found
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import Exam, Room, Slot, Subject, from_hash, new_id, to_hash
+from ..store.models import Exam, Room, Slot, Subject, from_hash, is_id, new_id, to_hash
 
 
 class Catalog:
@@ -39,6 +39,8 @@ class Catalog:
 
     async def update_exam(self, actor: Actor, exam_id: str, **changes) -> Exam:
         exam = await self.exam(exam_id)
+        if not changes:
+            return exam
         for key, value in changes.items():
             setattr(exam, key, value)
         if exam.booking_closes <= exam.booking_opens:
@@ -50,6 +52,8 @@ class Catalog:
         return exam
 
     async def find_exam(self, exam_id: str) -> Exam | None:
+        if not is_id(exam_id):
+            return None
         data = await self.redis.hgetall(self.keys.exam(exam_id))
         return from_hash(Exam, data) if data else None
 
@@ -87,7 +91,7 @@ class Catalog:
         return [from_hash(Subject, d) for d in await pipe.execute() if d]
 
     async def subject(self, exam_id: str, subject_id: str) -> Subject:
-        data = await self.redis.hgetall(self.keys.subject(subject_id))
+        data = await self.redis.hgetall(self.keys.subject(subject_id)) if is_id(subject_id) else {}
         if not data or data.get("exam_id") != exam_id:
             raise not_found("subject")
         return from_hash(Subject, data)
@@ -97,7 +101,7 @@ class Catalog:
                           examiners: list[str]) -> Room:
         await self.subject(exam_id, subject_id)
         for account_id in examiners:
-            if await self.redis.hget(self.keys.account(account_id), "role") != "examiner":
+            if not is_id(account_id) or await self.redis.hget(self.keys.account(account_id), "role") != "examiner":
                 raise UserError("examiner_invalid", field="examiners", account=account_id)
         room = Room(id=new_id("room"), exam_id=exam_id, subject_id=subject_id, name=name)
         async with self.store.pipeline() as pipe:
@@ -114,7 +118,7 @@ class Catalog:
         return room
 
     async def room(self, exam_id: str, room_id: str) -> Room:
-        data = await self.redis.hgetall(self.keys.room(room_id))
+        data = await self.redis.hgetall(self.keys.room(room_id)) if is_id(room_id) else {}
         if not data or data.get("exam_id") != exam_id:
             raise not_found("room")
         data.pop("examiners", None)
@@ -132,6 +136,9 @@ class Catalog:
         room = await self.room(exam_id, room_id)
         if ends_at <= starts_at:
             raise UserError("slot_times", field="ends_at")
+        for other in await self.slots(exam_id):  # one panel cannot sit two slots at once
+            if other.room_id == room_id and other.starts_at < ends_at and starts_at < other.ends_at:
+                raise UserError("slot_overlap", 409, field="starts_at")
         slot = Slot(id=new_id("slot"), exam_id=exam_id, subject_id=room.subject_id, room_id=room_id,
                     starts_at=starts_at, ends_at=ends_at, capacity=capacity)
         fields = to_hash(slot)
@@ -154,7 +161,7 @@ class Catalog:
                     await pipe.watch(keys.slot_booked(slot_id))
                     booked = await pipe.zcard(keys.slot_booked(slot_id))
                     if capacity < booked:
-                        raise UserError("slot_capacity_below_booked", field="capacity", booked=booked)
+                        raise UserError("slot_capacity_below_booked", 409, field="capacity", booked=booked)
                     pipe.multi()
                     pipe.hset(keys.slot(slot_id), "capacity", capacity)
                     audit.add(pipe, keys, exam_id, "slot_capacity_changed", actor, slot_id=slot_id,
@@ -167,6 +174,8 @@ class Catalog:
         return slot
 
     async def find_slot(self, slot_id: str) -> Slot | None:
+        if not is_id(slot_id):
+            return None
         pipe = self.store.pipeline(transaction=False)
         pipe.hgetall(self.keys.slot(slot_id))
         pipe.zcard(self.keys.slot_booked(slot_id))

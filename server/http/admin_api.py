@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from ..errors import UserError
@@ -16,6 +18,7 @@ from .context import ACCOUNT, LANG, METRICS, SERVICES, SETTINGS
 
 routes = Routes()
 ADMIN = ("admin",)
+AUDIT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a stream entry id, the audit page cursor
 STAFF_READ = ("admin", "proctor")
 
 
@@ -28,9 +31,9 @@ def tz(request: web.Request) -> str:
     return request.app[SETTINGS].timezone
 
 
-SUBJECT = {"name": Field("str", max_len=50), "interview_minutes": Field("int", min=1, max=240)}
+SUBJECT = {"name": Field("str", max_len=50, label="title"), "interview_minutes": Field("int", min=1, max=240)}
 EXAM_FIELDS = {
-    "school": Field("str", max_len=100), "name": Field("str", max_len=100),
+    "school": Field("str", max_len=100), "name": Field("str", max_len=100, label="title"),
     "booking_opens": Field("time"), "booking_closes": Field("time"),
     "notice": Field("str", required=False, max_len=20000, default=""),
     "pledge": Field("str", required=False, max_len=20000, default=""),
@@ -47,7 +50,11 @@ async def list_exams(request: web.Request) -> web.Response:
 async def create_exam(request: web.Request) -> web.Response:
     spec = {**EXAM_FIELDS, "subjects": Field("list[dict]", required=False, max_len=50, default=[])}
     body = check(await read_json(request), spec, tz(request))
-    subjects = [check(s, SUBJECT) for s in body.pop("subjects")]
+    try:
+        subjects = [check(s, SUBJECT) for s in body.pop("subjects")]
+    except UserError as err:  # point at the list the bad entry sits in
+        err.field = "subjects"
+        raise
     exam = await request.app[SERVICES].catalog.create_exam(actor(request), subjects=subjects, **body)
     return web.json_response({"exam": public(exam)}, status=201)
 
@@ -66,7 +73,8 @@ async def get_exam(request: web.Request) -> web.Response:
 
 @routes.patch("/api/admin/exams/{exam_id}", ADMIN)
 async def update_exam(request: web.Request) -> web.Response:
-    spec = {name: Field(f.kind, required=False, max_len=f.max_len) for name, f in EXAM_FIELDS.items()}
+    spec = {name: Field(f.kind, required=False, max_len=f.max_len, blank=not f.required, label=f.label)
+            for name, f in EXAM_FIELDS.items()}
     body = check(await read_json(request), spec, tz(request))
     changes = {k: v for k, v in body.items() if v is not None}
     exam = await request.app[SERVICES].catalog.update_exam(actor(request), request.match_info["exam_id"], **changes)
@@ -90,7 +98,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 @routes.post("/api/admin/exams/{exam_id}/rooms", ADMIN)
 async def create_room(request: web.Request) -> web.Response:
     body = check(await read_json(request), {
-        "subject_id": Field("str", max_len=64), "name": Field("str", max_len=50),
+        "subject_id": Field("str", max_len=64), "name": Field("str", max_len=50, label="title"),
         "examiners": Field("list[str]", required=False, max_len=3, default=[]),
     })
     room = await request.app[SERVICES].catalog.create_room(actor(request), request.match_info["exam_id"], **body)
@@ -149,6 +157,8 @@ async def update_user(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"disabled": Field("bool")})
     services = request.app[SERVICES]
     account_id = request.match_info["account_id"]
+    if body["disabled"] and account_id == request[ACCOUNT].id:
+        raise UserError("cannot_disable_self", 409, field="disabled")
     account = await services.directory.set_disabled(account_id, body["disabled"], actor(request))
     if body["disabled"]:
         await services.sessions.revoke_all(account_id)
@@ -173,11 +183,12 @@ async def list_roster(request: web.Request) -> web.Response:
     return web.json_response({"roster": [public(e) for e in await services.roster.entries(exam.id)]})
 
 
-async def _read_part(part, limit: int) -> bytes:
+async def _read_part(part, room: int, limit: int) -> bytes:
+    """Read one part; ``room`` is what is left of ``limit``, which is for the whole upload."""
     data = bytearray()
     while chunk := await part.read_chunk(1 << 16):
         data += chunk
-        if len(data) > limit:
+        if len(data) > room:
             raise UserError("body_too_large", 413, limit=human_size(limit))
     return bytes(data)
 
@@ -190,12 +201,18 @@ async def import_roster(request: web.Request) -> web.Response:
     if not request.content_type.startswith("multipart/"):
         raise UserError("bad_content_type", 415, expected="multipart/form-data")
     parts: dict[str, bytes] = {}
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if part.name in ("file", "photos") and part.name not in parts:
-            parts[part.name] = await _read_part(part, settings.max_upload_bytes)
-        else:
-            await part.release()
+    total = 0
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name in ("file", "photos") and part.name not in parts:
+                parts[part.name] = await _read_part(part, settings.max_upload_bytes - total,
+                                                    settings.max_upload_bytes)
+                total += len(parts[part.name])
+            else:
+                await part.release()
+    except (ValueError, AssertionError, KeyError) as exc:  # what aiohttp raises on a body that is not multipart
+        raise UserError("bad_multipart", field="file") from exc
     if not parts.get("file"):
         raise UserError("roster_file_missing", field="file")
     photos = (PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos")
@@ -232,8 +249,11 @@ async def exam_audit(request: web.Request) -> web.Response:
         limit = min(1000, max(1, int(request.query.get("limit", "200"))))
     except ValueError:
         raise UserError("field_type", field="limit", label="limit") from None
+    before = request.query.get("before", "+")
+    if before != "+" and not AUDIT_ID.match(before):
+        raise UserError("field_invalid", field="before", label="before")
     entries = await read_audit(services.store.redis, services.store.keys, exam.id, limit,
-                               before=request.query.get("before", "+"), subject=request.query.get("subject"))
+                               before=before, subject=request.query.get("subject"))
     return web.json_response({"entries": entries})
 
 

@@ -24,6 +24,8 @@ class Field:
     min: float | None = None
     max: float | None = None
     default: Any = None
+    blank: bool = True  # an optional str may be sent as "" (False: if sent, it must say something)
+    label: str | None = None  # the field's label in messages, when not its name
 
 
 async def read_json(request: web.Request) -> dict:
@@ -38,23 +40,30 @@ async def read_json(request: web.Request) -> dict:
         raise UserError("body_too_large", 413, limit=human_size(limit))
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise UserError("bad_json") from None
     if not isinstance(body, dict):
         raise UserError("bad_json")
     return body
 
 
+EARLIEST, LATEST = 946684800.0, 4102444800.0  # 2000-01-01 .. 2100-01-01 UTC
+
+
 def parse_time(value: Any, tz: str) -> float:
-    """Epoch seconds, or an ISO 8601 date-time (local to ``tz`` when it has no offset)."""
+    """Epoch seconds, or an ISO 8601 date-time (local to ``tz`` when it has no offset), 2000-2099."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str) and value.strip():
+        epoch = float(value)
+    elif isinstance(value, str) and value.strip():
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(tz))
-        return moment.timestamp()
-    raise ValueError(value)
+        epoch = moment.timestamp()
+    else:
+        raise ValueError(value)
+    if not EARLIEST <= epoch < LATEST:
+        raise ValueError(value)
+    return epoch
 
 
 def check(body: dict, spec: dict[str, Field], tz: str = "Asia/Shanghai") -> dict[str, Any]:
@@ -67,7 +76,7 @@ def check(body: dict, spec: dict[str, Field], tz: str = "Asia/Shanghai") -> dict
         value = body.get(name)
         if value is None or (isinstance(value, str) and not value.strip() and f.kind != "str"):
             if f.required:
-                raise UserError("field_required", field=name, label=name)
+                raise UserError("field_required", field=name, label=f.label or name)
             out[name] = f.default
             continue
         out[name] = _convert(name, f, value, tz)
@@ -76,14 +85,14 @@ def check(body: dict, spec: dict[str, Field], tz: str = "Asia/Shanghai") -> dict
 
 def _convert(name: str, f: Field, value: Any, tz: str) -> Any:
     def bad(code: str = "field_type", **params: Any) -> UserError:
-        return UserError(code, field=name, label=name, **params)
+        return UserError(code, field=name, label=f.label or name, **params)
 
     if f.kind == "str":
         if not isinstance(value, str):
             raise bad()
         value = value.strip()
-        if f.required and not value:
-            raise UserError("field_required", field=name, label=name)
+        if not value and (f.required or not f.blank):
+            raise bad("field_required")
         if f.max_len is not None and len(value) > f.max_len:
             raise bad("field_too_long", max=f.max_len)
         return value

@@ -10,10 +10,12 @@ import functools
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import UserError
-from ..store.models import ROLES
+from ..i18n import MESSAGES
+from ..store.models import ROLES, is_id
 from .context import ACCOUNT, ROUTE_TABLE
 
 PUBLIC = "public"
@@ -78,6 +80,12 @@ def _guard(info: RouteInfo, handler: Handler) -> Handler:
                 if info.page:
                     raise web.HTTPFound("/login?next=" + request.path_qs.replace("&", "%26"))
                 raise UserError("login_required", 401)
+            if info.page:
+                return aiohttp_jinja2.render_template("error.html", request, {"code": "forbidden"}, status=403)
             raise UserError("forbidden", 403)
+        for name, value in request.match_info.items():  # ids become Redis key parts: shape first
+            if name.endswith("_id") and not is_id(value):
+                code = name[:-3] + "_not_found"
+                raise UserError(code if code in MESSAGES else "not_found", 404)
         return await handler(request)
     return guarded

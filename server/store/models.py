@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -14,9 +15,18 @@ STAFF_ROLES = ("examiner", "proctor", "admin")
 T = TypeVar("T")
 
 
+_ID = re.compile(r"^[a-z]{3,8}_[0-9a-f]{12}$")
+
+
 def new_id(kind: str) -> str:
     """Short random ids (no counter: any number of processes can mint them)."""
     return f"{kind}_{secrets.token_hex(6)}"
+
+
+def is_id(value: object) -> bool:
+    """True for an id ``new_id`` could have made. Ids become parts of Redis keys, so anything
+    else (``exam_x:rooms``) must never reach a key."""
+    return isinstance(value, str) and bool(_ID.match(value))
 
 
 def to_hash(record: Any) -> dict[str, str]:

@@ -99,6 +99,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         elif role is None:
             assert resp.status == 401, where
             assert (await resp.json())["error"]["code"] == "login_required"
+        elif info.page:
+            assert resp.status == 403 and resp.content_type == "text/html", where
         else:
             assert resp.status == 403, where
             assert (await resp.json())["error"]["code"] == "forbidden"

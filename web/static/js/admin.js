@@ -89,7 +89,7 @@ const roomName = (id) => current.rooms.find((r) => r.id === id)?.name || id;
 
 function renderExam() {
   const { exam, subjects, rooms, slots } = current;
-  $("exam-title").textContent = `${exam.name}（${exam.school}）`;
+  $("exam-title").textContent = t(`${exam.name}（${exam.school}）`, `${exam.name} (${exam.school})`);
   $("exam-facts").replaceChildren(
     el("li", {}, t("考试编号：", "Exam id: "), el("span", { class: "mono" }, exam.id)),
     el("li", {}, t("预约开放时间：", "Booking window: ") + fmtRange(exam.booking_opens, exam.booking_closes)),
@@ -102,7 +102,7 @@ function renderExam() {
 
   $("room-table").tBodies[0].replaceChildren(...(rooms.length
     ? rooms.map((r) => row(el("td", {}, r.name), el("td", {}, subjectName(r.subject_id)),
-      el("td", {}, r.examiners.map((id) => names[id] || id).join("、") || t("未指定", "none"))))
+      el("td", {}, r.examiners.map((id) => names[id] || id).join(t("、", ", ")) || t("未指定", "none"))))
     : [emptyRow(3, t("暂无考场", "No rooms"))]));
   const subjectSelect = $("room-form").elements.subject_id;
   subjectSelect.replaceChildren(...subjects.map((s) => el("option", { value: s.id }, s.name)));
@@ -112,7 +112,7 @@ function renderExam() {
   const roomSelect = $("slot-form").elements.room_id;
   const keep = roomSelect.value;
   roomSelect.replaceChildren(...rooms.map((r) => el("option", { value: r.id, selected: r.id === keep },
-    `${r.name}（${subjectName(r.subject_id)}）`)));
+    t(`${r.name}（${subjectName(r.subject_id)}）`, `${r.name} (${subjectName(r.subject_id)})`))));
 }
 
 function slotRow(slot) {
@@ -133,7 +133,7 @@ async function loadExaminers() {
   const { users } = await api("GET", "/api/admin/users?role=examiner");
   const box = $("examiner-choices").querySelector(".choices");
   box.replaceChildren(...(users.length ? users.filter((u) => !u.disabled).map((u) => el("label", { class: "check" },
-    el("input", { type: "checkbox", value: u.id }), `${u.name || u.username}${u.username ? `（${u.username}）` : ""}`))
+    el("input", { type: "checkbox", value: u.id }), `${u.name || u.username}${u.username ? t(`（${u.username}）`, ` (${u.username})`) : ""}`))
     : [el("p", { class: "empty" }, t("还没有考官账号，请在下方“账号管理”中创建。", "No examiner accounts yet; create them under Accounts."))]));
 }
 
@@ -242,7 +242,7 @@ function renderReport(report) {
       el("td", { class: "num" }, String(r.line)),
       el("td", { class: `status-${r.status}` }, t(...(STATUS[r.status] || [r.status, r.status]))),
       el("td", { class: "mono" }, r.id_number), el("td", {}, r.name),
-      el("td", {}, r.reasons.map((x) => x.message).join("；"))))));
+      el("td", {}, r.reasons.map((x) => x.message).join(t("；", "; ")))))));
   $("roster-report").replaceChildren(el("h3", {}, t("导入结果", "Import report")), summary, el("div", { class: "table-wrap" }, table));
 }
 
@@ -251,7 +251,7 @@ async function loadRoster() {
   $("roster-count").textContent = String(roster.length);
   $("roster-table").tBodies[0].replaceChildren(...(roster.length ? roster.map((e) => row(
     el("td", {}, e.name), el("td", { class: "mono" }, e.id_number), el("td", {}, e.phone),
-    el("td", {}, e.subjects.map(subjectName).join("、")),
+    el("td", {}, e.subjects.map(subjectName).join(t("、", ", "))),
     el("td", {}, e.photo_sha256 ? el("a", { href: `/api/staff/photos/${e.photo_sha256}`, target: "_blank", rel: "noopener" }, t("查看", "View"))
       : el("span", { class: "muted" }, t("无", "none"))),
     el("td", { class: "nowrap" }, e.updated_at ? fmtTime(e.updated_at) : "")))
@@ -302,8 +302,12 @@ async function loadBookings() {
 
 async function loadAudit() {
   const examId = current.exam.id;
+  const labels = { ...names };
+  for (const s of current.subjects) labels[s.id] = s.name;
+  for (const r of current.rooms) labels[r.id] = r.name;
+  for (const s of current.slots) labels[s.id] = `${roomName(s.room_id)} ${fmtRange(s.starts_at, s.ends_at)}`;
   await auditView($("audit-log"), examId, {
-    names,
+    names: labels,
     onSubject: (id) => { location.href = `/proctor?exam=${encodeURIComponent(examId)}&subject=${encodeURIComponent(id)}`; },
   });
 }
@@ -314,7 +318,7 @@ async function loadUsers() {
   const all = (await api("GET", "/api/admin/users")).users;
   names = Object.fromEntries(all.map((u) => [u.id, u.name || u.username || u.phone || u.email]));
   const role = $("user-filter").value;
-  const users = role ? all.filter((u) => u.role === role) : all;
+  const users = role === "staff" ? all.filter((u) => u.role !== "candidate") : role ? all.filter((u) => u.role === role) : all;
   const order = { admin: 0, proctor: 1, examiner: 2, candidate: 3 };
   users.sort((a, b) => order[a.role] - order[b.role] || a.created_at - b.created_at);
   $("user-table").tBodies[0].replaceChildren(...(users.length ? users.map(userRow) : [emptyRow(6, t("暂无账号", "No accounts"))]));
@@ -359,9 +363,23 @@ function setupUserForm() {
   $("user-filter").addEventListener("change", () => loadUsers().catch(fail));
 }
 
+// --- tabs of the exam detail ------------------------------------------------------------------
+
+function showPanel(id) {
+  document.querySelectorAll("#exam-tabs [data-panel]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.panel === id)));
+  document.querySelectorAll("#exam-detail .panel").forEach((p) => { p.hidden = p.id !== id; });
+  sessionStorage.setItem("admin.panel", id);
+}
+
+function setupTabs() {
+  document.querySelectorAll("#exam-tabs [data-panel]").forEach((b) => b.addEventListener("click", () => showPanel(b.dataset.panel)));
+  showPanel(sessionStorage.getItem("admin.panel") || "panel-setup");
+}
+
 // --- start -------------------------------------------------------------------------------------
 
 async function start() {
+  setupTabs();
   setupExamForm();
   setupDetailForms();
   setupRosterForm();

@@ -32,8 +32,15 @@ export function fmtSeconds(epoch) {
   });
 }
 
-function details(data) {
-  return Object.entries(data || {}).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("  ");
+// key=value pairs; known ids get their name, epoch times (starts_at, ...) are shown as dates.
+function details(data, names) {
+  const show = (k, v) => {
+    if (typeof v === "string" && names[v]) return names[v];
+    if (typeof v === "number" && /(_at|_opens|_closes)$/.test(k) && v > 1e9) return fmtSeconds(v);
+    if (Array.isArray(v)) return v.map((x) => show(k, x)).join(", ");
+    return typeof v === "string" ? v : JSON.stringify(v);
+  };
+  return Object.entries(data || {}).map(([k, v]) => `${k}=${show(k, v)}`).join("  ");
 }
 
 // Render an exam's audit log (newest first) into `box`, with "load more". `names` maps account id -> label.
@@ -47,11 +54,11 @@ export async function auditView(box, examId, { subject = "", names = {}, onSubje
   box.replaceChildren(el("div", { class: "table-wrap" }, table), status, more);
   const who = (id, role) => {
     if (!id) return "";
-    const label = names[id] ? `${names[id]} (${id})` : id;
-    const text = role ? `${label} · ${roleLabel(role)}` : label;
-    if (!onSubject || id === "system") return el("span", { class: "mono" }, text);
-    return el("button", { type: "button", class: "link mono", title: t("只看该账号", "Only this account"),
-      onclick: () => onSubject(id) }, text);
+    const main = id === "system" ? roleLabel("system") : names[id] || id;
+    const sub = [id !== "system" && names[id] ? id : "", role && id !== "system" ? roleLabel(role) : ""].filter(Boolean).join(" · ");
+    const head = !onSubject || id === "system" ? el("span", {}, main)
+      : el("button", { type: "button", class: "link", title: t("只看该账号", "Only this account"), onclick: () => onSubject(id) }, main);
+    return el("div", { class: "actor" }, head, sub ? el("div", { class: "hint mono" }, sub) : "");
   };
   let before = "+";
   let shown = 0;
@@ -66,7 +73,7 @@ export async function auditView(box, examId, { subject = "", names = {}, onSubje
         el("td", {}, eventLabel(e.event), el("div", { class: "hint mono" }, e.event)),
         el("td", {}, who(e.actor, e.actor_role)),
         el("td", {}, who(e.subject)),
-        el("td", { class: "mono" }, details(e.data))));
+        el("td", { class: "details" }, details(e.data, names))));
     }
     shown += entries.length;
     if (entries.length) before = entries[entries.length - 1].id;
@@ -142,9 +149,10 @@ function initProctor(root) {
     api("GET", "/api/admin/exams").then(({ exams }) => {
       if (!exams.length) return;
       const select = el("select", { name: "exam_id", required: "" },
-        exams.map((x) => el("option", { value: x.id, selected: x.id === remembered }, `${x.name}（${x.school}）`)));
+        exams.map((x) => el("option", { value: x.id, selected: x.id === remembered }, t(`${x.name}（${x.school}）`, `${x.name} (${x.school})`))));
       form.elements.exam_id.replaceWith(select);
       $("exam-pick").firstChild.textContent = t("考试", "Exam");
+      $("exam-id-hint").hidden = true;
     }).catch(() => {});
   }
 
@@ -159,6 +167,11 @@ function initProctor(root) {
         subject,
         onSubject: (id) => { form.elements.subject.value = id; showAudit(); },
       });
+      if (subject) {
+        $("audit-log").prepend(el("p", {}, t(`只显示与账号 ${subject} 有关的记录。`, `Only entries about account ${subject}. `),
+          el("button", { type: "button", class: "link", onclick: () => { form.elements.subject.value = ""; showAudit(); } },
+            t("显示全部", "Show all"))));
+      }
     } catch (err) {
       $("audit-log").replaceChildren();
       showError(form, { ...err, field: err.code === "exam_not_found" ? "exam_id" : err.field });
