@@ -6,6 +6,7 @@ import re
 import time
 
 from ..errors import UserError, not_found
+from ..phones import is_mobile, normalize_phone
 from ..roster import idcard
 from ..store import audit
 from ..store.audit import Actor
@@ -13,16 +14,8 @@ from ..store.base import Store
 from ..store.models import ROLES, Account, from_hash, is_id, new_id, to_hash
 from .passwords import Passwords, check_strength
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{2,31}$")
-
-
-def normalize_phone(raw: str) -> str:
-    phone = re.sub(r"[\s-]", "", raw.strip())
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    return phone
 
 
 def login_kind(identifier: str) -> tuple[str, str]:
@@ -30,7 +23,7 @@ def login_kind(identifier: str) -> tuple[str, str]:
     ident = identifier.strip()
     if "@" in ident:
         return "email", ident.lower()
-    if _PHONE.match(normalize_phone(ident)):
+    if is_mobile(normalize_phone(ident)):
         return "phone", normalize_phone(ident)
     if idcard.looks_like(ident):
         return "idnum", idcard.normalize(ident)
@@ -41,7 +34,7 @@ def validate_login_names(phone: str = "", email: str = "", username: str = "") -
     names = {}
     if phone:
         phone = normalize_phone(phone)
-        if not _PHONE.match(phone):
+        if not is_mobile(phone):
             raise UserError("phone_invalid", field="phone")
         names["phone"] = phone
     if email:

@@ -16,10 +16,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from redis.exceptions import WatchError
 
-from ..accounts.directory import normalize_phone
 from ..errors import UserError
 from ..exams.catalog import Catalog
 from ..i18n import human_size, message
+from ..phones import is_mobile, normalize_phone
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
@@ -45,7 +45,6 @@ ID_TYPES = {
 }
 MAX_NAME = 50
 _ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
 _SUBJECT_SEP = re.compile(r"[;；,，、|]")
 
 
@@ -225,7 +224,7 @@ class RosterImporter:
                     seen[number] = line
 
         phone = normalize_phone(row.get("phone", ""))
-        if phone and not _PHONE.match(phone):
+        if phone and not is_mobile(phone):
             reasons.append(("row_phone_invalid", {"value": row["phone"]}))
 
         subject_ids: list[str] = []
