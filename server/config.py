@@ -50,6 +50,17 @@ class Settings:
     argon2_parallelism: int = 2
     timezone: str = "Asia/Shanghai"
     default_lang: str = "zh"
+    models_dir: Path = Path("models")  # face detector file(s) and DEEPFACE_HOME, filled by fetch-models
+    facecheck_model: str = "Dlib"  # deepface model name: Dlib (default, offline), ArcFace, Facenet512, SFace
+    facecheck_threshold: float = 0.0  # 0: the calibrated threshold of the model (docs/facecheck.md)
+    facecheck_workers: int = 2  # inference processes
+    facecheck_max_pending: int = 32  # checks waiting or running before "busy, retry"
+    facecheck_max_frames: int = 8  # frames in one check burst
+    facecheck_max_frame_bytes: int = 512 * 1024
+    facecheck_max_pixels: int = 20_000_000  # larger images are refused before decoding
+    facecheck_strikes: int = 3  # failures in a row that lock the candidate and open a review
+    facecheck_challenge_ttl_s: int = 120
+    facecheck_retention_days: int = 30  # captured frames kept for audit, then deleted
 
     @property
     def tls(self) -> bool:
@@ -74,6 +85,10 @@ class Settings:
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     text = value if isinstance(value, str) else None
     try:
+        if kind in ("float", float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
         if kind in ("int", int):
             if isinstance(value, bool):
                 raise ValueError
