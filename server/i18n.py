@@ -100,7 +100,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "face_turn_left": ("左", "left"),
     "face_turn_right": ("右", "right"),
     "face_check_locked": ("连续 {strikes} 次人脸验证失败，已提交人工审核，请耐心等待审核结果", "{strikes} failed face checks in a row; a proctor will review them, please wait"),
-    "face_review_pending": ("您的人脸验证正在人工审核中，请耐心等待", "Your face check is being reviewed by a proctor, please wait"),
+    "face_review_rejected": ("人工审核未通过，请联系报考院校", "The manual review did not approve you; contact the school"),
+    "reference_unusable": ("学校名单中的证件照无法用于人脸比对，请联系报考院校更换证件照", "The ID photo on the school's roster cannot be used for face checks; ask the school to replace it"),
     "facecheck_busy": ("人脸比对繁忙，请 {seconds} 秒后重试", "Face check is busy; retry in {seconds} s"),
     "facecheck_unavailable": ("人脸比对服务暂不可用，请稍后再试", "Face check is not available right now, please retry later"),
     "no_reference_photo": ("学校名单中没有您的证件照，无法进行人脸比对，请联系报考院校", "The school's roster has no ID photo for you; contact the school"),
@@ -112,6 +113,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "review_not_found": ("审核记录不存在", "No such review"),
     "review_resolved": ("该审核已处理", "This review was already decided"),
     "row_photo_no_face": ("证件照中未检测到人脸", "No face found in the ID photo"),
+    "row_photo_unusable": ("证件照无法用于人脸比对：{detail}", "ID photo cannot serve face checks: {detail}"),
     "row_photo_faces": ("证件照中检测到多张人脸", "More than one face in the ID photo"),
     "roster_file_missing": ("请上传名单 CSV 文件", "Upload the roster CSV file"),
     # roster rows (one reason each; a row may have several)
@@ -154,6 +156,8 @@ def message(code: str, lang: str = "zh", **params: Any) -> str:
     zh, en = MESSAGES.get(code, (code, code))
     if "label" in params:
         params["label"] = field_label(params["label"], lang)
+    for name in [p for p in params if p.endswith("_code")]:  # a parameter that is itself a message
+        params[name[:-5]] = message(params.pop(name), lang)
     template = en if lang == "en" else zh
     try:
         return template.format(**params)

@@ -13,6 +13,11 @@ from .booking.bookings import Bookings
 from .config import Settings
 from .exams.catalog import Catalog
 from .exams.enrolment import Enrolments
+from .facecheck.checks import FaceChecks
+from .facecheck.frames import FrameArchive
+from .facecheck.gate import FaceGate
+from .facecheck.pool import InferencePool
+from .facecheck.references import References
 from .roster.book import RosterBook
 from .roster.importer import RosterImporter
 from .roster.photos import PhotoStore
@@ -33,6 +38,11 @@ class Services:
     identity: Identity
     enrolments: Enrolments
     bookings: Bookings
+    face_gate: FaceGate
+    frame_archive: FrameArchive
+    references: References
+    face_checks: FaceChecks
+    face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> "Services":
@@ -41,6 +51,10 @@ class Services:
         catalog = Catalog(store)
         roster = RosterBook(store)
         photos = PhotoStore(s.photos_dir)
+        enrolments = Enrolments(store, catalog, roster)
+        face_gate = FaceGate(store, s.facecheck_strikes)
+        archive = FrameArchive(s.data_dir / "faceframes")
+        references = References(store, photos, None)
         return cls(
             store=store,
             passwords=passwords,
@@ -50,8 +64,19 @@ class Services:
             catalog=catalog,
             roster=roster,
             photos=photos,
-            importer=RosterImporter(store, roster, catalog, photos, s.max_roster_rows, s.max_photo_bytes),
+            importer=RosterImporter(store, roster, catalog, photos, s.max_roster_rows, s.max_photo_bytes,
+                                    references.prepare_if_available),
             identity=Identity(store, roster),
-            enrolments=Enrolments(store, catalog, roster),
+            enrolments=enrolments,
             bookings=Bookings(store, catalog, s.timezone),
+            face_gate=face_gate,
+            frame_archive=archive,
+            references=references,
+            face_checks=FaceChecks(store, None, enrolments, face_gate, references, archive,
+                                   s.facecheck_max_frames, s.facecheck_challenge_ttl_s),
         )
+
+    def attach_face_pool(self, pool: InferencePool | None) -> None:
+        """The inference pool starts with the app (worker processes); until then face checks answer 503."""
+        self.references.pool = pool
+        self.face_checks.pool = pool

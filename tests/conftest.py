@@ -60,7 +60,7 @@ def fast_settings(tmp_path, redis_url, prefix, **overrides):
     """Settings for tests: cheap password hashing, files under tmp_path."""
     values = dict(redis_url=redis_url, redis_prefix=prefix, data_dir=tmp_path / "data",
                   recordings_dir=tmp_path / "recordings", argon2_time_cost=1, argon2_memory_kib=1024,
-                  argon2_parallelism=1, log_level="WARNING")
+                  argon2_parallelism=1, log_level="WARNING", facecheck_workers=0)
     values.update(overrides)
     return load_settings(env={}, **values)
 
@@ -113,11 +113,12 @@ def jpeg(color=(200, 160, 130)) -> bytes:
     return out.getvalue()
 
 
-def photo_zip(names) -> bytes:
+def photo_zip(names, photos=None) -> bytes:
+    """A zip of ID photos: ``photos`` (bytes, one per name) or plain JPEGs."""
     out = _io.BytesIO()
     with _zipfile.ZipFile(out, "w") as zf:
-        for name in names:
-            zf.writestr(name, jpeg())
+        for i, name in enumerate(names):
+            zf.writestr(name, photos[i] if photos else jpeg())
     return out.getvalue()
 
 
@@ -144,7 +145,8 @@ class World:
 
 
 async def build_world(services, roster_size: int = 3, capacity: int = 2, opens_in: float = -3600,
-                      closes_in: float = 86400, slot_in: float = 2 * 86400) -> World:
+                      closes_in: float = 86400, slot_in: float = 2 * 86400, photos: list | None = None) -> World:
+    """``photos``: the ID photos (bytes) of the roster rows; plain JPEGs (no face) by default."""
     now = _time.time()
     staff = {}
     for role in ("admin", "proctor", "examiner"):
@@ -162,9 +164,9 @@ async def build_world(services, roster_size: int = 3, capacity: int = 2, opens_i
     roster = [(f"考生{i}", idcard.make("110101", "20060101", i), "声乐" if i % 2 == 0 else "声乐;器乐")
               for i in range(roster_size)]
     lines = ["姓名,身份证号,手机号,报考科目"] + [f"{n},{num},,{subj}" for n, num, subj in roster]
-    photos = [f"{num}.jpg" for _, num, _ in roster]
+    names = [f"{num}.jpg" for _, num, _ in roster]
     report = await services.importer.import_csv(ADMIN, exam.id, "\n".join(lines).encode(),
-                                                PhotoSource.from_zip(photo_zip(photos), 5 << 20))
+                                                PhotoSource.from_zip(photo_zip(names, photos), 5 << 20))
     assert report.rejected == 0, report.to_json("en")
     return World(services, exam, subjects, rooms, slots, staff, roster)
 

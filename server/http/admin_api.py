@@ -9,7 +9,7 @@ from aiohttp import web
 from ..errors import UserError
 from ..roster.photos import PhotoSource
 from ..store.audit import Actor, add as add_audit, read as read_audit
-from ..store.models import public
+from ..store.models import is_id, public
 from .auth_api import account_json
 from .body import Field, check, human_size, read_json
 from .candidate_api import slot_json
@@ -217,8 +217,34 @@ async def import_roster(request: web.Request) -> web.Response:
         raise UserError("roster_file_missing", field="file")
     photos = (PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos")
               else PhotoSource.empty())
-    report = await services.importer.import_csv(actor(request), exam.id, parts["file"], photos)
+    import_id = request.query.get("import_id", "")
+    progress = None
+    if import_id:
+        if not is_id(import_id):
+            raise UserError("field_invalid", field="import_id", label="import_id")
+        key = services.store.keys.import_progress(import_id)
+
+        async def progress(stage: str, done: int, total: int) -> None:
+            async with services.store.pipeline() as pipe:
+                pipe.hset(key, mapping={"stage": stage, "done": done, "total": total, "exam_id": exam.id})
+                pipe.expire(key, 3600)
+                await pipe.execute()
+
+    report = await services.importer.import_csv(actor(request), exam.id, parts["file"], photos, progress)
+    if progress:
+        await progress("done", report.imported + report.updated, len(report.rows))
     return web.json_response(report.to_json(request[LANG]))
+
+
+@routes.get("/api/admin/imports/{import_id}", ADMIN)
+async def import_progress(request: web.Request) -> web.Response:
+    """How far a running roster import is (checking ID photos takes a while for a big roster)."""
+    data = await request.app[SERVICES].store.redis.hgetall(
+        request.app[SERVICES].store.keys.import_progress(request.match_info["import_id"]))
+    if not data:
+        raise UserError("not_found", 404)
+    return web.json_response({"stage": data["stage"], "done": int(data["done"]), "total": int(data["total"]),
+                              "exam_id": data["exam_id"]})
 
 
 @routes.get("/api/admin/exams/{exam_id}/bookings", ADMIN)

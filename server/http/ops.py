@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..store.redis import RedisUnavailable, ping
 from .routing import PUBLIC, Routes
-from .context import METRICS, SERVICES
+from .context import METRICS, SERVICES, SETTINGS
 
 routes = Routes()
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -27,9 +27,18 @@ async def redis_check(app: web.Application) -> dict:
     return {"ok": True, "latency_ms": round(seconds * 1000, 2)}
 
 
+def facecheck_check(app: web.Application) -> dict:
+    pool = app[SERVICES].face_checks.pool
+    if pool is not None:
+        return {"ok": True, "model": pool.model_name, "workers": pool.workers, "pending": pool.pending}
+    if app[SETTINGS].facecheck_workers <= 0:
+        return {"ok": True, "disabled": True}
+    return {"ok": False, "error": app[SERVICES].face_problem or "starting"}
+
+
 @routes.get("/healthz", PUBLIC)
 async def healthz(request: web.Request) -> web.Response:
-    checks = {"redis": await redis_check(request.app)}
+    checks = {"redis": await redis_check(request.app), "facecheck": facecheck_check(request.app)}
     healthy = all(c["ok"] for c in checks.values())
     return web.json_response({"status": "ok" if healthy else "unavailable", "checks": checks},
                              status=200 if healthy else 503)

@@ -14,6 +14,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 from redis.exceptions import WatchError
 
 from ..errors import UserError
@@ -44,6 +45,9 @@ ID_TYPES = {
                      "港澳台居民居住证", "permit"), "passport"),
 }
 MAX_NAME = 50
+_PHOTO_FACE = {"face_no_face": ("row_photo_no_face", {}), "face_multiple": ("row_photo_faces", {})}
+PhotoCheck = Callable[[str, bytes], Awaitable["str | None"]]  # (sha256, bytes) -> why the photo cannot serve
+Progress = Callable[[str, int, int], Awaitable[None]]  # (stage, done, total)
 _ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
 _SUBJECT_SEP = re.compile(r"[;；,，、|]")
 
@@ -160,26 +164,67 @@ def _fold(text: str) -> str:
 
 class RosterImporter:
     def __init__(self, store: Store, book: RosterBook, catalog: Catalog, photos: PhotoStore,
-                 max_rows: int, max_photo_bytes: int) -> None:
+                 max_rows: int, max_photo_bytes: int, photo_check: PhotoCheck | None = None) -> None:
         self.store = store
+        self.photo_check = photo_check
         self.book = book
         self.catalog = catalog
         self.photos = photos
         self.max_rows = max_rows
         self.max_photo_bytes = max_photo_bytes
 
-    async def import_csv(self, actor: Actor, exam_id: str, csv_bytes: bytes, photos: PhotoSource) -> ImportReport:
-        """Check every row, then write all accepted rows at once; raises UserError for a bad file."""
+    async def import_csv(self, actor: Actor, exam_id: str, csv_bytes: bytes, photos: PhotoSource,
+                         progress: Progress | None = None) -> ImportReport:
+        """Check every row, then write all accepted rows at once; raises UserError for a bad file.
+
+        ``progress(stage, done, total)`` is awaited as the long steps advance."""
         exam = await self.catalog.exam(exam_id)
         subjects = await self.catalog.subjects(exam_id)
+        if progress:
+            await progress("rows", 0, 0)
         # Parsing, image decoding and photo files are blocking work: off the event loop.
         results, entries = await asyncio.to_thread(self._check_file, exam, subjects, csv_bytes, photos)
+        if self.photo_check:
+            entries = await self._check_faces(results, entries, progress)
+        if progress:
+            await progress("writing", len(entries), len(entries))
         if entries:
             existing = await self._write(actor, exam_id, entries, rejected=len(results) - len(entries))
             for result in results:
                 if result.status != "rejected":
                     result.status = "updated" if result.id_number in existing else "imported"
         return ImportReport(results)
+
+    async def _check_faces(self, results: list[RowResult], entries: list[RosterEntry],
+                           progress: Progress | None) -> list[RosterEntry]:
+        """Every ID photo must show exactly one usable face (it is the face-check reference)."""
+        assert self.photo_check is not None
+        shas = sorted({e.photo_sha256 for e in entries if e.photo_sha256})
+        verdicts: dict[str, str | None] = {}
+        gate = asyncio.Semaphore(4)
+        done = 0
+
+        async def look(sha: str) -> None:
+            nonlocal done
+            async with gate:
+                path = self.photos.path(sha)
+                data = await asyncio.to_thread(path.read_bytes) if path else b""
+                verdicts[sha] = await self.photo_check(sha, data)
+            done += 1
+            if progress:
+                await progress("faces", done, len(shas))
+
+        await asyncio.gather(*(look(sha) for sha in shas))
+        accepted = [r for r in results if r.status != "rejected"]
+        kept = []
+        for result, entry in zip(accepted, entries):
+            reason = verdicts.get(entry.photo_sha256)
+            if reason:
+                result.status = "rejected"
+                result.reasons.append(_PHOTO_FACE.get(reason, ("row_photo_unusable", {"detail_code": reason})))
+            else:
+                kept.append(entry)
+        return kept
 
     def _check_file(self, exam: Exam, subjects: list[Subject], csv_bytes: bytes,
                     photos: PhotoSource) -> tuple[list[RowResult], list[RosterEntry]]:

@@ -32,6 +32,13 @@ account:{account}:sessions             set     session key hashes, for revocatio
 ratelimit:{scope}:{value}              string  failed-attempt counter (TTL = window)
 audit:{exam}                           stream  every state change of an exam
 audit:system                           stream  state changes not tied to one exam
+faceref:{model}:{photo sha256}         string  reference embedding of an ID photo (JSON list)
+face:{exam}:{account}                  hash    face-check state: status, strikes, streak, last result
+facechecks:{exam}:{account}            list    every check of the candidate (JSON, newest first)
+facechallenge:{challenge}              hash    an issued head-turn challenge (TTL)
+review:{review}                        hash    a manual face review (3 strikes)
+reviews:open                           zset    open review ids scored by time
+import:{import}                        hash    progress of a roster import (TTL)
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -127,3 +134,25 @@ class Keys:
 
     def demo_exam(self) -> str:
         return self._k("demo", "exam")
+
+    # face check
+    def face_reference(self, model: str, photo_sha256: str) -> str:
+        return self._k("faceref", model, photo_sha256)
+
+    def face_state(self, exam_id: str, account_id: str) -> str:
+        return self._k("face", exam_id, account_id)
+
+    def face_checks(self, exam_id: str, account_id: str) -> str:
+        return self._k("facechecks", exam_id, account_id)
+
+    def face_challenge(self, challenge_id: str) -> str:
+        return self._k("facechallenge", challenge_id)
+
+    def review(self, review_id: str) -> str:
+        return self._k("review", review_id)
+
+    def open_reviews(self) -> str:
+        return self._k("reviews", "open")
+
+    def import_progress(self, import_id: str) -> str:
+        return self._k("import", import_id)

@@ -26,6 +26,9 @@ EXPECTED = {
     ("POST", "/api/candidate/exams/{exam_id}/pledge"): (C,),
     ("GET", "/api/candidate/exams/{exam_id}/slots"): (C,),
     ("POST", "/api/candidate/exams/{exam_id}/bookings"): (C,),
+    ("GET", "/api/candidate/exams/{exam_id}/facecheck"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/facecheck/challenge"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/facecheck"): (C,),
     ("GET", "/api/examiner/rooms"): (E,),
     ("GET", "/api/admin/exams"): (A,),
     ("POST", "/api/admin/exams"): (A,),
@@ -47,6 +50,11 @@ EXPECTED = {
     ("POST", "/api/admin/exams/{exam_id}/bookings/cancel"): (A,),
     ("GET", "/api/staff/exams/{exam_id}/audit"): (A, P),
     ("GET", "/api/staff/photos/{sha256}"): (A, P),
+    ("GET", "/api/admin/imports/{import_id}"): (A,),
+    ("GET", "/api/proctor/reviews"): (P, A),
+    ("GET", "/api/proctor/reviews/{review_id}"): (P, A),
+    ("GET", "/api/proctor/reviews/{review_id}/frames/{check_id}/{index}"): (P, A),
+    ("POST", "/api/proctor/reviews/{review_id}"): (P, A),
     ("GET", "/api/proctor/appeals"): (P, A),
     ("POST", "/api/proctor/appeals/{appeal_id}"): (P, A),
     ("GET", "/"): PUBLIC,
@@ -80,7 +88,9 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     candidate = await world.candidate(0)
     accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
     ids = {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "account_id": candidate.id,
-           "appeal_id": "appeal_x", "sha256": "0" * 64, "lang": "en"}
+           "appeal_id": "appeal_x", "sha256": "0" * 64, "lang": "en",
+           "review_id": "review_000000000000", "check_id": "check_000000000000", "import_id": "imp_000000000000",
+           "index": "0"}
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)
         headers = {}

@@ -214,14 +214,26 @@ function setupRosterForm() {
     progress.hidden = false;
     progress.textContent = t("上传中…", "Uploading…");
     $("roster-report").replaceChildren();
+    // The server reports how far it is (ID photos are checked for a face, ~0.1 s each) under this id.
+    const importId = "imp_" + [...crypto.getRandomValues(new Uint8Array(6))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    let uploaded = false;
+    const poll = setInterval(async () => {
+      if (!uploaded) return;
+      const p = await api("GET", `/api/admin/imports/${importId}`).catch(() => null);
+      if (p && p.stage === "faces") progress.textContent = `${t("正在检测证件照人脸", "Checking ID photos for a face")} ${p.done}/${p.total}`;
+      else if (p && p.stage === "writing") progress.textContent = t("正在写入名单…", "Saving the roster…");
+    }, 1000);
     try {
-      const report = await upload(`/api/admin/exams/${current.exam.id}/roster`, data, (f) => {
+      const report = await upload(`/api/admin/exams/${current.exam.id}/roster?import_id=${importId}`, data, (f) => {
+        uploaded = f >= 1;
         progress.textContent = f < 1 ? `${t("上传中…", "Uploading…")} ${Math.round(f * 100)}%` : t("上传完成，正在校验名单…", "Uploaded, checking the roster…");
       });
+      clearInterval(poll);
       progress.hidden = true;
       renderReport(report);
       await Promise.all([loadRoster(), loadAudit()]);
     } catch (err) {
+      clearInterval(poll);
       progress.hidden = true;
       showError(form, err.field ? err : { ...err, field: err.code === "photos_archive" ? "photos" : "file" });
     } finally {

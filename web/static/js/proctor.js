@@ -18,6 +18,17 @@ const EVENTS = {
   pledge_signed: ["签署诚信承诺书", "Pledge signed"],
   slot_booked: ["预约考试时段", "Slot booked"],
   booking_cancelled: ["取消预约", "Booking cancelled"],
+  face_check_passed: ["人脸比对通过", "Face check passed"],
+  face_check_failed: ["人脸比对未通过", "Face check failed"],
+  face_review_opened: ["提交人脸人工审核", "Face review opened"],
+  face_review_approved: ["人脸审核通过", "Face review approved"],
+  face_review_rejected: ["人脸审核驳回", "Face review rejected"],
+};
+const FACE_REASONS = {
+  face_no_face: ["未检测到人脸", "No face"], face_multiple: ["检测到多张人脸", "Several faces"],
+  face_too_dark: ["光线太暗", "Too dark"], face_overexposed: ["画面过曝", "Overexposed"],
+  face_too_small: ["人脸太小或太远", "Face too small"], face_blurry: ["画面模糊", "Blurred"],
+  face_mismatch: ["与证件照不符", "Does not match"], face_liveness: ["未检测到转头动作", "No head turn"],
 };
 const ROLES = { candidate: ["考生", "candidate"], examiner: ["考官", "examiner"], proctor: ["巡考", "proctor"],
   admin: ["管理员", "admin"], system: ["系统", "system"] };
@@ -139,6 +150,76 @@ function initProctor(root) {
       el("td", {}, form));
   }
 
+  async function loadReviews() {
+    const box = $("review-list");
+    try {
+      const { reviews } = await api("GET", "/api/proctor/reviews");
+      $("review-error").hidden = true;
+      box.replaceChildren(...(reviews.length ? reviews.map(reviewCard)
+        : [el("p", { class: "empty" }, t("暂无待审核的考生", "No candidate waiting for a review"))]));
+    } catch (err) {
+      $("review-error").textContent = err.message;
+      $("review-error").hidden = false;
+    }
+  }
+
+  function reviewCard(r) {
+    const detail = el("div", { class: "review-detail" });
+    const open = el("button", { type: "button", class: "secondary small" }, t("查看照片并审核", "View photos and decide"));
+    open.addEventListener("click", async () => {
+      open.disabled = true;
+      try {
+        const { checks } = await api("GET", `/api/proctor/reviews/${encodeURIComponent(r.id)}`);
+        detail.replaceChildren(reviewPhotos(r, checks), reviewForm(r));
+        open.hidden = true;
+      } catch (err) {
+        detail.replaceChildren(el("p", { class: "error" }, err.message));
+        open.disabled = false;
+      }
+    });
+    return el("div", { class: "review card-inner" },
+      el("p", {}, el("strong", {}, r.name), " ", el("span", { class: "mono" }, r.id_number), " · ",
+        t(`提交于 ${fmtSeconds(r.created_at)}`, `opened ${fmtSeconds(r.created_at)}`), " · ",
+        el("span", { class: "mono hint" }, r.account_id)),
+      open, detail);
+  }
+
+  function reviewPhotos(r, checks) {
+    const reference = el("figure", { class: "face-ref" },
+      r.photo_url ? el("img", { src: r.photo_url, alt: t("证件照", "ID photo") }) : el("p", {}, t("无证件照", "No ID photo")),
+      el("figcaption", {}, t("证件照（名单）", "ID photo (roster)")));
+    const attempts = checks.map((c) => el("figure", { class: "face-attempt" },
+      el("div", { class: "frames" }, (c.frame_urls || []).map((u) => el("img", { src: u, alt: t("采集画面", "Captured frame"), loading: "lazy" }))),
+      el("figcaption", {}, `${fmtSeconds(c.at)} · ${pick(FACE_REASONS[c.reason], c.reason || "")}`,
+        c.distance != null ? ` · ${t("距离", "distance")} ${Number(c.distance).toFixed(3)} / ${Number(c.threshold).toFixed(3)}` : "",
+        (c.frame_urls || []).length ? "" : ` · ${t("画面已过保存期限", "frames past retention")}`)));
+    return el("div", { class: "review-photos" }, reference, el("div", { class: "attempts" }, attempts));
+  }
+
+  function reviewForm(r) {
+    const form = el("form", { class: "inline-form", novalidate: "" },
+      el("input", { name: "comment", maxlength: "500", required: "", placeholder: t("审核意见（必填）", "Comment (required)"),
+        "aria-label": t("审核意见", "Comment") }),
+      el("button", { type: "submit", class: "small", value: "approve" }, t("是本人，通过", "Same person, approve")),
+      el("button", { type: "submit", class: "small danger", value: "reject" }, t("驳回", "Reject")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const approve = (ev.submitter && ev.submitter.value) === "approve";
+      const comment = form.elements.comment.value.trim();
+      if (!comment) return showError(form, { field: "comment", message: t("请填写审核意见", "A comment is required") });
+      if (!approve && !window.confirm(t(`驳回后 ${r.name} 不能继续本场考试。确定驳回？`, `Rejecting keeps ${r.name} out of this exam. Reject?`))) return;
+      form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      try {
+        await api("POST", `/api/proctor/reviews/${encodeURIComponent(r.id)}`, { approve, comment });
+        await loadReviews();
+      } catch (err) {
+        showError(form, err);
+        form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      }
+    });
+    return form;
+  }
+
   // Exam picker: a typed exam id for proctors; admins (who may list exams) get a list.
   const form = $("audit-form");
   const params = new URLSearchParams(location.search);
@@ -179,6 +260,7 @@ function initProctor(root) {
   }
 
   form.addEventListener("submit", (ev) => { ev.preventDefault(); showAudit(); });
+  loadReviews();
   loadAppeals();
   if (remembered) showAudit();
 }

@@ -1,0 +1,332 @@
+"""Face check: latency, throughput, the calibration table behind the threshold, liveness margins.
+
+Run: ``python -m bench.facecheck [--models-dir models] [--runs 60] [--lfw 100]`` (about 2-3 minutes
+on 2 cores). Needs the model files (``python -m server.facecheck.fetch``) and the test extras
+(scikit-image, matplotlib: the faces come from those packages, see tests/facecheck/faces.py).
+
+Prints, then ends with one line of JSON:
+
+- ``check_p50_ms`` / ``check_p95_ms``: one check (detect + quality + align + embed + compare) of a
+  decoded frame, in a process pinned to ONE core; ``check_with_liveness_p50_ms`` adds the face
+  patch and SIFT features a head-turn burst needs; ``embed_p50_ms`` is the dlib descriptor alone;
+- ``checks_per_s``: JPEG frames decoded and checked per second by a pool of 2 worker processes
+  (the server's default), against ``single_core_checks_per_s`` from the same run as the baseline;
+- the calibration: every genuine pair (each identity's reference photo against the same photo
+  after the transforms a phone camera applies) and every impostor pair (a reference against
+  another identity's probes, and against 100 LFW faces), distances min/max per set, and the
+  chosen threshold with the margins on both sides;
+- liveness: the largest non-planarity of a flat photo moved in the hand and the smallest of a
+  simulated head turn, against MIN_NONPLANARITY, and how many sequences ``turned()`` got right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from server.facecheck.engine import FaceEngine
+from server.facecheck.imaging import decode_image
+from server.facecheck.liveness import MIN_NONPLANARITY, MIN_YAW_CHANGE, nonplanarity, turned
+from server.facecheck.models import DEFAULT_THRESHOLDS
+from tests.facecheck import faces
+
+MAX_PIXELS = 20_000_000
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+
+def calibrate(engine: FaceEngine, lfw: int = 100) -> dict:
+    """Distances of genuine and impostor pairs under the engine's own rules."""
+    references, probes, rejected = {}, {}, []
+    for name, load in faces.IDENTITIES.items():
+        photo = load()
+        ref = engine.observe(photo, reference=True)
+        assert ref.reason is None and ref.embedding is not None, (name, ref.reason)
+        references[name] = ref.embedding
+        for transform, apply in faces.PHONE_TRANSFORMS.items():
+            obs = engine.observe(apply(photo, ref.box), embed=True)
+            if obs.reason is None:
+                probes[(name, transform)] = obs.embedding
+            else:
+                rejected.append((name, transform, obs.reason))
+    genuine = {key: engine.distance(emb, references[key[0]]) for key, emb in probes.items()}
+    impostor = {(ref, key): engine.distance(emb, references[ref])
+                for key, emb in probes.items() for ref in references if ref != key[0]}
+    lfw_passing, lfw_all, lfw_rejected = {}, {}, {}
+    for i, face in enumerate(faces.lfw_faces(lfw)):
+        obs = engine.observe(face, embed=True)
+        if obs.box is not None:
+            emb = obs.embedding or engine.embed_aligned(face, obs.box)
+            for ref, ref_emb in references.items():
+                lfw_all[(ref, i)] = engine.distance(emb, ref_emb)
+                if obs.reason is None:
+                    lfw_passing[(ref, i)] = lfw_all[(ref, i)]
+        if obs.reason is not None:
+            lfw_rejected[obs.reason] = lfw_rejected.get(obs.reason, 0) + 1
+    return {"genuine": genuine, "impostor": impostor, "lfw_passing": lfw_passing, "lfw_all": lfw_all,
+            "rejected": rejected, "lfw_rejected": lfw_rejected, "lfw_count": lfw}
+
+
+def print_calibration(cal: dict, threshold: float) -> None:
+    genuine, impostor = cal["genuine"], cal["impostor"]
+    transforms = list(faces.PHONE_TRANSFORMS)
+    print("\n== calibration: Dlib euclidean distance to the reference photo ==")
+    print("genuine (same photo after a phone-camera transform):")
+    print(f"  {'transform':<16}" + "".join(f"{n:>14}" for n in faces.IDENTITIES))
+    for t in transforms:
+        cells = []
+        for n in faces.IDENTITIES:
+            d = genuine.get((n, t))
+            cells.append(f"{d:>14.3f}" if d is not None else f"{'rejected':>14}")
+        print(f"  {t:<16}" + "".join(cells))
+    for name, t, reason in cal["rejected"]:
+        print(f"  (rejected by the quality rules, not compared: {name} {t}: {reason})")
+    print("impostor (reference of one identity vs. probes of another, all transforms):")
+    for ref in faces.IDENTITIES:
+        ds = [d for (r, _), d in impostor.items() if r == ref]
+        lp = [d for (r, _), d in cal["lfw_passing"].items() if r == ref]
+        la = [d for (r, _), d in cal["lfw_all"].items() if r == ref]
+        print(f"  reference {ref:<13} other identities min {min(ds):.3f} (n={len(ds)}); "
+              f"LFW faces passing the quality rules min {min(lp) if lp else float('nan'):.3f} (n={len(lp)}); "
+              f"all LFW faces min {min(la):.3f} (n={len(la)})")
+    print(f"  LFW probes rejected by the quality rules: {cal['lfw_rejected']} of {cal['lfw_count']}")
+    g_max = max(genuine.values())
+    worst = max(genuine, key=genuine.get)
+    imp_all = {**{("id",) + k: v for k, v in impostor.items()}, **{("lfw",) + k: v for k, v in cal["lfw_passing"].items()}}
+    i_min = min(imp_all.values())
+    closest = min(imp_all, key=imp_all.get)
+    print(f"genuine max {g_max:.3f} ({worst[0]}, {worst[1]}); impostor min {i_min:.3f} {closest}")
+    print(f"threshold {threshold:.3f}: margin {threshold - g_max:+.3f} above the worst genuine pair, "
+          f"{i_min - threshold:+.3f} below the closest impostor")
+
+
+# --- latency and throughput -----------------------------------------------------------------------
+
+
+def _latency_child(models_dir: str, runs: int, queue) -> None:
+    try:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    except (AttributeError, OSError):
+        pass
+    engine = FaceEngine.load(Path(models_dir))
+    frames = [faces.grace_hopper(), faces.astronaut(), faces.jpeg(faces.scale(faces.grace_hopper(), 0.8), 70)]
+    reference = engine.observe(faces.grace_hopper(), reference=True).embedding
+    for frame in frames:  # warm up
+        engine.observe(frame)
+    times, with_liveness = [], []
+    for i in range(runs):
+        frame = frames[i % len(frames)]
+        start = time.perf_counter()
+        obs = engine.observe(frame, liveness=False)
+        engine.matches(obs.embedding, reference)
+        times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        obs = engine.observe(frame, liveness=True)
+        engine.matches(obs.embedding, reference)
+        with_liveness.append(time.perf_counter() - start)
+    parts = {}
+    image = frames[0]
+    _, box, _ = engine.detect(image)[0]
+    chip = engine._align(image, box)
+    for name, fn in (("detect", lambda: engine.detect(image)), ("align", lambda: engine._align(image, box)),
+                     ("embed", lambda: engine._embed_chip(chip))):
+        spent = []
+        for _ in range(max(5, runs // 4)):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+        parts[name] = statistics.median(spent) * 1000
+    queue.put((times, with_liveness, parts))
+
+
+def latency_one_core(models_dir: Path, runs: int) -> tuple[list[float], list[float], dict]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_latency_child, args=(str(models_dir), runs, queue))
+    child.start()
+    times = queue.get(timeout=600)
+    child.join()
+    return times
+
+
+_WORKER: FaceEngine | None = None
+_REFERENCE: list[float] | None = None
+
+
+def _init(models_dir: str) -> None:
+    global _WORKER, _REFERENCE
+    _WORKER = FaceEngine.load(Path(models_dir))
+    _REFERENCE = _WORKER.observe(faces.grace_hopper(), reference=True).embedding
+
+
+def _check(jpeg: bytes) -> bool:
+    image = decode_image(jpeg, MAX_PIXELS)
+    obs = _WORKER.observe(image, liveness=False)
+    return obs.embedding is not None and _WORKER.matches(obs.embedding, _REFERENCE)
+
+
+def _ready(_=None) -> bool:
+    return _WORKER is not None
+
+
+def pool_throughput(models_dir: Path, checks: int, workers: int = 2) -> float:
+    jpegs = [faces.encode(faces.sensor(faces.grace_hopper(), seed=i), "JPEG", quality=85) for i in range(8)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(str(models_dir),)) as pool:
+        list(pool.map(_ready, range(workers * 2)))
+        list(pool.map(_check, jpegs[:workers * 2]))  # warm up every worker
+        start = time.perf_counter()
+        results = list(pool.map(_check, (jpegs[i % len(jpegs)] for i in range(checks))))
+        elapsed = time.perf_counter() - start
+    assert all(results), "a genuine frame did not match in the throughput run"
+    return checks / elapsed
+
+
+# --- liveness --------------------------------------------------------------------------------------
+
+PHOTO_MOVES = list(itertools.product((-45, -30, -15, 0, 15, 30, 45), (-30, 0, 30), (-20, 0, 20), (0.6, 1.0, 2.0)))
+HEAD_TURNS = (-35, -30, -25, -20, 20, 25, 30, 35)
+
+
+def liveness(engine: FaceEngine, identities=("astronaut", "grace_hopper")) -> dict:
+    photo_values, head_values, photo_passes, head_results, bent = [], [], 0, [], []
+    undecided = 0
+    for name in identities:
+        photo = faces.IDENTITIES[name]()
+        start = engine.observe(faces.sensor(photo, seed=1), embed=False)
+        frames = []
+        for k, (turn, tilt, roll, focal) in enumerate(PHOTO_MOVES):
+            moved = faces.photo_in_hand(photo, turn, tilt, roll, focal)
+            obs = engine.observe(faces.sensor(moved, seed=100 + k), embed=False)
+            if obs.yaw is None:
+                continue
+            frames.append(obs)
+            value = nonplanarity(start, obs)
+            if value is None:
+                undecided += 1
+            else:
+                photo_values.append(value)
+        # every "hold the photo and move it" burst: frontal, then each move, in both directions
+        for obs in frames:
+            for direction in ("left", "right"):
+                photo_passes += turned([start, obs], direction)
+        base = engine.observe(photo, embed=False)
+        for degrees in HEAD_TURNS:  # a print bent around a vertical axis: a known hole, measured
+            obs = engine.observe(faces.sensor(faces.bend_photo(photo, base.box, base.keypoints, degrees), seed=8),
+                                 embed=False)
+            asked = "left" if degrees > 0 else "right"
+            value = nonplanarity(start, obs)
+            bent.append((value, turned([start, obs], asked)))
+        for degrees in HEAD_TURNS:
+            obs = engine.observe(faces.sensor(faces.turn_head(photo, base.box, base.keypoints, degrees), seed=7),
+                                 embed=False)
+            value = nonplanarity(start, obs)
+            if value is not None:
+                head_values.append(value)
+            asked = "left" if degrees > 0 else "right"
+            other = "right" if asked == "left" else "left"
+            head_results.append((name, degrees, turned([start, obs], asked), turned([start, obs], other),
+                                 None if obs.yaw is None else obs.yaw - start.yaw, value))
+    pair_times = []
+    for obs in frames[:20]:
+        t0 = time.perf_counter()
+        nonplanarity(start, obs)
+        pair_times.append(time.perf_counter() - t0)
+    return {"photo_values": photo_values, "head_values": head_values, "photo_bursts": len(photo_values) * 2,
+            "photo_passes": photo_passes, "head_results": head_results, "undecided": undecided, "bent": bent,
+            "pair_ms": statistics.median(pair_times) * 1000}
+
+
+def print_liveness(live: dict) -> None:
+    print("\n== liveness: non-planarity (eye distances) ==")
+    print(f"flat photo moved in the hand ({len(live['photo_values'])} frames, {live['undecided']} undecided): "
+          f"max {max(live['photo_values']):.4f}, median {statistics.median(live['photo_values']):.4f}")
+    print(f"simulated head turns 20-35 degrees: min {min(live['head_values']):.4f}; threshold "
+          f"{MIN_NONPLANARITY} (and a yaw change of {MIN_YAW_CHANGE} toward the asked side)")
+    print(f"photo bursts passing turned(): {live['photo_passes']} (must be 0)")
+    bent_values = [v for v, _ in live["bent"] if v is not None]
+    print(f"known hole -- a print bent around a vertical axis and turned 20-35 degrees: non-planarity "
+          f"{min(bent_values):.3f}-{max(bent_values):.3f}, {sum(p for _, p in live['bent'])} of {len(live['bent'])} pass")
+    print(f"nonplanarity() per frame pair: {live['pair_ms']:.1f} ms (median)")
+    for name, degrees, asked, other, change, value in live["head_results"]:
+        print(f"  head {name:<13} {degrees:+3d} deg: asked way {'PASS' if asked else 'fail'}, other way "
+              f"{'PASS' if other else 'fail'}; yaw change {change if change is None else round(change, 3)}, "
+              f"non-planarity {value if value is None else round(value, 4)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.facecheck")
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--runs", type=int, default=60, help="checks timed on one core")
+    parser.add_argument("--pool-checks", type=int, default=80, help="checks through the 2-process pool")
+    parser.add_argument("--lfw", type=int, default=100, help="LFW impostor faces (at most 100)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    engine = FaceEngine.load(args.models_dir)
+    threshold = DEFAULT_THRESHOLDS[engine.model_name]
+    cal = calibrate(engine, args.lfw)
+    print_calibration(cal, threshold)
+    live = liveness(engine)
+    print_liveness(live)
+    engine.close()
+
+    times, with_liveness, parts = latency_one_core(args.models_dir, args.runs)
+    p50 = statistics.median(times) * 1000
+    p95 = float(np.percentile(times, 95)) * 1000
+    live_p50 = statistics.median(with_liveness) * 1000
+    print(f"\n== latency, one core ({len(times)} checks of a decoded frame) ==\n"
+          f"check (detect + quality + align + embed + compare): p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal: p50 <= 150 ms)\n"
+          f"the same with the liveness patch and its SIFT features (queue-entry frames): p50 {live_p50:.1f} ms\n"
+          f"parts (median): detect {parts['detect']:.1f} ms (both BlazeFace models), align {parts['align']:.1f} ms, "
+          f"embed {parts['embed']:.1f} ms (dlib ResNet via deepface)")
+    per_s = pool_throughput(args.models_dir, args.pool_checks)
+    print(f"\n== throughput, 2-process pool, JPEG frames decoded and checked ==\n{per_s:.1f} checks/s "
+          f"(one core's rate from the latency run: {1000 / p50:.1f}/s)")
+
+    genuine_max = max(cal["genuine"].values())
+    impostor_min = min([*cal["impostor"].values(), *cal["lfw_passing"].values()])
+    result = {
+        "model": engine.model_name,
+        "check_p50_ms": round(p50, 1),
+        "check_p95_ms": round(p95, 1),
+        "check_with_liveness_p50_ms": round(live_p50, 1),
+        "embed_p50_ms": round(parts["embed"], 1),
+        "detect_p50_ms": round(parts["detect"], 1),
+        "checks_per_s": round(per_s, 2),
+        "single_core_checks_per_s": round(1000 / p50, 2),
+        "genuine_pairs": len(cal["genuine"]),
+        "impostor_pairs": len(cal["impostor"]) + len(cal["lfw_passing"]),
+        "genuine_max_distance": round(genuine_max, 4),
+        "impostor_min_distance": round(impostor_min, 4),
+        "impostor_min_distance_identities": round(min(cal["impostor"].values()), 4),
+        "impostor_min_distance_lfw_all": round(min(cal["lfw_all"].values()), 4),
+        "threshold": threshold,
+        "threshold_between": genuine_max < threshold < impostor_min,
+        "liveness_photo_max_nonplanarity": round(max(live["photo_values"]), 4),
+        "liveness_head_min_nonplanarity": round(min(live["head_values"]), 4),
+        "liveness_min_nonplanarity": MIN_NONPLANARITY,
+        "liveness_photo_bursts_passed": live["photo_passes"],
+        "liveness_head_turns_passed": sum(1 for r in live["head_results"] if r[2]),
+        "liveness_head_turns": len(live["head_results"]),
+        "liveness_wrong_way_passed": sum(1 for r in live["head_results"] if r[3]),
+        "liveness_bent_print_passed": sum(p for _, p in live["bent"]),
+        "liveness_pair_ms": round(live["pair_ms"], 1),
+        "bench_s": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

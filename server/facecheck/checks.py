@@ -1,0 +1,199 @@
+"""The two face checks of seed 003: at queue entry (with a head-turn challenge) and on room entry.
+
+Queue entry: the candidate asks for a challenge (turn left or right, chosen at random), then sends a
+short burst of frames: the first facing the camera, the rest turning. The check passes when the
+frontal frame shows exactly one usable face matching the ID photo, every other frame with a face
+is the same person, and the keypoints show the head turning the asked way (a flat photo cannot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UserError
+from ..exams.enrolment import Enrolments
+from ..i18n import message
+from ..store.audit import Actor
+from ..store.base import Store
+from ..store.models import Account, is_id, new_id
+from .frames import FrameArchive
+from .gate import FaceGate, FaceStatus
+from .liveness import turned
+from .pool import InferencePool
+from .references import References
+
+# Frames after the first may be turned, which costs the embedding some accuracy; they must still be
+# this close to the reference (a multiple of the threshold), so nobody else can do the turn.
+TURN_SLACK = 1.25
+RECOMMENDED_FRAMES = 5
+
+
+@dataclass
+class CheckResult:
+    check_id: str
+    passed: bool
+    reason: str  # "" when passed
+    distance: float | None
+    threshold: float
+    strikes: int
+    strikes_limit: int
+    locked: bool
+    direction: str = ""
+    details: dict = field(default_factory=dict)
+
+    def to_json(self, lang: str) -> dict:
+        out = {"check_id": self.check_id, "passed": self.passed, "reason": self.reason or None,
+               "distance": self.distance, "threshold": self.threshold, "strikes": self.strikes,
+               "strikes_left": max(0, self.strikes_limit - self.strikes), "locked": self.locked}
+        if self.reason:
+            direction = message(f"face_turn_{self.direction}", lang) if self.direction else ""
+            out["message"] = message(self.reason, lang)
+            out["advice"] = message("advice_" + self.reason, lang, direction=direction)
+        if self.locked:
+            out["locked_message"] = message("face_check_locked", lang, strikes=self.strikes_limit)
+        return out
+
+
+def _refuse_if_locked(status: FaceStatus, strikes_limit: int) -> None:
+    if status.status == "locked":
+        raise UserError("face_check_locked", 423, strikes=strikes_limit)
+    if status.status == "rejected":
+        raise UserError("face_review_rejected", 423)
+
+
+class FaceChecks:
+    def __init__(self, store: Store, pool: InferencePool | None, enrolments: Enrolments, gate: FaceGate,
+                 references: References, archive: FrameArchive, max_frames: int, challenge_ttl_s: int) -> None:
+        self.store = store
+        self.keys = store.keys
+        self.pool = pool
+        self.enrolments = enrolments
+        self.gate = gate
+        self.references = references
+        self.archive = archive
+        self.max_frames = max_frames
+        self.challenge_ttl_s = challenge_ttl_s
+
+    def _pool(self) -> InferencePool:
+        if self.pool is None:
+            raise UserError("facecheck_unavailable", 503)
+        return self.pool
+
+    async def status(self, account: Account, exam_id: str) -> dict:
+        await self.enrolments.exam_for(account, exam_id)
+        state = await self.gate.status(exam_id, account.id)
+        return {"status": state.status, "cleared": state.cleared, "strikes": state.strikes,
+                "strikes_left": max(0, self.gate.strikes_limit - state.strikes), "last_reason": state.last_reason or None,
+                "review_id": state.review_id or None}
+
+    async def challenge(self, account: Account, exam_id: str) -> dict:
+        self._pool()
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        if not entry.photo_sha256:
+            raise UserError("no_reference_photo", 409)
+        challenge_id = new_id("chal")
+        direction = secrets.choice(("left", "right"))
+        key = self.keys.face_challenge(challenge_id)
+        async with self.store.pipeline() as pipe:
+            pipe.hset(key, mapping={"account_id": account.id, "exam_id": exam_id, "direction": direction,
+                                    "created_at": f"{time.time():.3f}"})
+            pipe.expire(key, self.challenge_ttl_s)
+            await pipe.execute()
+        return {"challenge_id": challenge_id, "direction": direction, "frames": RECOMMENDED_FRAMES,
+                "max_frames": self.max_frames, "expires_in": self.challenge_ttl_s}
+
+    async def _take_challenge(self, challenge_id: str, account: Account, exam_id: str) -> str:
+        """The challenge's direction; a challenge is used once (a replayed burst finds nothing)."""
+        if not is_id(challenge_id):
+            raise UserError("challenge_expired", 409, field="challenge_id")
+        key = self.keys.face_challenge(challenge_id)
+        async with self.store.pipeline() as pipe:
+            pipe.hgetall(key)
+            pipe.delete(key)
+            data, _ = await pipe.execute()
+        if not data or data.get("account_id") != account.id or data.get("exam_id") != exam_id:
+            raise UserError("challenge_expired", 409, field="challenge_id")
+        return data["direction"]
+
+    async def check_queue_entry(self, account: Account, exam_id: str, challenge_id: str,
+                                frames: list[bytes]) -> CheckResult:
+        pool = self._pool()
+        if not frames:
+            raise UserError("no_frames", field="frame")
+        if len(frames) > self.max_frames:
+            raise UserError("too_many_frames", field="frame", max=self.max_frames)
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        reference = await self.references.embedding(entry.photo_sha256)
+        direction = await self._take_challenge(challenge_id, account, exam_id)
+        observations = await pool.observe_many(frames)
+
+        first = observations[0]
+        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None
+                     for o in observations]
+        distance = distances[0]
+        if first.reason:
+            reason = first.reason
+        elif distance is None or distance > pool.threshold or any(
+                d is not None and d > pool.threshold * TURN_SLACK for d in distances):
+            reason = "face_mismatch"
+        elif not await asyncio.to_thread(turned, observations, direction):
+            reason = "face_liveness"
+        else:
+            reason = ""
+        details = {"direction": direction, "distances": distances, "yaws": [o.yaw for o in observations],
+                   "reasons": [o.reason for o in observations]}
+        return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
+
+    async def check_room_entry(self, account: Account, exam_id: str, frames: list[np.ndarray]) -> CheckResult:
+        """Identity only, on frames decoded from the live track; the best frame decides.
+
+        Called by the interview room. A failure counts as a strike and clears the candidate's
+        pass, so they go back to the queue-entry check (seed 003 4.3.4)."""
+        pool = self._pool()
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        reference = await self.references.embedding(entry.photo_sha256)
+        observations = [await pool.observe_frame(f, liveness=False) for f in frames]
+        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None
+                     for o in observations]
+        usable = [d for d in distances if d is not None]
+        distance = min(usable) if usable else None
+        if distance is None:
+            reason = next((o.reason for o in observations if o.reason), "face_no_face")
+        else:
+            reason = "" if distance <= pool.threshold else "face_mismatch"
+        jpegs = await asyncio.to_thread(lambda: [_jpeg(f) for f in frames])
+        return await self._record(account, exam_id, entry, jpegs, "room", reason, distance,
+                                  {"distances": distances, "reasons": [o.reason for o in observations]})
+
+    async def _record(self, account: Account, exam_id: str, entry, frames: list[bytes], kind: str, reason: str,
+                      distance: float | None, details: dict) -> CheckResult:
+        pool = self._pool()
+        check_id = new_id("check")
+        await asyncio.to_thread(self.archive.save, exam_id, account.id, check_id, frames)
+        record = {"check_id": check_id, "at": round(time.time(), 3), "kind": kind, "passed": not reason,
+                  "reason": reason or None, "distance": distance, "threshold": pool.threshold,
+                  "frames": len(frames), **details}
+        outcome, strikes = await self.gate.record(
+            exam_id, Actor(account.id, account.role), passed=not reason, reason=reason, distance=distance,
+            check=json.loads(json.dumps(record, default=float)), kind=kind, name=entry.name,
+            id_number=entry.id_number, photo_sha256=entry.photo_sha256)
+        if outcome == "already_locked":
+            _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        return CheckResult(check_id, not reason, reason, distance, pool.threshold, strikes,
+                           self.gate.strikes_limit, outcome == "locked", details.get("direction", ""), details)
+
+
+def _jpeg(frame: np.ndarray) -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.fromarray(frame).save(out, "JPEG", quality=90)
+    return out.getvalue()

@@ -1,0 +1,122 @@
+"""Face inference off the event loop: a pool of worker processes, each holding one loaded FaceEngine.
+
+The number of checks waiting or running is bounded; past it, callers get "busy, retry in N s"
+with N estimated from the recent time per image, so a burst of candidates never blocks
+signaling and never builds an unbounded backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .engine import FaceEngine, Observation
+from .imaging import ImageRejected, decode_image
+from .models import DEFAULT_THRESHOLDS, check_models
+
+log = logging.getLogger(__name__)
+
+_ENGINE: FaceEngine | None = None  # one per worker process
+
+
+def _init_worker(models_dir: str, model_name: str, threshold: float) -> None:
+    global _ENGINE
+    _ENGINE = FaceEngine.load(Path(models_dir), model_name, threshold)
+
+
+def _observe_bytes(data: bytes, max_pixels: int, embed: bool, reference: bool) -> tuple[str, object]:
+    try:
+        image = decode_image(data, max_pixels)
+    except ImageRejected as exc:
+        return "rejected", exc.code
+    assert _ENGINE is not None
+    return "ok", _ENGINE.observe(image, embed=embed, reference=reference)
+
+
+def _observe_array(image: np.ndarray, embed: bool, liveness: bool) -> tuple[str, object]:
+    assert _ENGINE is not None
+    return "ok", _ENGINE.observe(image, embed=embed, liveness=liveness)
+
+
+def _ready() -> bool:
+    return _ENGINE is not None
+
+
+class InferencePool:
+    def __init__(self, models_dir: Path, model_name: str = "Dlib", threshold: float = 0.0, workers: int = 2,
+                 max_pending: int = 32, max_pixels: int = 20_000_000) -> None:
+        check_models(models_dir, model_name)  # refuse early, with the command to run, if files are missing
+        self.model_name = model_name
+        self.threshold = threshold or DEFAULT_THRESHOLDS[model_name]
+        self.workers = max(1, workers)
+        self.max_pending = max(1, max_pending)
+        self.max_pixels = max_pixels
+        self.pending = 0
+        self.seconds_per_image = 0.15  # running estimate, for the "retry in N s" answer
+        self._args = (str(models_dir), model_name, threshold)
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=self._args)
+
+    async def warm_up(self) -> None:
+        """Load the models in every worker now rather than on the first candidate's check."""
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.workers)))
+        log.info("face check workers ready", extra={"workers": self.workers, "model": self.model_name,
+                                                      "s": round(time.perf_counter() - start, 1)})
+
+    def retry_after_s(self) -> int:
+        return max(1, math.ceil(self.pending * self.seconds_per_image / self.workers))
+
+    async def _run(self, images: int, fn, *args):
+        if self.pending + images > self.max_pending:
+            raise UserError("facecheck_busy", 503, seconds=self.retry_after_s())
+        self.pending += images
+        start = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except BrokenProcessPool:
+            log.error("face check worker died; restarting the pool")
+            self._executor = self._start()
+            raise UserError("facecheck_unavailable", 503) from None
+        finally:
+            self.pending -= images
+            took = time.perf_counter() - start
+            self.seconds_per_image = 0.8 * self.seconds_per_image + 0.2 * took
+
+    async def observe(self, data: bytes, embed: bool = True, reference: bool = False) -> Observation:
+        """Decode and look at one image; raises UserError (image_invalid / image_too_large) for bad bytes."""
+        kind, value = await self._run(1, _observe_bytes, data, self.max_pixels, embed, reference)
+        if kind == "rejected":
+            raise UserError(str(value), 400)
+        return value  # type: ignore[return-value]
+
+    async def observe_many(self, frames: list[bytes], embed: bool = True) -> list[Observation]:
+        """All frames of one burst, or none: the whole burst counts against the pending bound."""
+        if self.pending + len(frames) > self.max_pending:
+            raise UserError("facecheck_busy", 503, seconds=self.retry_after_s())
+        return list(await asyncio.gather(*(self.observe(f, embed) for f in frames)))
+
+    async def observe_frame(self, image: np.ndarray, embed: bool = True, liveness: bool = True) -> Observation:
+        """A decoded video frame (RGB), e.g. from a live track in an interview room."""
+        _, value = await self._run(1, _observe_array, image, embed, liveness)
+        return value  # type: ignore[return-value]
+
+    def distance(self, a, b) -> float:
+        """The engine's metric, computed here (cheap) so results need no extra round trip."""
+        return FaceEngine.metric(self.model_name, a, b)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,110 @@
+"""Face check over HTTP: the candidate's challenge and burst, and the proctors' manual reviews."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import UserError
+from ..store.models import public
+from .admin_api import actor
+from .body import Field, check, read_json
+from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+from .routing import Routes
+
+routes = Routes()
+CANDIDATE = ("candidate",)
+PROCTOR = ("proctor", "admin")
+
+
+@routes.get("/api/candidate/exams/{exam_id}/facecheck", CANDIDATE)
+async def face_status(request: web.Request) -> web.Response:
+    status = await request.app[SERVICES].face_checks.status(request[ACCOUNT], request.match_info["exam_id"])
+    return web.json_response(status)
+
+
+@routes.post("/api/candidate/exams/{exam_id}/facecheck/challenge", CANDIDATE)
+async def face_challenge(request: web.Request) -> web.Response:
+    challenge = await request.app[SERVICES].face_checks.challenge(request[ACCOUNT], request.match_info["exam_id"])
+    return web.json_response(challenge, status=201)
+
+
+async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
+    """multipart/form-data: ``challenge_id`` and up to ``facecheck_max_frames`` ``frame`` parts."""
+    settings = request.app[SETTINGS]
+    if not request.content_type.startswith("multipart/"):
+        raise UserError("bad_content_type", 415, expected="multipart/form-data")
+    challenge_id, frames = "", []
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "challenge_id" and not challenge_id:
+                challenge_id = (await part.read_chunk(200)).decode("ascii", "replace").strip()
+            elif part.name == "frame":
+                if len(frames) >= settings.facecheck_max_frames:
+                    raise UserError("too_many_frames", field="frame", max=settings.facecheck_max_frames)
+                data = bytearray()
+                while chunk := await part.read_chunk(1 << 16):
+                    data += chunk
+                    if len(data) > settings.facecheck_max_frame_bytes:
+                        raise UserError("image_too_large", 413, field="frame")
+                frames.append(bytes(data))
+            else:
+                raise UserError("field_unknown", field=part.name or "", name=part.name or "")
+    except (ValueError, AssertionError, KeyError) as exc:
+        raise UserError("bad_multipart", field="frame") from exc
+    if not challenge_id:
+        raise UserError("field_required", field="challenge_id", label="challenge_id")
+    return challenge_id, frames
+
+
+@routes.post("/api/candidate/exams/{exam_id}/facecheck", CANDIDATE)
+async def face_check(request: web.Request) -> web.Response:
+    """A burst of frames for the challenge. A failed check is an answer (200), not an error."""
+    challenge_id, frames = await read_frames(request)
+    result = await request.app[SERVICES].face_checks.check_queue_entry(
+        request[ACCOUNT], request.match_info["exam_id"], challenge_id, frames)
+    return web.json_response(result.to_json(request[LANG]))
+
+
+def review_json(review) -> dict:
+    return {**public(review), "photo_url": f"/api/staff/photos/{review.photo_sha256}" if review.photo_sha256 else None}
+
+
+@routes.get("/api/proctor/reviews", PROCTOR)
+async def open_reviews(request: web.Request) -> web.Response:
+    reviews = await request.app[SERVICES].face_gate.open_reviews()
+    return web.json_response({"reviews": [review_json(r) for r in reviews]})
+
+
+@routes.get("/api/proctor/reviews/{review_id}", PROCTOR)
+async def review_detail(request: web.Request) -> web.Response:
+    """The reference photo beside every frame of the failed checks that opened the review."""
+    gate = request.app[SERVICES].face_gate
+    review = await gate.review(request.match_info["review_id"])
+    wanted = set(review.check_ids)
+    checks = [c for c in await gate.history(review.exam_id, review.account_id, 100) if c["check_id"] in wanted]
+    base = f"/api/proctor/reviews/{review.id}/frames"
+    for c in checks:
+        c["frame_urls"] = [f"{base}/{c['check_id']}/{i}" for i in range(c.get("frames", 0))]
+    return web.json_response({"review": review_json(review), "checks": checks})
+
+
+@routes.get("/api/proctor/reviews/{review_id}/frames/{check_id}/{index}", PROCTOR)
+async def review_frame(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    review = await services.face_gate.review(request.match_info["review_id"])
+    check_id = request.match_info["check_id"]
+    if check_id not in review.check_ids or not request.match_info["index"].isdigit():
+        raise UserError("not_found", 404)
+    path = services.frame_archive.path(review.exam_id, review.account_id, check_id, int(request.match_info["index"]))
+    if path is None:  # past retention
+        raise UserError("not_found", 404)
+    return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=600"})
+
+
+@routes.post("/api/proctor/reviews/{review_id}", PROCTOR)
+async def resolve_review(request: web.Request) -> web.Response:
+    body = check(await read_json(request), {"approve": Field("bool"), "comment": Field("str", max_len=500)})
+    review = await request.app[SERVICES].face_gate.resolve(actor(request), request.match_info["review_id"],
+                                                           body["approve"], body["comment"])
+    return web.json_response({"review": review_json(review)})
