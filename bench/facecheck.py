@@ -22,24 +22,22 @@ Prints, then ends with one line of JSON:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from server.facecheck.engine import FaceEngine
-from server.facecheck.imaging import decode_image
 from server.facecheck.liveness import MIN_NONPLANARITY, MIN_YAW_CHANGE, nonplanarity, turned
 from server.facecheck.models import DEFAULT_THRESHOLDS
 from tests.facecheck import faces
 
-MAX_PIXELS = 20_000_000
 
 
 # --- calibration ---------------------------------------------------------------------------------
@@ -159,37 +157,29 @@ def latency_one_core(models_dir: Path, runs: int) -> tuple[list[float], list[flo
     return times
 
 
-_WORKER: FaceEngine | None = None
-_REFERENCE: list[float] | None = None
-
-
-def _init(models_dir: str) -> None:
-    global _WORKER, _REFERENCE
-    _WORKER = FaceEngine.load(Path(models_dir))
-    _REFERENCE = _WORKER.observe(faces.grace_hopper(), reference=True).embedding
-
-
-def _check(jpeg: bytes) -> bool:
-    image = decode_image(jpeg, MAX_PIXELS)
-    obs = _WORKER.observe(image, liveness=False)
-    return obs.embedding is not None and _WORKER.matches(obs.embedding, _REFERENCE)
-
-
-def _ready(_=None) -> bool:
-    return _WORKER is not None
-
-
 def pool_throughput(models_dir: Path, checks: int, workers: int = 2) -> float:
+    """Checks per second through the server's own InferencePool (decode + observe in the workers,
+    the comparison in the caller), as the queue-entry endpoint runs them."""
+    from server.facecheck.pool import InferencePool
+
     jpegs = [faces.encode(faces.sensor(faces.grace_hopper(), seed=i), "JPEG", quality=85) for i in range(8)]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(str(models_dir),)) as pool:
-        list(pool.map(_ready, range(workers * 2)))
-        list(pool.map(_check, jpegs[:workers * 2]))  # warm up every worker
+    pool = InferencePool(models_dir, "Dlib", workers=workers, max_pending=checks + workers * 2)
+
+    async def run() -> float:
+        await pool.warm_up()
+        reference = (await pool.observe(faces.encode(faces.grace_hopper()), reference=True)).embedding
+        await asyncio.gather(*(pool.observe(j) for j in jpegs[:workers * 2]))
         start = time.perf_counter()
-        results = list(pool.map(_check, (jpegs[i % len(jpegs)] for i in range(checks))))
+        seen = await asyncio.gather(*(pool.observe(jpegs[i % len(jpegs)]) for i in range(checks)))
         elapsed = time.perf_counter() - start
-    assert all(results), "a genuine frame did not match in the throughput run"
-    return checks / elapsed
+        assert all(o.embedding is not None and pool.distance(o.embedding, reference) <= pool.threshold
+                   for o in seen), "a genuine frame did not match in the throughput run"
+        return checks / elapsed
+
+    try:
+        return asyncio.run(run())
+    finally:
+        pool.close()
 
 
 # --- liveness --------------------------------------------------------------------------------------

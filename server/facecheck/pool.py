@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +31,9 @@ _ENGINE: FaceEngine | None = None  # one per worker process
 
 def _init_worker(models_dir: str, model_name: str, threshold: float) -> None:
     global _ENGINE
+    # One BLAS thread per worker: the pool is the parallelism; more threads only fight over cores.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = "1"
     _ENGINE = FaceEngine.load(Path(models_dir), model_name, threshold)
 
 
