@@ -118,29 +118,38 @@ function initProctor(root) {
     }
   }
 
-  function appealRow(a) {
+  // Approve / reject with a required comment, posted to `path`; `confirmText(approve)` may ask first.
+  function decisionForm(path, approveLabel, confirmText, done) {
     const form = el("form", { class: "inline-form", novalidate: "" },
       el("input", { name: "comment", maxlength: "500", required: "", placeholder: t("审核意见（必填）", "Comment (required)"),
         "aria-label": t("审核意见", "Comment") }),
-      el("button", { type: "submit", class: "small", value: "approve" }, t("通过", "Approve")),
+      el("button", { type: "submit", class: "small", value: "approve" }, approveLabel),
       el("button", { type: "submit", class: "small danger", value: "reject" }, t("驳回", "Reject")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const approve = (ev.submitter && ev.submitter.value) === "approve";
       const comment = form.elements.comment.value.trim();
       if (!comment) return showError(form, { field: "comment", message: t("请填写审核意见", "A comment is required") });
-      if (approve && !window.confirm(t(`通过后，证件号码 ${a.id_number} 将从账号 ${a.claimed_by} 转移到账号 ${a.account_id}。确定通过？`,
-        `Approving moves ID number ${a.id_number} from account ${a.claimed_by} to account ${a.account_id}. Approve?`))) return;
+      const question = confirmText(approve);
+      if (question && !window.confirm(question)) return;
       form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
       try {
-        await api("POST", `/api/proctor/appeals/${encodeURIComponent(a.id)}`, { approve, comment });
+        await api("POST", path, { approve, comment });
         clearErrors(form);
-        await loadAppeals();
+        await done();
       } catch (err) {
         showError(form, err);
         form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
       }
     });
+    return form;
+  }
+
+  function appealRow(a) {
+    const form = decisionForm(`/api/proctor/appeals/${encodeURIComponent(a.id)}`, t("通过", "Approve"),
+      (approve) => approve && t(`通过后，证件号码 ${a.id_number} 将从账号 ${a.claimed_by} 转移到账号 ${a.account_id}。确定通过？`,
+        `Approving moves ID number ${a.id_number} from account ${a.claimed_by} to account ${a.account_id}. Approve?`),
+      loadAppeals);
     return el("tr", {},
       el("td", { class: "nowrap" }, fmtSeconds(a.created_at)),
       el("td", { class: "mono" }, a.account_id),
@@ -197,27 +206,9 @@ function initProctor(root) {
   }
 
   function reviewForm(r) {
-    const form = el("form", { class: "inline-form", novalidate: "" },
-      el("input", { name: "comment", maxlength: "500", required: "", placeholder: t("审核意见（必填）", "Comment (required)"),
-        "aria-label": t("审核意见", "Comment") }),
-      el("button", { type: "submit", class: "small", value: "approve" }, t("是本人，通过", "Same person, approve")),
-      el("button", { type: "submit", class: "small danger", value: "reject" }, t("驳回", "Reject")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const approve = (ev.submitter && ev.submitter.value) === "approve";
-      const comment = form.elements.comment.value.trim();
-      if (!comment) return showError(form, { field: "comment", message: t("请填写审核意见", "A comment is required") });
-      if (!approve && !window.confirm(t(`驳回后 ${r.name} 不能继续本场考试。确定驳回？`, `Rejecting keeps ${r.name} out of this exam. Reject?`))) return;
-      form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-      try {
-        await api("POST", `/api/proctor/reviews/${encodeURIComponent(r.id)}`, { approve, comment });
-        await loadReviews();
-      } catch (err) {
-        showError(form, err);
-        form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
-      }
-    });
-    return form;
+    return decisionForm(`/api/proctor/reviews/${encodeURIComponent(r.id)}`, t("是本人，通过", "Same person, approve"),
+      (approve) => !approve && t(`驳回后 ${r.name} 不能继续本场考试。确定驳回？`, `Rejecting keeps ${r.name} out of this exam. Reject?`),
+      loadReviews);
   }
 
   // Exam picker: a typed exam id for proctors; admins (who may list exams) get a list.
