@@ -13,6 +13,7 @@ import pytest
 
 from server.app import create_app
 from server.facecheck.pool import InferencePool
+from server.http.context import SERVICES
 from server.roster.photos import PhotoSource
 from tests.conftest import ADMIN, PASSWORD, build_world, login, new_client
 from tests.facecheck import faces
@@ -241,3 +242,22 @@ async def test_checks_run_off_the_event_loop(http, services, face_engine):
     await work
     assert slowest < 0.25, slowest
     assert account
+
+
+async def test_missing_models_leave_the_server_up_and_name_the_command(tmp_path, redis_url, prefix, redis):
+    from tests.conftest import fast_settings
+    settings = fast_settings(tmp_path, redis_url, prefix, facecheck_workers=2, models_dir=tmp_path / "no-models")
+    client = await new_client(create_app(settings, redis))
+    try:
+        health = await client.get("/healthz")
+        body = await health.json()
+        assert health.status == 503 and body["checks"]["redis"]["ok"] is True
+        assert "interview-server fetch-models" in body["checks"]["facecheck"]["error"]
+        world = await build_world(client.server.app[SERVICES])
+        account = await world.candidate(0)
+        await login(client, account.phone, PASSWORD)
+        resp = await client.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
+        err = (await resp.json())["error"]
+        assert resp.status == 503 and err["code"] == "facecheck_unavailable" and "稍后" in err["message"]
+    finally:
+        await client.close()
