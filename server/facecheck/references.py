@@ -22,20 +22,30 @@ class References:
         assert self.pool is not None
         return self.store.keys.face_reference(self.pool.model_name, photo_sha256)
 
-    async def prepare(self, photo_sha256: str, data: bytes) -> str | None:
-        """Look at an ID photo and cache its embedding; returns the reason it cannot serve, or None."""
+    async def _document(self, photo_sha256: str, data: bytes | None = None) -> dict:
+        """The cached {"embedding": [...]} or {"reason": ...} of an ID photo, computed on a miss
+        from ``data`` (or the stored photo file when ``data`` is None)."""
         if self.pool is None:
             raise UserError("facecheck_unavailable", 503)
         cached = await self.store.redis.get(self._key(photo_sha256))
         if cached:
-            return json.loads(cached).get("reason")
+            return json.loads(cached)
+        if data is None:
+            path = self.photos.path(photo_sha256)
+            if path is None:
+                raise UserError("no_reference_photo", 409)
+            data = await asyncio.to_thread(path.read_bytes)
         observation = await self.pool.observe(data, embed=True, reference=True)
         if observation.reason:
             doc = {"reason": observation.reason}
         else:
             doc = {"embedding": [float(x) for x in observation.embedding or []]}
         await self.store.redis.set(self._key(photo_sha256), json.dumps(doc))
-        return observation.reason
+        return doc
+
+    async def prepare(self, photo_sha256: str, data: bytes) -> str | None:
+        """Look at an ID photo and cache its embedding; returns the reason it cannot serve, or None."""
+        return (await self._document(photo_sha256, data)).get("reason")
 
     async def prepare_if_available(self, photo_sha256: str, data: bytes) -> str | None:
         """``prepare`` when the face check runs; None (nothing to say) when it does not, so a roster
@@ -48,14 +58,9 @@ class References:
         """The reference to compare with; a clear refusal when the roster gives none that works."""
         if self.pool is None:
             raise UserError("facecheck_unavailable", 503)
-        path = self.photos.path(photo_sha256) if photo_sha256 else None
-        if path is None:
+        if not photo_sha256 or self.photos.path(photo_sha256) is None:
             raise UserError("no_reference_photo", 409)
-        cached = await self.store.redis.get(self._key(photo_sha256))
-        if not cached:
-            await self.prepare(photo_sha256, await asyncio.to_thread(path.read_bytes))
-            cached = await self.store.redis.get(self._key(photo_sha256))
-        doc = json.loads(cached)
+        doc = await self._document(photo_sha256)
         if "reason" in doc:
             raise UserError("reference_unusable", 409, reason=doc["reason"])
         return doc["embedding"]

@@ -44,8 +44,7 @@ def roster_csv(world, photo_names):
 
 async def face_world(services, photos):
     """A world whose roster rows carry these ID photos (bytes), imported through the face check."""
-    world = await build_world(services, roster_size=len(photos), photos=photos)
-    return world, None
+    return await build_world(services, roster_size=len(photos), photos=photos)
 
 
 async def candidate_client(http, world, index=0):
@@ -81,7 +80,7 @@ async def turning_burst(face_engine, photo, direction):
 
 
 async def test_the_right_person_turning_their_head_passes(http, services, face_engine):
-    world, _ = await face_world(services, [faces.encode(GRACE)])
+    world = await face_world(services, [faces.encode(GRACE)])
     account = await candidate_client(http, world)
     ch = await challenge(http, world)
     assert ch["direction"] in ("left", "right") and ch["expires_in"] > 0
@@ -102,7 +101,7 @@ async def test_the_right_person_turning_their_head_passes(http, services, face_e
 
 
 async def test_failures_say_why_and_what_to_do_and_three_lock(http, services, face_engine):
-    world, _ = await face_world(services, [faces.encode(GRACE)])
+    world = await face_world(services, [faces.encode(GRACE)])
     account = await candidate_client(http, world)
     ch = await challenge(http, world)
     # someone else (the astronaut) doing a perfect head turn
@@ -129,7 +128,7 @@ async def test_failures_say_why_and_what_to_do_and_three_lock(http, services, fa
 
 
 async def test_bad_frames_are_refused_and_count_nothing(http, services, face_engine):
-    world, _ = await face_world(services, [faces.encode(GRACE)])
+    world = await face_world(services, [faces.encode(GRACE)])
     account = await candidate_client(http, world)
     cases = [
         ([b"not an image at all"], 400, "image_invalid"),
@@ -151,7 +150,7 @@ async def test_bad_frames_are_refused_and_count_nothing(http, services, face_eng
 
 
 async def test_a_challenge_belongs_to_one_candidate(app, http, services, face_engine):
-    world, _ = await face_world(services, [faces.encode(GRACE), faces.encode(ASTRONAUT)])
+    world = await face_world(services, [faces.encode(GRACE), faces.encode(ASTRONAUT)])
     await candidate_client(http, world, 0)
     ch = await challenge(http, world)
     other = await new_client(app)
@@ -200,7 +199,7 @@ async def test_no_reference_photo_is_a_clear_refusal(http, services):
 
 
 async def test_room_entry_check_on_decoded_frames(services):
-    world, _ = await face_world(services, [faces.encode(GRACE)])
+    world = await face_world(services, [faces.encode(GRACE)])
     account = await world.candidate(0)
     ok = await services.face_checks.check_room_entry(account, world.exam.id, [faces.sensor(GRACE, seed=3)])
     assert ok.passed and await services.face_gate.cleared(world.exam.id, account.id)
@@ -213,7 +212,7 @@ async def test_room_entry_check_on_decoded_frames(services):
 async def test_a_full_pool_answers_busy_with_a_wait(models_dir, settings, redis, services):
     small = InferencePool(models_dir, "Dlib", workers=1, max_pending=2)
     try:
-        world, _ = await face_world(services, [faces.encode(GRACE)])
+        world = await face_world(services, [faces.encode(GRACE)])
         account = await world.candidate(0)
         services.attach_face_pool(small)
         ch = await services.face_checks.challenge(account, world.exam.id)
@@ -228,7 +227,7 @@ async def test_a_full_pool_answers_busy_with_a_wait(models_dir, settings, redis,
 
 async def test_checks_run_off_the_event_loop(http, services, face_engine):
     """While a burst of checks runs in the workers, the server keeps answering at once."""
-    world, _ = await face_world(services, [faces.encode(GRACE)])
+    world = await face_world(services, [faces.encode(GRACE)])
     account = await world.candidate(0)
     frames = [faces.encode(faces.sensor(GRACE, seed=s)) for s in range(6)]
     pool = services.face_checks.pool
