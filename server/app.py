@@ -19,6 +19,7 @@ from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
 from .metrics import Metrics
 from .services import Services
+from .signaling import hub
 from .store.base import Store
 from .store.redis import RedisUnavailable, connect, ping, redact
 from .http.context import METRICS, SERVICES, SETTINGS
@@ -50,6 +51,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
     app.router.add_static("/static", WEB / "static", name="static")
     for module in ROUTE_MODULES:
         module.routes.register(app)
+    hub.attach(app, app[SERVICES], settings)
 
     async def redis_lifecycle(app: web.Application):
         """Refuse to start without Redis; then watch it while running; close what we opened."""

@@ -46,7 +46,8 @@ async def serve(settings: Settings, after_start=None) -> None:
     from .tls import ssl_context
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    # open sockets (queue, rooms) are closed by the app on shutdown; do not wait a minute for them
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context(settings))
     await site.start()

@@ -61,6 +61,15 @@ class Settings:
     facecheck_strikes: int = 3  # failures in a row that lock the candidate and open a review
     facecheck_challenge_ttl_s: int = 120
     facecheck_retention_days: int = 30  # captured frames kept for audit, then deleted
+    queue_early_entry_s: int = 15 * 60  # how long before the slot a candidate may enter the queue
+    queue_grace_s: int = 120  # a disconnected candidate keeps their place this long
+    queue_face_pass_valid_s: int = 10 * 60  # a passed face check this recent clears a re-entry
+    queue_sweep_s: float = 2.0  # how often presence, grace periods and slot ends are checked
+    presence_ttl_s: int = 30  # a socket not refreshed for this long counts as gone (crashed process)
+    device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
+    device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
+    signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)
+    signal_burst: int = 30  # socket events a connection may send at once
 
     @property
     def tls(self) -> bool:

@@ -18,6 +18,8 @@ from .facecheck.frames import FrameArchive
 from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
+from .queue.device import DevicePolicy
+from .queue.waiting import WaitingQueue
 from .roster.book import RosterBook
 from .roster.importer import RosterImporter
 from .roster.photos import PhotoStore
@@ -42,6 +44,7 @@ class Services:
     frame_archive: FrameArchive
     references: References
     face_checks: FaceChecks
+    queue: WaitingQueue
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -55,6 +58,11 @@ class Services:
         face_gate = FaceGate(store, s.facecheck_strikes)
         archive = FrameArchive(s.data_dir / "faceframes")
         references = References(store, photos, None)
+        queue = WaitingQueue(store, catalog, enrolments,
+                             DevicePolicy.parse(s.device_min_battery_pct, s.device_min_browsers),
+                             s.queue_early_entry_s, s.queue_grace_s, s.queue_face_pass_valid_s)
+        face_gate.on_result.append(queue.face_result)
+        face_gate.on_review.append(queue.review_resolved)
         return cls(
             store=store,
             passwords=passwords,
@@ -74,6 +82,7 @@ class Services:
             references=references,
             face_checks=FaceChecks(store, None, enrolments, face_gate, references, archive,
                                    s.facecheck_max_frames, s.facecheck_challenge_ttl_s),
+            queue=queue,
         )
 
     def attach_face_pool(self, pool: InferencePool | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from redis.exceptions import WatchError
 
@@ -55,10 +56,14 @@ class Review:
 
 
 class FaceGate:
+    """``on_result`` / ``on_review`` listeners (the queue) hear every recorded result and decision."""
+
     def __init__(self, store: Store, strikes_limit: int = 3) -> None:
         self.store = store
         self.keys = store.keys
         self.strikes_limit = strikes_limit
+        self.on_result: list[Callable[[str, str, str, str], Awaitable[None]]] = []  # exam, account, outcome, kind
+        self.on_review: list[Callable[[Actor, str, str, bool], Awaitable[None]]] = []  # actor, exam, account, approved
 
     async def status(self, exam_id: str, account_id: str) -> FaceStatus:
         data = await self.store.redis.hgetall(self.keys.face_state(exam_id, account_id))
@@ -87,6 +92,8 @@ class FaceGate:
                   f"{distance:.4f}" if distance is not None else "-1", check["check_id"],
                   json.dumps(check, ensure_ascii=False), review.id, json.dumps(review_fields, ensure_ascii=False),
                   kind, *(item for pair in base.items() for item in pair)])
+        for listener in self.on_result:
+            await listener(exam_id, candidate.account_id, "failed" if outcome == "already_locked" else outcome, kind)
         return outcome, int(strikes)
 
     async def history(self, exam_id: str, account_id: str, count: int = 50) -> list[dict]:
@@ -136,6 +143,9 @@ class FaceGate:
                     audit.add(pipe, k, review.exam_id, f"face_review_{review.status}", actor, review.account_id,
                               review_id=review_id, comment=comment)
                     await pipe.execute()
-                    return review
+                    break
                 except WatchError:
                     continue
+        for listener in self.on_review:
+            await listener(actor, review.exam_id, review.account_id, approve)
+        return review

@@ -18,7 +18,7 @@ from .context import SETTINGS
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # str | int | bool | time | list[str] | list[dict]
+    kind: str  # str | int | bool | time | dict | list[str] | list[dict]
     required: bool = True
     max_len: int | None = None
     min: float | None = None
@@ -111,6 +111,10 @@ def _convert(name: str, f: Field, value: Any, tz: str) -> Any:
             return parse_time(value, tz)
         except (ValueError, TypeError, OverflowError):
             raise bad("field_invalid") from None
+    if f.kind == "dict":
+        if not isinstance(value, dict):
+            raise bad()
+        return value
     if f.kind in ("list[str]", "list[dict]"):
         item_type = str if f.kind == "list[str]" else dict
         if not isinstance(value, list) or not all(isinstance(i, item_type) for i in value):

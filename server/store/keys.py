@@ -39,6 +39,21 @@ facechallenge:{challenge}              hash    an issued head-turn challenge (TT
 review:{review}                        hash    a manual face review (3 strikes)
 reviews:open                           zset    open review ids scored by time
 import:{import}                        hash    progress of a roster import (TTL)
+qentry:{room}:{account}                hash    the candidate's place in the room's queue: slot,
+                                               state, order score, presence, reminders, device
+queue:{room}                           zset    the waiting line (waiting_face_check, waiting),
+                                               scored by slot start * 1e5 + arrival number
+queue:{room}:all                       zset    every entry of the room, same scores (views)
+queue:{room}:live                      hash    who is called or in the room now, since when
+queue:{room}:stats                     hash    finished interviews: count, total seconds
+queues:active                          set     rooms with a queue, for the sweeper
+queued:{account}                       set     rooms where the candidate has an entry
+arrivals:{slot}                        string  arrival counter of the slot (queue order)
+slotclosed:{slot}                      string  set once the slot's no-shows were marked absent
+presence:{account}                     zset    live socket ids of a candidate, scored by the
+                                               time their heartbeat expires
+recording:{interview}                  hash    one recorded interview: folder, state, manifest
+recordings:{exam}                      zset    interview ids of an exam scored by start time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -156,3 +171,41 @@ class Keys:
 
     def import_progress(self, import_id: str) -> str:
         return self._k("import", import_id)
+
+    # waiting queue (Lua scripts that walk a queue build qentry/presence keys from the prefix)
+    def queue_entry(self, room_id: str, account_id: str) -> str:
+        return self._k("qentry", room_id, account_id)
+
+    def queue(self, room_id: str) -> str:
+        return self._k("queue", room_id)
+
+    def queue_all(self, room_id: str) -> str:
+        return self._k("queue", room_id, "all")
+
+    def queue_live(self, room_id: str) -> str:
+        return self._k("queue", room_id, "live")
+
+    def queue_stats(self, room_id: str) -> str:
+        return self._k("queue", room_id, "stats")
+
+    def active_queues(self) -> str:
+        return self._k("queues", "active")
+
+    def queued(self, account_id: str) -> str:
+        return self._k("queued", account_id)
+
+    def arrivals(self, slot_id: str) -> str:
+        return self._k("arrivals", slot_id)
+
+    def slot_closed(self, slot_id: str) -> str:
+        return self._k("slotclosed", slot_id)
+
+    def presence(self, account_id: str) -> str:
+        return self._k("presence", account_id)
+
+    # recordings
+    def recording(self, interview_id: str) -> str:
+        return self._k("recording", interview_id)
+
+    def exam_recordings(self, exam_id: str) -> str:
+        return self._k("recordings", exam_id)

@@ -1,0 +1,253 @@
+"""The waiting queue of each interview room, kept in Redis so that every server process sees one order.
+
+Every change is one Lua script (``store/lua/queue_*.lua``); after it, listeners hear a
+``QueueChange`` and push the new positions (the signaling layer). Nothing here knows about sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Awaitable, Callable
+
+from ..errors import UserError
+from ..exams.catalog import Catalog
+from ..exams.enrolment import Enrolments
+from ..store import audit
+from ..store.audit import Actor
+from ..store.base import Store
+from ..store.models import Account, Slot, from_hash, is_id, new_id
+from .device import DevicePolicy
+from .entries import ACTIVE, CALLED, DONE, IN_LINE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
+    WAITING_FACE_CHECK, QueueChange, QueueEntry
+
+log = logging.getLogger("server.queue")
+Listener = Callable[[QueueChange], Awaitable[None]]
+
+
+class WaitingQueue:
+    def __init__(self, store: Store, catalog: Catalog, enrolments: Enrolments, device_policy: DevicePolicy,
+                 early_entry_s: float, grace_s: float, face_pass_valid_s: float) -> None:
+        self.store = store
+        self.keys = store.keys
+        self.catalog = catalog
+        self.enrolments = enrolments
+        self.device_policy = device_policy
+        self.early_entry_s = early_entry_s
+        self.grace_s = grace_s
+        self.face_pass_valid_s = face_pass_valid_s
+        self.listeners: list[Listener] = []
+
+    async def _notify(self, change: QueueChange) -> None:
+        for listener in list(self.listeners):
+            try:
+                await listener(change)
+            except Exception:  # a listener's failure must not undo or hide the change itself
+                log.exception("queue listener failed", extra={"room": change.room, "event": change.event})
+
+    def _entry_prefix(self, room_id: str) -> str:
+        return self.keys.queue_entry(room_id, "")
+
+    # reading
+    async def entry(self, room_id: str, account_id: str) -> QueueEntry | None:
+        if not (is_id(room_id) and is_id(account_id)):
+            return None
+        data = await self.store.redis.hgetall(self.keys.queue_entry(room_id, account_id))
+        return from_hash(QueueEntry, data) if data else None
+
+    async def entries_of(self, account_id: str) -> list[QueueEntry]:
+        """The candidate's entries in every room, newest slot first."""
+        rooms = await self.store.redis.smembers(self.keys.queued(account_id))
+        found = [await self.entry(room_id, account_id) for room_id in rooms]
+        return sorted((e for e in found if e), key=lambda e: -e.slot_start)
+
+    async def active_entry(self, account_id: str) -> QueueEntry | None:
+        """The entry the candidate is in now (waiting, called, in a room, or in review), if any."""
+        for entry in await self.entries_of(account_id):
+            if entry.state in ACTIVE + (REVIEW_PENDING,):
+                return entry
+        return None
+
+    # the candidate
+    async def join(self, account: Account, exam_id: str, slot_id: str, device: dict,
+                   now: float | None = None) -> QueueEntry:
+        """Enter the queue of the booked slot's room: inside the slot (plus the early margin), with a fit device."""
+        now = time.time() if now is None else now
+        candidate = await self.enrolments.exam_for(account, exam_id)
+        slot = await self.catalog.find_slot(slot_id)
+        if slot is None or slot.exam_id != exam_id or candidate.bookings.get(slot.subject_id) != slot_id:
+            raise UserError("queue_not_booked", 404, field="slot_id")
+        if now < slot.starts_at - self.early_entry_s:
+            minutes = math.ceil((slot.starts_at - self.early_entry_s - now) / 60)
+            raise UserError("queue_too_early", 409, field="slot_id", minutes=minutes,
+                            early=round(self.early_entry_s / 60))
+        if now >= slot.ends_at:
+            raise UserError("queue_slot_over", 409, field="slot_id")
+        self.device_policy.check(device)
+        k = self.keys
+        actor = Actor(account.id, account.role)
+        result = await self.store.script("queue_join")(
+            keys=[k.queue_entry(slot.room_id, account.id), k.queue(slot.room_id), k.queue_all(slot.room_id),
+                  k.arrivals(slot.id), k.audit(exam_id), k.active_queues(), k.face_state(exam_id, account.id),
+                  k.queued(account.id)],
+            args=[f"{now:.3f}", slot.room_id, slot.id, exam_id, account.id, candidate.entry.name, f"{slot.starts_at}",
+                  f"{slot.ends_at}", json.dumps(device, ensure_ascii=False), self.face_pass_valid_s,
+                  *_base(actor, account.id)])
+        if result[0] == "err":
+            raise UserError(result[1], 409, field="slot_id")
+        await self._notify(QueueChange(slot.room_id, exam_id, f"queue_{result[2]}", account.id))
+        return await self.entry(slot.room_id, account.id)  # type: ignore[return-value]
+
+    async def enter_room(self, account: Account, room_id: str) -> QueueEntry:
+        """The called candidate has joined the room; the one now at the head hears "you are next"."""
+        entry = await self.entry(room_id, account.id)
+        if entry is None or entry.state not in (CALLED, IN_ROOM):
+            raise UserError("room_not_admitted", 403, field="room_id")
+        if entry.state == IN_ROOM:
+            return entry
+        remind = await self._move(Actor(account.id, account.role), entry, (CALLED,), IN_ROOM, "keep", "enter",
+                                  event="queue_in_room")
+        await self._notify(QueueChange(room_id, entry.exam, "queue_in_room", account.id, remind))
+        return await self._own_entry(account.id, room_id)
+
+    async def _own_entry(self, account_id: str, room_id: str) -> QueueEntry:
+        entry = await self.entry(room_id, account_id)
+        if entry is None:
+            raise UserError("not_in_queue", 404, field="room_id")
+        return entry
+
+    # face check results (recorded by the face gate; here they move the entry)
+    async def face_result(self, exam_id: str, account_id: str, outcome: str, kind: str) -> None:
+        """``outcome``: passed | failed | locked. A queue pass lets the candidate be called; three strikes
+        send them to a proctor's review; a failed room check sends them back to the face check."""
+        for entry in await self.entries_of(account_id):
+            if entry.exam != exam_id:
+                continue
+            actor = Actor(account_id, "candidate")
+            moved = ""
+            if outcome == "locked" and entry.state in ACTIVE:
+                moved = await self._try_move(actor, entry, ACTIVE, REVIEW_PENDING, "remove", "release",
+                                             reason="face_check_locked", event="queue_face_locked")
+            elif outcome == "passed" and entry.state == WAITING_FACE_CHECK:
+                moved = await self._try_move(actor, entry, (WAITING_FACE_CHECK,), WAITING, "keep", "keep",
+                                             event="queue_face_cleared")
+            elif outcome == "failed" and kind == "room" and entry.state in (CALLED, IN_ROOM):
+                moved = await self._try_move(actor, entry, (CALLED, IN_ROOM), WAITING_FACE_CHECK, "add", "release",
+                                             reason="face_room_failed", event="queue_face_room_failed")
+            if moved is not None:
+                await self._notify(QueueChange(entry.room, exam_id, f"face_{outcome}", account_id, moved or ""))
+
+    async def review_resolved(self, actor: Actor, exam_id: str, account_id: str, approved: bool,
+                              now: float | None = None) -> None:
+        """Approval puts the candidate back at their own place if the slot is still open."""
+        now = time.time() if now is None else now
+        for entry in await self.entries_of(account_id):
+            if entry.exam != exam_id or entry.state != REVIEW_PENDING:
+                continue
+            if approved and now < entry.slot_end:
+                await self._try_move(actor, entry, (REVIEW_PENDING,), WAITING, "add", "keep",
+                                     event="queue_restored")
+            elif approved:
+                await self._try_move(actor, entry, (REVIEW_PENDING,), "absent", "keep", "keep", reason="slot_over",
+                                     event="queue_absent")
+            else:
+                await self._try_move(actor, entry, (REVIEW_PENDING,), REMOVED, "keep", "keep",
+                                     reason="face_review_rejected", event="queue_removed")
+            await self._notify(QueueChange(entry.room, exam_id, "review_resolved", account_id))
+
+    # the examiners
+    async def call_next(self, examiner: Actor, room_id: str, now: float | None = None) -> QueueEntry:
+        now = time.time() if now is None else now
+        exam_id = await self.store.redis.hget(self.keys.room(room_id), "exam_id") or ""
+        admission = new_id("adm")
+        k = self.keys
+        result = await self.store.script("queue_call")(
+            keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id)],
+            args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), admission, examiner.account_id,
+                  *_base(examiner, "")])
+        if result[0] == "err":
+            raise UserError(result[1], 409, waiting=result[2] if result[1] == "nobody_ready" else "")
+        account_id = result[1]
+        await self._notify(QueueChange(room_id, exam_id, "queue_called", account_id))
+        return await self.entry(room_id, account_id)  # type: ignore[return-value]
+
+    async def finish(self, examiner: Actor, room_id: str, account_id: str) -> QueueEntry:
+        """End the interview: the candidate is done and leaves the room."""
+        entry = await self._own_entry(account_id, room_id)
+        await self._move(examiner, entry, (IN_ROOM,), DONE, "keep", "release", stats=True, event="queue_done")
+        await self._notify(QueueChange(room_id, entry.exam, "queue_done", account_id))
+        return await self._own_entry(account_id, room_id)
+
+    async def remove(self, examiner: Actor, room_id: str, account_id: str, reason: str) -> QueueEntry:
+        """Out of the line or the room with a reason; the candidate may enter again within the slot."""
+        entry = await self._own_entry(account_id, room_id)
+        await self._move(examiner, entry, ACTIVE, REMOVED, "remove", "release", reason=reason,
+                         event="queue_removed")
+        await self._notify(QueueChange(room_id, entry.exam, "queue_removed", account_id))
+        return await self._own_entry(account_id, room_id)
+
+    async def _move(self, actor: Actor, entry: QueueEntry, from_states: tuple[str, ...], to: str, line: str,
+                    room: str, *, reason: str = "", event: str, stats: bool = False, **data) -> str:
+        """Run queue_move.lua; returns the account to remind ("" for nobody), raises on a wrong state."""
+        k = self.keys
+        result = await self.store.script("queue_move")(
+            keys=[k.queue_entry(entry.room, entry.account), k.queue(entry.room), k.queue_live(entry.room),
+                  k.audit(entry.exam), k.queue_stats(entry.room)],
+            args=[f"{time.time():.3f}", entry.account, ",".join(from_states), to, line, room, reason, event,
+                  json.dumps({"room": entry.room, **data}, ensure_ascii=False), "1" if stats else "0",
+                  self._entry_prefix(entry.room), *_base(actor, entry.account)])
+        if result[0] == "err":
+            raise UserError(result[1], 409, state_code=f"queue_state_{result[2]}")
+        return result[2]
+
+    async def _try_move(self, *args, **kwargs) -> str | None:
+        """Like ``_move`` but a state changed meanwhile (another process won) is not an error."""
+        try:
+            return await self._move(*args, **kwargs)
+        except UserError:
+            return None
+
+    # presence (socket ids of the candidate, refreshed by the process that holds the socket)
+    async def touch(self, account_id: str, sids: list[str], ttl_s: float) -> None:
+        if sids:
+            await self.store.redis.zadd(self.keys.presence(account_id), {sid: time.time() + ttl_s for sid in sids})
+
+    async def drop(self, account_id: str, sid: str) -> None:
+        await self.store.redis.zrem(self.keys.presence(account_id), sid)
+        for entry in await self.entries_of(account_id):
+            if entry.state in ACTIVE:
+                await self.sweep(entry.room)
+
+    async def sweep(self, room_id: str, now: float | None = None) -> list[str]:
+        """Presence and grace rules of one room (idempotent: every process may run it)."""
+        now = time.time() if now is None else now
+        exam_id = await self.store.redis.hget(self.keys.room(room_id), "exam_id") or ""
+        k = self.keys
+        changed = await self.store.script("queue_sweep")(
+            keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id), k.active_queues()],
+            args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), self.grace_s, room_id,
+                  *_base(Actor.system(), "")])
+        if changed:
+            await self._notify(QueueChange(room_id, exam_id, "presence"))
+        return changed
+
+    async def close_slot(self, slot: Slot, now: float | None = None) -> list[str]:
+        """After the slot: booked candidates who never entered are absent (once, by whichever process)."""
+        now = time.time() if now is None else now
+        k = self.keys
+        marked = await self.store.script("queue_close_slot")(
+            keys=[k.slot_booked(slot.id), k.slot_closed(slot.id), k.audit(slot.exam_id), k.queue_all(slot.room_id)],
+            args=[f"{now:.3f}", self._entry_prefix(slot.room_id), slot.room_id, slot.id, slot.exam_id,
+                  f"{slot.starts_at}", f"{slot.ends_at}", k.queued(""), *_base(Actor.system(), "")])
+        if marked:
+            await self._notify(QueueChange(slot.room_id, slot.exam_id, "no_show"))
+        return marked or []
+
+
+def _base(actor: Actor, subject: str) -> list[str]:
+    """Audit fields for a Lua script that adds ``event`` and ``data`` itself."""
+    entry = audit.entry("", actor, subject)
+    entry.pop("event"), entry.pop("data")
+    return [item for pair in entry.items() for item in pair]

@@ -1,0 +1,134 @@
+"""What every role's namespace shares: the login session on connect, the role check, per-event
+payload checks, flood control, and one shape for errors (an ack and an ``event_error`` event).
+
+An event handler is ``async def on_<name>(self, sid, user, data)`` with a payload spec in
+``EVENTS``; it returns the ack's body. A ``UserError`` it raises changes nothing and is answered
+``{"ok": false, "error": {...}}`` plus an ``event_error`` event with the same body.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from ..accounts.sessions import COOKIE
+from ..config import Settings
+from ..errors import UserError
+from ..http.body import Field, check
+from ..i18n import message, pick_lang
+from ..services import Services
+from ..store.models import Account
+from .limits import TokenBucket
+
+log = logging.getLogger("server.signaling")
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@dataclass
+class User:
+    """The account behind one socket, and what the connection is bound to."""
+    account: Account
+    lang: str
+    bucket: TokenBucket
+    scope: dict[str, str] = field(default_factory=dict)  # e.g. {"room_id": ...} for an examiner
+
+
+class Refused(socketio.exceptions.ConnectionRefusedError):
+    """A refused connection: the client's ``connect_error`` has ``message`` and ``data.code``."""
+
+    def __init__(self, code: str, lang: str, **params: Any) -> None:
+        super().__init__(message(code, lang, **params), {"code": code})
+
+
+class RoleNamespace(socketio.AsyncNamespace):
+    ROLES: tuple[str, ...] = ()
+    EVENTS: dict[str, dict[str, Field]] = {}
+
+    def __init__(self, namespace: str, services: Services, settings: Settings) -> None:
+        super().__init__(namespace)
+        self.services = services
+        self.settings = settings
+        self.users: dict[str, User] = {}  # sid -> user, for sockets held by this process
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+        request = environ.get("aiohttp.request")
+        lang = pick_lang(request.cookies.get("lang") if request else None,
+                         request.headers.get("Accept-Language") if request else None, self.settings.default_lang)
+        session = await self.services.sessions.get(request.cookies.get(COOKIE) if request else None)
+        if session is None:
+            raise Refused("login_required", lang)
+        account = await self.services.directory.get(session.account_id)
+        if account is None or account.disabled or account.role not in self.ROLES:
+            raise Refused("forbidden", lang)
+        user = User(account, lang, TokenBucket(self.settings.signal_rate_per_s, self.settings.signal_burst))
+        try:
+            await self.admit(sid, user, auth if isinstance(auth, dict) else {})
+        except UserError as err:
+            raise Refused(err.code, lang, **err.params) from None
+        self.users[sid] = user
+        log.info("socket connected", extra={"namespace": self.namespace, "account": account.id, "sid": sid,
+                                            **user.scope})
+        self.server.start_background_task(self._welcome, sid, user)
+
+    async def _welcome(self, sid: str, user: User) -> None:
+        try:
+            await self.welcome(sid, user)
+        except Exception:
+            log.exception("socket welcome failed", extra={"namespace": self.namespace, "sid": sid})
+
+    async def admit(self, sid: str, user: User, auth: dict) -> None:
+        """Check what the connection asks to be bound to (raise UserError to refuse); join its rooms."""
+
+    async def welcome(self, sid: str, user: User) -> None:
+        """Send the first snapshot after the connection is accepted."""
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        user = self.users.pop(sid, None)
+        if user is not None:
+            log.info("socket disconnected", extra={"namespace": self.namespace, "account": user.account.id,
+                                                   "sid": sid, "reason": str(reason)})
+            await self.gone(sid, user)
+
+    async def gone(self, sid: str, user: User) -> None:
+        """The socket is closed."""
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid, payload = args[0], (args[1] if len(args) > 1 else None)
+        user = self.users.get(sid)
+        if user is None:
+            return None
+        try:
+            if not user.bucket.take():
+                raise UserError("rate_limited", 429)
+            spec = self.EVENTS.get(event)
+            handler = getattr(self, "on_" + event.replace(":", "_"), None)
+            if spec is None or handler is None:
+                raise UserError("event_unknown", 404, name=event[:60])
+            if payload is None:
+                payload = {}
+            if not isinstance(payload, dict) or len(str(payload)) > MAX_EVENT_BYTES:
+                raise UserError("bad_json")
+            result = await handler(sid, user, check(payload, spec, self.settings.timezone))
+            return {"ok": True, **(result or {})}
+        except UserError as err:
+            body = error_body(err, user.lang)
+            log.info("socket event refused", extra={"namespace": self.namespace, "event": event[:60],
+                                                    "account": user.account.id, "code": err.code})
+            await self.emit("event_error", {"event": event[:60], **body}, to=sid)
+            return {"ok": False, "error": body}
+
+
+def error_body(err: UserError, lang: str) -> dict:
+    body: dict[str, Any] = {"code": err.code, "message": err.message(lang)}
+    if err.field:
+        body["field"] = err.field
+    problems = err.params.get("problems")
+    if problems:
+        body["problems"] = [{**p, "message": message(p["code"], lang, **{k: v for k, v in p.items() if k != "code"})}
+                            for p in problems]
+    return body

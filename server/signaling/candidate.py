@@ -1,0 +1,78 @@
+"""The candidate's socket: entering the queue, live position, "you are next", being called."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from ..http.body import Field
+from ..queue.entries import ACTIVE, REVIEW_PENDING
+from ..queue.views import room_view
+from ..store.models import is_id
+from .base import RoleNamespace, User
+from .fanout import candidate_room, candidate_state
+
+DEVICE_KEYS = {"camera", "microphone", "battery_level", "charging", "browser", "browser_version", "os", "in_app",
+               "network", "user_agent"}
+
+
+def device_report(raw: dict) -> dict:
+    """The device report, typed and bounded (the rules are the queue's DevicePolicy)."""
+    out: dict = {}
+    for key, value in raw.items():
+        if key not in DEVICE_KEYS:
+            raise UserError("field_unknown", field=f"device.{key}", name=f"device.{key}"[:60])
+        if key == "battery_level":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value <= 1):
+                raise UserError("field_invalid", field="device.battery_level", label="device.battery_level")
+        elif key == "charging":
+            if value is not None and not isinstance(value, bool):
+                raise UserError("field_type", field="device.charging", label="device.charging")
+        elif value is not None and not isinstance(value, str):
+            raise UserError("field_type", field=f"device.{key}", label=f"device.{key}")
+        out[key] = value[:300] if isinstance(value, str) else value
+    return out
+
+
+class CandidateNamespace(RoleNamespace):
+    ROLES = ("candidate",)
+    EVENTS = {
+        "queue:join": {"exam_id": Field("str", max_len=40), "slot_id": Field("str", max_len=40),
+                       "device": Field("dict")},
+        "queue:state": {},
+        "room:enter": {"room_id": Field("str", max_len=40)},
+    }
+
+    async def admit(self, sid: str, user: User, auth: dict) -> None:
+        await self.enter_room(sid, candidate_room(user.account.id))
+        await self.services.queue.touch(user.account.id, [sid], self.settings.presence_ttl_s)
+
+    async def welcome(self, sid: str, user: User) -> None:
+        """Reconnecting restores the place with no action: presence is back, the sweep notices it."""
+        for entry in await self.services.queue.entries_of(user.account.id):
+            if entry.state in ACTIVE:
+                await self.services.queue.sweep(entry.room)
+        await self.emit("queue:snapshot", await self.states(user), to=sid)
+
+    async def gone(self, sid: str, user: User) -> None:
+        await self.services.queue.drop(user.account.id, sid)
+
+    async def states(self, user: User) -> dict:
+        out = []
+        for entry in await self.services.queue.entries_of(user.account.id):
+            if entry.state in ACTIVE + (REVIEW_PENDING,) or entry.state_at:
+                out.append(candidate_state(await room_view(self.services.store, entry.room), entry, user.lang))
+        return {"entries": out}
+
+    async def on_queue_join(self, sid: str, user: User, data: dict) -> dict:
+        entry = await self.services.queue.join(user.account, data["exam_id"], data["slot_id"],
+                                               device_report(data["device"]))
+        return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
+
+    async def on_queue_state(self, sid: str, user: User, data: dict) -> dict:
+        return await self.states(user)
+
+    async def on_room_enter(self, sid: str, user: User, data: dict) -> dict:
+        if not is_id(data["room_id"]):
+            raise UserError("room_not_admitted", 403, field="room_id")
+        entry = await self.services.queue.enter_room(user.account, data["room_id"])
+        return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}

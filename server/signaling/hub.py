@@ -1,0 +1,66 @@
+"""The socket.io server on the aiohttp app: one namespace per role, fan-out across processes through
+Redis (socket.io's Redis manager, channel under the key prefix), the queue's clock and the presence
+heartbeat of the candidate sockets this process holds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import socketio
+from aiohttp import web
+
+from ..config import Settings
+from ..queue import sweeper
+from ..services import Services
+from .candidate import CandidateNamespace
+from .examiner import ExaminerNamespace
+from .fanout import CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .proctor import ProctorNamespace
+
+log = logging.getLogger("server.signaling")
+SIO = web.AppKey("socketio", socketio.AsyncServer)
+
+
+def attach(app: web.Application, services: Services, settings: Settings) -> socketio.AsyncServer:
+    manager = (socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
+               if settings.redis_url else socketio.AsyncManager())
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
+                               max_http_buffer_size=settings.max_json_bytes, logger=False, engineio_logger=False)
+    candidates = CandidateNamespace(CANDIDATE, services, settings)
+    for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings),
+                      ProctorNamespace(PROCTOR, services, settings)):
+        sio.register_namespace(namespace)
+    sio.attach(app)
+    app[SIO] = sio
+    services.queue.listeners.append(Fanout(sio, services).room_changed)
+
+    async def lifecycle(app: web.Application):
+        tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
+                 asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s))]
+        yield
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sid in list(candidates.users):  # leaving cleanly: the others see these candidates go at once
+            with contextlib.suppress(Exception):
+                await sio.disconnect(sid, namespace=CANDIDATE)
+
+    app.cleanup_ctx.append(lifecycle)
+    return sio
+
+
+async def _heartbeat(candidates: CandidateNamespace, ttl_s: float) -> None:
+    """Refresh the presence of this process's candidate sockets; a crashed process's expire."""
+    while True:
+        await asyncio.sleep(ttl_s / 3)
+        by_account: dict[str, list[str]] = {}
+        for sid, user in list(candidates.users.items()):
+            by_account.setdefault(user.account.id, []).append(sid)
+        try:
+            for account_id, sids in by_account.items():
+                await candidates.services.queue.touch(account_id, sids, ttl_s)
+        except Exception as exc:
+            log.warning("presence heartbeat failed", extra={"error": str(exc)})

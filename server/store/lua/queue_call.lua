@@ -1,0 +1,41 @@
+-- An examiner calls the next candidate: the first of the waiting line whose face check has passed,
+-- whose slot has started and who is connected. One script, so two examiners clicking at once admit
+-- one candidate, and a room holds one called or interviewed candidate at a time.
+-- KEYS[1] queue zset, KEYS[2] room live hash, KEYS[3] audit stream
+-- ARGV[1] now, ARGV[2] entry key prefix of the room ('<prefix>qentry:<room>:'),
+-- ARGV[3] presence key prefix ('<prefix>presence:'), ARGV[4] admission id, ARGV[5] examiner id,
+-- ARGV[6..] audit base pairs (subject filled in here)
+-- Returns {'ok', account} or {'err', code, detail}.
+local now = tonumber(ARGV[1])
+local current = redis.call('HGET', KEYS[2], 'account')
+if current then
+  local cs = redis.call('HGET', ARGV[2] .. current, 'state')
+  if cs == 'called' or cs == 'in_room' then return {'err', 'room_busy', current} end
+end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #members == 0 then return {'err', 'queue_empty', ''} end
+for _, account in ipairs(members) do
+  local key = ARGV[2] .. account
+  local e = redis.call('HMGET', key, 'state', 'slot_start', 'disconnected_at')
+  if e[1] == 'waiting' and tonumber(e[2]) <= now and tonumber(e[3] or '0') == 0
+     and redis.call('ZCOUNT', ARGV[3] .. account, now, '+inf') > 0 then
+    redis.call('ZREM', KEYS[1], account)
+    redis.call('HSET', key, 'state', 'called', 'state_at', ARGV[1], 'called_at', ARGV[1], 'called_by', ARGV[5],
+               'admission', ARGV[4], 'reason', '')
+    redis.call('DEL', KEYS[2])
+    redis.call('HSET', KEYS[2], 'account', account, 'state', 'called', 'since', ARGV[1], 'admission', ARGV[4],
+               'called_by', ARGV[5])
+    local fields = {}
+    for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+    for i = 1, #fields, 2 do
+      if fields[i] == 'subject' then fields[i + 1] = account end
+    end
+    fields[#fields + 1] = 'event'
+    fields[#fields + 1] = 'queue_called'
+    fields[#fields + 1] = 'data'
+    fields[#fields + 1] = cjson.encode({admission = ARGV[4], waited_s = now - tonumber(redis.call('HGET', key, 'joined_at'))})
+    redis.call('XADD', KEYS[3], '*', unpack(fields))
+    return {'ok', account}
+  end
+end
+return {'err', 'nobody_ready', tostring(#members)}

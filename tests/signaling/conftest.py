@@ -1,0 +1,95 @@
+"""Real socket.io clients against a running server on loopback, with a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp.test_utils import TestServer
+
+from server.accounts.sessions import COOKIE
+
+from ..live import live_world
+
+
+class Peer:
+    """One socket.io client on one namespace; keeps every event it receives."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+        @self.client.on("*", namespace=namespace)
+        async def _any(event, data=None):
+            self.events.append((event, data))
+            self.arrived.set()
+
+    async def connect(self, url: str, token: str | None, auth: dict | None = None, lang: str = "zh") -> None:
+        cookies = [f"lang={lang}"] + ([f"{COOKIE}={token}"] if token else [])
+        await self.client.connect(url, headers={"Cookie": "; ".join(cookies)}, namespaces=[self.namespace],
+                                  auth=auth or {}, transports=["websocket"], wait_timeout=5)
+
+    async def call(self, event: str, data: Any = None) -> dict:
+        return await self.client.call(event, data if data is not None else {}, namespace=self.namespace, timeout=5)
+
+    def seen(self, event: str) -> list[Any]:
+        return [d for e, d in self.events if e == event]
+
+    async def wait_for(self, event: str, check=lambda data: True, timeout: float = 5.0) -> Any:
+        """The first ``event`` (received or still to come) whose payload passes ``check``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        index = 0
+        while True:
+            while index < len(self.events):
+                name, data = self.events[index]
+                index += 1
+                if name == event and check(data):
+                    return data
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no {event!r} within {timeout}s; got {[e for e, _ in self.events]}")
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+@pytest.fixture
+async def server(app):
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    yield srv
+    await srv.close()
+
+
+@pytest.fixture
+async def live(services):
+    return await live_world(services)
+
+
+@pytest.fixture
+async def peers():
+    made: list[Peer] = []
+
+    async def open_peer(url: str, namespace: str, account=None, auth=None, services=None, lang="zh") -> Peer:
+        token = await services.sessions.create(account.id, account.role) if account is not None else None
+        peer = Peer(namespace)
+        made.append(peer)
+        await peer.connect(url, token, auth, lang)
+        return peer
+
+    yield open_peer
+    for peer in made:
+        await peer.close()
+
+
+def url_of(server: TestServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
