@@ -41,7 +41,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     owns_client = redis is None
-    client = redis or connect(settings.redis_url)
+    client = redis or connect(settings.redis_url, settings.redis_max_connections)
     app[SERVICES] = Services.build(Store(client, settings.redis_prefix), settings)
     if face_pool is not None:  # given by the caller: usable at once, before the app starts
         app[SERVICES].attach_face_pool(face_pool)

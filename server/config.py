@@ -28,6 +28,7 @@ class Settings:
     public_url: str = ""  # shown in printed links; default http(s)://host:port
     redis_url: str = ""  # empty: start a private embedded redis-server
     redis_prefix: str = "iv:"
+    redis_max_connections: int = 64  # per process; requests wait for a free one rather than fail
     data_dir: Path = Path("data")
     recordings_dir: Path = Path("recordings")
     log_level: str = "INFO"

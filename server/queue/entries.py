@@ -8,6 +8,7 @@ reason) and ``review_pending`` (three failed face checks, a proctor decides). ``
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 WAITING_FACE_CHECK = "waiting_face_check"
@@ -65,3 +66,4 @@ class QueueChange:
     event: str
     account: str = ""
     remind: str = ""  # the candidate to tell "you are next"
+    at: float = field(default_factory=time.time)  # when the change was made (after its script ran)

@@ -4,6 +4,7 @@ made the change; socket.io's Redis manager carries it to the sockets on every pr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -48,37 +49,62 @@ def candidate_state(view: RoomView, entry: QueueEntry, lang: str | None = None) 
 
 
 class Fanout:
+    """One pusher per room: a change never waits for its push (the examiner's click is answered at
+    once), and changes that arrive while a push runs are pushed together, once, right after it."""
+
     def __init__(self, sio: socketio.AsyncServer, services: Services) -> None:
         self.sio = sio
         self.services = services
+        self.pending: dict[str, list[QueueChange]] = {}
+        self.pushers: dict[str, asyncio.Task] = {}
 
     async def room_changed(self, change: QueueChange) -> None:
+        self.pending.setdefault(change.room, []).append(change)
+        if change.room not in self.pushers:
+            self.pushers[change.room] = asyncio.create_task(self._drain(change.room))
+
+    async def _drain(self, room_id: str) -> None:
+        try:
+            while changes := self.pending.pop(room_id, None):
+                try:
+                    await self._push(room_id, changes)
+                except Exception:
+                    log.exception("queue push failed", extra={"room": room_id})
+        finally:
+            self.pushers.pop(room_id, None)
+
+    async def idle(self) -> None:
+        """Wait until every change so far has been pushed (tests, shutdown)."""
+        while self.pushers:
+            await asyncio.gather(*list(self.pushers.values()), return_exceptions=True)
+
+    async def _push(self, room_id: str, changes: list[QueueChange]) -> None:
         started = time.perf_counter()
-        view = await room_view(self.services.store, change.room)
+        view = await room_view(self.services.store, room_id)
+        stamp = {"events": sorted({c.event for c in changes}), "at": round(min(c.at for c in changes), 4)}
+        sends = [("queue:state", candidate_state(view, e) | {"change": stamp}, e.account) for e in view.line]
         told = {e.account for e in view.line}
-        for entry in view.line:
-            await self.sio.emit("queue:state", candidate_state(view, entry), to=candidate_room(entry.account),
-                                namespace=CANDIDATE)
-        affected = [view.current] if view.current else []
-        affected += [e for e in view.recent if e.account == change.account]
-        for entry in affected:
-            if entry.account not in told:
-                await self.sio.emit("queue:state", candidate_state(view, entry), to=candidate_room(entry.account),
-                                    namespace=CANDIDATE)
-        if change.event == "queue_called" and view.current and view.current.state == CALLED:
-            await self.sio.emit("queue:called", {"room_id": view.room, "room_name": view.name,
-                                                 "exam_id": view.exam},
-                                to=candidate_room(view.current.account), namespace=CANDIDATE)
-        if change.remind:
-            await self.sio.emit("queue:next", {"room_id": view.room, "room_name": view.name},
-                                to=candidate_room(change.remind), namespace=CANDIDATE)
+        mentioned = {c.account for c in changes}
+        for entry in ([view.current] if view.current else []) + view.recent:
+            if entry.account not in told and (entry is view.current or entry.account in mentioned):
+                sends.append(("queue:state", candidate_state(view, entry) | {"change": stamp}, entry.account))
+                told.add(entry.account)
+        if view.current and view.current.state == CALLED and any(c.event == "queue_called" for c in changes):
+            sends.append(("queue:called", {"room_id": view.room, "room_name": view.name, "exam_id": view.exam},
+                          view.current.account))
+        sends += [("queue:next", {"room_id": view.room, "room_name": view.name}, c.remind)
+                  for c in changes if c.remind]
         room = view.to_json()
+        # one after the other: socket.io's Redis manager publishes each on one connection, and on a
+        # failed publish it reconnects (dropping its subscription), so bursts must not exhaust its pool
+        for event, data, account in sends:
+            await self.sio.emit(event, data, to=candidate_room(account), namespace=CANDIDATE)
         await self.sio.emit("queue:room", room, to=examiner_room(view.room), namespace=EXAMINER)
         await self.sio.emit("proctor:room", room, to=proctor_room(view.exam), namespace=PROCTOR)
-        if change.event in ("face_locked", "review_resolved"):
+        if any(c.event in ("face_locked", "review_resolved") for c in changes):
             await self.reviews_changed(view.exam)
-        log.debug("queue change pushed", extra={"room": change.room, "event": change.event,
-                                                "candidates": len(told), "ms": round((time.perf_counter() - started) * 1000, 1)})
+        log.debug("queue change pushed", extra={"room": room_id, "changes": len(changes), "sends": len(sends),
+                                                "ms": round((time.perf_counter() - started) * 1000, 1)})
 
     async def reviews_changed(self, exam_id: str) -> None:
         await self.sio.emit("proctor:reviews", {"reviews": await open_reviews(self.services, exam_id)},

@@ -34,7 +34,8 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
         sio.register_namespace(namespace)
     sio.attach(app)
     app[SIO] = sio
-    services.queue.listeners.append(Fanout(sio, services).room_changed)
+    fanout = Fanout(sio, services)
+    services.queue.listeners.append(fanout.room_changed)
 
     async def lifecycle(app: web.Application):
         tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
@@ -47,6 +48,8 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
         for sid in list(candidates.users):  # leaving cleanly: the others see these candidates go at once
             with contextlib.suppress(Exception):
                 await sio.disconnect(sid, namespace=CANDIDATE)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(fanout.idle(), 5)
 
     app.cleanup_ctx.append(lifecycle)
     return sio

@@ -1,0 +1,284 @@
+"""The waiting queue under load: many candidates waiting over many rooms, examiners admitting without pause.
+
+Run: ``python -m bench.queue [--candidates 2000] [--rooms 50] [--seconds 30]``.
+Starts a private redis-server (or uses REDIS_URL) under its own key prefix and a real
+``interview-server`` process on a free loopback port; seeds one exam with a running slot per room
+and booked candidates whose face check has passed; then connects every candidate with a real
+socket.io client (split over client processes), has them all enter the queue, and lets one
+examiner per room call, admit and end interviews continuously for ``--seconds``.
+
+Reports queue operations per second (join, call, enter, end) and the delay from each admission
+(the moment its Redis script committed, stamped by the server) to each waiting candidate of that
+room receiving the new position. The last line is JSON with ``queue_ops_per_s``,
+``position_update_p50_ms``, ``position_update_p95_ms`` and more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import socketio
+
+from server.store.base import Store
+from server.store.redis import connect
+
+FIT_DEVICE = {"camera": "granted", "microphone": "granted", "battery_level": 0.9, "charging": True,
+              "browser": "Chrome", "browser_version": "124"}
+INTERVIEW_S = 0.2  # how long each simulated interview lasts
+
+
+async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Path) -> dict:
+    from server.config import load_settings
+    from server.roster import idcard
+    from server.roster.photos import PhotoSource
+    from server.services import Services
+    from server.store.audit import Actor
+
+    settings = load_settings(env={}, redis_url=url, redis_prefix=prefix, data_dir=data_dir,
+                             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+    client = connect(url)
+    services = Services.build(Store(client, prefix), settings)
+    admin = Actor("bench", "admin")
+    now = time.time()
+    exam = await services.catalog.create_exam(admin, school="基准学院", name="候考压测", booking_opens=now - 3600,
+                                              booking_closes=now + 3600, pledge="承诺",
+                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    subject = (await services.catalog.subjects(exam.id))[0]
+    password_hash = await services.passwords.hash("bench-password-1")
+    examiners, slots = [], []
+    per_room = -(-candidates // rooms)
+    for r in range(rooms):
+        examiner = await services.directory.create("examiner", "", admin, username=f"bench-examiner-{r}",
+                                                   password_hash=password_hash)
+        room = await services.catalog.create_room(admin, exam.id, subject.id, f"考场{r}", [examiner.id])
+        slot = await services.catalog.create_slot(admin, exam.id, room.id, now + 30, now + 3600, per_room)
+        examiners.append((await services.sessions.create(examiner.id, "examiner"), room.id))
+        slots.append(slot)
+    numbers = [idcard.make("110101", f"2006{1 + i // 28000:02d}{1 + (i // 1000) % 28:02d}", i % 1000)
+               for i in range(candidates)]
+    csv = "姓名,身份证号,报考科目\n" + "\n".join(f"考生{i},{n},声乐" for i, n in enumerate(numbers))
+    report = await services.importer.import_csv(admin, exam.id, csv.encode(), PhotoSource.empty())
+    assert report.rejected == 0, report.to_json("en")["rows"][:3]
+    people = []
+    for i, number in enumerate(numbers):
+        account = await services.directory.create("candidate", "", admin, phone=f"137{i:08d}",
+                                                  password_hash=password_hash)
+        account = await services.identity.verify(account, f"考生{i}", number)
+        for step in (services.enrolments.confirm, services.enrolments.read_notice):
+            await step(account, exam.id)
+        await services.enrolments.sign_pledge(account, exam.id, True)
+        slot = slots[i % rooms]
+        await services.bookings.book(account, exam.id, slot.id, now=now)
+        # the face check itself is measured by bench.facecheck; here every candidate has passed it
+        await services.face_gate.record(exam.id, Actor(account.id, "candidate"), passed=True, reason="",
+                                        distance=0.3, check={"check_id": f"check_{i:012x}"}, kind="queue",
+                                        name=f"考生{i}", id_number=number, photo_sha256="")
+        people.append((await services.sessions.create(account.id, "candidate"), slot.id))
+    # the slots start now: move them back 30 s (bookings close when a slot starts)
+    for slot in slots:
+        await client.hset(services.store.keys.slot(slot.id), "starts_at", now - 30)
+    await client.aclose()
+    return {"exam": exam.id, "examiners": examiners, "people": people}
+
+
+def _cookie(token: str) -> dict:
+    from server.accounts.sessions import COOKIE
+    return {"Cookie": f"{COOKIE}={token}"}
+
+
+async def _candidates(url: str, exam_id: str, people: list, start_at: float, stop_at: float) -> dict:
+    """Connect, enter the queue, enter the room when called; record position-update delays."""
+    delays: list[float] = []
+    joins = 0
+    clients = []
+    gate = asyncio.Semaphore(50)
+
+    async def one(token: str, slot_id: str) -> None:
+        nonlocal joins
+        client = socketio.AsyncClient(reconnection=False)
+        clients.append(client)
+
+        @client.on("queue:state", namespace="/candidate")
+        async def state(data):
+            change = data.get("change") or {}  # a push after several changes: timed from the oldest
+            if "queue_called" in change.get("events", ()) and data.get("position") is not None:
+                delays.append(time.time() - change["at"])
+
+        @client.on("queue:called", namespace="/candidate")
+        async def called(data):
+            await client.emit("room:enter", {"room_id": data["room_id"]}, namespace="/candidate")
+
+        async with gate:
+            await client.connect(url, headers=_cookie(token), namespaces=["/candidate"], transports=["websocket"],
+                                 wait_timeout=30)
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        async with gate:
+            ack = await client.call("queue:join", {"exam_id": exam_id, "slot_id": slot_id, "device": FIT_DEVICE},
+                                    namespace="/candidate", timeout=60)
+        if ack.get("ok"):
+            joins += 1
+
+    await asyncio.gather(*(one(t, s) for t, s in people))
+    await asyncio.sleep(max(0.0, stop_at - time.time()))
+    for client in clients:
+        await client.disconnect()
+    return {"delays": delays, "joins": joins}
+
+
+async def _examiners(url: str, examiners: list, start_at: float, stop_at: float) -> dict:
+    counts = {"calls": 0, "ends": 0, "refused": 0}
+    call_ms: list[float] = []
+
+    async def one(token: str, room_id: str) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(url, headers=_cookie(token), namespaces=["/examiner"], auth={"room_id": room_id},
+                             transports=["websocket"], wait_timeout=30)
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop_at:
+            sent = time.perf_counter()
+            ack = await client.call("queue:call_next", {}, namespace="/examiner", timeout=30)
+            if not ack.get("ok"):
+                counts["refused"] += 1
+                await asyncio.sleep(0.2)
+                continue
+            call_ms.append((time.perf_counter() - sent) * 1000)
+            counts["calls"] += 1
+            await asyncio.sleep(INTERVIEW_S)
+            while time.time() < stop_at:  # end once the candidate is in the room
+                end = await client.call("queue:end", {"account_id": ack["account_id"]}, namespace="/examiner",
+                                        timeout=30)
+                if end.get("ok"):
+                    counts["ends"] += 1
+                    break
+                await asyncio.sleep(0.05)
+        await client.disconnect()
+
+    await asyncio.gather(*(one(t, r) for t, r in examiners))
+    return {**counts, "call_ms": call_ms}
+
+
+def _run_candidates(args) -> dict:
+    return asyncio.run(_candidates(*args))
+
+
+def _run_examiners(args) -> dict:
+    return asyncio.run(_examiners(*args))
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _wait_up(url: str, proc: subprocess.Popen) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise SystemExit("the server process exited; see its log above")
+            try:
+                async with session.get(url + "/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("the server did not start within 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--rooms", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long examiners keep admitting")
+    parser.add_argument("--client-processes", type=int, default=2)
+    args = parser.parse_args()
+
+    from server.store.embedded import EmbeddedRedis, free_port
+
+    redis_url = os.environ.get("REDIS_URL")
+    redis_server = None
+    if not redis_url:
+        redis_server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persist=False).start()
+        redis_url = redis_server.url
+    prefix = f"bench:{secrets.token_hex(4)}:"
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = None
+    try:
+        print(f"seeding {args.candidates} booked candidates over {args.rooms} rooms ...", flush=True)
+        t0 = time.perf_counter()
+        seeded = asyncio.run(_seed(redis_url, prefix, args.candidates, args.rooms, data_dir))
+        print(f"seeded in {time.perf_counter() - t0:.1f} s; starting the server on {url} ...", flush=True)
+        env = {**os.environ, "REDIS_URL": redis_url, "INTERVIEW_REDIS_PREFIX": prefix,
+               "INTERVIEW_FACECHECK_WORKERS": "0", "INTERVIEW_LOG_LEVEL": "WARNING",
+               "INTERVIEW_SIGNAL_RATE_PER_S": "100"}
+        server = subprocess.Popen([sys.executable, "-m", "server.cli", "run", "--host", "127.0.0.1", "--port",
+                                   str(port), "--data-dir", str(data_dir)], env=env)
+        asyncio.run(_wait_up(url, server))
+
+        n = args.client_processes
+        shares = [seeded["people"][i::n] for i in range(n)]
+        connect_s = max(20.0, args.candidates / 40)
+        start_at = time.time() + connect_s
+        stop_at = start_at + connect_s / 2 + args.seconds
+        print(f"connecting {args.candidates} socket.io candidates from {n} processes; all enter the queue at "
+              f"+{connect_s:.0f} s; examiners admit for {args.seconds:.0f} s after that ...", flush=True)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(n + 1) as pool:
+            cand = pool.map_async(_run_candidates, [(url, seeded["exam"], share, start_at, stop_at)
+                                                    for share in shares])
+            exam = pool.apply_async(_run_examiners, ((url, seeded["examiners"], start_at + connect_s / 2,
+                                                      stop_at),))
+            cand_results = cand.get(timeout=stop_at - time.time() + 120)
+            exam_result = exam.get(timeout=60)
+        delays = [d * 1000 for r in cand_results for d in r["delays"]]
+        joins = sum(r["joins"] for r in cand_results)
+        ops = exam_result["calls"] * 2 + exam_result["ends"]  # call, the candidate's room entry, end
+        figures = {
+            "candidates": args.candidates, "rooms": args.rooms, "joined": joins, "admissions": exam_result["calls"],
+            "interviews_ended": exam_result["ends"], "admitting_s": args.seconds,
+            "queue_ops_per_s": round(ops / args.seconds, 1),
+            "position_updates": len(delays),
+            "position_update_p50_ms": round(_pct(delays, 0.5), 1),
+            "position_update_p95_ms": round(_pct(delays, 0.95), 1),
+            "position_update_max_ms": round(max(delays), 1) if delays else None,
+            "call_next_p50_ms": round(statistics.median(exam_result["call_ms"]), 1) if exam_result["call_ms"] else None,
+        }
+        print(f"{joins} of {args.candidates} candidates entered the queue; {exam_result['calls']} admissions and "
+              f"{exam_result['ends']} interviews ended in {args.seconds:.0f} s -> {figures['queue_ops_per_s']} queue ops/s")
+        print(f"{len(delays)} position updates after admissions: p50 {figures['position_update_p50_ms']} ms, "
+              f"p95 {figures['position_update_p95_ms']} ms, max {figures['position_update_max_ms']} ms")
+        print(json.dumps(figures))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(20)
+
+        async def cleanup():
+            client = connect(redis_url)
+            async for key in client.scan_iter(match=prefix + "*", count=1000):
+                await client.delete(key)
+            await client.aclose()
+
+        asyncio.run(cleanup())
+        if redis_server is not None:
+            redis_server.stop()
+
+
+if __name__ == "__main__":
+    main()
