@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the server and its tests need on a fresh Debian machine:
-# system packages (redis-server), a virtual environment at .venv/ with pinned
-# Python dependencies, and the project itself installed in editable mode.
+# system packages (redis-server; chromium and CJK fonts for the browser tests), a virtual
+# environment at .venv/ with pinned Python dependencies, the project itself installed in editable
+# mode, the face-check model files, and the socket.io browser client (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,11 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO_CMD="sudo"
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# the real-browser tests (tests/e2e) drive Debian's Chromium; CJK fonts so Chinese pages render
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
-for pkg in cmake libopenblas-dev liblapack-dev; do
+for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -55,3 +59,31 @@ fi
 # run only re-checks them. Nothing is downloaded when the server runs (docs/facecheck.md).
 say "face-check model files"
 .venv/bin/python -m server.facecheck.fetch
+
+# The standard socket.io browser client, pinned, from the npm registry (npm checks the tarball's
+# integrity); only its self-contained ESM bundle is copied into web/static/vendor/ (not in git).
+SOCKETIO_VERSION=4.8.4
+SOCKETIO_SHA256=771c3872e7d9bf81020615fda67ef0fd2aa61fcaf1990100714a46fa2c39f8a1
+vendor=web/static/vendor
+bundle="$vendor/socket.io.esm.min.js"
+have_bundle() { [ -f "$bundle" ] && [ "$(sha256sum "$bundle" | cut -d' ' -f1)" = "$SOCKETIO_SHA256" ]; }
+if have_bundle; then
+    say "socket.io-client $SOCKETIO_VERSION present in $vendor/"
+else
+    npm_dir="${XDG_CACHE_HOME:-$HOME/.cache}/interview-server/npm"
+    say "installing socket.io-client@$SOCKETIO_VERSION with npm into $npm_dir"
+    mkdir -p "$npm_dir" "$vendor"
+    if ! npm install --prefix "$npm_dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
+            "socket.io-client@$SOCKETIO_VERSION" >/dev/null; then
+        echo "npm could not install socket.io-client@$SOCKETIO_VERSION (is the npm registry reachable? 'npm config get registry')" >&2
+        exit 1
+    fi
+    dist="$npm_dir/node_modules/socket.io-client/dist"
+    cp "$dist/socket.io.esm.min.js" "$bundle"
+    if [ -f "$dist/socket.io.esm.min.js.map" ]; then cp "$dist/socket.io.esm.min.js.map" "$vendor/"; fi
+fi
+if ! have_bundle; then
+    echo "socket.io client missing or not the pinned build: $bundle should be socket.io-client@$SOCKETIO_VERSION" \
+         "dist/socket.io.esm.min.js (sha256 $SOCKETIO_SHA256). Check npm's access to the registry and run scripts/setup.sh again." >&2
+    exit 1
+fi

@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from ..errors import UserError
 from ..store.models import ROLES
 from .routing import PUBLIC, Routes
-from .context import ACCOUNT, LANG
+from .context import ACCOUNT, LANG, SERVICES
 
 routes = Routes()
 
@@ -58,6 +59,25 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("candidate.html")
 async def candidate_page(request: web.Request) -> dict:
     return {}
+
+
+@routes.get("/candidate/practice", ("candidate",), page=True)
+@aiohttp_jinja2.template("check.html")
+async def practice_page(request: web.Request) -> dict:
+    """Practice at any time: camera, framing, microphone, and the device check; no examiner."""
+    return {"exam": None}
+
+
+@routes.get("/candidate/exams/{exam_id}/check", ("candidate",), page=True)
+async def exam_check_page(request: web.Request) -> web.StreamResponse:
+    """Before the queue: device check and the face check for one of the candidate's exams."""
+    lang = request.get(LANG, "zh")
+    try:
+        state = await request.app[SERVICES].enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+    except UserError as err:
+        return aiohttp_jinja2.render_template("error.html", request, {"code": err.code, "message": err.message(lang)},
+                                              status=err.status)
+    return aiohttp_jinja2.render_template("check.html", request, {"exam": state.exam})
 
 
 @routes.get("/examiner", ("examiner",), page=True)

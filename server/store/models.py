@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -43,23 +44,38 @@ def to_hash(record: Any) -> dict[str, str]:
     return out
 
 
-def from_hash(cls: type[T], data: dict[str, str]) -> T:
+def _json_or(empty: type) -> Any:
+    return lambda raw: json.loads(raw) if raw else empty()
+
+
+@functools.cache
+def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
+    """How to read each field of ``cls`` back from its hash string (type hints resolved once per class:
+    resolving them is slow, and hot paths read thousands of records a second)."""
     hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
+    out = []
     for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
-            continue
-        raw, kind = data[f.name], hints[f.name]
+        kind = hints[f.name]
+        origin = typing.get_origin(kind) or kind
         if kind is int:
-            kwargs[f.name] = int(raw or 0)
+            convert: Any = lambda raw: int(raw or 0)  # noqa: E731
         elif kind is float:
-            kwargs[f.name] = float(raw or 0)
+            convert = lambda raw: float(raw or 0)  # noqa: E731
         elif kind is bool:
-            kwargs[f.name] = raw == "1"
-        elif typing.get_origin(kind) in (list, dict):
-            kwargs[f.name] = json.loads(raw) if raw else kind.__origin__()
+            convert = lambda raw: raw == "1"  # noqa: E731
+        elif origin in (list, dict):
+            convert = _json_or(origin)
         else:
-            kwargs[f.name] = raw
+            convert = None
+        out.append((f.name, convert))
+    return tuple(out)
+
+
+def from_hash(cls: type[T], data: dict[str, str]) -> T:
+    kwargs: dict[str, Any] = {}
+    for name, convert in _converters(cls):
+        if name in data:
+            kwargs[name] = convert(data[name]) if convert else data[name]
     return cls(**kwargs)
 
 

@@ -62,6 +62,8 @@ EXPECTED = {
     ("GET", "/register"): PUBLIC,
     ("GET", "/lang/{lang}"): PUBLIC,
     ("GET", "/candidate"): (C,),
+    ("GET", "/candidate/practice"): (C,),
+    ("GET", "/candidate/exams/{exam_id}/check"): (C,),
     ("GET", "/examiner"): (E,),
     ("GET", "/proctor"): (P, A),
     ("GET", "/admin"): (A,),

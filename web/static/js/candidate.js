@@ -104,7 +104,9 @@ function renderSummary(list, slots) {
     el("ul", { class: "facts" }, booked.map((b) => el("li", {},
       el("strong", {}, b.subject.name), " ", b.slot ? fmtRange(b.slot.starts_at, b.slot.ends_at) : ""))),
     el("p", { class: "hint" }, t("预约成功后，请在预约的考试时段内进入考试。进入面试前须完成设备检测和人脸比对。",
-      "Enter the exam within your booked slot; a device check and a face check come before the interview.")));
+      "Enter the exam within your booked slot; a device check and a face check come before the interview.")),
+    ...list.map((item) => el("a", { class: "button full", href: `/candidate/exams/${item.exam.id}/check` },
+      (list.length > 1 ? item.exam.name + " · " : "") + t("设备检测与人脸比对", "Device check and face check"))));
 }
 
 function renderIdentity(verified) {

@@ -1,0 +1,182 @@
+// The queue-entry face check (seed 003 4.3.2) against the HTTP API (docs/facecheck.md):
+// a challenge (turn left / right), a burst of JPEG frames from the live video, the answer.
+//   faceStatus(examId) -> {status, cleared, strikes, strikes_left, ...}
+//   captureBurst(video, {count, intervalMs, onFrontal, onTurn}) -> Blob[]
+//   runFaceCheck(examId, video, {onStep}) -> the check's result (passed, reason, message, advice, strikes_left, locked)
+//   mountFaceCheck(box, examId, video, {onPassed}) -> {refresh()}: the whole UI in a container
+import { api, el, t } from "/static/js/common.js";
+
+export const faceStatus = (examId) => api("GET", `/api/candidate/exams/${examId}/facecheck`);
+
+const MAX_SIDE = 640; // the server needs ~64 px of face; 640 px keeps each frame ~40-80 KB
+
+// One frame of the video as JPEG. The video is drawn unmirrored (the preview is only mirrored by CSS).
+function grab(video, canvas) {
+  const w = video.videoWidth, h = video.videoHeight;
+  if (!w || !h) throw { code: "no_video", message: t("摄像头没有画面", "The camera shows no picture") };
+  const scale = Math.min(1, MAX_SIDE / Math.max(w, h));
+  canvas.width = Math.round(w * scale);
+  canvas.height = Math.round(h * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  // toBlob copies the bitmap now; encoding finishes later
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.8));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// First frame facing the camera, then `count - 1` frames while the head turns.
+export async function captureBurst(video, { count = 8, intervalMs = 300, frontalMs = 800, onFrontal = () => {}, onTurn = () => {} } = {}) {
+  const canvas = document.createElement("canvas");
+  onFrontal();
+  await sleep(frontalMs);
+  const pending = [grab(video, canvas)];
+  onTurn();
+  for (let i = 1; i < count; i++) {
+    await sleep(intervalMs);
+    pending.push(grab(video, canvas));
+  }
+  const blobs = await Promise.all(pending);
+  if (blobs.some((b) => !b)) throw { code: "capture_failed", message: t("无法截取摄像头画面，请重试", "Could not capture the camera picture; retry") };
+  return blobs;
+}
+
+function speak(text) {
+  try {
+    if (!window.speechSynthesis) return;
+    const u = new SpeechSynthesisUtterance(text);
+    u.lang = document.documentElement.lang || "zh-CN";
+    speechSynthesis.cancel();
+    speechSynthesis.speak(u);
+  } catch {
+    /* voice is a help, not a requirement */
+  }
+}
+
+export const turnText = (direction) => direction === "left"
+  ? t("请缓慢向左转头", "Slowly turn your head to the left")
+  : t("请缓慢向右转头", "Slowly turn your head to the right");
+
+// onStep(step, detail): "challenge" -> "frontal" -> "turn" (detail: direction) -> "checking".
+export async function runFaceCheck(examId, video, { onStep = () => {}, voice = true } = {}) {
+  onStep("challenge");
+  const challenge = await api("POST", `/api/candidate/exams/${examId}/facecheck/challenge`);
+  const count = Math.max(2, Math.min(8, challenge.max_frames || 5));
+  const frontal = t("请正面面对摄像头", "Face the camera");
+  const blobs = await captureBurst(video, {
+    count,
+    onFrontal: () => { onStep("frontal"); if (voice) speak(frontal); },
+    onTurn: () => { onStep("turn", challenge.direction); if (voice) speak(turnText(challenge.direction)); },
+  });
+  onStep("checking");
+  const form = new FormData();
+  form.append("challenge_id", challenge.challenge_id);
+  blobs.forEach((b, i) => form.append("frame", b, `frame${i}.jpg`));
+  const result = await api("POST", `/api/candidate/exams/${examId}/facecheck`, form);
+  return { ...result, direction: challenge.direction, frames: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) };
+}
+
+// --- the UI: instruction over the preview, result with reason + advice, strikes, locked state ---
+
+function lockedView(status) {
+  if (status.status === "rejected") {
+    return el("div", { class: "face-result fail", "data-state": "rejected" },
+      el("strong", {}, t("人工审核未通过", "The manual review did not approve you")),
+      el("p", {}, t("请联系报考院校", "Contact the school")));
+  }
+  return el("div", { class: "face-result fail", "data-state": "locked" },
+    el("strong", {}, t("您未通过人脸验证，已提交人工审核", "You did not pass the face check; it has gone to manual review")),
+    el("p", {}, t("连续 3 次人脸验证失败，请耐心等待人工审核结果。审核通过后，可再继续考试。",
+      "Three face checks failed in a row; please wait for the manual review. Once approved you can continue.")));
+}
+
+export function mountFaceCheck(box, examId, video, { onPassed = () => {}, prompt = null } = {}) {
+  const out = el("div", { class: "face-out", "aria-live": "polite" });
+  const button = el("button", { type: "button", class: "full", id: "face-start" }, t("开始人脸比对", "Start the face check"));
+  const tips = el("ul", { class: "facts hint" },
+    el("li", {}, t("请正面面对摄像头，调整好光线角度，不要出现高曝光的情况，保证人脸清晰", "Face the camera in good, even light so your face is clear")),
+    el("li", {}, t("不要佩戴美瞳、不要化浓妆，摘下帽子和口罩", "No coloured lenses, heavy make-up, hat or mask")),
+    el("li", {}, t("根据提示缓慢转头，画面中仅允许出现考生本人", "Turn your head slowly when asked; only you may be in the picture")));
+  box.replaceChildren(tips, out, button);
+  const say = (text, cls = "") => { if (prompt) { prompt.textContent = text; prompt.className = "prompt " + cls; prompt.hidden = !text; } };
+
+  function show(status) {
+    if (status.status === "locked" || status.status === "rejected") {
+      out.replaceChildren(lockedView(status));
+      button.hidden = true;
+      return;
+    }
+    if (status.cleared) {
+      out.replaceChildren(el("div", { class: "face-result ok", "data-state": "passed" },
+        el("strong", {}, status.status === "approved" ? t("人工审核已通过", "Approved by manual review") : t("人脸比对通过", "Face check passed"))));
+      button.hidden = true;
+      onPassed(status);
+      return;
+    }
+    button.hidden = false;
+    button.textContent = status.strikes ? t("重新进行人脸比对", "Try the face check again") : t("开始人脸比对", "Start the face check");
+    if (status.strikes && status.strikes_left !== undefined && !out.firstChild) { // e.g. after a reload
+      out.replaceChildren(el("p", { class: "warn" }, t(`上次人脸比对未通过，还有 ${status.strikes_left} 次机会`,
+        `The last face check failed; ${status.strikes_left} ${status.strikes_left === 1 ? "try" : "tries"} left`)));
+    }
+  }
+
+  async function refresh() {
+    try {
+      show(await faceStatus(examId));
+    } catch (err) {
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+    }
+  }
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    out.replaceChildren(el("p", { class: "progress" }, t("正在准备人脸比对…", "Preparing the face check…")));
+    try {
+      const result = await runFaceCheck(examId, video, {
+        onStep: (step, direction) => {
+          if (step === "frontal") {
+            if (prompt) prompt.parentElement.scrollIntoView({ behavior: "smooth", block: "start" });
+            say(t("请正面面对摄像头", "Face the camera"));
+            out.replaceChildren(el("p", { class: "progress" }, t("请正面面对摄像头，保持不动", "Face the camera and hold still")));
+          }
+          if (step === "turn") {
+            say(turnText(direction) + (direction === "left" ? " ←" : " →"), "turn");
+            out.replaceChildren(el("p", { class: "progress" }, turnText(direction)));
+          }
+          if (step === "checking") {
+            say("");
+            out.replaceChildren(el("p", { class: "progress" }, t("正在比对，请稍候…", "Checking, please wait…")));
+          }
+        },
+      });
+      Object.assign(box.dataset, { frames: result.frames, bytes: result.bytes }); // what was uploaded
+      if (result.passed) {
+        show({ status: "passed", cleared: true });
+      } else if (result.locked) {
+        out.replaceChildren(el("div", { class: "face-result fail", "data-state": "locked", "data-reason": result.reason },
+          el("strong", {}, result.message), el("p", {}, result.locked_message)));
+        button.hidden = true;
+      } else {
+        out.replaceChildren(el("div", { class: "face-result fail", "data-state": "failed", "data-reason": result.reason },
+          el("strong", {}, result.message),
+          el("p", {}, result.advice),
+          el("p", { class: "strikes" }, t(`还有 ${result.strikes_left} 次机会，连续 3 次失败将转人工审核`,
+            `${result.strikes_left} ${result.strikes_left === 1 ? "try" : "tries"} left; 3 failures in a row go to manual review`))));
+        show({ status: "failed", cleared: false, strikes: result.strikes });
+      }
+    } catch (err) {
+      say("");
+      if (err.code === "face_check_locked" || err.code === "face_review_rejected") {
+        await refresh();
+      } else {
+        out.replaceChildren(el("p", { class: "error", role: "alert" }, err.message || String(err)));
+      }
+    } finally {
+      button.disabled = false;
+      out.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    }
+  });
+
+  refresh();
+  return { refresh };
+}
