@@ -5,7 +5,8 @@ Starts a private redis-server (or uses REDIS_URL) under its own key prefix and a
 ``interview-server`` process on a free loopback port; seeds one exam with a running slot per room
 and booked candidates whose face check has passed; then connects every candidate with a real
 socket.io client (split over client processes), has them all enter the queue, and lets one
-examiner per room call, admit and end interviews continuously for ``--seconds``.
+examiner per room call, admit and end interviews continuously for ``--seconds`` (each interview
+lasting ``--interview-s``: real ones last minutes, so this admits far faster than any exam does).
 
 Reports queue operations per second (join, call, enter, end) and the delay from each admission
 (the moment its Redis script committed, stamped by the server) to each waiting candidate of that
@@ -20,6 +21,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import random
 import secrets
 import statistics
 import subprocess
@@ -36,7 +38,6 @@ from server.store.redis import connect
 
 FIT_DEVICE = {"camera": "granted", "microphone": "granted", "battery_level": 0.9, "charging": True,
               "browser": "Chrome", "browser_version": "124"}
-INTERVIEW_S = 0.2  # how long each simulated interview lasts
 
 
 async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Path) -> dict:
@@ -109,11 +110,12 @@ async def _candidates(url: str, exam_id: str, people: list, start_at: float, sto
         nonlocal joins
         client = socketio.AsyncClient(reconnection=False)
         clients.append(client)
+        mine = {"n": None}
 
-        @client.on("queue:state", namespace="/candidate")
-        async def state(data):
+        @client.on("queue:line", namespace="/candidate")
+        async def line(data):
             change = data.get("change") or {}  # a push after several changes: timed from the oldest
-            if "queue_called" in change.get("events", ()) and data.get("position") is not None:
+            if "queue_called" in change.get("events", ()) and any(i["n"] == mine["n"] for i in data["line"]):
                 delays.append(time.time() - change["at"])
 
         @client.on("queue:called", namespace="/candidate")
@@ -129,6 +131,7 @@ async def _candidates(url: str, exam_id: str, people: list, start_at: float, sto
                                     namespace="/candidate", timeout=60)
         if ack.get("ok"):
             joins += 1
+            mine["n"] = ack["entry"]["n"]
 
     await asyncio.gather(*(one(t, s) for t, s in people))
     await asyncio.sleep(max(0.0, stop_at - time.time()))
@@ -137,7 +140,7 @@ async def _candidates(url: str, exam_id: str, people: list, start_at: float, sto
     return {"delays": delays, "joins": joins}
 
 
-async def _examiners(url: str, examiners: list, start_at: float, stop_at: float) -> dict:
+async def _examiners(url: str, examiners: list, start_at: float, stop_at: float, interview_s: float) -> dict:
     counts = {"calls": 0, "ends": 0, "refused": 0}
     call_ms: list[float] = []
 
@@ -145,7 +148,8 @@ async def _examiners(url: str, examiners: list, start_at: float, stop_at: float)
         client = socketio.AsyncClient(reconnection=False)
         await client.connect(url, headers=_cookie(token), namespaces=["/examiner"], auth={"room_id": room_id},
                              transports=["websocket"], wait_timeout=30)
-        await asyncio.sleep(max(0.0, start_at - time.time()))
+        # examiners do not all click at the same instant: each starts somewhere within one interview
+        await asyncio.sleep(max(0.0, start_at - time.time()) + random.uniform(0, interview_s))
         while time.time() < stop_at:
             sent = time.perf_counter()
             ack = await client.call("queue:call_next", {}, namespace="/examiner", timeout=30)
@@ -155,7 +159,7 @@ async def _examiners(url: str, examiners: list, start_at: float, stop_at: float)
                 continue
             call_ms.append((time.perf_counter() - sent) * 1000)
             counts["calls"] += 1
-            await asyncio.sleep(INTERVIEW_S)
+            await asyncio.sleep(interview_s)
             while time.time() < stop_at:  # end once the candidate is in the room
                 end = await client.call("queue:end", {"account_id": ack["account_id"]}, namespace="/examiner",
                                         timeout=30)
@@ -184,6 +188,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _wait_up(url: str, proc: subprocess.Popen) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
@@ -205,6 +215,8 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0, help="how long examiners keep admitting")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--interview-s", type=float, default=3.0,
+                        help="length of each simulated interview (real ones last 10 min)")
     args = parser.parse_args()
 
     from server.store.embedded import EmbeddedRedis, free_port
@@ -243,7 +255,12 @@ def main() -> None:
             cand = pool.map_async(_run_candidates, [(url, seeded["exam"], share, start_at, stop_at)
                                                     for share in shares])
             exam = pool.apply_async(_run_examiners, ((url, seeded["examiners"], start_at + connect_s / 2,
-                                                      stop_at),))
+                                                      stop_at, args.interview_s),))
+            admit_from = start_at + connect_s / 2
+            time.sleep(max(0.0, admit_from - time.time()))
+            cpu_start = _cpu_s(server.pid)
+            time.sleep(max(0.0, stop_at - time.time()))
+            server_cpu_pct = 100 * (_cpu_s(server.pid) - cpu_start) / args.seconds
             cand_results = cand.get(timeout=stop_at - time.time() + 120)
             exam_result = exam.get(timeout=60)
         delays = [d * 1000 for r in cand_results for d in r["delays"]]
@@ -258,9 +275,11 @@ def main() -> None:
             "position_update_p95_ms": round(_pct(delays, 0.95), 1),
             "position_update_max_ms": round(max(delays), 1) if delays else None,
             "call_next_p50_ms": round(statistics.median(exam_result["call_ms"]), 1) if exam_result["call_ms"] else None,
+            "interview_s": args.interview_s, "server_cpu_pct": round(server_cpu_pct, 1),
         }
         print(f"{joins} of {args.candidates} candidates entered the queue; {exam_result['calls']} admissions and "
               f"{exam_result['ends']} interviews ended in {args.seconds:.0f} s -> {figures['queue_ops_per_s']} queue ops/s")
+        print(f"server process CPU while admitting: {figures['server_cpu_pct']} % of one core")
         print(f"{len(delays)} position updates after admissions: p50 {figures['position_update_p50_ms']} ms, "
               f"p95 {figures['position_update_p95_ms']} ms, max {figures['position_update_max_ms']} ms")
         print(json.dumps(figures))

@@ -10,7 +10,11 @@ from ..store.base import Store
 from ..store.models import from_hash
 from .entries import ACTIVE, CALLED, IN_LINE, IN_ROOM, QueueEntry
 
-RECENT_S = 12 * 3600  # finished entries of slots that started this long ago still show
+RECENT_S = 12 * 3600
+MAX_RECENT = 50  # finished entries shown (newest slots first)
+# what a view shows (not the device report): read with HMGET, the first must always be set
+VIEW_FIELDS = ("state", "room", "account", "slot", "exam", "name", "score", "seq", "slot_start", "slot_end", "joined_at",
+               "state_at", "disconnected_at", "reason", "in_room_at", "called_at")  # finished entries of slots that started this long ago still show
 
 
 @dataclass
@@ -63,31 +67,26 @@ class RoomView:
 async def room_view(store: Store, room_id: str, now: float | None = None) -> RoomView:
     now = time.time() if now is None else now
     k = store.keys
-    redis = store.redis
-    pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(k.room(room_id))
-    pipe.zrange(k.queue(room_id), 0, -1)
-    pipe.zrangebyscore(k.queue_all(room_id), f"{(now - RECENT_S) * 100000:.0f}", "+inf")
-    pipe.hgetall(k.queue_live(room_id))
-    pipe.hgetall(k.queue_stats(room_id))
-    room, line_ids, all_ids, live, stats = await pipe.execute()
-    subject_minutes = 0
-    if room.get("subject_id"):
-        subject_minutes = int(await redis.hget(k.subject(room["subject_id"]), "interview_minutes") or 0)
-    exam_id = room.get("exam_id", "")
-    pipe = redis.pipeline(transaction=False)
-    for account in all_ids:
-        pipe.hgetall(k.queue_entry(room_id, account))
-        pipe.hget(k.face_state(exam_id, account), "status")
-    raw = await pipe.execute() if all_ids else []
-    entries = {a: from_hash(QueueEntry, raw[2 * i]) for i, a in enumerate(all_ids) if raw[2 * i]}
-    face = {a: raw[2 * i + 1] or "none" for i, a in enumerate(all_ids)}
+    room, line_ids, listed, live, stats, minutes, values, faces = await store.script("queue_view")(
+        keys=[k.room(room_id), k.queue(room_id), k.queue_all(room_id), k.queue_live(room_id), k.queue_stats(room_id)],
+        args=[f"{(now - RECENT_S) * 100000:.0f}", k.queue_entry(room_id, ""), k.prefix, MAX_RECENT, *VIEW_FIELDS])
+    room, live, stats = _pairs(room), _pairs(live), _pairs(stats)
+    entries = {}
+    for account, row in zip(listed, values):
+        if row[0] is not None:
+            entries[account] = from_hash(QueueEntry, {f: v for f, v in zip(VIEW_FIELDS, row) if v is not None})
+    face = dict(zip(listed, faces))
     count = int(stats.get("count", 0))
-    average = float(stats.get("total_s", 0)) / count if count else subject_minutes * 60.0
+    average = float(stats.get("total_s", 0)) / count if count else int(minutes) * 60.0
     current = entries.get(live.get("account", ""))
     if current is not None and current.state not in (CALLED, IN_ROOM):
         current = None
     line = [entries[a] for a in line_ids if a in entries]
     recent = [e for e in entries.values() if e.state not in ACTIVE]
     recent.sort(key=lambda e: -e.state_at)
-    return RoomView(room_id, exam_id, room.get("name", ""), line, current, recent, face, average, now=now)
+    return RoomView(room_id, room.get("exam_id", ""), room.get("name", ""), line, current, recent, face, average,
+                    now=now)
+
+
+def _pairs(flat: list) -> dict:
+    return dict(zip(flat[::2], flat[1::2]))

@@ -8,7 +8,7 @@ from ..queue.entries import ACTIVE, REVIEW_PENDING
 from ..queue.views import room_view
 from ..store.models import is_id
 from .base import RoleNamespace, User
-from .fanout import candidate_room, candidate_state
+from .fanout import candidate_room, candidate_state, line_room
 
 DEVICE_KEYS = {"camera", "microphone", "battery_level", "charging", "browser", "browser_version", "os", "in_app",
                "network", "user_agent"}
@@ -44,6 +44,11 @@ class CandidateNamespace(RoleNamespace):
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         await self.enter_room(sid, candidate_room(user.account.id))
+        redis, keys = self.services.store.redis, self.services.store.keys
+        for slot_id in (await redis.hgetall(keys.bookings(user.account.id))).values():
+            room_id = await redis.hget(keys.slot(slot_id), "room_id")
+            if room_id:
+                await self.enter_room(sid, line_room(room_id))
         await self.services.queue.touch(user.account.id, [sid], self.settings.presence_ttl_s)
 
     async def welcome(self, sid: str, user: User) -> None:

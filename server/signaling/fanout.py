@@ -32,10 +32,23 @@ def proctor_room(exam_id: str) -> str:
     return f"exam:{exam_id}"
 
 
+def line_room(room_id: str) -> str:
+    """Every candidate socket booked into the room listens here for the line's order."""
+    return f"line:{room_id}"
+
+
+def line_json(view: RoomView) -> dict:
+    """The waiting line without names or accounts: arrival numbers (``n``), state and estimated wait.
+    A candidate's position is the index of their own ``n`` (from their ``queue:state``) plus one."""
+    return {"room_id": view.room, "at": view.now, "line": [
+        {"n": e.seq, "state": e.state, "eta_s": round(view.remaining_current_s() + i * view.average_s)}
+        for i, e in enumerate(view.line)]}
+
+
 def candidate_state(view: RoomView, entry: QueueEntry, lang: str | None = None) -> dict:
     """What the candidate's page shows; ``reason_message`` in both languages unless ``lang`` is given."""
     out = {"room_id": entry.room, "room_name": view.name, "exam_id": entry.exam, "slot_id": entry.slot,
-           "state": entry.state, "reason": entry.reason or None, "slot_ends_at": entry.slot_end,
+           "n": entry.seq, "state": entry.state, "reason": entry.reason or None, "slot_ends_at": entry.slot_end,
            "face_status": view.face.get(entry.account, "none"), "position": None, "ahead": None, "eta_s": None,
            "at": view.now}
     if entry.reason:  # a system reason has a message; an examiner's reason is their own words
@@ -79,26 +92,28 @@ class Fanout:
             await asyncio.gather(*list(self.pushers.values()), return_exceptions=True)
 
     async def _push(self, room_id: str, changes: list[QueueChange]) -> None:
+        """One ``queue:line`` to every candidate booked in the room (each finds their own arrival
+        number in it), a ``queue:state`` to the candidates the changes were about, the room to its
+        examiners and proctors. One message per room, not one per waiting candidate."""
         started = time.perf_counter()
         view = await room_view(self.services.store, room_id)
         stamp = {"events": sorted({c.event for c in changes}), "at": round(min(c.at for c in changes), 4)}
-        sends = [("queue:state", candidate_state(view, e) | {"change": stamp}, e.account) for e in view.line]
-        told = {e.account for e in view.line}
-        mentioned = {c.account for c in changes}
-        for entry in ([view.current] if view.current else []) + view.recent:
-            if entry.account not in told and (entry is view.current or entry.account in mentioned):
-                sends.append(("queue:state", candidate_state(view, entry) | {"change": stamp}, entry.account))
-                told.add(entry.account)
+        mentioned = {c.account for c in changes if c.account}
+        sends = [("queue:state", candidate_state(view, e) | {"change": stamp}, e.account)
+                 for e in view.line + ([view.current] if view.current else []) + view.recent
+                 if e.account in mentioned]
         if view.current and view.current.state == CALLED and any(c.event == "queue_called" for c in changes):
             sends.append(("queue:called", {"room_id": view.room, "room_name": view.name, "exam_id": view.exam},
                           view.current.account))
         sends += [("queue:next", {"room_id": view.room, "room_name": view.name}, c.remind)
                   for c in changes if c.remind]
-        room = view.to_json()
         # one after the other: socket.io's Redis manager publishes each on one connection, and on a
         # failed publish it reconnects (dropping its subscription), so bursts must not exhaust its pool
+        await self.sio.emit("queue:line", line_json(view) | {"change": stamp}, to=line_room(view.room),
+                            namespace=CANDIDATE)
         for event, data, account in sends:
             await self.sio.emit(event, data, to=candidate_room(account), namespace=CANDIDATE)
+        room = view.to_json()
         await self.sio.emit("queue:room", room, to=examiner_room(view.room), namespace=EXAMINER)
         await self.sio.emit("proctor:room", room, to=proctor_room(view.exam), namespace=PROCTOR)
         if any(c.event in ("face_locked", "review_resolved") for c in changes):

@@ -1,6 +1,8 @@
 """The Redis key schema: every key the server uses is built here, under one prefix.
 
-Tests and tenants get their own prefix, so they never touch each other's keys.
+Tests and tenants get their own prefix, so they never touch each other's keys. The queue's Lua
+scripts (``lua/queue_*.lua``) that walk a room's line build ``qentry``, ``presence``, ``face``,
+``subject`` and ``queued`` keys from the prefix they are given, in the same shapes as below.
 
 =====================================  ======  ==============================================
 key (after the prefix)                 type    holds

@@ -55,19 +55,28 @@ async def test_refusal_reason_reaches_the_client(server, services, live):
     assert reasons and reasons[0]["data"]["code"] == "login_required" and "log in" in reasons[0]["message"]
 
 
+def position(line: dict, n: int) -> int | None:
+    """The candidate's position in a ``queue:line`` push, from their arrival number."""
+    order = [item["n"] for item in line["line"]]
+    return order.index(n) + 1 if n in order else None
+
+
 async def test_positions_are_pushed_when_the_line_moves(server, services, live, peers):
     _, first = await candidate_peer(peers, server, services, live, 0)
     _, second = await candidate_peer(peers, server, services, live, 1)
     _, third = await candidate_peer(peers, server, services, live, 2)
-    state = await third.wait_for("queue:state", lambda d: d["state"] == "waiting" and d["position"] == 3)
-    assert state["ahead"] == 2 and state["eta_s"] == 1200
+    me = await third.wait_for("queue:state", lambda d: d["state"] == "waiting")
+    assert (me["position"], me["ahead"], me["eta_s"]) == (3, 2, 1200)
+    numbers = [(await p.call("queue:state"))["entries"][0]["n"] for p in (first, second, third)]
+    line = await third.wait_for("queue:line", lambda d: position(d, numbers[2]) == 3)
+    assert line["line"][2]["eta_s"] == 1200 and "account_id" not in str(line) and "考生" not in str(line)
     examiner = await examiner_peer(peers, server, services, live)
     ack = await examiner.call("queue:call_next")
     assert ack["ok"] and ack["account_id"]
     called = await first.wait_for("queue:called")
     assert called["room_id"] == live.room.id
-    await second.wait_for("queue:state", lambda d: d["position"] == 1)
-    await third.wait_for("queue:state", lambda d: d["position"] == 2 and d["ahead"] == 1)
+    await second.wait_for("queue:line", lambda d: position(d, numbers[1]) == 1)
+    await third.wait_for("queue:line", lambda d: position(d, numbers[2]) == 2 and position(d, numbers[0]) is None)
     room = await examiner.wait_for("queue:room", lambda d: d["current"] is not None)
     assert room["current"]["state"] == "called" and [e["position"] for e in room["line"]] == [1, 2]
     assert room["line"][0]["face_status"] == "passed" and room["line"][0]["connected"] is True
