@@ -285,8 +285,12 @@ def main() -> None:
         print(json.dumps(figures))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(20)
+            server.terminate()  # it first lets every socket go (each drop is a presence change)
+            try:
+                server.wait(90)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                print("the server did not stop within 90 s of SIGTERM: killed", flush=True)
 
         async def cleanup():
             client = connect(redis_url)

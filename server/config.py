@@ -71,6 +71,10 @@ class Settings:
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)
     signal_burst: int = 30  # socket events a connection may send at once
+    ice_servers: str = ""  # JSON list of {urls, username?, credential?} for aiortc and browsers
+    aux_token_ttl_s: int = 6 * 3600  # how long the auxiliary-camera QR code stays valid
+    aux_max_devices: int = 3  # different devices one auxiliary-camera QR code admits
+    room_face_frames: int = 3  # frames decoded from the candidate's video for the room face check
 
     @property
     def tls(self) -> bool:

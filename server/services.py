@@ -20,6 +20,8 @@ from .facecheck.pool import InferencePool
 from .facecheck.references import References
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
+from .rooms.aux_tokens import AuxTokens
+from .rooms.recordings import RecordingIndex
 from .roster.book import RosterBook
 from .roster.importer import RosterImporter
 from .roster.photos import PhotoStore
@@ -45,6 +47,8 @@ class Services:
     references: References
     face_checks: FaceChecks
     queue: WaitingQueue
+    recordings: RecordingIndex
+    aux_tokens: AuxTokens
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -83,6 +87,8 @@ class Services:
             face_checks=FaceChecks(store, None, enrolments, face_gate, references, archive,
                                    s.facecheck_max_frames, s.facecheck_challenge_ttl_s),
             queue=queue,
+            recordings=RecordingIndex(store, s.recordings_dir),
+            aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),
         )
 
     def attach_face_pool(self, pool: InferencePool | None) -> None:

@@ -174,3 +174,24 @@ async def build_world(services, roster_size: int = 3, capacity: int = 2, opens_i
 @pytest.fixture
 async def world(services):
     return await build_world(services)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The face-check model files (``INTERVIEW_MODELS_DIR`` overrides ``<repo>/models``)."""
+    return Path(os.environ.get("INTERVIEW_MODELS_DIR") or Path(__file__).resolve().parents[1] / "models").absolute()
+
+
+@pytest.fixture(scope="module")
+def face_pool(models_dir):
+    """A real inference pool shared by a module's tests; use it with ``app_with_faces``."""
+    from server.facecheck.pool import InferencePool
+
+    pool = InferencePool(models_dir, "Dlib", workers=2, max_pending=32)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+async def app_with_faces(settings, redis, face_pool):
+    return create_app(settings, redis, face_pool=face_pool)

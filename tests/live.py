@@ -40,8 +40,9 @@ class LiveWorld:
         await self.services.queue.touch(account.id, [sid], 30)
 
 
-async def live_world(services, size: int = 4, starts_in: float = -30, length_s: float = 3600) -> LiveWorld:
-    world = await build_world(services, roster_size=size, capacity=size, slot_in=starts_in)
+async def live_world(services, size: int = 4, starts_in: float = -30, length_s: float = 3600,
+                     photos: list | None = None) -> LiveWorld:
+    world = await build_world(services, roster_size=size, capacity=size, slot_in=starts_in, photos=photos)
     if length_s != 3600:
         await services.store.redis.hset(services.store.keys.slot(world.slots[0].id), "ends_at",
                                         world.slots[0].starts_at + length_s)

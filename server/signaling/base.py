@@ -24,7 +24,7 @@ from ..store.models import Account
 from .limits import TokenBucket
 
 log = logging.getLogger("server.signaling")
-MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 128 * 1024  # an SDP offer is the largest payload (64 KB at most)
 
 
 @dataclass

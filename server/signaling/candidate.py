@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 from ..errors import UserError
 from ..http.body import Field
-from ..queue.entries import ACTIVE, REVIEW_PENDING
+from ..i18n import message
+from ..queue.entries import ACTIVE, CALLED, IN_ROOM, REVIEW_PENDING
 from ..queue.views import room_view
 from ..store.models import is_id
 from .base import RoleNamespace, User
+from ..rooms.media import MAX_SDP_BYTES, MediaError
 from .fanout import candidate_room, candidate_state, line_room
+from .rooms import RoomSignals, media_error
 
+ROOM_ID = Field("str", max_len=40)
+SDP = Field("str", max_len=MAX_SDP_BYTES)
+PHRASES = ("cant_hear", "cant_see", "frozen", "echo", "repeat", "ready")
 DEVICE_KEYS = {"camera", "microphone", "battery_level", "charging", "browser", "browser_version", "os", "in_app",
                "network", "user_agent"}
 
@@ -40,7 +48,13 @@ class CandidateNamespace(RoleNamespace):
                        "device": Field("dict")},
         "queue:state": {},
         "room:enter": {"room_id": Field("str", max_len=40)},
+        "rtc:config": {},
+        "rtc:join": {"room_id": ROOM_ID, "sdp": SDP},
+        "rtc:restart": {"room_id": ROOM_ID, "sdp": SDP},
+        "rtc:answer": {"room_id": ROOM_ID, "sdp": SDP},
+        "room:phrase": {"room_id": ROOM_ID, "phrase": Field("str", max_len=20)},
     }
+    rooms: RoomSignals  # set by the hub
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         await self.enter_room(sid, candidate_room(user.account.id))
@@ -81,3 +95,42 @@ class CandidateNamespace(RoleNamespace):
             raise UserError("room_not_admitted", 403, field="room_id")
         entry = await self.services.queue.enter_room(user.account, data["room_id"])
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
+
+    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
+        return {"ice_servers": self.rooms.interviews.ice_servers}
+
+    async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
+        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"], restart=False)}
+
+    async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
+        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"], restart=True)}
+
+    async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
+        await self._in_room(user, _room(data))
+        try:
+            await self.rooms.interviews.answer(data["room_id"], user.account.id, data["sdp"])
+        except MediaError as exc:
+            raise media_error(exc) from None
+        return {}
+
+    async def on_room_phrase(self, sid: str, user: User, data: dict) -> dict:
+        if data["phrase"] not in PHRASES:
+            raise UserError("phrase_unknown", field="phrase")
+        entry = await self._in_room(user, _room(data))
+        code = f"phrase_{data['phrase']}"
+        await self.rooms.room_event(entry.room, "room:phrase", {
+            "account_id": user.account.id, "name": entry.name, "phrase": data["phrase"],
+            "message": {lg: message(code, lg) for lg in ("zh", "en")}, "at": time.time()})
+        return {}
+
+    async def _in_room(self, user: User, room_id: str):
+        entry = await self.services.queue.entry(room_id, user.account.id)
+        if entry is None or entry.state not in (CALLED, IN_ROOM):
+            raise UserError("room_not_admitted", 403, field="room_id")
+        return entry
+
+
+def _room(data: dict) -> str:
+    if not is_id(data["room_id"]):
+        raise UserError("room_not_admitted", 403, field="room_id")
+    return data["room_id"]

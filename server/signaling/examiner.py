@@ -8,7 +8,11 @@ from ..queue.views import room_view
 from ..store.audit import Actor
 from ..store.models import is_id
 from .base import RoleNamespace, User
-from .fanout import examiner_room
+from ..rooms.interviews import Participant
+from ..rooms.media import MediaError
+from .candidate import SDP
+from .fanout import examiner_room, user_room
+from .rooms import RoomSignals, media_error
 
 ACCOUNT_ID = Field("str", max_len=40)
 
@@ -20,7 +24,12 @@ class ExaminerNamespace(RoleNamespace):
         "queue:call_next": {},
         "queue:end": {"account_id": ACCOUNT_ID},
         "queue:remove": {"account_id": ACCOUNT_ID, "reason": Field("str", max_len=200, label="reason")},
+        "rtc:config": {},
+        "rtc:join": {"sdp": SDP},
+        "rtc:restart": {"sdp": SDP},
+        "rtc:answer": {"sdp": SDP},
     }
+    rooms: RoomSignals  # set by the hub
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         room_id = auth.get("room_id")
@@ -30,10 +39,47 @@ class ExaminerNamespace(RoleNamespace):
         if not await redis.sismember(keys.room_examiners(room_id), user.account.id):
             raise UserError("not_room_examiner", 403)
         user.scope["room_id"] = room_id
+        user.scope["exam_id"] = await redis.hget(keys.room(room_id), "exam_id")
         await self.enter_room(sid, examiner_room(room_id))
+        await self.enter_room(sid, user_room(user.account.id))
 
     async def welcome(self, sid: str, user: User) -> None:
-        await self.emit("queue:room", (await room_view(self.services.store, user.scope["room_id"])).to_json(), to=sid)
+        room_id = user.scope["room_id"]
+        await self.emit("queue:room", (await room_view(self.services.store, room_id)).to_json(), to=sid)
+        interview = self.rooms.interviews.rooms.get(room_id)
+        if interview is not None:
+            await self.emit("room:participants", self.rooms.interviews.participants_json(interview), to=sid)
+            await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
+
+    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
+        return {"ice_servers": self.rooms.interviews.ice_servers}
+
+    async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
+        participant = Participant(user.account.id, "examiner", user.account.name or user.account.username or "",
+                                  user.account.id)
+        try:
+            return {"sdp": await self.rooms.interviews.join(user.scope["room_id"], user.scope["exam_id"],
+                                                            participant, data["sdp"])}
+        except MediaError as exc:
+            raise media_error(exc) from None
+
+    async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
+        try:
+            return {"sdp": await self.rooms.interviews.restart(user.scope["room_id"], user.account.id, data["sdp"])}
+        except MediaError as exc:
+            raise media_error(exc) from None
+
+    async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
+        try:
+            await self.rooms.interviews.answer(user.scope["room_id"], user.account.id, data["sdp"])
+        except MediaError as exc:
+            raise media_error(exc) from None
+        return {}
+
+    async def gone(self, sid: str, user: User) -> None:
+        """The examiner's page closed: their camera leaves the room (a reload joins again)."""
+        if not any(u.account.id == user.account.id for u in self.users.values()):
+            await self.rooms.interviews.leave(user.scope["room_id"], user.account.id)
 
     async def on_queue_room(self, sid: str, user: User, data: dict) -> dict:
         return {"room": (await room_view(self.services.store, user.scope["room_id"])).to_json()}

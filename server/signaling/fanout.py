@@ -17,7 +17,7 @@ from ..queue.views import RoomView, room_view
 from ..services import Services
 
 log = logging.getLogger("server.signaling")
-CANDIDATE, EXAMINER, PROCTOR = "/candidate", "/examiner", "/proctor"
+CANDIDATE, EXAMINER, PROCTOR, AUX = "/candidate", "/examiner", "/proctor", "/aux"
 
 
 def candidate_room(account_id: str) -> str:
@@ -30,6 +30,16 @@ def examiner_room(room_id: str) -> str:
 
 def proctor_room(exam_id: str) -> str:
     return f"exam:{exam_id}"
+
+
+def user_room(account_id: str) -> str:
+    """Every socket of one staff account (server offers reach the examiner's page)."""
+    return f"user:{account_id}"
+
+
+def aux_room(name: str) -> str:
+    """``aux:<participant>`` is one auxiliary camera; ``aux:of:<account>`` every camera of a candidate."""
+    return f"aux:{name}"
 
 
 def line_room(room_id: str) -> str:
@@ -45,17 +55,23 @@ def line_json(view: RoomView) -> dict:
         for i, e in enumerate(view.line)]}
 
 
+def reason_message(reason: str, lang: str | None = None) -> dict | None:
+    """A system reason has a message; an examiner's reason is their own words. Both languages
+    unless ``lang`` is given."""
+    if not reason:
+        return None
+    return {lg: message(f"queue_reason_{reason}", lg) if reason in SYSTEM_REASONS else reason
+            for lg in ((lang,) if lang else ("zh", "en"))}
+
+
 def candidate_state(view: RoomView, entry: QueueEntry, lang: str | None = None) -> dict:
     """What the candidate's page shows; ``reason_message`` in both languages unless ``lang`` is given."""
     out = {"room_id": entry.room, "room_name": view.name, "exam_id": entry.exam, "slot_id": entry.slot,
            "n": entry.seq, "state": entry.state, "reason": entry.reason or None, "slot_ends_at": entry.slot_end,
            "face_status": view.face.get(entry.account, "none"), "position": None, "ahead": None, "eta_s": None,
            "at": view.now}
-    if entry.reason:  # a system reason has a message; an examiner's reason is their own words
-        langs = (lang,) if lang else ("zh", "en")
-        out["reason_message"] = {
-            lg: message(f"queue_reason_{entry.reason}", lg) if entry.reason in SYSTEM_REASONS else entry.reason
-            for lg in langs}
+    if entry.reason:
+        out["reason_message"] = reason_message(entry.reason, lang)
     if entry.state in IN_LINE:
         out.update(view.position(entry.account) or {})
     return out
@@ -113,6 +129,9 @@ class Fanout:
                             namespace=CANDIDATE)
         for event, data, account in sends:
             await self.sio.emit(event, data, to=candidate_room(account), namespace=CANDIDATE)
+            if event == "queue:state":
+                await self.sio.emit("aux:state", {"state": data["state"], "room_id": data["room_id"]},
+                                    to=aux_room(f"of:{account}"), namespace=AUX)
         room = view.to_json()
         await self.sio.emit("queue:room", room, to=examiner_room(view.room), namespace=EXAMINER)
         await self.sio.emit("proctor:room", room, to=proctor_room(view.exam), namespace=PROCTOR)

@@ -14,9 +14,13 @@ from aiohttp import web
 from ..config import Settings
 from ..queue import sweeper
 from ..services import Services
+from ..rooms.interviews import Interviews, parse_ice_servers
+from .aux import AuxNamespace
+from .base import MAX_EVENT_BYTES
 from .candidate import CandidateNamespace
 from .examiner import ExaminerNamespace
-from .fanout import CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .rooms import RoomSignals
 from .proctor import ProctorNamespace
 
 log = logging.getLogger("server.signaling")
@@ -27,17 +31,24 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
     manager = (socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
                if settings.redis_url else socketio.AsyncManager())
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
-                               max_http_buffer_size=settings.max_json_bytes, logger=False, engineio_logger=False)
+                               max_http_buffer_size=2 * MAX_EVENT_BYTES, logger=False, engineio_logger=False)
+    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers))
+    rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
     candidates = CandidateNamespace(CANDIDATE, services, settings)
     for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings),
-                      ProctorNamespace(PROCTOR, services, settings)):
+                      ProctorNamespace(PROCTOR, services, settings), AuxNamespace(AUX, services, settings)):
+        namespace.rooms = rooms
         sio.register_namespace(namespace)
     sio.attach(app)
     app[SIO] = sio
     fanout = Fanout(sio, services)
     services.queue.listeners.append(fanout.room_changed)
+    services.queue.listeners.append(rooms.queue_changed)
 
     async def lifecycle(app: web.Application):
+        recovered = await services.recordings.recover()
+        if recovered:
+            log.warning("recordings cut off by a crash were closed from their files", extra={"count": recovered})
         tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
                  asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s))]
         yield
@@ -50,6 +61,7 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
                 await sio.disconnect(sid, namespace=CANDIDATE)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(fanout.idle(), 5)
+        await rooms.close()
 
     app.cleanup_ctx.append(lifecycle)
     return sio

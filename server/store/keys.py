@@ -55,6 +55,9 @@ slotclosed:{slot}                      string  set once the slot's no-shows were
 presence:{account}                     zset    live socket ids of a candidate, scored by the
                                                time their heartbeat expires
 recording:{interview}                  hash    one recorded interview: folder, state, manifest
+mediaroom:{room}                       string  the server process holding the room's media (TTL,
+                                               refreshed while it lives)
+auxtoken:{token}                       set     device ids admitted by an auxiliary-camera token
 recordings:{exam}                      zset    interview ids of an exam scored by start time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
@@ -211,3 +214,9 @@ class Keys:
 
     def exam_recordings(self, exam_id: str) -> str:
         return self._k("recordings", exam_id)
+
+    def media_owner(self, room_id: str) -> str:
+        return self._k("mediaroom", room_id)
+
+    def aux_devices(self, token_id: str) -> str:
+        return self._k("auxtoken", token_id)

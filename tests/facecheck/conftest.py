@@ -7,19 +7,9 @@ command to run, rather than skipping them.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from server.facecheck.models import ModelsMissing, check_models
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    return Path(os.environ.get("INTERVIEW_MODELS_DIR") or REPO / "models").absolute()
 
 
 @pytest.fixture(scope="session")

@@ -19,16 +19,9 @@ from tests.conftest import ADMIN, PASSWORD, build_world, login, new_client
 from tests.facecheck import faces
 
 
-@pytest.fixture(scope="module")
-def face_pool(models_dir):
-    pool = InferencePool(models_dir, "Dlib", workers=2, max_pending=32)
-    yield pool
-    pool.close()
-
-
 @pytest.fixture
-async def app(settings, redis, face_pool):
-    return create_app(settings, redis, face_pool=face_pool)
+async def app(app_with_faces):
+    return app_with_faces
 
 
 GRACE = faces.grace_hopper()

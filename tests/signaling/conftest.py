@@ -22,11 +22,14 @@ class Peer:
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self.arrived = asyncio.Event()
+        self.handlers: dict[str, Any] = {}  # event -> async callback, besides recording it
 
         @self.client.on("*", namespace=namespace)
         async def _any(event, data=None):
             self.events.append((event, data))
             self.arrived.set()
+            if event in self.handlers:
+                asyncio.ensure_future(self.handlers[event](data))
 
     async def connect(self, url: str, token: str | None, auth: dict | None = None, lang: str = "zh") -> None:
         cookies = [f"lang={lang}"] + ([f"{COOKIE}={token}"] if token else [])
@@ -93,3 +96,12 @@ async def peers():
 
 def url_of(server: TestServer) -> str:
     return f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def clients():
+    """aiortc peers standing in for browsers (tests/rooms/peers.py); closed after the test."""
+    made: list = []
+    yield made
+    for client in made:
+        await client.close()

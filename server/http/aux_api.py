@@ -1,0 +1,49 @@
+"""The auxiliary camera (双机位) over HTTP: the candidate's QR code, and the page it opens."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp_jinja2
+import segno
+from aiohttp import web
+
+from ..errors import UserError
+from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+from .routing import PUBLIC, Routes
+
+routes = Routes()
+
+
+def _origin(request: web.Request) -> str:
+    """The address the second phone must open: the configured public URL, else the one the
+    candidate's own phone used (it is on the same network)."""
+    return request.app[SETTINGS].public_url.rstrip("/") or str(request.url.origin())
+
+
+@routes.get("/api/candidate/exams/{exam_id}/aux-qr", ("candidate",))
+async def aux_qr(request: web.Request) -> web.Response:
+    """An SVG QR code with a fresh signed token; ``X-Aux-Url`` carries the same link as text."""
+    services = request.app[SERVICES]
+    exam_id = request.match_info["exam_id"]
+    await services.enrolments.exam_for(request[ACCOUNT], exam_id)
+    url = f"{_origin(request)}/aux/{await services.aux_tokens.issue(exam_id, request[ACCOUNT].id)}"
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
+    return web.Response(body=out.getvalue(), content_type="image/svg+xml",
+                        headers={"Cache-Control": "no-store", "X-Aux-Url": url})
+
+
+@routes.get("/aux/{token}", PUBLIC, page=True)
+async def aux_page(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    try:
+        token = await services.aux_tokens.verify(request.match_info["token"])
+    except UserError as err:
+        return aiohttp_jinja2.render_template("error.html", request, {
+            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=err.status)
+    exam = await services.catalog.find_exam(token.exam_id)
+    account = await services.directory.get(token.account_id)
+    return aiohttp_jinja2.render_template("aux.html", request, {
+        "token": request.match_info["token"], "exam_name": exam.name if exam else "",
+        "candidate_name": account.name if account else ""})

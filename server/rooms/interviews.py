@@ -1,0 +1,209 @@
+"""The interview rooms whose media this process holds: one MediaRoom per room, claimed in Redis so
+that a room's media lives on exactly one process, with its recording and its participants' names.
+
+The signaling layer gives the callbacks that reach browsers (server offers, room events); nothing
+here knows about sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from aiortc import RTCIceServer
+
+from ..store.base import Store
+from .media import MediaError, MediaRoom, check_offer
+from .recorder import InterviewRecorder
+from .recordings import RecordingIndex
+
+log = logging.getLogger("server.rooms")
+OWNER_TTL_S = 30
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
+RoomEvent = Callable[[str, str, dict], Awaitable[None]]  # room, event, payload
+
+
+def parse_ice_servers(text: str) -> list[dict]:
+    """The ``ice_servers`` setting: a JSON list in ``RTCConfiguration.iceServers`` form."""
+    if not text.strip():
+        return []
+    servers = json.loads(text)
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
+        raise ValueError("ice_servers must be a JSON list of {urls, username?, credential?}")
+    return servers
+
+
+@dataclass
+class Participant:
+    id: str
+    kind: str  # candidate | examiner | aux
+    name: str
+    account_id: str  # the candidate an aux camera belongs to, else the participant's own account
+
+
+@dataclass
+class Interview:
+    """A room's media in this process, and the interview being recorded in it."""
+    room_id: str
+    exam_id: str
+    media: MediaRoom
+    participants: dict[str, Participant] = field(default_factory=dict)
+    interview_id: str = ""
+    candidate_id: str = ""
+    watcher: asyncio.Task | None = None
+
+
+class Interviews:
+    def __init__(self, store: Store, recordings: RecordingIndex, ice_servers: list[dict]) -> None:
+        self.store = store
+        self.keys = store.keys
+        self.recordings = recordings
+        self.ice_servers = ice_servers
+        self.rooms: dict[str, Interview] = {}
+        self.on_offer: Offer | None = None
+        self.on_event: RoomEvent | None = None
+        self._claim_lock = asyncio.Lock()
+
+    def _rtc_ice_servers(self) -> list[RTCIceServer]:
+        return [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+                for s in self.ice_servers]
+
+    async def room(self, room_id: str, exam_id: str) -> Interview:
+        """This process's media for the room; claims the room in Redis (one process holds it)."""
+        async with self._claim_lock:
+            found = self.rooms.get(room_id)
+            if found is not None:
+                return found
+            key = self.keys.media_owner(room_id)
+            owner = await self.store.redis.set(key, PROCESS_ID, nx=True, ex=OWNER_TTL_S, get=True)
+            if owner not in (None, PROCESS_ID):
+                raise MediaError("room_on_other_server", owner)
+
+            async def renegotiate(participant_id: str, sdp: str) -> None:
+                if self.on_offer:
+                    await self.on_offer(room_id, participant_id, sdp)
+
+            interview = Interview(room_id, exam_id, MediaRoom(room_id, renegotiate, self._rtc_ice_servers()))
+            interview.watcher = asyncio.create_task(self._watch(interview))
+            self.rooms[room_id] = interview
+            log.info("media room opened", extra={"room": room_id, "process": PROCESS_ID})
+            return interview
+
+    async def _watch(self, interview: Interview) -> None:
+        """Keep the room claimed, and tell the room what the recorder really does, every 2 s."""
+        key = self.keys.media_owner(interview.room_id)
+        while True:
+            with contextlib.suppress(Exception):
+                await self.store.redis.set(key, PROCESS_ID, ex=OWNER_TTL_S)
+                if interview.interview_id:
+                    await self._emit(interview, "room:recording", self.recording_state(interview))
+            await asyncio.sleep(2)
+
+    def recording_state(self, interview: Interview) -> dict:
+        state = interview.media.recording_state()
+        if state is None:
+            return {"state": "stopped", "interview_id": interview.interview_id or None}
+        return {"state": state.get("status", "recording"), "interview_id": interview.interview_id,
+                "tracks": len(state.get("tracks", [])), "bytes": state.get("bytes", 0), "error": state.get("error")}
+
+    async def _emit(self, interview: Interview, event: str, payload: dict) -> None:
+        if self.on_event:
+            await self.on_event(interview.room_id, event, payload)
+
+    def participants_json(self, interview: Interview) -> dict:
+        return {"room_id": interview.room_id, "participants": [
+            {"id": p.id, "kind": p.kind, "name": p.name, "stream_id": p.id, "account_id": p.account_id}
+            for p in interview.participants.values()]}
+
+    async def join(self, room_id: str, exam_id: str, participant: Participant, sdp: str) -> str:
+        check_offer(sdp, participant.kind)  # a bad offer claims nothing
+        interview = await self.room(room_id, exam_id)
+        if participant.id in interview.media.participants:  # a second join is a reconnect
+            answer = await interview.media.restart(participant.id, sdp)
+        else:
+            answer = await interview.media.join(participant.id, participant.kind, sdp)
+        interview.participants[participant.id] = participant
+        await self._emit(interview, "room:participants", self.participants_json(interview))
+        return answer
+
+    async def restart(self, room_id: str, participant_id: str, sdp: str) -> str:
+        interview = self._held(room_id)
+        return await interview.media.restart(participant_id, sdp)
+
+    async def answer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        await self._held(room_id).media.answer(participant_id, sdp)
+
+    def _held(self, room_id: str) -> Interview:
+        interview = self.rooms.get(room_id)
+        if interview is None:
+            raise MediaError("unknown_participant", room_id)
+        return interview
+
+    async def start_recording(self, room_id: str, exam_id: str, candidate_id: str, interview_id: str) -> None:
+        """Record every track of the room from now, in the candidate's interview folder (idempotent:
+        a reconnect of the same admission keeps writing into the same folder)."""
+        interview = await self.room(room_id, exam_id)
+        if interview.interview_id == interview_id:
+            return
+        if interview.interview_id:
+            await self.stop_recording(room_id)
+        folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
+        interview.media.set_recorder(recorder)
+        interview.interview_id, interview.candidate_id = interview_id, candidate_id
+        await self._emit(interview, "room:recording", self.recording_state(interview))
+        log.info("recording started", extra={"room": room_id, "interview": interview_id, "folder": str(folder)})
+
+    async def stop_recording(self, room_id: str) -> dict | None:
+        interview = self.rooms.get(room_id)
+        if interview is None or not interview.interview_id:
+            return None
+        manifest = await interview.media.stop_recording()
+        await self.recordings.stopped(interview.interview_id, manifest)
+        log.info("recording stopped", extra={"room": room_id, "interview": interview.interview_id,
+                                             "status": (manifest or {}).get("status")})
+        await self._emit(interview, "room:recording", {"state": "stopped", "interview_id": interview.interview_id})
+        interview.interview_id = interview.candidate_id = ""
+        return manifest
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        interview = self.rooms.get(room_id)
+        if interview is None:
+            return
+        await interview.media.leave(participant_id)
+        interview.participants.pop(participant_id, None)
+        await self._emit(interview, "room:participants", self.participants_json(interview))
+
+    async def end_candidate(self, room_id: str, candidate_id: str) -> dict | None:
+        """The interview is over (or the candidate leaves it): close the candidate's and their
+        auxiliary cameras' connections and the recording."""
+        interview = self.rooms.get(room_id)
+        if interview is None:
+            return None
+        for p in list(interview.participants.values()):
+            if p.account_id == candidate_id and p.kind in ("candidate", "aux"):
+                await self.leave(room_id, p.id)
+        if interview.candidate_id == candidate_id:
+            return await self.stop_recording(room_id)
+        return None
+
+    async def close(self) -> None:
+        for room_id, interview in list(self.rooms.items()):
+            with contextlib.suppress(Exception):
+                await self.stop_recording(room_id)
+            if interview.watcher:
+                interview.watcher.cancel()
+            await interview.media.close()
+            with contextlib.suppress(Exception):
+                if await self.store.redis.get(self.keys.media_owner(room_id)) == PROCESS_ID:
+                    await self.store.redis.delete(self.keys.media_owner(room_id))
+        self.rooms.clear()

@@ -1,0 +1,101 @@
+"""The index of recorded interviews in Redis: where each one's files are, whether it is still
+being written, and its manifest (tracks, times, sizes, sha256) once it is closed.
+
+Files stay on disk under ``recordings/<exam>/<candidate>/<interview>/``; Redis only points at
+them, so a list of an exam's recordings never walks the folder tree.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..store import audit
+from ..store.audit import Actor
+from ..store.base import Store
+from ..store.models import is_id
+from .recorder import MANIFEST, recover_manifest
+
+
+class RecordingIndex:
+    def __init__(self, store: Store, root: Path) -> None:
+        self.store = store
+        self.keys = store.keys
+        self.root = Path(root)
+
+    def folder(self, exam_id: str, account_id: str, interview_id: str) -> Path:
+        return self.root / exam_id / account_id / interview_id
+
+    async def started(self, exam_id: str, room_id: str, account_id: str, interview_id: str) -> Path:
+        folder = self.folder(exam_id, account_id, interview_id)
+        now = time.time()
+        async with self.store.pipeline() as pipe:
+            pipe.hset(self.keys.recording(interview_id), mapping={
+                "interview_id": interview_id, "exam_id": exam_id, "room_id": room_id, "account_id": account_id,
+                "folder": str(folder), "state": "recording", "started_at": f"{now:.3f}", "ended_at": "",
+                "manifest": ""})
+            pipe.zadd(self.keys.exam_recordings(exam_id), {interview_id: now})
+            audit.add(pipe, self.keys, exam_id, "recording_started", Actor.system(), account_id,
+                      interview_id=interview_id, room_id=room_id, folder=str(folder))
+            await pipe.execute()
+        return folder
+
+    async def stopped(self, interview_id: str, manifest: dict | None) -> None:
+        record = await self.get(interview_id)
+        if record is None:
+            return
+        status = (manifest or {}).get("status") or "stopped"
+        async with self.store.pipeline() as pipe:
+            pipe.hset(self.keys.recording(interview_id), mapping={
+                "state": "failed" if status == "failed" else "stopped", "ended_at": f"{time.time():.3f}",
+                "manifest": json.dumps(manifest or {}, ensure_ascii=False)})
+            audit.add(pipe, self.keys, record["exam_id"], "recording_stopped", Actor.system(), record["account_id"],
+                      interview_id=interview_id, status=status,
+                      tracks=len((manifest or {}).get("tracks", [])), bytes=_bytes(manifest))
+            await pipe.execute()
+
+    async def recover(self) -> int:
+        """At start: interviews still marked "recording" whose room no live process holds were cut
+        off by a crash; their files are playable (docs/rooms.md): close their manifests from disk."""
+        count = 0
+        for exam_id in await self.store.redis.smembers(self.keys.exams()):
+            for interview_id in await self.store.redis.zrange(self.keys.exam_recordings(exam_id), 0, -1):
+                record = await self.get(interview_id)
+                owner = self.keys.media_owner(record["room_id"]) if record else ""
+                if record and record["state"] == "recording" and not await self.store.redis.exists(owner):
+                    folder = Path(record["folder"])
+                    manifest = recover_manifest(folder) if (folder / MANIFEST).exists() else {"status": "failed"}
+                    await self.stopped(interview_id, manifest)
+                    count += 1
+        return count
+
+    async def get(self, interview_id: str) -> dict | None:
+        if not is_id(interview_id):
+            return None
+        data = await self.store.redis.hgetall(self.keys.recording(interview_id))
+        if not data:
+            return None
+        data["manifest"] = json.loads(data["manifest"]) if data.get("manifest") else None
+        for key in ("started_at", "ended_at"):
+            data[key] = float(data[key]) if data.get(key) else None
+        return data
+
+    async def of_exam(self, exam_id: str) -> list[dict]:
+        ids = await self.store.redis.zrevrange(self.keys.exam_recordings(exam_id), 0, -1)
+        return [r for r in [await self.get(i) for i in ids] if r]
+
+    def file(self, record: dict, name: str) -> Path | None:
+        """A file of the recording, only if the manifest lists it (no path from the request is trusted)."""
+        folder = Path(record["folder"])
+        manifest = record.get("manifest")
+        if manifest is None and (folder / MANIFEST).exists():
+            manifest = json.loads((folder / MANIFEST).read_text())
+        names = {t.get("file") for t in (manifest or {}).get("tracks", [])}
+        if name in names and (folder / name).is_file():
+            return folder / name
+        return None
+
+
+def _bytes(manifest: dict | None) -> int:
+    return sum(int(t.get("size") or t.get("bytes") or 0) for t in (manifest or {}).get("tracks", []))

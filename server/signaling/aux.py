@@ -1,0 +1,86 @@
+"""The auxiliary camera's socket (双机位): no login, a signed token from the candidate's QR code,
+a device id, and video only; it joins the room once its candidate has been called."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import UserError
+from ..http.body import Field
+from ..i18n import pick_lang
+from ..queue.entries import CALLED, IN_ROOM
+from ..rooms.aux_tokens import AuxToken
+from ..rooms.interviews import Participant
+from ..rooms.media import MediaError
+from ..store.models import Account
+from .base import Refused, RoleNamespace, User
+from .candidate import SDP
+from .fanout import aux_room
+from .limits import TokenBucket
+from .rooms import RoomSignals, media_error
+
+log = logging.getLogger("server.signaling")
+
+
+class AuxNamespace(RoleNamespace):
+    EVENTS = {"rtc:config": {}, "rtc:join": {"sdp": SDP}, "rtc:restart": {"sdp": SDP}}
+    rooms: RoomSignals  # set by the hub
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+        request = environ.get("aiohttp.request")
+        lang = pick_lang(request.cookies.get("lang") if request else None,
+                         request.headers.get("Accept-Language") if request else None, self.settings.default_lang)
+        auth = auth if isinstance(auth, dict) else {}
+        tokens = self.services.aux_tokens
+        try:
+            token: AuxToken = await tokens.verify(auth.get("token"))
+            await tokens.admit_device(token, auth.get("device"))
+        except UserError as err:
+            raise Refused(err.code, lang, **err.params) from None
+        candidate = Account(id=token.account_id, role="candidate")
+        user = User(candidate, lang, TokenBucket(self.settings.signal_rate_per_s, self.settings.signal_burst),
+                    {"exam_id": token.exam_id, "participant": f"aux_{auth['device'][:12]}"})
+        self.users[sid] = user
+        await self.enter_room(sid, aux_room(user.scope["participant"]))
+        await self.enter_room(sid, aux_room(f"of:{token.account_id}"))
+        log.info("aux camera connected", extra={"account": token.account_id, "sid": sid, "token": token.id})
+        self.server.start_background_task(self._welcome, sid, user)
+
+    async def welcome(self, sid: str, user: User) -> None:
+        entry = await self._entry(user)
+        await self.emit("aux:state", {"state": entry.state if entry else "none",
+                                      "room_id": entry.room if entry else None}, to=sid)
+
+    async def _entry(self, user: User):
+        for entry in await self.services.queue.entries_of(user.account.id):
+            if entry.exam == user.scope["exam_id"]:
+                return entry
+        return None
+
+    async def gone(self, sid: str, user: User) -> None:
+        entry = await self._entry(user)
+        if entry is not None:
+            await self.rooms.interviews.leave(entry.room, user.scope["participant"])
+
+    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
+        return {"ice_servers": self.rooms.interviews.ice_servers}
+
+    async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
+        return {"sdp": await self._join(user, data["sdp"], restart=False)}
+
+    async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
+        return {"sdp": await self._join(user, data["sdp"], restart=True)}
+
+    async def _join(self, user: User, sdp: str, restart: bool) -> str:
+        entry = await self._entry(user)
+        if entry is None or entry.state not in (CALLED, IN_ROOM):
+            raise UserError("aux_wait", 409)
+        interviews = self.rooms.interviews
+        try:
+            if restart:
+                return await interviews.restart(entry.room, user.scope["participant"], sdp)
+            participant = Participant(user.scope["participant"], "aux", entry.name, user.account.id)
+            return await interviews.join(entry.room, entry.exam, participant, sdp)
+        except MediaError as exc:
+            raise media_error(exc) from None
