@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
-from .http import admin_api, auth_api, candidate_api, examiner_api, facecheck_api, ops, pages, proctor_api
+from .http import admin_api, auth_api, aux_api, candidate_api, examiner_api, facecheck_api, ops, pages, proctor_api
+from .http import recordings_api
 from .http.middleware import MIDDLEWARES
 from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
@@ -26,7 +27,8 @@ from .http.context import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTE_MODULES = (ops, auth_api, candidate_api, facecheck_api, examiner_api, admin_api, proctor_api, pages)
+ROUTE_MODULES = (ops, auth_api, candidate_api, aux_api, facecheck_api, examiner_api, admin_api, proctor_api,
+                 recordings_api, pages)
 
 
 class StartupError(RuntimeError):
@@ -51,7 +53,6 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
     app.router.add_static("/static", WEB / "static", name="static")
     for module in ROUTE_MODULES:
         module.routes.register(app)
-    hub.attach(app, app[SERVICES], settings)
 
     async def redis_lifecycle(app: web.Application):
         """Refuse to start without Redis; then watch it while running; close what we opened."""
@@ -100,6 +101,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
             pool.close()
 
     app.cleanup_ctx.append(face_lifecycle)
+    hub.attach(app, app[SERVICES], settings)  # after Redis is known reachable (its start reads Redis)
     return app
 
 

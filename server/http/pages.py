@@ -68,16 +68,26 @@ async def practice_page(request: web.Request) -> dict:
     return {"exam": None}
 
 
-@routes.get("/candidate/exams/{exam_id}/check", ("candidate",), page=True)
-async def exam_check_page(request: web.Request) -> web.StreamResponse:
-    """Before the queue: device check and the face check for one of the candidate's exams."""
-    lang = request.get(LANG, "zh")
+async def _candidate_exam_page(request: web.Request, template: str) -> web.StreamResponse:
+    """A page about one of the candidate's exams; another's (or an unverified candidate) gets the error page."""
     try:
         state = await request.app[SERVICES].enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
     except UserError as err:
-        return aiohttp_jinja2.render_template("error.html", request, {"code": err.code, "message": err.message(lang)},
-                                              status=err.status)
-    return aiohttp_jinja2.render_template("check.html", request, {"exam": state.exam})
+        return aiohttp_jinja2.render_template("error.html", request, {
+            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=err.status)
+    return aiohttp_jinja2.render_template(template, request, {"exam": state.exam})
+
+
+@routes.get("/candidate/exams/{exam_id}/check", ("candidate",), page=True)
+async def exam_check_page(request: web.Request) -> web.StreamResponse:
+    """Before the queue: device check and the face check for one of the candidate's exams."""
+    return await _candidate_exam_page(request, "check.html")
+
+
+@routes.get("/candidate/exams/{exam_id}/interview", ("candidate",), page=True)
+async def interview_page(request: web.Request) -> web.StreamResponse:
+    """The interview: device check, sound, the queue with the face check, the room, the end screen."""
+    return await _candidate_exam_page(request, "interview.html")
 
 
 @routes.get("/examiner", ("examiner",), page=True)
@@ -86,10 +96,29 @@ async def examiner_page(request: web.Request) -> dict:
     return {}
 
 
+@routes.get("/examiner/rooms/{room_id}", ("examiner",), page=True)
+async def examiner_room_page(request: web.Request) -> web.StreamResponse:
+    """One interview room for an examiner on its panel: the live queue, the videos, call / end / remove."""
+    lang = request.get(LANG, "zh")
+    services = request.app[SERVICES]
+    room_id = request.match_info["room_id"]
+    data = await services.store.redis.hgetall(services.store.keys.room(room_id))
+    if not data or not await services.store.redis.sismember(services.store.keys.room_examiners(room_id),
+                                                             request[ACCOUNT].id):
+        err = UserError("room_not_found", 404)
+        return aiohttp_jinja2.render_template("error.html", request, {"code": err.code, "message": err.message(lang)},
+                                              status=404)
+    exam = await services.catalog.exam(data["exam_id"])
+    subject = await services.catalog.subject(exam.id, data["subject_id"])
+    return aiohttp_jinja2.render_template("room.html", request, {
+        "room": {"id": room_id, "name": data.get("name", "")}, "exam": exam, "subject": subject})
+
+
 @routes.get("/proctor", ("proctor", "admin"), page=True)
 @aiohttp_jinja2.template("proctor.html")
 async def proctor_page(request: web.Request) -> dict:
-    return {}
+    exams = sorted(await request.app[SERVICES].catalog.exams(), key=lambda e: -e.booking_opens)
+    return {"exams": exams}
 
 
 @routes.get("/admin", ("admin",), page=True)

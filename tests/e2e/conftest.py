@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 VIEWPORT = {"width": 390, "height": 844}  # a phone
+DESKTOP = {"width": 1366, "height": 900}  # an examiner's screen
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
          "--use-fake-device-for-media-stream"]
@@ -126,13 +127,15 @@ async def browsers(tmp_path):
     contexts = []
     errors: list[str] = []
     async with async_playwright() as pw:
-        async def open_browser(camera: Path, lang: str = "zh-CN", user_agent: str | None = None):
+        async def open_browser(camera: Path, lang: str = "zh-CN", user_agent: str | None = None,
+                               desktop: bool = False):
+            """desktop=True: an examiner's or proctor's 1366x900 desktop instead of a phone."""
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await pw.chromium.launch_persistent_context(
                 str(profile), executable_path=str(CHROMIUM), headless=True,
-                args=[*FLAGS, f"--use-file-for-fake-video-capture={camera}"],
-                viewport=VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True, locale=lang,
-                user_agent=user_agent, timeout=60_000)
+                args=[*FLAGS, f"--use-file-for-fake-video-capture={camera}", "--autoplay-policy=user-gesture-required"],
+                viewport=DESKTOP if desktop else VIEWPORT, device_scale_factor=1 if desktop else 2,
+                is_mobile=not desktop, has_touch=not desktop, locale=lang, user_agent=user_agent, timeout=60_000)
             contexts.append(context)
             context.set_default_timeout(STEP_TIMEOUT_MS)
             page = context.pages[0] if context.pages else await context.new_page()

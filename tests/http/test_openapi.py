@@ -19,6 +19,7 @@ from server.http.context import ROUTE_TABLE
 from server.http.routing import ANY, PUBLIC
 from server.i18n import MESSAGES
 from server.queue.entries import STATES, SYSTEM_REASONS
+from server.signaling.candidate import PHRASES
 from server.store.models import ROLES
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -175,6 +176,7 @@ def test_error_codes_are_real_and_every_code_is_documented(spec):
     # the queue's state and reason labels are named after STATES and SYSTEM_REASONS
     signaling = set(re.findall(r"`([a-z_]+)`", (SPEC_PATH.parent / "signaling.md").read_text(encoding="utf-8")))
     labels = {f"queue_state_{s}" for s in STATES} | {f"queue_reason_{r}" for r in SYSTEM_REASONS}
+    labels |= {f"phrase_{p}" for p in PHRASES}
     assert set(MESSAGES) - documented - row_codes - results - signaling - labels == set(), "codes missing from the spec"
 
 

@@ -63,7 +63,14 @@ EXPECTED = {
     ("GET", "/lang/{lang}"): PUBLIC,
     ("GET", "/candidate"): (C,),
     ("GET", "/candidate/practice"): (C,),
+    ("GET", "/aux/{token}"): PUBLIC,
+    ("GET", "/api/candidate/exams/{exam_id}/aux-qr"): (C,),
     ("GET", "/candidate/exams/{exam_id}/check"): (C,),
+    ("GET", "/candidate/exams/{exam_id}/interview"): (C,),
+    ("GET", "/examiner/rooms/{room_id}"): (E,),
+    ("GET", "/api/admin/exams/{exam_id}/recordings"): (A,),
+    ("GET", "/api/admin/recordings/{interview_id}/files/{name}"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/audit.csv"): (A,),
     ("GET", "/examiner"): (E,),
     ("GET", "/proctor"): (P, A),
     ("GET", "/admin"): (A,),
@@ -92,7 +99,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     ids = {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "account_id": candidate.id,
            "appeal_id": "appeal_x", "sha256": "0" * 64, "lang": "en",
            "review_id": "review_000000000000", "check_id": "check_000000000000", "import_id": "imp_000000000000",
-           "index": "0"}
+           "index": "0", "token": await services.aux_tokens.issue(world.exam.id, candidate.id),
+           "room_id": world.rooms[0].id, "interview_id": "intv_000000000000", "name": "x-video-0.webm"}
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)
         headers = {}

@@ -76,7 +76,8 @@ async function selectExam(examId) {
   document.querySelectorAll("#exam-table tbody tr").forEach((tr) => { tr.className = tr.dataset.exam === examId ? "selected" : ""; });
   $("exam-detail").hidden = false;
   renderExam();
-  await Promise.all([loadExaminers(), loadRoster(), loadBookings(), loadAudit()]);
+  $("audit-csv").href = `/api/admin/exams/${encodeURIComponent(examId)}/audit.csv`;
+  await Promise.all([loadExaminers(), loadRoster(), loadBookings(), loadAudit(), loadRecordings()]);
 }
 
 async function reloadExam() {
@@ -324,6 +325,46 @@ async function loadAudit() {
   });
 }
 
+// --- recordings --------------------------------------------------------------------------------
+
+const REC_STATE = { recording: ["录制中", "Recording"], stopped: ["已完成", "Complete"], failed: ["录制失败", "Failed"] };
+const mb = (bytes) => `${((bytes || 0) / 1024 / 1024).toFixed(1)} MB`;
+
+async function loadRecordings() {
+  const box = $("recordings-error");
+  try {
+    const { recordings } = await api("GET", `/api/admin/exams/${encodeURIComponent(current.exam.id)}/recordings`);
+    box.hidden = true;
+    $("recordings-table").tBodies[0].replaceChildren(...(recordings.length ? recordings.map(recordingRow)
+      : [emptyRow(6, t("暂无录像", "No recordings yet"))]));
+  } catch (err) {
+    box.textContent = err.message;
+    box.hidden = false;
+  }
+}
+
+function recordingRow(r) {
+  const files = el("ul", { class: "facts" }, r.tracks.map((tr) => el("li", { "data-file": tr.file },
+    `${tr.participant_name || tr.participant_id} · ${tr.kind === "video" ? t("画面", "video") : t("声音", "audio")} · ${mb(tr.size)} `,
+    el("button", { type: "button", class: "link", onclick: () => play(r, tr) }, t("播放", "Play")), " · ",
+    el("a", { href: `${tr.url}?download=1`, download: tr.file }, t("下载", "Download")),
+    tr.sha256 ? el("div", { class: "hint mono" }, "SHA-256 " + tr.sha256) : "")));
+  const state = REC_STATE[r.state] ? t(...REC_STATE[r.state]) : r.state;
+  return row(el("td", { class: "nowrap" }, r.started_at ? fmtTime(r.started_at) : ""),
+    el("td", {}, r.candidate_name || r.account_id), el("td", {}, r.room_name || ""),
+    el("td", { class: r.state === "failed" ? "error" : "" }, state), el("td", { class: "num" }, r.duration_s ? `${Math.round(r.duration_s)} s` : "—"),
+    el("td", {}, files));
+}
+
+function play(r, tr) {
+  const box = $("player");
+  box.hidden = false;
+  const media = el(tr.kind === "video" ? "video" : "audio", { controls: "", preload: "metadata", playsinline: "", class: "rec-player", src: tr.url });
+  box.replaceChildren(el("h3", {}, `${r.candidate_name || r.account_id} · ${tr.file}`), media);
+  media.play().catch(() => {});
+  box.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
 // --- accounts ----------------------------------------------------------------------------------
 
 async function loadUsers() {
@@ -397,6 +438,7 @@ async function start() {
   setupRosterForm();
   setupUserForm();
   $("audit-refresh").addEventListener("click", () => loadAudit().catch(fail));
+  $("recordings-refresh").addEventListener("click", () => loadRecordings());
   try {
     me = (await api("GET", "/api/auth/me")).account;
     await loadUsers();

@@ -105,8 +105,13 @@ function renderSummary(list, slots) {
       el("strong", {}, b.subject.name), " ", b.slot ? fmtRange(b.slot.starts_at, b.slot.ends_at) : ""))),
     el("p", { class: "hint" }, t("预约成功后，请在预约的考试时段内进入考试。进入面试前须完成设备检测和人脸比对。",
       "Enter the exam within your booked slot; a device check and a face check come before the interview.")),
-    ...list.map((item) => el("a", { class: "button full", href: `/candidate/exams/${item.exam.id}/check` },
-      (list.length > 1 ? item.exam.name + " · " : "") + t("设备检测与人脸比对", "Device check and face check"))));
+    el("p", { class: "hint" }, t("在预约的考试时段内，点击“开始面试”，系统自动检测电量及设备状态，符合要求方可进入候考。",
+      "Within your booked slot press 'Start interview': the battery and device are checked, then you join the waiting queue.")),
+    ...list.flatMap((item) => [
+      el("a", { class: "button full", href: `/candidate/exams/${item.exam.id}/interview`, "data-action": "interview" },
+        (list.length > 1 ? item.exam.name + " · " : "") + t("开始面试", "Start interview")),
+      el("a", { class: "button full secondary-link", href: `/candidate/exams/${item.exam.id}/check` },
+        (list.length > 1 ? item.exam.name + " · " : "") + t("设备检测与人脸比对（考前准备）", "Device check and face check (get ready)"))]));
 }
 
 function renderIdentity(verified) {

@@ -1,8 +1,9 @@
 // The practice page and the pre-queue check page: preview with a framing oval, microphone meter,
 // device check, and (with an exam) the face check. Everything starts from one tap.
 import { api, fmtTime, t } from "/static/js/common.js";
-import { cameraUnavailable, micMeter, startCamera, stopStream, watchCamera } from "/static/js/camera.js";
-import { inAppBrowser, renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
+import { micMeter, startCamera, stopStream, watchCamera } from "/static/js/camera.js";
+import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
+import { blocked, showBlockers } from "/static/js/blockers.js";
 
 const $ = (id) => document.getElementById(id);
 const page = $("check-page");
@@ -14,22 +15,7 @@ let meter = null;
 let unwatch = () => {};
 let faceMounted = false;
 
-function blocked(problem) {
-  $("camera-blocked").hidden = !problem;
-  if (problem) {
-    $("camera-blocked-title").textContent = problem.message;
-    $("camera-blocked-advice").textContent = problem.advice || "";
-  }
-}
-
-// Known before any tap: an in-app browser, or no HTTPS.
-const app = inAppBrowser();
-if (app) {
-  $("in-app").hidden = false;
-  $("in-app-text").textContent = t(`当前是${app.name}内置浏览器。`, `This is the ${app.name} in-app browser.`);
-}
-const unavailable = cameraUnavailable();
-if (unavailable) blocked(unavailable);
+showBlockers();
 
 function useStream(s) {
   stream = s;

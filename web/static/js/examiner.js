@@ -1,5 +1,5 @@
 // The examiner's rooms: exam, subject, interview length and the room's slots with their bookings.
-// The live waiting queue is not built yet; the page says so instead of showing anything made up.
+// Each room links to its live page (/examiner/rooms/<id>): the queue, call next, the videos.
 import { api, el, fmtTime, t } from "/static/js/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,8 +15,9 @@ function slotState(slot, now) {
 function roomCard(item, now) {
   const slots = [...item.slots].sort((a, b) => a.starts_at - b.starts_at);
   const booked = slots.reduce((n, s) => n + s.booked, 0);
-  return el("section", { class: "card room" },
+  return el("section", { class: "card room", "data-room-id": item.room.id },
     el("h2", {}, item.room.name),
+    el("a", { class: "button", href: `/examiner/rooms/${item.room.id}` }, t("进入考场（候考队列与面试）", "Open the room (queue and interview)")),
     el("ul", { class: "facts" },
       el("li", {}, t("考试：", "Exam: ") + `${item.exam.school} · ${item.exam.name}`),
       el("li", {}, t("科目：", "Subject: ") + (item.subject ? item.subject.name : "—")),

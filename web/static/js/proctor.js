@@ -23,6 +23,12 @@ const EVENTS = {
   face_review_opened: ["提交人脸人工审核", "Face review opened"],
   face_review_approved: ["人脸审核通过", "Face review approved"],
   face_review_rejected: ["人脸审核驳回", "Face review rejected"],
+  queue_joined: ["进入候考", "Joined the queue"], queue_called: ["叫号", "Called"], queue_in_room: ["进入面试房间", "Entered the room"],
+  queue_done: ["面试结束", "Interview finished"], queue_removed: ["移出考场", "Removed"], queue_absent: ["缺考 / 离开", "Absent"],
+  queue_disconnected: ["断线", "Disconnected"], queue_reconnected: ["重新连接", "Reconnected"],
+  queue_face_cleared: ["人脸核验通过，开始候考", "Face check cleared, waiting"], queue_face_locked: ["人脸核验转人工审核", "Face check to manual review"],
+  queue_face_room_failed: ["入场人脸核验未通过", "Room face check failed"], queue_restored: ["恢复排队位置", "Place restored"],
+  recording_started: ["开始录制", "Recording started"], recording_stopped: ["停止录制", "Recording stopped"],
 };
 const FACE_REASONS = {
   face_no_face: ["未检测到人脸", "No face"], face_multiple: ["检测到多张人脸", "Several faces"],
@@ -251,6 +257,7 @@ function initProctor(root) {
   }
 
   form.addEventListener("submit", (ev) => { ev.preventDefault(); showAudit(); });
+  addEventListener("proctor-reviews", () => loadReviews()); // pushed by proctor-live.js
   loadReviews();
   loadAppeals();
   if (remembered) showAudit();

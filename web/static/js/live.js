@@ -1,0 +1,128 @@
+// socket.io for the live pages (docs/signaling.md): one socket per role namespace, events sent with an
+// ack, refusals turned into {code, message, problems} in the page's language (the server picks it).
+//   connect(namespace, auth) -> socket (reconnects by itself)
+//   call(socket, event, data) -> the ack's body; throws {code, message, field?, problems?}
+//   fresh(kind) -> (payload) => bool   drops pushes older than the last one shown (`at`)
+//   clockSkew(serverAt) / serverNow(): the server's clock, for countdowns
+import { io } from "/static/vendor/socket.io.esm.min.js";
+import { t } from "/static/js/common.js";
+
+export function connect(namespace, auth = {}) {
+  return io(namespace, {
+    auth, transports: ["websocket", "polling"], withCredentials: true,
+    reconnectionDelay: 500, reconnectionDelayMax: 4000, timeout: 10000,
+  });
+}
+
+export async function call(socket, event, data = {}, timeoutMs = 15000) {
+  let ack;
+  try {
+    ack = await socket.timeout(timeoutMs).emitWithAck(event, data);
+  } catch {
+    throw { code: "timeout", message: t("服务器没有响应，请检查网络后重试", "The server did not answer; check the network and retry") };
+  }
+  if (!ack || !ack.ok) throw (ack && ack.error) || { code: "error", message: t("请求失败", "Request failed") };
+  return ack;
+}
+
+// A refused connection's reason ({code, message}) from socket.io's connect_error.
+export function refusal(err) {
+  if (err && err.data && err.data.code) return { code: err.data.code, message: err.message };
+  return { code: "offline", message: t("无法连接服务器，正在重试…请检查网络", "Cannot reach the server; retrying… check the network") };
+}
+
+let skew = 0; // server clock - local clock, seconds
+export function clockSkew(serverAt) {
+  if (typeof serverAt === "number" && serverAt > 1e9) skew = serverAt - Date.now() / 1000;
+}
+export const serverNow = () => Date.now() / 1000 + skew;
+
+export function fresh() {
+  let last = 0;
+  return (payload) => {
+    const at = payload && typeof payload.at === "number" ? payload.at : 0;
+    if (at && at < last) return false;
+    if (at) last = at;
+    return true;
+  };
+}
+
+export function fmtDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${pad(m)}:${pad(sec)}`;
+}
+
+export function fmtWait(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes <= 1) return t("约 1 分钟", "about 1 minute");
+  return t(`约 ${minutes} 分钟`, `about ${minutes} minutes`);
+}
+
+export const STATE_LABELS = {
+  waiting_face_check: ["等待人脸核验", "Waiting for face check"],
+  waiting: ["候考中", "Waiting"],
+  called: ["已叫号", "Called"],
+  in_room: ["面试中", "In the interview"],
+  done: ["面试已结束", "Interview over"],
+  absent: ["缺考 / 已离开", "Absent / left"],
+  removed: ["已移出", "Removed"],
+  review_pending: ["等待人工审核", "Waiting for manual review"],
+};
+export const stateLabel = (state) => (STATE_LABELS[state] ? t(...STATE_LABELS[state]) : state || "—");
+
+export const FACE_LABELS = {
+  passed: ["已通过", "Passed"], approved: ["人工审核通过", "Approved"], failed: ["未通过", "Failed"],
+  locked: ["待人工审核", "In manual review"], rejected: ["审核驳回", "Rejected"], none: ["未核验", "Not checked"],
+};
+export const faceLabel = (s) => (FACE_LABELS[s] ? t(...FACE_LABELS[s]) : s || "—");
+
+export const PHRASES = {
+  cant_hear: ["听不到考官声音", "I can't hear you"],
+  cant_see: ["看不到考官画面", "I can't see you"],
+  frozen: ["画面卡住了", "The picture froze"],
+  echo: ["有回声 / 杂音", "There is an echo / noise"],
+  repeat: ["请再说一遍", "Please repeat"],
+  ready: ["我准备好了", "I'm ready"],
+};
+
+// A short two-tone chime on the page's AudioContext (works once the context runs: after a tap).
+export function chime(ctx) {
+  if (!ctx) return false;
+  try {
+    const now = ctx.currentTime;
+    [[880, 0], [1320, 0.18]].forEach(([freq, at]) => {
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + at);
+      gain.gain.exponentialRampToValueAtTime(0.3, now + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + at + 0.35);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(now + at);
+      osc.stop(now + at + 0.4);
+    });
+    return ctx.state === "running";
+  } catch {
+    return false;
+  }
+}
+
+// Web Speech in Chinese when the device has a Chinese voice; returns whether it was spoken.
+export function speak(text, langTag = "zh-CN") {
+  try {
+    if (!window.speechSynthesis || !window.SpeechSynthesisUtterance) return false;
+    const voices = speechSynthesis.getVoices();
+    const voice = voices.find((v) => v.lang && v.lang.toLowerCase().startsWith(langTag.slice(0, 2).toLowerCase()));
+    if (!voice) return false;
+    const u = new SpeechSynthesisUtterance(text);
+    u.lang = langTag;
+    u.voice = voice;
+    speechSynthesis.cancel();
+    speechSynthesis.speak(u);
+    return true;
+  } catch {
+    return false;
+  }
+}

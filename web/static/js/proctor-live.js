@@ -1,0 +1,128 @@
+// The proctor's live view of one exam over socket.io (/proctor): every room at a glance (who is in,
+// how many wait, the longest wait, idle rooms), every candidate's state with filters, a candidate's
+// timeline from the audit stream (proctor:history), and the review queue refreshed when it changes.
+import { el, t } from "/static/js/common.js";
+import { call, clockSkew, connect, faceLabel, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
+import { eventLabel, fmtSeconds, roleLabel } from "/static/js/proctor.js";
+
+const $ = (id) => document.getElementById(id);
+const root = $("proctor-page");
+let socket = null, examId = "";
+let rooms = {}; // room id -> Room
+let freshness = {};
+const GROUPS = { line: ["waiting_face_check", "waiting"], room: ["called", "in_room"] };
+
+function open(id) {
+  if (socket) socket.disconnect();
+  rooms = {};
+  freshness = {};
+  examId = id;
+  render();
+  $("live-error").hidden = true;
+  root.dataset.live = "";
+  if (!id) return;
+  localStorage.setItem("proctor.live", id);
+  const audit = document.querySelector("#audit-form [name=exam_id]");
+  if (audit && !audit.value) audit.value = id;
+  socket = connect("/proctor", { exam_id: id });
+  socket.on("connect", () => { $("live-state").textContent = t("实时", "live"); root.dataset.live = "up"; });
+  socket.on("disconnect", () => { $("live-state").textContent = t("连接中断，正在重连…", "reconnecting…"); root.dataset.live = "down"; });
+  socket.on("connect_error", (err) => {
+    const why = refusal(err);
+    $("live-error").textContent = why.message;
+    $("live-error").hidden = false;
+    if (why.code !== "offline") socket.disconnect();
+  });
+  socket.on("proctor:snapshot", (snap) => {
+    rooms = Object.fromEntries(snap.rooms.map((r) => [r.room_id, r]));
+    snap.rooms.forEach((r) => clockSkew(r.at));
+    render();
+    dispatchEvent(new Event("proctor-reviews"));
+  });
+  socket.on("proctor:room", (r) => {
+    freshness[r.room_id] = freshness[r.room_id] || fresh();
+    if (!freshness[r.room_id](r)) return;
+    clockSkew(r.at);
+    rooms[r.room_id] = r;
+    render();
+  });
+  socket.on("proctor:reviews", () => dispatchEvent(new Event("proctor-reviews")));
+}
+
+function people() {
+  const out = [];
+  for (const r of Object.values(rooms)) {
+    if (r.current) out.push({ ...r.current, room: r });
+    r.line.forEach((e) => out.push({ ...e, room: r }));
+    r.recent.forEach((e) => out.push({ ...e, room: r }));
+  }
+  return out;
+}
+
+function render() {
+  const list = Object.values(rooms).sort((a, b) => a.name.localeCompare(b.name, "zh"));
+  const waiting = list.reduce((n, r) => n + r.waiting, 0);
+  const idle = list.filter((r) => r.idle).length;
+  const longest = Math.max(0, ...list.map((r) => r.longest_wait_s || 0));
+  $("live-summary").textContent = examId ? t(`${list.length} 个考场，${list.length - idle} 个面试中，${idle} 个空闲；共 ${waiting} 人候考，最长等待 ${fmtDuration(longest)}`,
+    `${list.length} rooms, ${list.length - idle} interviewing, ${idle} idle; ${waiting} waiting, longest wait ${fmtDuration(longest)}`) : "";
+  $("rooms-grid").replaceChildren(...list.map((r) => el("div", { class: "room-tile", "data-room": r.room_id, "data-idle": String(r.idle) },
+    el("h3", {}, r.name, " ", el("span", { class: "badge" }, r.idle ? t("空闲", "idle") : t("面试中", "busy"))),
+    el("dl", {},
+      el("dt", {}, t("当前", "In room")), el("dd", { class: "current" }, r.current ? `${r.current.name} · ${stateLabel(r.current.state)}` : "—"),
+      el("dt", {}, t("候考", "Waiting")), el("dd", { class: "waiting" }, String(r.waiting)),
+      el("dt", {}, t("最长等待", "Longest wait")), el("dd", {}, fmtDuration(r.longest_wait_s || 0)),
+      el("dt", {}, t("平均面试", "Average")), el("dd", {}, fmtDuration(r.average_interview_s || 0))))));
+  renderPeople();
+}
+
+function renderPeople() {
+  const filter = $("state-filter").value;
+  const name = $("name-filter").value.trim();
+  const rows = people().filter((p) => {
+    if (name && !(p.name || "").includes(name)) return false;
+    if (!filter) return true;
+    if (filter === "disconnected") return !p.connected && [...GROUPS.line, ...GROUPS.room].includes(p.state);
+    return (GROUPS[filter] || [filter]).includes(p.state);
+  });
+  $("cand-table").tBodies[0].replaceChildren(...(rows.length ? rows.map((p) => el("tr", { "data-account": p.account_id, "data-state": p.state },
+    el("td", {}, p.name || p.account_id),
+    el("td", {}, p.room.name),
+    el("td", {}, stateLabel(p.state)),
+    el("td", { class: "face-" + p.face_status }, faceLabel(p.face_status)),
+    el("td", { class: p.connected ? "ok" : "error" }, p.connected ? t("在线", "online") : t("离线", "offline")),
+    el("td", { class: "num" }, p.joined_at && GROUPS.line.includes(p.state) ? fmtDuration(serverNow() - p.joined_at) : "—"),
+    el("td", {}, p.reason || ""),
+    el("td", {}, el("button", { type: "button", class: "secondary small", onclick: () => timeline(p) }, t("时间线", "Timeline")))))
+    : [el("tr", {}, el("td", { colspan: "8", class: "empty" }, examId ? t("没有符合条件的考生", "No candidate matches") : t("请选择考试", "Choose an exam")))]));
+}
+
+async function timeline(p) {
+  const box = $("timeline");
+  box.hidden = false;
+  box.replaceChildren(el("p", { class: "progress" }, t("正在读取…", "Loading…")));
+  try {
+    const { entries } = await call(socket, "proctor:history", { account_id: p.account_id });
+    box.replaceChildren(el("h3", {}, t(`${p.name} 的时间线`, `${p.name}'s timeline`)),
+      el("ol", { class: "timeline", "data-account": p.account_id }, entries.map((e) => el("li", { "data-event": e.event },
+        el("span", { class: "hint" }, fmtSeconds(e.at) + " "), el("strong", {}, eventLabel(e.event)),
+        e.actor && e.actor !== p.account_id ? el("span", { class: "hint" }, ` · ${roleLabel(e.actor_role)}`) : "",
+        e.data && e.data.reason ? el("span", { class: "hint" }, ` · ${e.data.reason}`) : ""))));
+    box.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  } catch (err) {
+    box.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+  }
+}
+
+$("live-exam").addEventListener("change", (ev) => open(ev.target.value));
+$("state-filter").addEventListener("change", renderPeople);
+$("name-filter").addEventListener("input", renderPeople);
+setInterval(() => { if (examId) renderPeople(); }, 5000);
+const remembered = localStorage.getItem("proctor.live");
+if (remembered && [...$("live-exam").options].some((o) => o.value === remembered)) {
+  $("live-exam").value = remembered;
+  open(remembered);
+} else if ($("live-exam").options.length === 2) { // one exam: open it
+  $("live-exam").selectedIndex = 1;
+  open($("live-exam").value);
+}

@@ -1,0 +1,285 @@
+// The examiner's room (desktop): the room's queue live, call next, the candidate's main and auxiliary
+// video, own preview, the room's face check, the interview timer against the subject's length,
+// end / remove with a reason, the candidate's quick phrases, the recorder's real state.
+import { el, lang, t } from "/static/js/common.js";
+import { audioContext, startCamera } from "/static/js/camera.js";
+import { call, chime, clockSkew, connect, faceLabel, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
+import { Peer, playStream } from "/static/js/rtc.js";
+
+const $ = (id) => document.getElementById(id);
+const page = $("room-page");
+const roomId = page.dataset.roomId;
+let lengthS = Number(page.dataset.lengthS) || 600;
+let room = null; // the last Room
+let current = null; // the called / interviewed candidate
+let peer = null, selfStream = null;
+let faceVerified = null; // room:face of the current candidate
+const streams = {}; // participant id -> MediaStream
+const kinds = {}; // participant id -> {kind, name}
+const isFresh = fresh();
+let soundOn = true; // chimes are audible once the page had a click (the browser's autoplay rule)
+
+const socket = connect("/examiner", { room_id: roomId });
+
+// --- the queue -----------------------------------------------------------------------------------
+
+function signature(r) {
+  return JSON.stringify([r.line.map((e) => [e.account_id, e.state, e.face_status, e.connected]), r.current && [r.current.account_id, r.current.state]]);
+}
+
+function onRoom(r) {
+  if (!r || r.room_id !== roomId || !isFresh(r)) return;
+  clockSkew(r.at);
+  const changed = room && signature(room) !== signature(r);
+  const arrived = room && r.waiting > room.waiting;
+  room = r;
+  if (r.average_interview_s) page.dataset.averageS = r.average_interview_s;
+  renderQueue(r);
+  setCurrent(r.current);
+  if (changed && soundOn) chime(audioContext());
+  if (changed) page.dataset.changes = String(Number(page.dataset.changes || 0) + 1);
+  if (arrived) flash($("queue"));
+}
+
+function flash(node) {
+  node.classList.remove("flash");
+  void node.offsetWidth;
+  node.classList.add("flash");
+}
+
+function waited(entry) {
+  return entry.joined_at ? fmtDuration(serverNow() - entry.joined_at) : entry.waiting_s !== null ? fmtDuration(entry.waiting_s) : "—";
+}
+
+function renderQueue(r) {
+  $("waiting-count").textContent = r.waiting;
+  $("queue-facts").textContent = t(`等待 ${r.waiting} 人 · 最长等待 ${fmtDuration(r.longest_wait_s)} · 平均面试时长 ${fmtDuration(r.average_interview_s)}`,
+    `${r.waiting} waiting · longest wait ${fmtDuration(r.longest_wait_s)} · average interview ${fmtDuration(r.average_interview_s)}`);
+  $("queue-table").tBodies[0].replaceChildren(...(r.line.length ? r.line.map((e) => el("tr", { "data-account": e.account_id, "data-state": e.state },
+    el("td", { class: "num" }, String(e.position)),
+    el("td", {}, e.name || e.account_id),
+    el("td", {}, stateLabel(e.state)),
+    el("td", { class: "face-" + e.face_status }, faceLabel(e.face_status)),
+    el("td", { class: e.connected ? "ok" : "error" }, e.connected ? t("在线", "online") : t("已断线", "disconnected")),
+    el("td", { class: "num waited", "data-joined": e.joined_at || "" }, waited(e))))
+    : [el("tr", {}, el("td", { colspan: "6", class: "empty" }, t("暂无考生候考", "Nobody is waiting")))]));
+  $("recent-table").tBodies[0].replaceChildren(...r.recent.slice(0, 20).map((e) => el("tr", { "data-account": e.account_id },
+    el("td", {}, e.name || e.account_id), el("td", {}, stateLabel(e.state)), el("td", {}, e.reason || ""))));
+}
+
+function setCurrent(c) {
+  const before = current;
+  current = c;
+  const same = before && c && before.account_id === c.account_id;
+  if (!same) {
+    faceVerified = null;
+    $("phrases").replaceChildren(el("li", { class: "empty" }, t("暂无", "None yet")));
+    $("face-detail").hidden = true;
+  }
+  $("current-name").textContent = c ? c.name || c.account_id : t("当前无考生", "No candidate in the room");
+  $("current-state").textContent = c ? stateLabel(c.state) : "";
+  page.dataset.current = c ? c.account_id : "";
+  page.dataset.currentState = c ? c.state : "";
+  $("end").disabled = !c;
+  $("remove-form").querySelector("button").disabled = !c;
+  $("call-next").disabled = Boolean(c);
+  renderFace();
+  placeStreams();
+}
+
+function renderFace() {
+  const badge = $("face-badge");
+  const status = faceVerified === true ? "verified" : faceVerified === false ? "failed" : "none";
+  badge.dataset.state = status;
+  badge.textContent = status === "verified" ? t("人脸：已核验", "Face: verified")
+    : status === "failed" ? t("人脸：未通过", "Face: not verified") : t("人脸：未核验", "Face: not verified yet");
+}
+
+setInterval(() => {
+  document.querySelectorAll("#queue-table td.waited[data-joined]").forEach((td) => {
+    if (td.dataset.joined) td.textContent = fmtDuration(serverNow() - Number(td.dataset.joined));
+  });
+  const timer = $("timer");
+  if (current && current.since) {
+    const s = serverNow() - current.since;
+    timer.textContent = fmtDuration(s);
+    timer.classList.toggle("over", s > lengthS);
+  } else timer.textContent = "00:00";
+}, 1000);
+
+// --- actions -------------------------------------------------------------------------------------
+
+function actionError(err) {
+  const box = $("action-error");
+  box.hidden = !err;
+  box.textContent = err ? err.message : "";
+  if (err) box.dataset.code = err.code;
+}
+
+$("call-next").addEventListener("click", async () => {
+  audioContext(); // a click: alerts may play from now on
+  actionError(null);
+  $("call-next").disabled = true;
+  try {
+    const ack = await call(socket, "queue:call_next");
+    page.dataset.called = ack.account_id;
+  } catch (err) {
+    actionError(err);
+    $("call-next").disabled = false;
+  }
+});
+
+$("end").addEventListener("click", async () => {
+  if (!current) return;
+  if (!window.confirm(t(`结束 ${current.name} 的面试？`, `End ${current.name}'s interview?`))) return;
+  actionError(null);
+  try {
+    await call(socket, "queue:end", { account_id: current.account_id });
+  } catch (err) {
+    actionError(err);
+  }
+});
+
+$("remove-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const input = form.elements.reason;
+  form.querySelector(".error")?.remove();
+  input.removeAttribute("aria-invalid");
+  if (!current) return;
+  try {
+    await call(socket, "queue:remove", { account_id: current.account_id, reason: input.value.trim() });
+    input.value = "";
+  } catch (err) {
+    input.setAttribute("aria-invalid", "true");
+    form.append(el("p", { class: "error", role: "alert" }, err.message));
+  }
+});
+
+$("sound").addEventListener("click", () => {
+  const ctx = audioContext();
+  soundOn = Boolean(ctx);
+  if (ctx) ctx.resume().then(() => chime(ctx)).catch(() => {});
+  $("sound").textContent = t("提示音已开启", "Alerts on");
+  $("sound").disabled = true;
+});
+
+// --- media ---------------------------------------------------------------------------------------
+
+function placeStreams() {
+  const cand = current && streams[current.account_id];
+  const main = $("cand-video"), aux = $("aux-video");
+  if (cand) { playStream(main, cand); $("cand-empty").hidden = true; }
+  else if (main.srcObject) { main.srcObject = null; $("cand-empty").hidden = false; }
+  const auxId = Object.keys(streams).find((id) => (kinds[id] && kinds[id].kind === "aux") || id.startsWith("aux_"));
+  if (auxId) { playStream(aux, streams[auxId]); $("aux-empty").hidden = true; }
+  else if (aux.srcObject) { aux.srcObject = null; $("aux-empty").hidden = false; }
+  const others = Object.keys(streams).filter((id) => id !== auxId && !(current && id === current.account_id)
+    && (!kinds[id] || kinds[id].kind === "examiner"));
+  const box = $("other-examiners");
+  box.querySelectorAll("figure").forEach((f) => { if (!others.includes(f.dataset.participant)) f.remove(); });
+  for (const id of others) {
+    let fig = box.querySelector(`[data-participant="${CSS.escape(id)}"]`);
+    if (!fig) {
+      fig = el("figure", { "data-participant": id }, el("video", { autoplay: "", playsinline: "" }), el("figcaption", {}, ""));
+      box.append(fig);
+    }
+    fig.querySelector("figcaption").textContent = (kinds[id] && kinds[id].name) || t("考官", "Examiner");
+    playStream(fig.querySelector("video"), streams[id]);
+  }
+}
+
+function onStream(stream) {
+  streams[stream.id] = stream;
+  placeStreams();
+}
+
+function onParticipants(data) {
+  if (!data) return;
+  const present = new Set();
+  for (const p of data.participants || []) {
+    const id = p.stream_id || p.id;
+    kinds[id] = { kind: p.kind, name: p.name };
+    present.add(id);
+  }
+  for (const id of Object.keys(streams)) if (!present.has(id)) delete streams[id];
+  placeStreams();
+}
+
+function mediaStatus(state) {
+  page.dataset.rtc = state;
+  const text = {
+    connecting: t("正在连接媒体服务器…", "Connecting to the media server…"),
+    connected: t("媒体已连接", "Media connected"),
+    disconnected: t("网络不稳定，正在恢复…", "Network unstable; recovering…"),
+    failed: t("连接中断，正在重新连接…", "Connection lost; reconnecting…"),
+    restarting: t("正在重新连接…", "Reconnecting…"),
+  }[state];
+  if (text) $("media-status").textContent = text;
+}
+
+async function joinMedia() {
+  if (peer) return;
+  try {
+    selfStream = await startCamera($("self-video"));
+  } catch (err) {
+    $("media-status").textContent = `${err.message}。${err.advice || ""}`;
+    selfStream = null; // receive only
+  }
+  peer = new Peer(socket, { stream: selfStream, onStream, onState: mediaStatus });
+  try {
+    await peer.join();
+  } catch (err) {
+    $("media-status").textContent = t("无法加入媒体房间：", "Cannot join the media room: ") + err.message;
+    page.dataset.rtc = "join_failed:" + (err.code || "");
+    peer.close();
+    peer = null;
+  }
+}
+
+// --- socket events -------------------------------------------------------------------------------
+
+socket.on("connect", () => { $("conn").hidden = true; page.dataset.socket = "up"; joinMedia(); });
+socket.on("disconnect", () => {
+  page.dataset.socket = "down";
+  $("conn").hidden = false;
+  $("conn").textContent = t("与服务器的连接中断，正在重新连接…", "Lost the connection to the server; reconnecting…");
+});
+socket.on("connect_error", (err) => {
+  const why = refusal(err);
+  $("conn").hidden = false;
+  $("conn").textContent = why.message;
+  page.dataset.refused = why.code;
+  if (why.code === "login_required") location.href = "/login?next=" + encodeURIComponent(location.pathname);
+  if (why.code !== "offline") socket.disconnect(); // refused for good: do not retry
+});
+socket.on("queue:room", onRoom);
+socket.on("room:participants", onParticipants);
+socket.on("room:face", (data) => {
+  if (!current || data.account_id !== current.account_id) return;
+  faceVerified = Boolean(data.passed);
+  renderFace();
+  const detail = $("face-detail");
+  detail.hidden = data.passed;
+  detail.textContent = data.message || "";
+});
+socket.on("room:recording", (data) => {
+  const rec = $("rec");
+  rec.dataset.state = data.state;
+  rec.setAttribute("role", data.state === "failed" ? "alert" : "status");
+  rec.textContent = data.state === "recording"
+    ? t(`● 录制中 · ${data.tracks || 0} 路 · ${Math.round((data.bytes || 0) / 1024 / 1024 * 10) / 10} MB`,
+      `● Recording · ${data.tracks || 0} tracks · ${Math.round((data.bytes || 0) / 1024 / 1024 * 10) / 10} MB`)
+    : data.state === "failed" ? t("录制失败：", "Recording FAILED: ") + (data.error || "")
+      : t("录制已停止", "Recording stopped");
+});
+socket.on("room:phrase", (data) => {
+  const list = $("phrases");
+  list.querySelector(".empty")?.remove();
+  const time = new Date((data.at || Date.now() / 1000) * 1000).toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN");
+  const text = (data.message && (data.message[lang] || data.message.zh)) || data.phrase;
+  list.prepend(el("li", { "data-phrase": data.phrase }, el("span", { class: "hint" }, time + " "), el("strong", {}, data.name || ""), "：", text));
+  if (soundOn) chime(audioContext());
+  flash(list);
+});
+$("length").textContent = fmtDuration(lengthS);
