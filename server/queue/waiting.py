@@ -20,7 +20,7 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Slot, from_hash, is_id, new_id
 from .device import DevicePolicy
-from .entries import ACTIVE, CALLED, DONE, IN_LINE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
+from .entries import ACTIVE, CALLED, DONE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
     WAITING_FACE_CHECK, QueueChange, QueueEntry
 
 log = logging.getLogger("server.queue")

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from ..errors import UserError
-from ..http.body import Field
 from ..i18n import pick_lang
 from ..queue.entries import CALLED, IN_ROOM
 from ..rooms.aux_tokens import AuxToken

@@ -58,6 +58,7 @@ recording:{interview}                  hash    one recorded interview: folder, s
 mediaroom:{room}                       string  the server process holding the room's media (TTL,
                                                refreshed while it lives)
 auxtoken:{token}                       set     device ids admitted by an auxiliary-camera token
+secret:aux                             string  the HMAC secret of auxiliary-camera tokens (made once)
 recordings:{exam}                      zset    interview ids of an exam scored by start time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================

@@ -10,7 +10,6 @@ import av
 import pytest
 import socketio
 
-from ..live import FIT_DEVICE
 from ..queue.test_waiting import snapshot
 from ..rooms.peers import Client, wait_for
 from .conftest import url_of
