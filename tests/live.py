@@ -37,7 +37,7 @@ class LiveWorld:
 
     async def present(self, account, sid: str = "sid-test") -> None:
         """A live socket for the candidate (what the signaling layer records)."""
-        await self.services.queue.touch(account.id, [sid], 30)
+        await self.services.queue.touch({account.id: [sid]}, 30)
 
 
 async def live_world(services, size: int = 4, starts_in: float = -30, length_s: float = 3600,

@@ -82,8 +82,6 @@ class FaceGate:
                         id_number=id_number, photo_sha256=photo_sha256, created_at=now)
         review_fields = to_hash(review)
         review_fields.pop("check_ids")
-        base = audit.entry("", candidate, candidate.account_id)
-        base.pop("event"), base.pop("data")
         k = self.keys
         outcome, strikes = await self.store.script("face_result")(
             keys=[k.face_state(exam_id, candidate.account_id), k.face_checks(exam_id, candidate.account_id),
@@ -91,7 +89,7 @@ class FaceGate:
             args=["1" if passed else "0", f"{now:.3f}", self.strikes_limit, reason,
                   f"{distance:.4f}" if distance is not None else "-1", check["check_id"],
                   json.dumps(check, ensure_ascii=False), review.id, json.dumps(review_fields, ensure_ascii=False),
-                  kind, *(item for pair in base.items() for item in pair)])
+                  kind, *audit.base_fields(candidate, candidate.account_id)])
         for listener in self.on_result:
             await listener(exam_id, candidate.account_id, "failed" if outcome == "already_locked" else outcome, kind)
         return outcome, int(strikes)

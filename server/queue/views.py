@@ -4,7 +4,7 @@ estimated wait, an exam's rooms at a glance for proctors. Read in one pipelined 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..store.base import Store
 from ..store.models import from_hash
@@ -27,7 +27,6 @@ class RoomView:
     recent: list[QueueEntry]  # finished, absent, removed, in review
     face: dict[str, str]  # account -> face-check status
     average_s: float  # running average interview length (the subject's length before any)
-    examiners: list[str] = field(default_factory=list)
     now: float = 0.0
 
     def remaining_current_s(self) -> float:

@@ -20,7 +20,7 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Slot, from_hash, is_id, new_id
 from .device import DevicePolicy
-from .entries import ACTIVE, CALLED, DONE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
+from .entries import ABSENT, ACTIVE, CALLED, DONE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
     WAITING_FACE_CHECK, QueueChange, QueueEntry
 
 log = logging.getLogger("server.queue")
@@ -63,13 +63,6 @@ class WaitingQueue:
         found = [await self.entry(room_id, account_id) for room_id in rooms]
         return sorted((e for e in found if e), key=lambda e: -e.slot_start)
 
-    async def active_entry(self, account_id: str) -> QueueEntry | None:
-        """The entry the candidate is in now (waiting, called, in a room, or in review), if any."""
-        for entry in await self.entries_of(account_id):
-            if entry.state in ACTIVE + (REVIEW_PENDING,):
-                return entry
-        return None
-
     # the candidate
     async def join(self, account: Account, exam_id: str, slot_id: str, device: dict,
                    now: float | None = None) -> QueueEntry:
@@ -94,7 +87,7 @@ class WaitingQueue:
                   k.queued(account.id)],
             args=[f"{now:.3f}", slot.room_id, slot.id, exam_id, account.id, candidate.entry.name, f"{slot.starts_at}",
                   f"{slot.ends_at}", json.dumps(device, ensure_ascii=False), self.face_pass_valid_s,
-                  *_base(actor, account.id)])
+                  *audit.base_fields(actor, account.id)])
         if result[0] == "err":
             raise UserError(result[1], 409, field="slot_id")
         await self._notify(QueueChange(slot.room_id, exam_id, f"queue_{result[2]}", account.id))
@@ -150,7 +143,7 @@ class WaitingQueue:
                 await self._try_move(actor, entry, (REVIEW_PENDING,), WAITING, "add", "keep",
                                      event="queue_restored")
             elif approved:
-                await self._try_move(actor, entry, (REVIEW_PENDING,), "absent", "keep", "keep", reason="slot_over",
+                await self._try_move(actor, entry, (REVIEW_PENDING,), ABSENT, "keep", "keep", reason="slot_over",
                                      event="queue_absent")
             else:
                 await self._try_move(actor, entry, (REVIEW_PENDING,), REMOVED, "keep", "keep",
@@ -166,7 +159,7 @@ class WaitingQueue:
         result = await self.store.script("queue_call")(
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id)],
             args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), admission, examiner.account_id,
-                  *_base(examiner, "")])
+                  *audit.base_fields(examiner, "")])
         if result[0] == "err":
             raise UserError(result[1], 409, waiting=result[2] if result[1] == "nobody_ready" else "")
         account_id = result[1]
@@ -197,7 +190,7 @@ class WaitingQueue:
                   k.audit(entry.exam), k.queue_stats(entry.room)],
             args=[f"{time.time():.3f}", entry.account, ",".join(from_states), to, line, room, reason, event,
                   json.dumps({"room": entry.room, **data}, ensure_ascii=False), "1" if stats else "0",
-                  self._entry_prefix(entry.room), *_base(actor, entry.account)])
+                  self._entry_prefix(entry.room), *audit.base_fields(actor, entry.account)])
         if result[0] == "err":
             raise UserError(result[1], 409, state_code=f"queue_state_{result[2]}")
         return result[2]
@@ -210,9 +203,14 @@ class WaitingQueue:
             return None
 
     # presence (socket ids of the candidate, refreshed by the process that holds the socket)
-    async def touch(self, account_id: str, sids: list[str], ttl_s: float) -> None:
-        if sids:
-            await self.store.redis.zadd(self.keys.presence(account_id), {sid: time.time() + ttl_s for sid in sids})
+    async def touch(self, sids_by_account: dict[str, list[str]], ttl_s: float) -> None:
+        """Refresh the candidates' live sockets, all in one round trip."""
+        expires = time.time() + ttl_s
+        pipe = self.store.pipeline(transaction=False)
+        for account_id, sids in sids_by_account.items():
+            if sids:
+                pipe.zadd(self.keys.presence(account_id), {sid: expires for sid in sids})
+        await pipe.execute()
 
     async def drop(self, account_id: str, sid: str) -> None:
         await self.store.redis.zrem(self.keys.presence(account_id), sid)
@@ -228,7 +226,7 @@ class WaitingQueue:
         changed = await self.store.script("queue_sweep")(
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id), k.active_queues()],
             args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), self.grace_s, room_id,
-                  *_base(Actor.system(), "")])
+                  *audit.base_fields(Actor.system(), "")])
         if changed:
             await self._notify(QueueChange(room_id, exam_id, "presence"))
         return changed
@@ -240,14 +238,7 @@ class WaitingQueue:
         marked = await self.store.script("queue_close_slot")(
             keys=[k.slot_booked(slot.id), k.slot_closed(slot.id), k.audit(slot.exam_id), k.queue_all(slot.room_id)],
             args=[f"{now:.3f}", self._entry_prefix(slot.room_id), slot.room_id, slot.id, slot.exam_id,
-                  f"{slot.starts_at}", f"{slot.ends_at}", k.queued(""), *_base(Actor.system(), "")])
+                  f"{slot.starts_at}", f"{slot.ends_at}", k.queued(""), *audit.base_fields(Actor.system(), "")])
         if marked:
             await self._notify(QueueChange(slot.room_id, slot.exam_id, "no_show"))
         return marked or []
-
-
-def _base(actor: Actor, subject: str) -> list[str]:
-    """Audit fields for a Lua script that adds ``event`` and ``data`` itself."""
-    entry = audit.entry("", actor, subject)
-    entry.pop("event"), entry.pop("data")
-    return [item for pair in entry.items() for item in pair]

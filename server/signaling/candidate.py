@@ -7,7 +7,7 @@ import time
 from ..errors import UserError
 from ..http.body import Field
 from ..i18n import message
-from ..queue.entries import ACTIVE, CALLED, IN_ROOM, REVIEW_PENDING
+from ..queue.entries import ACTIVE, CALLED, IN_ROOM
 from ..queue.views import room_view
 from ..store.models import is_id
 from .base import RoleNamespace, User
@@ -63,7 +63,7 @@ class CandidateNamespace(RoleNamespace):
             room_id = await redis.hget(keys.slot(slot_id), "room_id")
             if room_id:
                 await self.enter_room(sid, line_room(room_id))
-        await self.services.queue.touch(user.account.id, [sid], self.settings.presence_ttl_s)
+        await self.services.queue.touch({user.account.id: [sid]}, self.settings.presence_ttl_s)
 
     async def welcome(self, sid: str, user: User) -> None:
         """Reconnecting restores the place with no action: presence is back, the sweep notices it."""
@@ -76,11 +76,8 @@ class CandidateNamespace(RoleNamespace):
         await self.services.queue.drop(user.account.id, sid)
 
     async def states(self, user: User) -> dict:
-        out = []
-        for entry in await self.services.queue.entries_of(user.account.id):
-            if entry.state in ACTIVE + (REVIEW_PENDING,) or entry.state_at:
-                out.append(candidate_state(await room_view(self.services.store, entry.room), entry, user.lang))
-        return {"entries": out}
+        return {"entries": [candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)
+                            for entry in await self.services.queue.entries_of(user.account.id)]}
 
     async def on_queue_join(self, sid: str, user: User, data: dict) -> dict:
         entry = await self.services.queue.join(user.account, data["exam_id"], data["slot_id"],
@@ -91,9 +88,7 @@ class CandidateNamespace(RoleNamespace):
         return await self.states(user)
 
     async def on_room_enter(self, sid: str, user: User, data: dict) -> dict:
-        if not is_id(data["room_id"]):
-            raise UserError("room_not_admitted", 403, field="room_id")
-        entry = await self.services.queue.enter_room(user.account, data["room_id"])
+        entry = await self.services.queue.enter_room(user.account, _room(data))
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
 
     async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:

@@ -75,7 +75,6 @@ async def _heartbeat(candidates: CandidateNamespace, ttl_s: float) -> None:
         for sid, user in list(candidates.users.items()):
             by_account.setdefault(user.account.id, []).append(sid)
         try:
-            for account_id, sids in by_account.items():
-                await candidates.services.queue.touch(account_id, sids, ttl_s)
+            await candidates.services.queue.touch(by_account, ttl_s)
         except Exception as exc:
             log.warning("presence heartbeat failed", extra={"error": str(exc)})

@@ -40,6 +40,14 @@ def flat_entry(event: str, actor: Actor, subject: str = "", **data: Any) -> list
     return [item for pair in entry(event, actor, subject, **data).items() for item in pair]
 
 
+def base_fields(actor: Actor, subject: str = "") -> list[str]:
+    """The entry's fields without ``event`` and ``data``, flat, for a Lua script that adds those
+    itself (it knows which event happened, and can fill in the subject)."""
+    fields = entry("", actor, subject)
+    fields.pop("event"), fields.pop("data")
+    return [item for pair in fields.items() for item in pair]
+
+
 def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> None:
     """Queue an audit entry on a pipeline (or run it on a client: the caller awaits)."""
     return pipe.xadd(keys.audit(exam_id), entry(event, actor, subject, **data))
