@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import secrets
 import tempfile
 import time
 from collections import Counter
@@ -28,6 +26,8 @@ from server.exams.catalog import Catalog
 from server.store.base import Store
 from server.store.models import Account
 from server.store.redis import connect
+
+from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates
 
 # --- the race itself (also used by tests/booking/test_concurrency.py) ---------------------------
 
@@ -104,17 +104,9 @@ async def double_booked(store: Store, account_ids: list[str]) -> int:
 
 
 async def _seed(redis_url: str, prefix: str, candidates: int, slots: int, capacity: int):
-    from server.config import load_settings
-    from server.roster import idcard
-    from server.roster.photos import PhotoSource
-    from server.services import Services
     from server.store.audit import Actor
 
-    settings = load_settings(env={}, redis_url=redis_url, redis_prefix=prefix,
-                             data_dir=Path(tempfile.mkdtemp(prefix="bench-booking-")),
-                             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
-    client = connect(redis_url)
-    services = Services.build(Store(client, prefix), settings)
+    services = bench_services(redis_url, prefix, Path(tempfile.mkdtemp(prefix="bench-booking-")))
     admin = Actor("bench", "admin")
     now = time.time()
     exam = await services.catalog.create_exam(admin, school="基准学院", name="预约压测", booking_opens=now - 60,
@@ -125,24 +117,10 @@ async def _seed(redis_url: str, prefix: str, candidates: int, slots: int, capaci
     slot_ids = [(await services.catalog.create_slot(admin, exam.id, room.id, now + 86400 + i * 3600,
                                                     now + 86400 + (i + 1) * 3600, capacity)).id
                 for i in range(slots)]
-    # idcard.make varies 3 sequence digits; the birth day varies past 1000 candidates
-    numbers = [idcard.make("110101", f"2006{1 + i // 28000:02d}{1 + (i // 1000) % 28:02d}", i % 1000)
-               for i in range(candidates)]
-    csv = "姓名,身份证号,报考科目\n" + "\n".join(f"考生{i},{n},声乐" for i, n in enumerate(numbers))
-    report = await services.importer.import_csv(admin, exam.id, csv.encode(), PhotoSource.empty())
-    assert report.rejected == 0, report.to_json("en")["rows"][:3]
-    password_hash = await services.passwords.hash("bench-password-1")
-    accounts = []
-    for i, number in enumerate(numbers):
-        account = await services.directory.create("candidate", "", admin, phone=f"137{i:08d}",
-                                                  password_hash=password_hash)
-        account = await services.identity.verify(account, f"考生{i}", number)
-        for step in (services.enrolments.confirm, services.enrolments.read_notice):
-            await step(account, exam.id)
-        await services.enrolments.sign_pledge(account, exam.id, True)
-        accounts.append(account)
-    await client.aclose()
-    return exam.id, slot_ids, accounts
+    password_hash = await services.passwords.hash(PASSWORD)
+    people = await enrolled_candidates(services, admin, exam.id, "声乐", candidates, password_hash)
+    await services.store.redis.aclose()
+    return exam.id, slot_ids, [account for account, _ in people]
 
 
 def main() -> None:
@@ -154,15 +132,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight per process")
     args = parser.parse_args()
 
-    from server.store.embedded import EmbeddedRedis
-
-    url = os.environ.get("REDIS_URL")
-    server = None
-    if not url:
-        server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persist=False).start()
-        url = server.url
-    prefix = f"bench:{secrets.token_hex(4)}:"
-    try:
+    with bench_redis() as (url, prefix):
         print(f"seeding {args.candidates} verified candidates, {args.slots} slots x {args.capacity} places ...",
               flush=True)
         t0 = time.perf_counter()
@@ -195,15 +165,6 @@ def main() -> None:
         print(f"{figures['attempts_per_s']} attempts/s, {figures['bookings_per_s']} bookings/s, "
               f"over-booked places: {extra}, double bookings: {doubles}")
         print(json.dumps(figures))
-    finally:
-        async def cleanup():
-            client = connect(url)
-            async for key in client.scan_iter(match=prefix + "*", count=1000):
-                await client.delete(key)
-            await client.aclose()
-        asyncio.run(cleanup())
-        if server:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -22,42 +22,31 @@ import json
 import multiprocessing
 import os
 import random
-import secrets
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import socketio
 
-from server.store.base import Store
-from server.store.redis import connect
+from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, start_server, wait_healthy
 
 FIT_DEVICE = {"camera": "granted", "microphone": "granted", "battery_level": 0.9, "charging": True,
               "browser": "Chrome", "browser_version": "124"}
 
 
 async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Path) -> dict:
-    from server.config import load_settings
-    from server.roster import idcard
-    from server.roster.photos import PhotoSource
-    from server.services import Services
     from server.store.audit import Actor
 
-    settings = load_settings(env={}, redis_url=url, redis_prefix=prefix, data_dir=data_dir,
-                             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
-    client = connect(url)
-    services = Services.build(Store(client, prefix), settings)
+    services = bench_services(url, prefix, data_dir)
     admin = Actor("bench", "admin")
     now = time.time()
     exam = await services.catalog.create_exam(admin, school="基准学院", name="候考压测", booking_opens=now - 3600,
                                               booking_closes=now + 3600, pledge="承诺",
                                               subjects=[{"name": "声乐", "interview_minutes": 10}])
     subject = (await services.catalog.subjects(exam.id))[0]
-    password_hash = await services.passwords.hash("bench-password-1")
+    password_hash = await services.passwords.hash(PASSWORD)
     examiners, slots = [], []
     per_room = -(-candidates // rooms)
     for r in range(rooms):
@@ -67,19 +56,9 @@ async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Pa
         slot = await services.catalog.create_slot(admin, exam.id, room.id, now + 30, now + 3600, per_room)
         examiners.append((await services.sessions.create(examiner.id, "examiner"), room.id))
         slots.append(slot)
-    numbers = [idcard.make("110101", f"2006{1 + i // 28000:02d}{1 + (i // 1000) % 28:02d}", i % 1000)
-               for i in range(candidates)]
-    csv = "姓名,身份证号,报考科目\n" + "\n".join(f"考生{i},{n},声乐" for i, n in enumerate(numbers))
-    report = await services.importer.import_csv(admin, exam.id, csv.encode(), PhotoSource.empty())
-    assert report.rejected == 0, report.to_json("en")["rows"][:3]
     people = []
-    for i, number in enumerate(numbers):
-        account = await services.directory.create("candidate", "", admin, phone=f"137{i:08d}",
-                                                  password_hash=password_hash)
-        account = await services.identity.verify(account, f"考生{i}", number)
-        for step in (services.enrolments.confirm, services.enrolments.read_notice):
-            await step(account, exam.id)
-        await services.enrolments.sign_pledge(account, exam.id, True)
+    enrolled = await enrolled_candidates(services, admin, exam.id, "声乐", candidates, password_hash)
+    for i, (account, number) in enumerate(enrolled):
         slot = slots[i % rooms]
         await services.bookings.book(account, exam.id, slot.id, now=now)
         # the face check itself is measured by bench.facecheck; here every candidate has passed it
@@ -89,8 +68,8 @@ async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Pa
         people.append((await services.sessions.create(account.id, "candidate"), slot.id))
     # the slots start now: move them back 30 s (bookings close when a slot starts)
     for slot in slots:
-        await client.hset(services.store.keys.slot(slot.id), "starts_at", now - 30)
-    await client.aclose()
+        await services.store.redis.hset(services.store.keys.slot(slot.id), "starts_at", now - 30)
+    await services.store.redis.aclose()
     return {"exam": exam.id, "examiners": examiners, "people": people}
 
 
@@ -194,21 +173,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _wait_up(url: str, proc: subprocess.Popen) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise SystemExit("the server process exited; see its log above")
-            try:
-                async with session.get(url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("the server did not start within 60 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=2000)
@@ -219,16 +183,14 @@ def main() -> None:
                         help="length of each simulated interview (real ones last 10 min)")
     args = parser.parse_args()
 
-    from server.store.embedded import EmbeddedRedis, free_port
+    from server.store.embedded import free_port
 
-    redis_url = os.environ.get("REDIS_URL")
-    redis_server = None
-    if not redis_url:
-        redis_server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persist=False).start()
-        redis_url = redis_server.url
-    prefix = f"bench:{secrets.token_hex(4)}:"
+    with bench_redis() as (redis_url, prefix):
+        _run(args, redis_url, prefix, free_port())
+
+
+def _run(args, redis_url: str, prefix: str, port: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-queue-"))
-    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = None
     try:
@@ -236,12 +198,8 @@ def main() -> None:
         t0 = time.perf_counter()
         seeded = asyncio.run(_seed(redis_url, prefix, args.candidates, args.rooms, data_dir))
         print(f"seeded in {time.perf_counter() - t0:.1f} s; starting the server on {url} ...", flush=True)
-        env = {**os.environ, "REDIS_URL": redis_url, "INTERVIEW_REDIS_PREFIX": prefix,
-               "INTERVIEW_FACECHECK_WORKERS": "0", "INTERVIEW_LOG_LEVEL": "WARNING",
-               "INTERVIEW_SIGNAL_RATE_PER_S": "100"}
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "run", "--host", "127.0.0.1", "--port",
-                                   str(port), "--data-dir", str(data_dir)], env=env)
-        asyncio.run(_wait_up(url, server))
+        server = start_server(redis_url, prefix, port, data_dir, signal_rate_per_s="100")
+        asyncio.run(wait_healthy(url, server))
 
         n = args.client_processes
         shares = [seeded["people"][i::n] for i in range(n)]
@@ -291,16 +249,6 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 print("the server did not stop within 90 s of SIGTERM: killed", flush=True)
-
-        async def cleanup():
-            client = connect(redis_url)
-            async for key in client.scan_iter(match=prefix + "*", count=1000):
-                await client.delete(key)
-            await client.aclose()
-
-        asyncio.run(cleanup())
-        if redis_server is not None:
-            redis_server.stop()
 
 
 if __name__ == "__main__":

@@ -3,16 +3,9 @@ on the other, and a proctor on either sees both."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import aiohttp
 import pytest
 
+from bench.common import start_server, wait_healthy
 from server.store.embedded import free_port
 
 from ..live import FIT_DEVICE
@@ -24,25 +17,9 @@ from .test_sockets import candidate_peer, examiner_peer
 async def other_process(settings, tmp_path):
     """A second server process, started with the CLI on its own port, same Redis and key prefix."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "INTERVIEW_REDIS_PREFIX": settings.redis_prefix,
-           "INTERVIEW_FACECHECK_WORKERS": "0", "INTERVIEW_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--data-dir", str(tmp_path / "other")], env=env, cwd=Path(__file__).parents[2],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start_server(settings.redis_url, settings.redis_prefix, port, tmp_path / "other", capture=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url + "/healthz") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"second server did not start: {proc.stderr.read().decode()[-2000:]}")
-            await asyncio.sleep(0.2)
+    await wait_healthy(url, proc)
     yield url
     proc.terminate()
     assert proc.wait(15) == 0, proc.stderr.read().decode()[-2000:]
