@@ -153,7 +153,14 @@ class RelayRoom:
             await self.leave(pid)
 
 
-def server_main(mode: str, sock_path: str, record_dir: str, ready) -> None:
+def pin_to(cpu) -> None:
+    """Run this process (and the threads it starts later) on one CPU only."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def server_main(mode: str, sock_path: str, record_dir: str, ready, cpu=None) -> None:
+    pin_to(cpu)
     if mode == "forward":
         from server.rooms import passthrough
 
@@ -241,7 +248,8 @@ async def _serve(mode: str, sock_path: str, record_dir: str, ready) -> None:
 
 
 # --- the peers' process -------------------------------------------------------------------------
-def peers_main(plan: dict, sock_path: str, clip_path: str, results) -> None:
+def peers_main(plan: dict, sock_path: str, clip_path: str, results, cpu=None) -> None:
+    pin_to(cpu)
     from server.rooms import passthrough
 
     passthrough.install()  # the peers only count what they receive
@@ -470,18 +478,21 @@ async def _run_peers(plan: dict, sock_path: str, clip: dict) -> dict:
 
 
 # --- orchestration ----------------------------------------------------------------------------------
-def run_window(mode: str, plan: dict, clip_path: Path, workdir: Path) -> dict:
+def run_window(mode: str, plan: dict, clip_path: Path, workdir: Path, pin: bool = False) -> dict:
     """Run a plan and measure the server over its window (the peers report the window's
-    wall-clock edges; CPU is sampled by polling at those times)."""
+    wall-clock edges; CPU is sampled by polling at those times). ``pin``: the server on one
+    CPU, the peers on another (when this process may use two)."""
     ctx = multiprocessing.get_context("spawn")
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, peers_cpu = (cpus[0], cpus[1]) if pin and len(cpus) >= 2 else (None, None)
     sock = str(workdir / f"{mode}-{plan['kind']}-{time.monotonic_ns()}.sock")
     ready = ctx.Event()
-    server = ctx.Process(target=server_main, args=(mode, sock, str(workdir / "recordings"), ready))
+    server = ctx.Process(target=server_main, args=(mode, sock, str(workdir / "recordings"), ready, server_cpu))
     server.start()
     if not ready.wait(60):
         raise RuntimeError("server did not start")
     results = ctx.Queue()
-    peers = ctx.Process(target=peers_main, args=(plan, sock, str(clip_path), results))
+    peers = ctx.Process(target=peers_main, args=(plan, sock, str(clip_path), results, peers_cpu))
     peers.start()
     samples = []  # (time, server cpu s, peers cpu s), every 0.25 s
     out = None
@@ -509,7 +520,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     parser.add_argument("--subscribers", type=int, default=3)
-    parser.add_argument("--rooms", type=int, default=0, help="rooms to verify (0: auto)")
+    parser.add_argument("--rooms", type=int, default=10,
+                        help="full recorded rooms run on one pinned core")
     parser.add_argument("--trials", type=int, default=9, help="call-to-first-frame trials")
     parser.add_argument("--parts", default="fanout,rooms,first", help="which measurements")
     args = parser.parse_args()
@@ -530,72 +542,79 @@ def main() -> None:
         if "fanout" in parts:
             measure_fanout(fanout, n, clip_path, workdir, figures)
         if "rooms" in parts:
-            measure_rooms(args.rooms or 3, args.seconds, clip_path, workdir, figures)
+            measure_rooms(args.rooms, args.seconds, clip_path, workdir, figures)
         if "first" in parts:
             measure_first_frame(args.trials, clip_path, workdir, figures)
     print(json.dumps(figures))
 
 
 def measure_fanout(fanout, n, clip_path, workdir, figures) -> None:
-    if True:
-        fwd = run_window("forward", fanout, clip_path, workdir)
-        print(f"forward: 1 publisher -> {n} subscribers: server {fwd['server_cpu_pct']:.1f} % CPU, "
-              f"peers {fwd['peers_cpu_pct']:.1f} %, subscriber video fps {fwd['video_fps']}")
-        rel = run_window("relay", fanout, clip_path, workdir)
-        print(f"relay (MediaRelay): 1 publisher -> {n} subscribers: server {rel['server_cpu_pct']:.1f} % CPU, "
-              f"peers {rel['peers_cpu_pct']:.1f} %, subscriber video fps {rel['video_fps']}")
-        fwd_fps = statistics.mean(fwd["video_fps"])
-        rel_fps = statistics.mean(rel["video_fps"])
-        figures["forward_cpu_pct_per_stream"] = round(fwd["server_cpu_pct"] / n, 2)
-        figures["relay_cpu_pct_per_stream"] = round(rel["server_cpu_pct"] / n, 2)
-        # per delivered frame: a relay that cannot keep up delivers fewer frames for its CPU
-        figures["forward_vs_relay_ratio"] = round(
-            (rel["server_cpu_pct"] / max(rel_fps, 0.1)) / max(fwd["server_cpu_pct"] / max(fwd_fps, 0.1), 0.01), 1)
-        figures["forward_vs_relay_cpu_ratio_raw"] = round(rel["server_cpu_pct"] / max(fwd["server_cpu_pct"], 0.01), 1)
-        figures["forward_subscriber_fps_min"] = round(min(fwd["video_fps"]), 1)
-        figures["relay_subscriber_fps_min"] = round(min(rel["video_fps"]), 1)
-
+    fwd = run_window("forward", fanout, clip_path, workdir)
+    print(f"forward: 1 publisher -> {n} subscribers: server {fwd['server_cpu_pct']:.1f} % CPU, "
+          f"peers {fwd['peers_cpu_pct']:.1f} %, subscriber video fps {fwd['video_fps']}")
+    rel = run_window("relay", fanout, clip_path, workdir)
+    print(f"relay (MediaRelay): 1 publisher -> {n} subscribers: server {rel['server_cpu_pct']:.1f} % CPU, "
+          f"peers {rel['peers_cpu_pct']:.1f} %, subscriber video fps {rel['video_fps']}")
+    fwd_fps = statistics.mean(fwd["video_fps"])
+    rel_fps = statistics.mean(rel["video_fps"])
+    figures["forward_cpu_pct_per_stream"] = round(fwd["server_cpu_pct"] / n, 2)
+    figures["relay_cpu_pct_per_stream"] = round(rel["server_cpu_pct"] / n, 2)
+    # per delivered frame: a relay that cannot keep up delivers fewer frames for its CPU
+    figures["forward_vs_relay_ratio"] = round(
+        (rel["server_cpu_pct"] / max(rel_fps, 0.1)) / max(fwd["server_cpu_pct"] / max(fwd_fps, 0.1), 0.01), 1)
+    figures["forward_vs_relay_cpu_ratio_raw"] = round(rel["server_cpu_pct"] / max(fwd["server_cpu_pct"], 0.01), 1)
+    figures["forward_subscriber_fps_min"] = round(min(fwd["video_fps"]), 1)
+    figures["relay_subscriber_fps_min"] = round(min(rel["video_fps"]), 1)
 
 
 def measure_rooms(rooms, seconds, clip_path, workdir, figures) -> None:
-    if True:
-        plan = {"kind": "rooms", "rooms": rooms, "warmup": 4.0, "seconds": seconds}
-        res = run_window("forward", plan, clip_path, workdir)
-        # CPU follows the frames the server received and forwarded (it dropped none, see
-        # server_dropped): when publishers' frames were lost on the way in, scale up
-        delivered = res["server_in_fps"] / FPS
-        per_room = res["server_cpu_pct"] / rooms / max(delivered, 0.05)
-        # the peers' replay falls behind and catches up when their process is short of CPU,
-        # so subscribers are compared with what the publishers delivered in the same window
-        loss = 100 * max(0.0, 1 - statistics.mean(res["video_fps"]) / max(res["server_in_fps"], 0.1))
-        print(f"rooms: {rooms} full recorded rooms: server {res['server_cpu_pct']:.1f} % CPU "
-              f"({per_room:.1f} % per room at 30 fps), peers {res['peers_cpu_pct']:.1f} %, "
-              f"{res['video_tracks']} subscribed video tracks, min {min(res['video_fps']):.1f} fps, "
-              f"server-side drops {res['server_dropped']}, video received by the server "
-              f"{res['server_in_fps']:.1f} fps per publisher, sent {res['server_out_fps']:.1f} fps per subscription")
-        figures["room_cpu_pct"] = round(per_room, 2)
-        figures["recorded_rooms_per_core"] = round(100 / per_room, 1)
-        figures["verified_rooms"] = rooms
-        figures["verified_min_subscriber_fps"] = round(min(res["video_fps"]), 1)
-        figures["verified_mean_subscriber_fps"] = round(statistics.mean(res["video_fps"]), 1)
-        figures["verified_rtp_packets_lost"] = res["peers_rtp_lost"]
-        figures["verified_frame_loss_pct"] = round(loss, 1)
-        figures["verified_server_drops"] = res["server_dropped"]
-        figures["verified_server_in_fps"] = round(res["server_in_fps"], 1)
-        figures["verified_server_out_fps"] = round(res["server_out_fps"], 1)
-        figures["rooms_peers_cpu_pct"] = round(res["peers_cpu_pct"], 1)
-
-        print("  per subscribed video track fps:", [round(x, 1) for x in res["video_fps"]])
-        print(f"  RTP packets lost before the peers: {res['peers_rtp_lost']} of {res['peers_rtp_received']}")
+    """``rooms`` full recorded rooms with the server pinned to one CPU (the peers on the other):
+    whether that one core carried them all without loss, and what a room costs."""
+    plan = {"kind": "rooms", "rooms": rooms, "warmup": 4.0, "seconds": seconds}
+    pinned = len(os.sched_getaffinity(0)) >= 2
+    res = run_window("forward", plan, clip_path, workdir, pin=pinned)
+    # CPU follows the frames the server received and forwarded (it dropped none, see
+    # server_dropped): when publishers' frames were lost on the way in, scale up
+    delivered = res["server_in_fps"] / FPS
+    per_room = res["server_cpu_pct"] / rooms / max(delivered, 0.05)
+    # the peers' replay falls behind and catches up when their process is short of CPU,
+    # so subscribers are compared with what the publishers delivered in the same window
+    loss = 100 * max(0.0, 1 - statistics.mean(res["video_fps"]) / max(res["server_in_fps"], 0.1))
+    lossless = (res["server_dropped"] == 0 and res["peers_rtp_lost"] == 0 and loss < 1.0
+                and res["server_in_fps"] >= FPS - 1)
+    where = "server pinned to one CPU, peers to another" if pinned else "server and peers unpinned"
+    print(f"rooms: {rooms} full recorded rooms ({where}): server {res['server_cpu_pct']:.1f} % CPU "
+          f"({per_room:.1f} % per room at 30 fps), peers {res['peers_cpu_pct']:.1f} %, "
+          f"{res['video_tracks']} subscribed video tracks, min {min(res['video_fps']):.1f} fps, "
+          f"server-side drops {res['server_dropped']}, video received by the server "
+          f"{res['server_in_fps']:.1f} fps per publisher, sent {res['server_out_fps']:.1f} fps per subscription: "
+          + ("no loss" if lossless else "LOSS"))
+    if res["peers_cpu_pct"] > 90:
+        print("  the peers' process was short of CPU: try fewer --rooms")
+    print("  per subscribed video track fps:", [round(x, 1) for x in res["video_fps"]])
+    print(f"  RTP packets lost before the peers: {res['peers_rtp_lost']} of {res['peers_rtp_received']}")
+    figures["room_cpu_pct"] = round(per_room, 2)
+    figures["recorded_rooms_per_core"] = round(100 / per_room, 1)
+    figures["rooms_sustained_on_one_core"] = rooms if lossless and pinned else 0
+    figures["verified_rooms"] = rooms
+    figures["verified_lossless"] = lossless
+    figures["verified_min_subscriber_fps"] = round(min(res["video_fps"]), 1)
+    figures["verified_mean_subscriber_fps"] = round(statistics.mean(res["video_fps"]), 1)
+    figures["verified_rtp_packets_lost"] = res["peers_rtp_lost"]
+    figures["verified_frame_loss_pct"] = round(loss, 1)
+    figures["verified_server_drops"] = res["server_dropped"]
+    figures["verified_server_in_fps"] = round(res["server_in_fps"], 1)
+    figures["verified_server_out_fps"] = round(res["server_out_fps"], 1)
+    figures["rooms_server_cpu_pct"] = round(res["server_cpu_pct"], 1)
+    figures["rooms_peers_cpu_pct"] = round(res["peers_cpu_pct"], 1)
 
 
 def measure_first_frame(trials, clip_path, workdir, figures) -> None:
-    if True:
-        ff = run_window("forward", {"kind": "first_frame", "trials": trials}, clip_path, workdir)
-        times = sorted(ff["first_frame_ms"])
-        print(f"call to first frame: {[round(t) for t in times]} ms")
-        figures["call_to_first_frame_p50_ms"] = round(statistics.median(times), 1) if times else None
-        figures["call_to_first_frame_max_ms"] = round(max(times), 1) if times else None
+    ff = run_window("forward", {"kind": "first_frame", "trials": trials}, clip_path, workdir)
+    times = sorted(ff["first_frame_ms"])
+    print(f"call to first frame: {[round(t) for t in times]} ms")
+    figures["call_to_first_frame_p50_ms"] = round(statistics.median(times), 1) if times else None
+    figures["call_to_first_frame_max_ms"] = round(max(times), 1) if times else None
 
 
 if __name__ == "__main__":
