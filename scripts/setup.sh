@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the server and its tests need on a fresh Debian machine:
-# system packages (redis-server; chromium and CJK fonts for the browser tests), a virtual
-# environment at .venv/ with pinned Python dependencies, the project itself installed in editable
-# mode, the face-check model files, and the socket.io browser client (web/static/vendor/).
+# system packages (redis-server; chromium and CJK fonts for the browser tests; coturn for the
+# TURN test), a virtual environment at .venv/ with pinned Python dependencies, the project itself
+# installed in editable mode, the face-check model files, and the socket.io browser client
+# (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
-for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk; do
+# coturn: the TURN-over-TLS test (tests/rooms/test_ice_servers.py) relays media through it
+for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk coturn; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then

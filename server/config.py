@@ -174,6 +174,13 @@ def load_settings(
         raise ConfigError("setting 'default_lang' must be 'zh' or 'en'")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("settings 'tls_cert' and 'tls_key' must be given together")
+    if settings.ice_servers.strip():
+        from .rooms.ice import parse_ice_servers  # imports aiortc: only when there are servers
+
+        try:
+            parse_ice_servers(settings.ice_servers)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'ice_servers': {exc}") from None
     return settings
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from aiortc import RTCIceServer
-
 from ..store.base import Store
+from .ice import rtc_ice_servers
 from .media import MediaError, MediaRoom, check_offer
 from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
@@ -29,16 +27,6 @@ PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
 RoomEvent = Callable[[str, str, dict], Awaitable[None]]  # room, event, payload
-
-
-def parse_ice_servers(text: str) -> list[dict]:
-    """The ``ice_servers`` setting: a JSON list in ``RTCConfiguration.iceServers`` form."""
-    if not text.strip():
-        return []
-    servers = json.loads(text)
-    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
-        raise ValueError("ice_servers must be a JSON list of {urls, username?, credential?}")
-    return servers
 
 
 @dataclass
@@ -72,10 +60,6 @@ class Interviews:
         self.on_event: RoomEvent | None = None
         self._claim_lock = asyncio.Lock()
 
-    def _rtc_ice_servers(self) -> list[RTCIceServer]:
-        return [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-                for s in self.ice_servers]
-
     async def room(self, room_id: str, exam_id: str) -> Interview:
         """This process's media for the room; claims the room in Redis (one process holds it)."""
         async with self._claim_lock:
@@ -91,7 +75,7 @@ class Interviews:
                 if self.on_offer:
                     await self.on_offer(room_id, participant_id, sdp)
 
-            interview = Interview(room_id, exam_id, MediaRoom(room_id, renegotiate, self._rtc_ice_servers()))
+            interview = Interview(room_id, exam_id, MediaRoom(room_id, renegotiate, rtc_ice_servers(self.ice_servers)))
             interview.watcher = asyncio.create_task(self._watch(interview))
             self.rooms[room_id] = interview
             log.info("media room opened", extra={"room": room_id, "process": PROCESS_ID})

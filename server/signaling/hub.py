@@ -14,7 +14,8 @@ from aiohttp import web
 from ..config import Settings
 from ..queue import sweeper
 from ..services import Services
-from ..rooms.interviews import Interviews, parse_ice_servers
+from ..rooms.ice import parse_ice_servers
+from ..rooms.interviews import Interviews
 from .aux import AuxNamespace
 from .base import MAX_EVENT_BYTES
 from .candidate import CandidateNamespace

@@ -71,8 +71,10 @@ class Client:
     """One participant: a browser stand-in holding one peer connection to the room."""
 
     def __init__(self, room, participant_id: str, kind: str, color: str = "red",
-                 audio: bool = True, video: bool = True, size=(160, 120)) -> None:
+                 audio: bool = True, video: bool = True, size=(160, 120),
+                 config: RTCConfiguration | None = None) -> None:
         self.room = room
+        self.config = config or RTCConfiguration(iceServers=[])
         self.participant_id = participant_id
         self.kind = kind
         self.color = color
@@ -85,7 +87,7 @@ class Client:
         self._tasks: list[asyncio.Task] = []
 
     def _new_pc(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(self.config)
 
         @pc.on("track")
         def on_track(track) -> None:
