@@ -2,7 +2,8 @@
 face) opens the interview page in their running slot, passes the device check, turns on sound and
 joins the queue, passes the face check while waiting; an examiner in a second, desktop Chromium
 opens the room page and calls next; both see each other's video through the server; the examiner
-ends the interview; the candidate sees the end screen; the recording's files decode.
+ends the interview; the candidate sees the end screen; the recording's files decode. On the way
+the candidate's phone switches networks and its page reconnects by itself.
 A candidate whose camera shows someone else is refused in the queue with the reason."""
 
 from __future__ import annotations
@@ -143,6 +144,16 @@ async def test_candidate_is_called_interviewed_and_recorded(live_server, service
         assert await candidate.get_attribute("#room-face", "data-passed") == "true", await candidate.inner_text("#room-face")
         await examiner.wait_for_selector("#face-badge[data-state=verified]")
         await asyncio.sleep(2)  # some recorded media
+
+        # the phone switches networks (Wi-Fi -> 4G): the page makes a new connection by itself
+        # (rtc:restart); nobody clicks anything and the examiner's view comes back
+        await candidate.evaluate("window.dispatchEvent(new Event('online'))")
+        assert await candidate.get_attribute("#interview-page", "data-rtc") == "restarting"
+        await shots(candidate, "network-switch")
+        await candidate.wait_for_selector("#interview-page[data-rtc=connected]", timeout=20_000)
+        await video_plays(candidate, "#remote video")
+        await video_plays(examiner, "#cand-video")
+        await asyncio.sleep(1)  # recorded after the switch
         await video_plays(candidate, "#remote video")
         await video_plays(examiner, "#cand-video")
         await shots(examiner, "examiner-interview")
@@ -179,6 +190,9 @@ async def test_candidate_is_called_interviewed_and_recorded(live_server, service
         tracks = record["manifest"]["tracks"]
         kinds = {(t["participant_id"], t["kind"]) for t in tracks}
         assert {(account.id, "video"), (account.id, "audio")} <= kinds, kinds
+        # before and after the network switch: two segments in the same interview folder
+        segments = [t for t in tracks if t["participant_id"] == account.id and t["kind"] == "video"]
+        assert len(segments) == 2, segments
         decoded = {}
         for track in tracks:
             path = services.recordings.file(record, track["file"])

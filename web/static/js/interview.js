@@ -207,6 +207,7 @@ function showEntry(next) {
   clockSkew(next.at);
   const before = entry;
   entry = next;
+  tickClocks(); // the slot's countdown at once, not a second later
   page.dataset.queueState = next.state;
   $("queue-state").textContent = stateLabel(next.state);
   const reason = next.reason_message ? Object.values(next.reason_message)[0] : next.reason;
@@ -252,10 +253,11 @@ function announceNext(data) {
   if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
 }
 
-setInterval(() => {
+function tickClocks() {
   if (entry && entry.slot_ends_at) $("q-countdown").textContent = fmtDuration(entry.slot_ends_at - serverNow());
   if (roomSince) $("room-timer").textContent = fmtDuration(serverNow() - roomSince);
-}, 1000);
+}
+setInterval(tickClocks, 1000);
 
 // --- the room ------------------------------------------------------------------------------------
 
