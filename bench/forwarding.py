@@ -1,11 +1,11 @@
 """Forwarding cost: our encoded-frame forwarding against aiortc's decode/re-encode relay, full
 recorded interview rooms per core, and the time from an examiner's call to its first frame.
 
-Run: ``python -m bench.forwarding [--seconds 10] [--subscribers 3] [--rooms 0]`` (about 2-3
-minutes on 2 cores). The server runs in its own process and its CPU time is read from
-/proc/<pid>/stat over a measurement window; the peers run in another process and replay a clip
-encoded once (640x480, 30 fps, ~1 Mbit/s VP8, Opus) so that they cost little. Signaling
-between them is a JSON-lines Unix socket.
+Run: ``python -m bench.forwarding [--seconds 10] [--subscribers 3] [--rooms 10]`` (about 75 s
+on 2 cores). The server runs in its own process and its CPU time is read from /proc/<pid>/stat
+over a measurement window; the peers run in another process and replay a clip encoded once
+(640x480, 30 fps, ~1 Mbit/s VP8, Opus) so that they cost little. Signaling between them is a
+JSON-lines Unix socket. Measure on an otherwise idle machine (docs/rooms.md).
 
 Figures (the last line is JSON):
 
@@ -16,13 +16,13 @@ Figures (the last line is JSON):
   per subscriber), the baseline; ``forward_vs_relay_ratio``: relay / forward CPU per frame
   delivered to subscribers (the relay cannot hold 30 fps for 3 subscribers on 2 busy cores,
   so raw CPU understates its cost; ``forward_vs_relay_cpu_ratio_raw`` is the plain ratio);
-- ``room_cpu_pct``: one full room (candidate A+V, aux V, 2 examiners A+V, every track
-  recorded: 8 video + 6 audio tracks forwarded, 7 recorded), measured with ``--rooms`` rooms
-  (default 3: the peers' process needs about as much CPU as the server, so 2 cores cannot
-  drive many more) and scaled to 30 fps received; ``recorded_rooms_per_core`` =
-  100 / room_cpu_pct. ``verified_rooms``, ``verified_frame_loss_pct`` (mean subscriber fps
-  against the fps the server received), ``verified_rtp_packets_lost`` (sequence gaps at the
-  peers) and ``verified_server_drops`` say whether those rooms ran without loss;
+- ``rooms_sustained_on_one_core``: ``--rooms`` full rooms (candidate A+V, aux V, 2 examiners
+  A+V, every track recorded: 8 video + 6 audio tracks forwarded, 7 recorded per room) run at
+  once with the server pinned to one CPU and the peers to another; the figure is the number of
+  rooms when that core carried them all without loss (every subscriber at the publishers' frame
+  rate, no server-side drop, no RTP packet lost), else 0. ``room_cpu_pct`` is the server's CPU
+  in that run per room (scaled to 30 fps received) and ``recorded_rooms_per_core`` =
+  100 / room_cpu_pct; ``verified_*`` detail the loss checks;
 - ``call_to_first_frame_p50_ms``: an examiner joins a room where the candidate is
   publishing: time from creating its offer to its first video frame of the candidate.
 """
