@@ -288,9 +288,9 @@ def _replay_track_class():
                 if self.want_keyframe:
                     self.want_keyframe = False
                     self.index = next((k for k in self.keyframes if k >= self.index), 0) % len(self.items)
-                data, key = self.items[self.index % len(self.items)]
+                data = self.items[self.index % len(self.items)][0]
             else:
-                data, key = self.items[self.index % len(self.items)], True
+                data = self.items[self.index % len(self.items)]
             self.index = (self.index + 1) % len(self.items)
             packet = av.Packet(data)
             packet.pts = int(self.sent * self.period * self.clock)

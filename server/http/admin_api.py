@@ -224,11 +224,13 @@ async def import_roster(request: web.Request) -> web.Response:
             raise UserError("field_invalid", field="import_id", label="import_id")
         key = services.store.keys.import_progress(import_id)
 
-        async def progress(stage: str, done: int, total: int) -> None:
+        async def store_progress(stage: str, done: int, total: int) -> None:
             async with services.store.pipeline() as pipe:
                 pipe.hset(key, mapping={"stage": stage, "done": done, "total": total, "exam_id": exam.id})
                 pipe.expire(key, 3600)
                 await pipe.execute()
+
+        progress = store_progress
 
     report = await services.importer.import_csv(actor(request), exam.id, parts["file"], photos, progress)
     if progress:

@@ -2,6 +2,7 @@
 // Used by the practice / check page and by the queue and room pages.
 //   startCamera(video, {audio}) -> MediaStream      (throws {code, message, advice})
 //   watchCamera(video, stream, onProblem) -> stop()  (track ended / muted / frames frozen)
+//   showCameraDead(problem); reopenCamera(video, stream) -> MediaStream   (the "camera stopped" notice)
 //   micMeter(stream, onLevel) -> {stop, level()}
 //   audioContext() -> the page's AudioContext (call it from a tap first)
 //   stopStream(stream)
@@ -157,6 +158,25 @@ export function watchCamera(video, stream, onProblem, { frozenMs = 4000, mutedMs
     track.removeEventListener("unmute", onUnmute);
     document.removeEventListener("visibilitychange", onVisible);
   };
+}
+
+// The pages' "camera stopped" notice: #camera-dead with its text and the #camera-restart button.
+export function showCameraDead(problem) {
+  document.getElementById("camera-dead-text").textContent =
+    `${problem.message}。${t("请点击下方按钮重新打开摄像头。", "Press the button below to turn it on again.")}`;
+  document.getElementById("camera-dead").hidden = false;
+}
+
+// Stop `stream` and open the camera again into `video` (#camera-restart is disabled meanwhile).
+export async function reopenCamera(video, stream) {
+  const button = document.getElementById("camera-restart");
+  button.disabled = true;
+  stopStream(stream);
+  try {
+    return await startCamera(video);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // One AudioContext for the page. Call it first from a tap: browsers (iOS Safari above all) keep audio

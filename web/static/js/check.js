@@ -1,7 +1,7 @@
 // The practice page and the pre-queue check page: preview with a framing oval, microphone meter,
 // device check, and (with an exam) the face check. Everything starts from one tap.
 import { api, fmtTime, t } from "/static/js/common.js";
-import { micMeter, startCamera, stopStream, watchCamera } from "/static/js/camera.js";
+import { micMeter, reopenCamera, showCameraDead, stopStream, watchCamera } from "/static/js/camera.js";
 import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
 
@@ -34,24 +34,18 @@ function useStream(s) {
   });
   unwatch();
   unwatch = watchCamera(video, stream, (problem) => {
-    $("camera-dead-text").textContent = `${problem.message}。${t("请点击下方按钮重新打开摄像头。", "Press the button below to turn it on again.")}`;
-    $("camera-dead").hidden = false;
+    showCameraDead(problem);
     page.dataset.camera = problem.code;
   });
   page.dataset.camera = "live";
 }
 
 async function restartCamera() {
-  const button = $("camera-restart");
-  button.disabled = true;
   unwatch();
-  stopStream(stream);
   try {
-    useStream(await startCamera(video));
+    useStream(await reopenCamera(video, stream));
   } catch (err) {
     blocked(err);
-  } finally {
-    button.disabled = false;
   }
 }
 

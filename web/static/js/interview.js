@@ -2,7 +2,7 @@
 // queue -> face check while waiting -> position, wait and the slot's countdown, a voice reminder when
 // next -> the room (examiners' video, own preview, timer, quick phrases, recording state) -> the end screen.
 import { api, el, fmtTime, t } from "/static/js/common.js";
-import { audioContext, micMeter, startCamera, stopStream, watchCamera } from "/static/js/camera.js";
+import { audioContext, micMeter, reopenCamera, showCameraDead, stopStream, watchCamera } from "/static/js/camera.js";
 import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
 import { mountFaceCheck } from "/static/js/facecheck.js";
@@ -82,8 +82,7 @@ function useStream(s) {
   meter = micMeter(stream, (level) => { bar.style.width = Math.round(level * 100) + "%"; });
   unwatch();
   unwatch = watchCamera(video, stream, (problem) => {
-    $("camera-dead-text").textContent = `${problem.message}。${t("请点击下方按钮重新打开摄像头。", "Press the button below to turn it on again.")}`;
-    $("camera-dead").hidden = false;
+    showCameraDead(problem);
     $("camera-card").hidden = false;
     page.dataset.camera = problem.code;
   });
@@ -96,17 +95,12 @@ function useStream(s) {
 }
 
 async function restartCamera() {
-  const button = $("camera-restart");
-  button.disabled = true;
   unwatch();
-  stopStream(stream);
   try {
-    useStream(await startCamera(video));
+    useStream(await reopenCamera(video, stream));
     blocked(null);
   } catch (err) {
     blocked(err);
-  } finally {
-    button.disabled = false;
   }
 }
 
