@@ -75,6 +75,7 @@ class Settings:
     aux_token_ttl_s: int = 6 * 3600  # how long the auxiliary-camera QR code stays valid
     aux_max_devices: int = 3  # different devices one auxiliary-camera QR code admits
     room_face_frames: int = 3  # frames decoded from the candidate's video for the room face check
+    room_claim_ttl_s: int = 30  # a dead process's rooms (and recordings) are taken over after this
 
     @property
     def tls(self) -> bool:
@@ -174,6 +175,8 @@ def load_settings(
         raise ConfigError("setting 'default_lang' must be 'zh' or 'en'")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("settings 'tls_cert' and 'tls_key' must be given together")
+    if settings.room_claim_ttl_s < 3:
+        raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
     if settings.ice_servers.strip():
         from .rooms.ice import parse_ice_servers  # imports aiortc: only when there are servers
 

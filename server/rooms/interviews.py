@@ -22,7 +22,6 @@ from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
 
 log = logging.getLogger("server.rooms")
-OWNER_TTL_S = 30
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
@@ -50,11 +49,13 @@ class Interview:
 
 
 class Interviews:
-    def __init__(self, store: Store, recordings: RecordingIndex, ice_servers: list[dict]) -> None:
+    def __init__(self, store: Store, recordings: RecordingIndex, ice_servers: list[dict],
+                 claim_ttl_s: int = 30) -> None:
         self.store = store
         self.keys = store.keys
         self.recordings = recordings
         self.ice_servers = ice_servers
+        self.claim_ttl_s = claim_ttl_s
         self.rooms: dict[str, Interview] = {}
         self.on_offer: Offer | None = None
         self.on_event: RoomEvent | None = None
@@ -67,7 +68,7 @@ class Interviews:
             if found is not None:
                 return found
             key = self.keys.media_owner(room_id)
-            owner = await self.store.redis.set(key, PROCESS_ID, nx=True, ex=OWNER_TTL_S, get=True)
+            owner = await self.store.redis.set(key, PROCESS_ID, nx=True, ex=self.claim_ttl_s, get=True)
             if owner not in (None, PROCESS_ID):
                 raise MediaError("room_on_other_server", owner)
 
@@ -86,10 +87,10 @@ class Interviews:
         key = self.keys.media_owner(interview.room_id)
         while True:
             with contextlib.suppress(Exception):
-                await self.store.redis.set(key, PROCESS_ID, ex=OWNER_TTL_S)
+                await self.store.redis.set(key, PROCESS_ID, ex=self.claim_ttl_s)
                 if interview.interview_id:
                     await self._emit(interview, "room:recording", self.recording_state(interview))
-            await asyncio.sleep(2)
+            await asyncio.sleep(min(2.0, self.claim_ttl_s / 3))
 
     def recording_state(self, interview: Interview) -> dict:
         state = interview.media.recording_state()
@@ -139,7 +140,7 @@ class Interviews:
             return
         if interview.interview_id:
             await self.stop_recording(room_id)
-        folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id)
+        folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, PROCESS_ID)
         folder.mkdir(parents=True, exist_ok=True)
         recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
         interview.media.set_recorder(recorder)

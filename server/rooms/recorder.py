@@ -35,6 +35,7 @@ CLUSTER_MS = 1000
 MS = fractions.Fraction(1, 1000)
 REANCHOR_S = 1.0  # RTP clock and arrival clock may drift this far before re-anchoring
 MANIFEST = "manifest.json"
+FINAL = ("stopped", "recovered")  # track states whose size and sha256 are known
 CODECS = {"video": "vp8", "audio": "opus"}
 
 
@@ -132,14 +133,14 @@ class TrackWriter:
         if self.kind == "audio":
             out.duration = 20
         self._container.mux(out)
-        if self.first_pts_s is None:
-            self.first_pts_s = pts / 1000
-            self.started_at = time.time()
-            self.status = "recording"
-            self.recorder._write_manifest()
         self._last_pts = pts
         self.packets += 1
         self.last_write_at = time.time()
+        if self.first_pts_s is None:  # the file has begun: list it (a crash must not hide it)
+            self.first_pts_s = pts / 1000
+            self.started_at = self.last_write_at
+            self.status = "recording"
+            self.recorder._write_manifest()
 
     def _open(self) -> None:
         container = av.open(str(self.path), "w", format="webm",
@@ -240,13 +241,31 @@ class InterviewRecorder:
         self.interview_id = interview_id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.started_at = time.time()
-        self._t0 = time.monotonic()
+        self.earlier: list[dict] = []  # tracks recorded before a resume (see _resume)
+        if (self.folder / MANIFEST).exists():
+            self._resume()
+        # one clock for every file of the interview, from its first start
+        self._t0 = time.monotonic() - (time.time() - self.started_at)
         self.ended_at: Optional[float] = None
         self.closed = False
         self.writers: list[TrackWriter] = []
         self._segments: dict[tuple[str, str], int] = {}
         self.manifest_error: Optional[str] = None
         self._write_manifest()
+
+    def _resume(self) -> None:
+        """The interview was recorded here before (the process holding the room died, or the
+        room was closed, and the candidate came back): its files stay, listed first in the
+        manifest (completed from disk if they were cut off), the interview keeps its start, and
+        new files are numbered after them."""
+        try:
+            earlier = recover_manifest(self.folder)
+            self.earlier = list(earlier["tracks"])
+            self.started_at = float(earlier.get("started_at") or self.started_at)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            aside = self.folder / f"{MANIFEST}.unreadable-{int(time.time())}"
+            log.warning("manifest of %s unreadable (%s): kept as %s", self.folder, exc, aside.name)
+            os.replace(self.folder / MANIFEST, aside)
 
     def clock(self) -> float:
         """Seconds since the recorder started: the common clock of every file."""
@@ -261,8 +280,11 @@ class InterviewRecorder:
             raise ValueError(f"unknown kind {kind!r}")
         key = (participant_id, kind)
         seq = self._segments.get(key, 0) + 1
-        self._segments[key] = seq
         path = self.folder / f"{_safe(participant_id)}-{kind}-{seq:02d}.webm"
+        while path.exists():  # a file of an earlier run of this interview: never overwrite it
+            seq += 1
+            path = self.folder / f"{_safe(participant_id)}-{kind}-{seq:02d}.webm"
+        self._segments[key] = seq
         writer = TrackWriter(self, track_id, kind, participant_id, label, path)
         self.writers.append(writer)
         self._write_manifest()
@@ -295,7 +317,8 @@ class InterviewRecorder:
             "status": "closed" if self.closed else "recording",
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "tracks": [w.manifest_entry() for w in self.writers if w.packets or w.status == "failed"],
+            "tracks": self.earlier + [w.manifest_entry() for w in self.writers
+                                      if w.packets or w.status == "failed"],
         }
 
     def _write_manifest(self) -> None:
@@ -348,6 +371,9 @@ def recover_manifest(folder: Path) -> dict:
         return manifest
     ends = []
     for track in manifest["tracks"]:
+        if track.get("status") in FINAL and track.get("sha256"):
+            ends.append(track.get("ended_at") or 0)
+            continue  # closed before the crash, or recovered already
         path = folder / track["file"]
         if not path.exists():
             track["status"] = "missing"

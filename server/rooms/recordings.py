@@ -7,6 +7,7 @@ them, so a list of an exam's recordings never walks the folder tree.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -27,17 +28,23 @@ class RecordingIndex:
     def folder(self, exam_id: str, account_id: str, interview_id: str) -> Path:
         return self.root / exam_id / account_id / interview_id
 
-    async def started(self, exam_id: str, room_id: str, account_id: str, interview_id: str) -> Path:
-        folder = self.folder(exam_id, account_id, interview_id)
+    async def started(self, exam_id: str, room_id: str, account_id: str, interview_id: str,
+                      process: str = "") -> Path:
+        """Index an interview being recorded by ``process`` (the room's holder). An interview that
+        was already recorded (its process died, or stopped, and the candidate came back) is
+        resumed: same folder, same start, its earlier files kept (see InterviewRecorder)."""
+        earlier = await self.get(interview_id)
+        folder = Path(earlier["folder"]) if earlier else self.folder(exam_id, account_id, interview_id)
         now = time.time()
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.recording(interview_id), mapping={
                 "interview_id": interview_id, "exam_id": exam_id, "room_id": room_id, "account_id": account_id,
-                "folder": str(folder), "state": "recording", "started_at": f"{now:.3f}", "ended_at": "",
-                "manifest": ""})
-            pipe.zadd(self.keys.exam_recordings(exam_id), {interview_id: now})
+                "folder": str(folder), "state": "recording", "process": process, "ended_at": "",
+                **({} if earlier else {"started_at": f"{now:.3f}", "manifest": ""})})
+            pipe.zadd(self.keys.exam_recordings(exam_id), {interview_id: now}, nx=True)
+            pipe.sadd(self.keys.open_recordings(), interview_id)
             audit.add(pipe, self.keys, exam_id, "recording_started", Actor.system(), account_id,
-                      interview_id=interview_id, room_id=room_id, folder=str(folder))
+                      interview_id=interview_id, room_id=room_id, folder=str(folder), resumed=bool(earlier))
             await pipe.execute()
         return folder
 
@@ -48,26 +55,35 @@ class RecordingIndex:
         status = (manifest or {}).get("status") or "stopped"
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.recording(interview_id), mapping={
-                "state": "failed" if status == "failed" else "stopped", "ended_at": f"{time.time():.3f}",
+                "state": status if status in ("failed", "recovered") else "stopped",
+                "ended_at": f"{(manifest or {}).get('ended_at') or time.time():.3f}",
                 "manifest": json.dumps(manifest or {}, ensure_ascii=False)})
+            pipe.srem(self.keys.open_recordings(), interview_id)
             audit.add(pipe, self.keys, record["exam_id"], "recording_stopped", Actor.system(), record["account_id"],
                       interview_id=interview_id, status=status,
                       tracks=len((manifest or {}).get("tracks", [])), bytes=_bytes(manifest))
             await pipe.execute()
 
     async def recover(self) -> int:
-        """At start: interviews still marked "recording" whose room no live process holds were cut
-        off by a crash; their files are playable (docs/rooms.md): close their manifests from disk."""
+        """Interviews still marked "recording" whose process no longer holds their room were cut
+        off by a crash; their files are playable (docs/rooms.md): close their manifests from
+        disk. Every process runs this at start and then periodically; it is idempotent."""
         count = 0
-        for exam_id in await self.store.redis.smembers(self.keys.exams()):
-            for interview_id in await self.store.redis.zrange(self.keys.exam_recordings(exam_id), 0, -1):
-                record = await self.get(interview_id)
-                owner = self.keys.media_owner(record["room_id"]) if record else ""
-                if record and record["state"] == "recording" and not await self.store.redis.exists(owner):
-                    folder = Path(record["folder"])
-                    manifest = recover_manifest(folder) if (folder / MANIFEST).exists() else {"status": "failed"}
-                    await self.stopped(interview_id, manifest)
-                    count += 1
+        for interview_id in await self.store.redis.smembers(self.keys.open_recordings()):
+            record = await self.get(interview_id)
+            if record is None or record["state"] != "recording":
+                await self.store.redis.srem(self.keys.open_recordings(), interview_id)
+                continue
+            holder = await self.store.redis.get(self.keys.media_owner(record["room_id"]))
+            if holder is not None and holder == record.get("process"):
+                continue  # being recorded by a live process
+            folder = Path(record["folder"])
+            manifest = (await asyncio.to_thread(recover_manifest, folder) if (folder / MANIFEST).exists()
+                        else {"status": "failed", "error": "no manifest", "tracks": []})
+            if (await self.get(interview_id) or {}).get("process") != record.get("process"):
+                continue  # resumed by another process meanwhile
+            await self.stopped(interview_id, manifest)
+            count += 1
         return count
 
     async def get(self, interview_id: str) -> dict | None:

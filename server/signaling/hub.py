@@ -33,7 +33,8 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
                if settings.redis_url else socketio.AsyncManager())
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
                                max_http_buffer_size=2 * MAX_EVENT_BYTES, logger=False, engineio_logger=False)
-    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers))
+    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers),
+                            settings.room_claim_ttl_s)
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
     candidates = CandidateNamespace(CANDIDATE, services, settings)
     for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings),
@@ -47,11 +48,9 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
     services.queue.listeners.append(rooms.queue_changed)
 
     async def lifecycle(app: web.Application):
-        recovered = await services.recordings.recover()
-        if recovered:
-            log.warning("recordings cut off by a crash were closed from their files", extra={"count": recovered})
         tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
-                 asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s))]
+                 asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s)),
+                 asyncio.create_task(_recover_recordings(services, settings.room_claim_ttl_s / 3))]
         yield
         for task in tasks:
             task.cancel()
@@ -66,6 +65,20 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
 
     app.cleanup_ctx.append(lifecycle)
     return sio
+
+
+async def _recover_recordings(services: Services, every_s: float) -> None:
+    """At start and then every ``every_s``: close the recordings of rooms whose process died
+    (their claim expires after ``room_claim_ttl_s``), from the files it left."""
+    while True:
+        try:
+            recovered = await services.recordings.recover()
+            if recovered:
+                log.warning("recordings cut off by a crash were closed from their files",
+                            extra={"count": recovered})
+        except Exception as exc:
+            log.warning("recovering recordings failed", extra={"error": str(exc)})
+        await asyncio.sleep(every_s)
 
 
 async def _heartbeat(candidates: CandidateNamespace, ttl_s: float) -> None:

@@ -60,6 +60,7 @@ mediaroom:{room}                       string  the server process holding the ro
 auxtoken:{token}                       set     device ids admitted by an auxiliary-camera token
 secret:aux                             string  the HMAC secret of auxiliary-camera tokens (made once)
 recordings:{exam}                      zset    interview ids of an exam scored by start time
+recordings:open                        set     interviews being recorded (checked for crashes)
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -215,6 +216,9 @@ class Keys:
 
     def exam_recordings(self, exam_id: str) -> str:
         return self._k("recordings", exam_id)
+
+    def open_recordings(self) -> str:
+        return self._k("recordings", "open")
 
     def media_owner(self, room_id: str) -> str:
         return self._k("mediaroom", room_id)

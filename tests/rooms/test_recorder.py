@@ -123,4 +123,38 @@ def test_killed_recorder_leaves_playable_files(tmp_path):
         assert decode_count(path) > 0
     recovered = recover_manifest(tmp_path)
     assert recovered["status"] == "recovered"
-    assert all(t["status"] == "recovered" and t["sha256"] for t in recovered["tracks"])
+    assert [t["file"] for t in recovered["tracks"]] == ["cand-video-01.webm", "cand-audio-01.webm"]
+    for track in recovered["tracks"]:
+        assert track["status"] == "recovered" and track["sha256"] == sha256_file(tmp_path / track["file"])
+        assert abs(track["duration_s"] - recorded) <= 2.0, track
+
+
+def test_a_resumed_interview_keeps_the_files_of_the_killed_process(tmp_path):
+    """The process holding the room dies; the candidate comes back on another process, whose
+    recorder opens the same folder: nothing written before is overwritten or forgotten."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.rooms.record_helper", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        started = float(proc.stdout.readline().split()[1])
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    before = {p.name: sha256_file(p) for p in tmp_path.glob("*.webm")}
+    assert set(before) == {"cand-video-01.webm", "cand-audio-01.webm"}
+
+    recorder = InterviewRecorder(tmp_path, "kill-test")  # the interview goes on elsewhere
+    assert abs(recorder.started_at - started) < 1.0 and recorder.clock() >= 2.0  # the interview's clock
+    feed(recorder, 1.0)
+    manifest = recorder.close()
+    files = [t["file"] for t in manifest["tracks"]]
+    assert files == ["cand-video-01.webm", "cand-audio-01.webm", "p-video-01.webm", "p-audio-01.webm"]
+    assert [t["status"] for t in manifest["tracks"]] == ["recovered", "recovered", "stopped", "stopped"]
+    assert all(t["sha256"] == before[t["file"]] for t in manifest["tracks"][:2])  # untouched
+    assert all(decode_count(tmp_path / name) > 0 for name in files)
+
+    again = InterviewRecorder(tmp_path, "kill-test")  # and once more: next numbers, same clock
+    video = again.add_track("cand/video/2", "video", "cand", "candidate")
+    assert video.path.name == "cand-video-02.webm"
+    assert again.close()["tracks"][:4] == manifest["tracks"]

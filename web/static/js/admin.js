@@ -327,7 +327,10 @@ async function loadAudit() {
 
 // --- recordings --------------------------------------------------------------------------------
 
-const REC_STATE = { recording: ["录制中", "Recording"], stopped: ["已完成", "Complete"], failed: ["录制失败", "Failed"] };
+const REC_STATE = {
+  recording: ["录制中", "Recording"], stopped: ["已完成", "Complete"], failed: ["录制失败", "Failed"],
+  recovered: ["已保存（录制时服务器中断）", "Saved (the server stopped while recording)"],
+};
 const mb = (bytes) => `${((bytes || 0) / 1024 / 1024).toFixed(1)} MB`;
 
 async function loadRecordings() {
