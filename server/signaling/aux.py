@@ -62,9 +62,6 @@ class AuxNamespace(RoleNamespace):
         if entry is not None:
             await self.rooms.interviews.leave(entry.room, user.scope["participant"])
 
-    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
-        return {"ice_servers": self.rooms.interviews.ice_servers}
-
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         return {"sdp": await self._join(user, data["sdp"], restart=False)}
 

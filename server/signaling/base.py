@@ -73,6 +73,11 @@ class RoleNamespace(socketio.AsyncNamespace):
                                             **user.scope})
         self.server.start_background_task(self._welcome, sid, user)
 
+    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
+        """STUN/TURN servers for the browser's peer connection (in namespaces whose EVENTS list
+        ``rtc:config``); ``rooms`` is attached by the hub."""
+        return {"ice_servers": self.rooms.interviews.ice_servers}
+
     async def _welcome(self, sid: str, user: User) -> None:
         try:
             await self.welcome(sid, user)

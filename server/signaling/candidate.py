@@ -91,9 +91,6 @@ class CandidateNamespace(RoleNamespace):
         entry = await self.services.queue.enter_room(user.account, _room(data))
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
 
-    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
-        return {"ice_servers": self.rooms.interviews.ice_servers}
-
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"], restart=False)}
 

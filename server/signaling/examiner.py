@@ -51,9 +51,6 @@ class ExaminerNamespace(RoleNamespace):
             await self.emit("room:participants", self.rooms.interviews.participants_json(interview), to=sid)
             await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
 
-    async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
-        return {"ice_servers": self.rooms.interviews.ice_servers}
-
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         participant = Participant(user.account.id, "examiner", user.account.name or user.account.username or "",
                                   user.account.id)
