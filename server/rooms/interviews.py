@@ -109,6 +109,8 @@ class Interviews:
             for p in interview.participants.values()]}
 
     async def join(self, room_id: str, exam_id: str, participant: Participant, sdp: str) -> str:
+        """Connect a participant, or replace their connection (a reconnect: ``rtc:restart`` or a
+        second ``rtc:join``). After the process that held the room died, this reopens it here."""
         check_offer(sdp, participant.kind)  # a bad offer claims nothing
         interview = await self.room(room_id, exam_id)
         if participant.id in interview.media.participants:  # a second join is a reconnect
@@ -118,10 +120,6 @@ class Interviews:
         interview.participants[participant.id] = participant
         await self._emit(interview, "room:participants", self.participants_json(interview))
         return answer
-
-    async def restart(self, room_id: str, participant_id: str, sdp: str) -> str:
-        interview = self._held(room_id)
-        return await interview.media.restart(participant_id, sdp)
 
     async def answer(self, room_id: str, participant_id: str, sdp: str) -> None:
         await self._held(room_id).media.answer(participant_id, sdp)

@@ -63,19 +63,17 @@ class AuxNamespace(RoleNamespace):
             await self.rooms.interviews.leave(entry.room, user.scope["participant"])
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self._join(user, data["sdp"], restart=False)}
+        return {"sdp": await self._join(user, data["sdp"])}
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self._join(user, data["sdp"], restart=True)}
+        return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
-    async def _join(self, user: User, sdp: str, restart: bool) -> str:
+    async def _join(self, user: User, sdp: str) -> str:
         entry = await self._entry(user)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
             raise UserError("aux_wait", 409)
         interviews = self.rooms.interviews
         try:
-            if restart:
-                return await interviews.restart(entry.room, user.scope["participant"], sdp)
             participant = Participant(user.scope["participant"], "aux", entry.name, user.account.id)
             return await interviews.join(entry.room, entry.exam, participant, sdp)
         except MediaError as exc:

@@ -92,10 +92,10 @@ class CandidateNamespace(RoleNamespace):
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"], restart=False)}
+        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"])}
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"], restart=True)}
+        return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
     async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
         await self._in_room(user, _room(data))

@@ -61,10 +61,7 @@ class ExaminerNamespace(RoleNamespace):
             raise media_error(exc) from None
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
-        try:
-            return {"sdp": await self.rooms.interviews.restart(user.scope["room_id"], user.account.id, data["sdp"])}
-        except MediaError as exc:
-            raise media_error(exc) from None
+        return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
     async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
         try:

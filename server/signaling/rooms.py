@@ -53,7 +53,7 @@ class RoomSignals:
         if interview and interview.candidate_id and event != "room:phrase":
             await self.sio.emit(event, payload, to=candidate_room(interview.candidate_id), namespace=CANDIDATE)
 
-    async def candidate_join(self, account: Account, room_id: str, sdp: str, restart: bool) -> str:
+    async def candidate_join(self, account: Account, room_id: str, sdp: str) -> str:
         """The called candidate joins the room's media: in the room from now, recorded, face-checked."""
         entry = await self.services.queue.entry(room_id, account.id)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
@@ -61,10 +61,7 @@ class RoomSignals:
         name = entry.name or account.name
         try:
             participant = Participant(account.id, "candidate", name, account.id)
-            if restart:
-                answer = await self.interviews.restart(room_id, account.id, sdp)
-            else:
-                answer = await self.interviews.join(room_id, entry.exam, participant, sdp)
+            answer = await self.interviews.join(room_id, entry.exam, participant, sdp)
             await self.interviews.start_recording(room_id, entry.exam, account.id, entry.admission)
         except MediaError as exc:
             raise media_error(exc) from None

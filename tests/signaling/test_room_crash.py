@@ -10,6 +10,7 @@ import time
 
 import av
 import pytest
+from aiortc import RTCSessionDescription
 
 from bench.common import start_server, wait_healthy
 from server.rooms import passthrough
@@ -108,8 +109,11 @@ async def test_a_killed_room_process_loses_nothing_of_the_interview(
     exam_cam = media_client(examiner, live.examiner.id, "examiner", None, "blue")
     clients += [cam, exam_cam]
     await exam_cam.join()
-    await cam.join()
+    # what the candidate's page does when its connection failed: a new one, with rtc:restart
+    answer = await cam.room.restart(account.id, await cam.make_offer())
+    await cam.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     assert await wait_for(lambda: exam_cam.received_from().get((account.id, "video"), 0) > 10, 15), state
+    assert await wait_for(lambda: cam.received_from().get((live.examiner.id, "video"), 0) > 5, 15)
     await examiner.wait_for("room:recording", lambda d: d["state"] == "recording" and d.get("bytes"), 10)
     await asyncio.sleep(1)
     await examiner.call("queue:end", {"account_id": account.id})

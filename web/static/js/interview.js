@@ -296,7 +296,6 @@ function roomStatus(state) {
   }[state];
   page.dataset.rtc = state;
   if (text) $("room-status").textContent = text;
-  if (state === "restart_failed") setTimeout(() => peer && peer.restart("retry"), 3000);
 }
 
 async function openRoom(id, name) {

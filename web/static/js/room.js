@@ -214,6 +214,7 @@ function mediaStatus(state) {
     disconnected: t("网络不稳定，正在恢复…", "Network unstable; recovering…"),
     failed: t("连接中断，正在重新连接…", "Connection lost; reconnecting…"),
     restarting: t("正在重新连接…", "Reconnecting…"),
+    restart_failed: t("重新连接失败，稍后自动重试…", "Reconnecting failed; retrying shortly…"),
   }[state];
   if (text) $("media-status").textContent = text;
 }

@@ -1,7 +1,8 @@
 // One RTCPeerConnection to the server per participant (docs/signaling.md, docs/rooms.md):
 // the browser offers first with send-only VP8/Opus transceivers, after ICE gathering is complete;
 // the server answers, then sends its own offers (rtc:offer) for what we receive: we answer them.
-// A failed or long-disconnected connection, or a network change, makes a new connection (rtc:restart);
+// A failed or long-disconnected connection, or a network change, makes a new connection (rtc:restart,
+// retried every few seconds until it works);
 // forwarding and recording go on on the server.
 //   const peer = new Peer(socket, {stream, extra, video: true, audio: true, onStream, onState})
 //   await peer.join(); peer.restart(); peer.replaceTrack(track); peer.close()
@@ -9,6 +10,7 @@ import { call } from "/static/js/live.js";
 
 const VIDEO_BITRATE = 1_000_000; // the server forwards, never re-encodes: cap at the source
 const GATHER_TIMEOUT_MS = 4000;
+const RETRY_MS = 3000; // a failed reconnect is tried again after this
 
 function codecs(kind) {
   const caps = (window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities(kind))
@@ -58,6 +60,7 @@ export class Peer {
     this.closed = false;
     this.restarting = null;
     this.disconnectTimer = null;
+    this.retryTimer = null;
     this.onOffer = (data) => this.answer(data);
     socket.on("rtc:offer", this.onOffer);
     this.onOnline = () => this.restart("online");
@@ -136,7 +139,12 @@ export class Peer {
     if (!this.restarting) {
       this.onState("restarting", why);
       this.restarting = this.negotiate("rtc:restart")
-        .catch((err) => { this.onState("restart_failed", err); })
+        .catch((err) => {
+          // e.g. room_on_other_server while a dead server's claim on the room runs out: retry
+          this.onState("restart_failed", err);
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.restart("retry"), RETRY_MS);
+        })
         .finally(() => { this.restarting = null; });
     }
     return this.restarting;
@@ -167,6 +175,7 @@ export class Peer {
   close() {
     this.closed = true;
     clearTimeout(this.disconnectTimer);
+    clearTimeout(this.retryTimer);
     this.socket.off("rtc:offer", this.onOffer);
     window.removeEventListener("online", this.onOnline);
     if (this.onNetChange) navigator.connection.removeEventListener("change", this.onNetChange);
