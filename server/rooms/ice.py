@@ -26,9 +26,9 @@ def _check_url(where: str, url: object, entry: dict) -> None:
         raise ValueError(f"{where}: a URL must be a string")
     try:
         parsed = parse_stun_turn_uri(url)
-    except ValueError:
-        raise ValueError(f"{where}: {url!r} is not a stun:, turn: or turns: URL "
-                         "(e.g. turns:turn.example.edu:443?transport=tcp)") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {url!r} is not a stun:, turn: or turns: URL ({exc}; e.g. "
+                         "stun:stun.example.edu or turns:turn.example.edu:443?transport=tcp)") from None
     scheme, transport = parsed["scheme"], parsed.get("transport")
     if scheme == "stuns":
         raise ValueError(f"{where}: {url!r}: stuns: is not supported, use stun: or turns:")

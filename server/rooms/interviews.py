@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -22,7 +23,8 @@ from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
 
 log = logging.getLogger("server.rooms")
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"  # unique per start
+RESUME_WAIT_S = 60  # how long a resuming recorder waits for a recovery of its folder to finish
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
 RoomEvent = Callable[[str, str, dict], Awaitable[None]]  # room, event, payload
@@ -85,9 +87,13 @@ class Interviews:
     async def _watch(self, interview: Interview) -> None:
         """Keep the room claimed, and tell the room what the recorder really does, every 2 s."""
         key = self.keys.media_owner(interview.room_id)
+        lost = False
         while True:
             with contextlib.suppress(Exception):
-                await self.store.redis.set(key, PROCESS_ID, ex=self.claim_ttl_s)
+                holder = await self.store.script("claim_refresh")(keys=[key], args=[PROCESS_ID, self.claim_ttl_s])
+                if holder != PROCESS_ID and not lost:
+                    lost = True  # e.g. this process stalled past the claim's TTL and another took the room
+                    log.error("room claimed by another process", extra={"room": interview.room_id, "holder": holder})
                 if interview.interview_id:
                     await self._emit(interview, "room:recording", self.recording_state(interview))
             await asyncio.sleep(min(2.0, self.claim_ttl_s / 3))
@@ -138,9 +144,12 @@ class Interviews:
             return
         if interview.interview_id:
             await self.stop_recording(room_id)
-        folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, PROCESS_ID)
-        folder.mkdir(parents=True, exist_ok=True)
-        recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
+        async with self.recordings.locked(interview_id, wait_s=RESUME_WAIT_S) as alone:
+            if not alone:
+                log.warning("recording folder busy, recording anyway", extra={"interview": interview_id})
+            folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, PROCESS_ID)
+            folder.mkdir(parents=True, exist_ok=True)
+            recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
         interview.media.set_recorder(recorder)
         interview.interview_id, interview.candidate_id = interview_id, candidate_id
         await self._emit(interview, "room:recording", self.recording_state(interview))

@@ -14,12 +14,14 @@ the last second or so; they have no duration or cues (compute the duration by de
 
 from __future__ import annotations
 
+import contextlib
 import fractions
 import hashlib
 import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -262,7 +264,7 @@ class InterviewRecorder:
             earlier = recover_manifest(self.folder)
             self.earlier = list(earlier["tracks"])
             self.started_at = float(earlier.get("started_at") or self.started_at)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:  # not a manifest we wrote: keep it aside
             aside = self.folder / f"{MANIFEST}.unreadable-{int(time.time())}"
             log.warning("manifest of %s unreadable (%s): kept as %s", self.folder, exc, aside.name)
             os.replace(self.folder / MANIFEST, aside)
@@ -280,8 +282,9 @@ class InterviewRecorder:
             raise ValueError(f"unknown kind {kind!r}")
         key = (participant_id, kind)
         seq = self._segments.get(key, 0) + 1
+        taken = {t.get("file") for t in self.earlier}
         path = self.folder / f"{_safe(participant_id)}-{kind}-{seq:02d}.webm"
-        while path.exists():  # a file of an earlier run of this interview: never overwrite it
+        while path.exists() or path.name in taken:  # an earlier run's file: never reuse its name
             seq += 1
             path = self.folder / f"{_safe(participant_id)}-{kind}-{seq:02d}.webm"
         self._segments[key] = seq
@@ -357,9 +360,16 @@ class InterviewRecorder:
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
-    os.replace(tmp, folder / MANIFEST)
+    """Replace ``manifest.json`` atomically (a temporary file of its own per writer)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=MANIFEST + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(manifest, ensure_ascii=False, indent=1))
+        os.replace(tmp, folder / MANIFEST)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def recover_manifest(folder: Path) -> dict:
@@ -371,10 +381,11 @@ def recover_manifest(folder: Path) -> dict:
         return manifest
     ends = []
     for track in manifest["tracks"]:
-        if track.get("status") in FINAL and track.get("sha256"):
-            ends.append(track.get("ended_at") or 0)
-            continue  # closed before the crash, or recovered already
         path = folder / track["file"]
+        if (track.get("status") in FINAL and track.get("sha256") and path.exists()
+                and path.stat().st_size == track.get("size")):
+            ends.append(track.get("ended_at") or 0)
+            continue  # closed before the crash, or recovered already, and unchanged since
         if not path.exists():
             track["status"] = "missing"
             continue

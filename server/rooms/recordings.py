@@ -8,7 +8,9 @@ them, so a list of an exam's recordings never walks the folder tree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import secrets
 import time
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import is_id
 from .recorder import MANIFEST, recover_manifest
+
+LOCK_S = 300  # longer than hashing and demuxing the largest interview takes
 
 
 class RecordingIndex:
@@ -40,7 +44,7 @@ class RecordingIndex:
             pipe.hset(self.keys.recording(interview_id), mapping={
                 "interview_id": interview_id, "exam_id": exam_id, "room_id": room_id, "account_id": account_id,
                 "folder": str(folder), "state": "recording", "process": process, "ended_at": "",
-                **({} if earlier else {"started_at": f"{now:.3f}", "manifest": ""})})
+                "manifest": "", **({} if earlier else {"started_at": f"{now:.3f}"})})
             pipe.zadd(self.keys.exam_recordings(exam_id), {interview_id: now}, nx=True)
             pipe.sadd(self.keys.open_recordings(), interview_id)
             audit.add(pipe, self.keys, exam_id, "recording_started", Actor.system(), account_id,
@@ -64,26 +68,45 @@ class RecordingIndex:
                       tracks=len((manifest or {}).get("tracks", [])), bytes=_bytes(manifest))
             await pipe.execute()
 
+    @contextlib.asynccontextmanager
+    async def locked(self, interview_id: str, wait_s: float = 0.0):
+        """Yields True while this process alone completes or resumes the interview's folder
+        (False if another held it for ``wait_s``): recovery and a resuming recorder never
+        work on one folder at once."""
+        key, token = self.keys.recording_lock(interview_id), secrets.token_hex(8)
+        deadline = time.monotonic() + wait_s
+        got = await self.store.redis.set(key, token, nx=True, ex=LOCK_S)
+        while not got and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            got = await self.store.redis.set(key, token, nx=True, ex=LOCK_S)
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                await self.store.script("lock_release")(keys=[key], args=[token])
+
     async def recover(self) -> int:
         """Interviews still marked "recording" whose process no longer holds their room were cut
         off by a crash; their files are playable (docs/rooms.md): close their manifests from
-        disk. Every process runs this at start and then periodically; it is idempotent."""
+        disk. Every process runs this at start and then periodically; one at a time per
+        interview (see :meth:`locked`), and it is idempotent."""
         count = 0
         for interview_id in await self.store.redis.smembers(self.keys.open_recordings()):
-            record = await self.get(interview_id)
-            if record is None or record["state"] != "recording":
-                await self.store.redis.srem(self.keys.open_recordings(), interview_id)
-                continue
-            holder = await self.store.redis.get(self.keys.media_owner(record["room_id"]))
-            if holder is not None and holder == record.get("process"):
-                continue  # being recorded by a live process
-            folder = Path(record["folder"])
-            manifest = (await asyncio.to_thread(recover_manifest, folder) if (folder / MANIFEST).exists()
-                        else {"status": "failed", "error": "no manifest", "tracks": []})
-            if (await self.get(interview_id) or {}).get("process") != record.get("process"):
-                continue  # resumed by another process meanwhile
-            await self.stopped(interview_id, manifest)
-            count += 1
+            async with self.locked(interview_id) as mine:
+                if not mine:
+                    continue  # another process is completing or resuming it
+                record = await self.get(interview_id)
+                if record is None or record["state"] != "recording":
+                    await self.store.redis.srem(self.keys.open_recordings(), interview_id)
+                    continue
+                holder = await self.store.redis.get(self.keys.media_owner(record["room_id"]))
+                if holder is not None and holder == record.get("process"):
+                    continue  # being recorded by a live process
+                folder = Path(record["folder"])
+                manifest = (await asyncio.to_thread(recover_manifest, folder) if (folder / MANIFEST).exists()
+                            else {"status": "failed", "error": "no manifest", "tracks": []})
+                await self.stopped(interview_id, manifest)
+                count += 1
         return count
 
     async def get(self, interview_id: str) -> dict | None:

@@ -61,6 +61,8 @@ auxtoken:{token}                       set     device ids admitted by an auxilia
 secret:aux                             string  the HMAC secret of auxiliary-camera tokens (made once)
 recordings:{exam}                      zset    interview ids of an exam scored by start time
 recordings:open                        set     interviews being recorded (checked for crashes)
+recordinglock:{interview}              string  held while one process completes or resumes an
+                                               interview's folder (TTL)
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -216,6 +218,9 @@ class Keys:
 
     def exam_recordings(self, exam_id: str) -> str:
         return self._k("recordings", exam_id)
+
+    def recording_lock(self, interview_id: str) -> str:
+        return self._k("recordinglock", interview_id)
 
     def open_recordings(self) -> str:
         return self._k("recordings", "open")

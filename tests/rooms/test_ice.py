@@ -174,6 +174,7 @@ async def test_without_ice_servers_only_host_candidates_are_offered():
     ('[{"urls": "turn:t.example.edu:3478?transport=sctp", "username": "u", "credential": "p"}]', "udp or tcp"),
     ('[{"urls": ["stun:s.example.edu", "turn:t.example.edu"]}]', "username and a credential"),
     ('[{"urls": "stuns:s.example.edu"}]', "stuns: is not supported"),
+    ('[{"urls": "stun:s.example.edu?transport=udp"}]', "must not contain transport"),
     ('[{"urls": []}]', "urls"),
     ('[{"urls": "turn:t.example.edu", "username": "u", "credential": 5}]', "credential must be a string"),
 ])

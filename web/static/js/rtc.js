@@ -11,6 +11,8 @@ import { call } from "/static/js/live.js";
 const VIDEO_BITRATE = 1_000_000; // the server forwards, never re-encodes: cap at the source
 const GATHER_TIMEOUT_MS = 4000;
 const RETRY_MS = 3000; // a failed reconnect is tried again after this
+const FINAL_REFUSALS = new Set(["room_not_admitted", "aux_wait", "media_not_allowed", "no_usable_codec",
+  "sdp_invalid", "sdp_too_large", "forbidden", "login_required"]);
 
 function codecs(kind) {
   const caps = (window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities(kind))
@@ -137,13 +139,14 @@ export class Peer {
   restart(why = "manual") {
     if (this.closed || !this.pc) return Promise.resolve();
     if (!this.restarting) {
+      clearTimeout(this.retryTimer);
       this.onState("restarting", why);
       this.restarting = this.negotiate("rtc:restart")
         .catch((err) => {
-          // e.g. room_on_other_server while a dead server's claim on the room runs out: retry
           this.onState("restart_failed", err);
-          clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.restart("retry"), RETRY_MS);
+          // e.g. room_on_other_server while a dead server's claim on the room runs out, or a
+          // timeout: try again; a refusal that will not change (the interview is over) is final
+          if (!FINAL_REFUSALS.has(err && err.code)) this.retryTimer = setTimeout(() => this.restart("retry"), RETRY_MS);
         })
         .finally(() => { this.restarting = null; });
     }
