@@ -9,7 +9,9 @@ import pytest
 import socketio
 from aiohttp.test_utils import TestServer
 
+from bench.common import start_server, wait_healthy
 from server.accounts.sessions import COOKIE
+from server.store.embedded import free_port
 
 from ..live import live_world
 
@@ -94,8 +96,19 @@ async def peers():
         await peer.close()
 
 
-def url_of(server: TestServer) -> str:
-    return f"http://127.0.0.1:{server.port}"
+def url_of(server: TestServer | str) -> str:
+    """The address of the in-process test server, or a server process's address as it is."""
+    return server if isinstance(server, str) else f"http://127.0.0.1:{server.port}"
+
+
+async def server_process(settings, data_dir, **extra: str):
+    """Another ``interview-server run`` process on its own port, same Redis and key prefix;
+    returns (url, process) once it answers /healthz."""
+    port = free_port()
+    proc = start_server(settings.redis_url, settings.redis_prefix, port, data_dir, capture=True, **extra)
+    url = f"http://127.0.0.1:{port}"
+    await wait_healthy(url, proc)
+    return url, proc
 
 
 @pytest.fixture

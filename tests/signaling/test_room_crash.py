@@ -12,16 +12,13 @@ import av
 import pytest
 from aiortc import RTCSessionDescription
 
-from bench.common import start_server, wait_healthy
 from server.rooms import passthrough
-from server.store.embedded import free_port
 
 from ..conftest import fast_settings
-from ..live import FIT_DEVICE
 from ..rooms.peers import wait_for
-from .conftest import url_of
+from .conftest import server_process, url_of
 from .test_rooms import media_client
-from .test_sockets import examiner_peer
+from .test_sockets import candidate_peer, examiner_peer
 
 CLAIM_TTL_S = 3  # how soon a dead process's rooms are taken over (room_claim_ttl_s)
 passthrough.install()  # the client peers here count encoded frames (the media is in the other process)
@@ -35,11 +32,8 @@ def settings(tmp_path, redis_url, prefix):
 @pytest.fixture
 async def doomed(settings, tmp_path):
     """A second server process on the same Redis, to be killed."""
-    port = free_port()
-    proc = start_server(settings.redis_url, settings.redis_prefix, port, tmp_path / "doomed", capture=True,
-                        recordings_dir=str(tmp_path / "doomed-recordings"), room_claim_ttl_s=str(CLAIM_TTL_S))
-    url = f"http://127.0.0.1:{port}"
-    await wait_healthy(url, proc)
+    url, proc = await server_process(settings, tmp_path / "doomed", recordings_dir=str(tmp_path / "doomed-recordings"),
+                                     room_claim_ttl_s=str(CLAIM_TTL_S))
     yield url, proc
     if proc.poll() is None:
         proc.kill()
@@ -56,12 +50,7 @@ def decoded_seconds(path) -> float:
 async def test_a_killed_room_process_loses_nothing_of_the_interview(
         doomed, server, services, live, peers, clients):
     url, proc = doomed
-    account = await live.booked(0)
-    candidate = await peers(url, "/candidate", account, services=services)
-    await candidate.wait_for("queue:snapshot")
-    assert (await candidate.call("queue:join", {"exam_id": live.exam.id, "slot_id": live.slot.id,
-                                                "device": FIT_DEVICE}))["ok"]
-    await live.pass_face(account)
+    account, candidate = await candidate_peer(peers, url, services, live, 0)
     examiner = await peers(url, "/examiner", live.examiner, {"room_id": live.room.id}, services)
     await examiner.wait_for("queue:room", lambda d: d["line"] and d["line"][0]["face_status"] == "passed")
     assert (await examiner.call("queue:call_next"))["ok"]

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from bench.common import start_server, wait_healthy
-from server.store.embedded import free_port
-
-from ..live import FIT_DEVICE
-from .conftest import url_of
+from .conftest import server_process, url_of
 from .test_sockets import candidate_peer, examiner_peer
 
 
 @pytest.fixture
 async def other_process(settings, tmp_path):
     """A second server process, started with the CLI on its own port, same Redis and key prefix."""
-    port = free_port()
-    proc = start_server(settings.redis_url, settings.redis_prefix, port, tmp_path / "other", capture=True)
-    url = f"http://127.0.0.1:{port}"
-    await wait_healthy(url, proc)
+    url, proc = await server_process(settings, tmp_path / "other")
     yield url
     proc.terminate()
     assert proc.wait(15) == 0, proc.stderr.read().decode()[-2000:]
@@ -45,12 +38,7 @@ async def test_a_candidate_on_one_process_is_admitted_from_the_other(other_proce
         assert seen["current"]["account_id"] == account.id
 
     # and back: a candidate on the other process, called by an examiner here
-    second_account = await live.booked(1)
-    second = await peers(other_process, "/candidate", second_account, services=services)
-    await second.wait_for("queue:snapshot")
-    assert (await second.call("queue:join", {"exam_id": live.exam.id, "slot_id": live.slot.id,
-                                             "device": FIT_DEVICE}))["ok"]
-    await live.pass_face(second_account)
+    second_account, second = await candidate_peer(peers, other_process, services, live, 1)
     await second.wait_for("queue:state", lambda d: d["state"] == "waiting")
     await candidate.call("room:enter", {"room_id": live.room.id})
     await second.wait_for("queue:next")
