@@ -15,7 +15,7 @@ import av
 
 from tests.conftest import PASSWORD, build_world
 from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S, page_weight
-from tests.e2e.test_candidate_checks import face_check, log_in
+from tests.e2e.test_candidate_checks import face_check, log_in, pass_face_check
 from tests.facecheck import faces
 
 VIDEO_PLAYS_JS = """async (selector) => {
@@ -47,16 +47,6 @@ async def video_plays(page, selector: str, timeout_s: float = 30) -> dict:
     state = await page.evaluate("""(s) => { const v = document.querySelector(s); const p = document.querySelector('[data-rtc]');
       return v ? {w: v.videoWidth, t: v.currentTime, src: Boolean(v.srcObject), rtc: p && p.dataset.rtc} : null; }""", selector)
     raise AssertionError(f"{selector} never played: {state}")
-
-
-async def pass_queue_face_check(page, shots) -> None:
-    tries = []
-    for attempt in range(3):
-        result = await face_check(page, shots, f"queue-face-check-{attempt + 1}")
-        tries.append(result)
-        if result["state"] != "failed":
-            break
-    assert tries[-1]["state"] == "passed", tries
 
 
 async def open_interview(page, base, world, account, shots) -> float:
@@ -98,7 +88,7 @@ async def test_candidate_is_called_interviewed_and_recorded(live_server, service
         assert await candidate.get_attribute("#interview-page", "data-queue-state") == "waiting_face_check"
         assert ":" in await candidate.inner_text("#q-countdown")
 
-        await pass_queue_face_check(candidate, shots)
+        await pass_face_check(candidate, shots, "queue-face-check")
         await candidate.wait_for_selector("#interview-page[data-queue-state=waiting]")
         await shots(candidate, "waiting-face-passed")
 
