@@ -258,11 +258,8 @@ def required_files(models_dir: Path, model_name: str) -> list[tuple[Path, ModelF
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def recorded_checksums(models_dir: Path) -> dict[str, str]:
