@@ -21,6 +21,7 @@ from aiortc import RTCConfiguration, RTCIceTransportPolicy, RTCSessionDescriptio
 from server.config import ConfigError, load_settings
 from server.rooms.ice import parse_ice_servers, rtc_ice_servers
 from server.rooms.media import MediaRoom
+from server.store.embedded import free_port
 
 from .peers import Client, Switchboard, wait_for
 
@@ -35,12 +36,6 @@ class Turn:
 
     def servers(self) -> list[dict]:
         return [{"urls": self.url, "username": TURN_USER, "credential": TURN_PASSWORD}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
