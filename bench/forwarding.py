@@ -310,12 +310,14 @@ class BenchPeer:
         self.counts: dict = {}
         self.first_video_at = None
         self.tasks = []
+        from server.rooms import passthrough
+
         Replay = ctx["Replay"]
         for media, on in (("audio", audio), ("video", video)):
             if on:
                 track = Replay(media, ctx["clip"])
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
-                transceiver.sender._send_keyframe = track.on_keyframe_request
+                passthrough.on_keyframe_request(transceiver.sender, track.on_keyframe_request)
         if not (audio or video):
             self.pc.addTransceiver("audio", direction="recvonly")
         self.pc.on("track", self._on_track)

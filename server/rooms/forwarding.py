@@ -28,6 +28,8 @@ from typing import Callable, Optional
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from . import passthrough
+
 log = logging.getLogger(__name__)
 
 KEYFRAME_INTERVAL_S = 0.5
@@ -140,9 +142,9 @@ class ForwardedTrack(MediaStreamTrack):
         return packet
 
     def bind_sender(self, sender) -> None:
-        """Route the subscriber's PLI/FIR (aiortc calls ``sender._send_keyframe()``) to the
-        publisher; aiortc would otherwise only set a flag for its own encoder."""
-        sender._send_keyframe = self.on_keyframe_request
+        """Route the subscriber's PLI/FIR to the publisher; aiortc would otherwise only set a
+        flag for its own encoder (see :func:`passthrough.on_keyframe_request`)."""
+        passthrough.on_keyframe_request(sender, self.on_keyframe_request)
 
     def on_keyframe_request(self) -> None:
         self.keyframe_requests += 1
@@ -283,11 +285,9 @@ class Publisher:
         if receiver is None:
             return
         self._last_request = now
-        rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+        rtx = passthrough.rtx_ssrcs(receiver)
         ssrcs = [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]
-        for ssrc in ssrcs:
-            self.keyframe_requests_sent += 1
-            asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+        self.keyframe_requests_sent += passthrough.request_keyframe(receiver, ssrcs)
 
     # --- subscribers ------------------------------------------------------------------
     def subscribe(self, capacity: Optional[int] = None) -> ForwardedTrack:

@@ -1,5 +1,6 @@
-"""The interview rooms whose media this process holds: one MediaRoom per room, claimed in Redis so
-that a room's media lives on exactly one process, with its recording and its participants' names.
+"""The interview rooms whose media this process holds: one MediaRoom per room, claimed in Redis
+(:mod:`server.rooms.claims`) so that a room's media lives on exactly one process, with its recording
+and its participants' names.
 
 The signaling layer gives the callbacks that reach browsers (server offers, room events); nothing
 here knows about sockets.
@@ -8,22 +9,20 @@ here knows about sockets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import secrets
-import socket
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from ..store.base import Store
+from ..store.redis import RedisUnavailable
+from .claims import PROCESS_ID, RoomClaims
 from .ice import rtc_ice_servers
-from .media import MediaError, MediaRoom, check_offer
+from .media import MediaError, MediaRoom
 from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
+from .sdp import check_offer
 
 log = logging.getLogger("server.rooms")
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"  # unique per start
 RESUME_WAIT_S = 60  # how long a resuming recorder waits for a recovery of its folder to finish
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
@@ -52,12 +51,15 @@ class Interview:
 
 class Interviews:
     def __init__(self, store: Store, recordings: RecordingIndex, ice_servers: list[dict],
-                 claim_ttl_s: int = 30) -> None:
+                 claim_ttl_s: int = 30, owner: str = PROCESS_ID) -> None:
+        """``owner``: the token this process claims rooms and records interviews with (tests give
+        two ``Interviews`` on one Redis different owners, as two processes would have)."""
         self.store = store
         self.keys = store.keys
         self.recordings = recordings
         self.ice_servers = ice_servers
         self.claim_ttl_s = claim_ttl_s
+        self.claims = RoomClaims(store, owner, claim_ttl_s)
         self.rooms: dict[str, Interview] = {}
         self.on_offer: Offer | None = None
         self.on_event: RoomEvent | None = None
@@ -69,10 +71,9 @@ class Interviews:
             found = self.rooms.get(room_id)
             if found is not None:
                 return found
-            key = self.keys.media_owner(room_id)
-            owner = await self.store.redis.set(key, PROCESS_ID, nx=True, ex=self.claim_ttl_s, get=True)
-            if owner not in (None, PROCESS_ID):
-                raise MediaError("room_on_other_server", owner)
+            holder = await self.claims.acquire(room_id)
+            if holder != self.claims.owner:
+                raise MediaError("room_on_other_server", holder)
 
             async def renegotiate(participant_id: str, sdp: str) -> None:
                 if self.on_offer:
@@ -81,21 +82,33 @@ class Interviews:
             interview = Interview(room_id, exam_id, MediaRoom(room_id, renegotiate, rtc_ice_servers(self.ice_servers)))
             interview.watcher = asyncio.create_task(self._watch(interview))
             self.rooms[room_id] = interview
-            log.info("media room opened", extra={"room": room_id, "process": PROCESS_ID})
+            log.info("media room opened", extra={"room": room_id, "process_id": self.claims.owner})
             return interview
 
     async def _watch(self, interview: Interview) -> None:
-        """Keep the room claimed, and tell the room what the recorder really does, every 2 s."""
-        key = self.keys.media_owner(interview.room_id)
-        lost = False
+        """Keep the room claimed, and tell the room what the recorder really does, every 2 s.
+        Failures are logged once per run of failures (Redis away for a minute is one line, and
+        ``server.app`` logs the outage itself); the loop goes on."""
+        room_id = interview.room_id
+        lost = failing = False
         while True:
-            with contextlib.suppress(Exception):
-                holder = await self.store.script("claim_refresh")(keys=[key], args=[PROCESS_ID, self.claim_ttl_s])
-                if holder != PROCESS_ID and not lost:
+            try:
+                holder = await self.claims.refresh(room_id)
+                if holder != self.claims.owner and not lost:
                     lost = True  # e.g. this process stalled past the claim's TTL and another took the room
-                    log.error("room claimed by another process", extra={"room": interview.room_id, "holder": holder})
+                    log.error("room claimed by another process", extra={"room": room_id, "holder": holder})
                 if interview.interview_id:
                     await self._emit(interview, "room:recording", self.recording_state(interview))
+                failing = False
+            except RedisUnavailable as exc:  # type: ignore[misc]
+                if not failing:
+                    log.warning("room claim not refreshed: redis unavailable",
+                                extra={"room": room_id, "error": str(exc)})
+                failing = True
+            except Exception:
+                if not failing:
+                    log.exception("room claim refresh or recording state failed", extra={"room": room_id})
+                failing = True
             await asyncio.sleep(min(2.0, self.claim_ttl_s / 3))
 
     def recording_state(self, interview: Interview) -> dict:
@@ -147,7 +160,8 @@ class Interviews:
         async with self.recordings.locked(interview_id, wait_s=RESUME_WAIT_S) as alone:
             if not alone:
                 log.warning("recording folder busy, recording anyway", extra={"interview": interview_id})
-            folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, PROCESS_ID)
+            folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id,
+                                                    self.claims.owner)
             folder.mkdir(parents=True, exist_ok=True)
             recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
         interview.media.set_recorder(recorder)
@@ -189,13 +203,21 @@ class Interviews:
         return None
 
     async def close(self) -> None:
+        """Close every room of this process (shutdown): recordings, media, then the claims (a
+        claim left behind by a failure expires after its TTL)."""
         for room_id, interview in list(self.rooms.items()):
-            with contextlib.suppress(Exception):
+            try:
                 await self.stop_recording(room_id)
+            except Exception:
+                log.exception("stopping the recording at shutdown failed", extra={"room": room_id})
             if interview.watcher:
                 interview.watcher.cancel()
             await interview.media.close()
-            with contextlib.suppress(Exception):
-                if await self.store.redis.get(self.keys.media_owner(room_id)) == PROCESS_ID:
-                    await self.store.redis.delete(self.keys.media_owner(room_id))
+            try:
+                await self.claims.release(room_id)
+            except RedisUnavailable as exc:  # type: ignore[misc]
+                log.warning("room claim not released: redis unavailable",
+                            extra={"room": room_id, "error": str(exc)})
+            except Exception:
+                log.exception("releasing the room claim failed", extra={"room": room_id})
         self.rooms.clear()

@@ -14,6 +14,7 @@ from aiohttp import web
 from ..config import Settings
 from ..queue import sweeper
 from ..services import Services
+from ..rooms import passthrough
 from ..rooms.ice import parse_ice_servers
 from ..rooms.interviews import Interviews
 from .aux import AuxNamespace
@@ -29,6 +30,7 @@ SIO = web.AppKey("socketio", socketio.AsyncServer)
 
 
 def attach(app: web.Application, services: Services, settings: Settings) -> socketio.AsyncServer:
+    passthrough.check_internals()  # aiortc/aioice as pinned, with the private names the media uses, or no start
     manager = (socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
                if settings.redis_url else socketio.AsyncManager())
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
