@@ -1,4 +1,4 @@
-"""The ``interview-server`` command: run, demo, import-roster, create-user, config."""
+"""The ``interview-server`` command: run, demo, import-roster, set-photo, create-user, fetch-models, config."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import hashlib
 import logging
 import signal
 import sys
@@ -16,7 +17,7 @@ from aiohttp import web
 from .config import ConfigError, Settings, describe, load_settings
 from .errors import UserError
 from .logs import setup_logging
-from .store.embedded import EmbeddedRedis, EmbeddedRedisError
+from .store.embedded import EmbeddedRedis, EmbeddedRedisError, running_server
 from .store.redis import RedisUnavailable, connect, redact, wait_until_reachable
 from .http.context import SERVICES
 
@@ -29,12 +30,20 @@ def fail(message: str, code: int = 2) -> int:
 
 
 @contextlib.contextmanager
-def redis_for(settings: Settings):
-    """Yield settings with a usable ``redis_url``: the configured one, or a private embedded server."""
+def redis_for(settings: Settings, share: bool = True):
+    """Yield settings with a usable ``redis_url``: the configured one; else the embedded server that another
+    process (a running demo) already runs on this data folder, when ``share``; else a private one, started
+    here and stopped on exit (it refuses to start beside a running one: one append-only file, one server)."""
     if settings.redis_url:
         yield settings
         return
-    server = EmbeddedRedis(settings.data_dir / "redis").start()
+    folder = settings.data_dir / "redis"
+    running = running_server(folder) if share else None
+    if running:
+        log.info("using the running embedded redis", extra={"port": running["port"], "data_dir": str(folder)})
+        yield settings.replace(redis_url=running["url"])
+        return
+    server = EmbeddedRedis(folder).start()
     try:
         yield settings.replace(redis_url=server.url)
     finally:
@@ -67,11 +76,16 @@ async def serve(settings: Settings, after_start=None) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace, demo: bool = False) -> int:
+    if demo:
+        from .tls import for_demo
+
+        settings = for_demo(settings)
+
     async def seed(app: web.Application) -> None:
         from .demo import print_demo, seed_demo
         print_demo(settings, await seed_demo(app[SERVICES], settings))
 
-    with redis_for(settings) as ready:
+    with redis_for(settings, share=False) as ready:
         asyncio.run(serve(ready, seed if demo else None))
     return 0
 
@@ -117,6 +131,58 @@ def cmd_import_roster(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report["rejected"] == 0 else 1
 
 
+def cmd_set_photo(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace one roster row's ID photo (default: the demo candidate's in the current demo exam), checked
+    and stored as an import does; works beside a running demo (it shares the demo's embedded Redis)."""
+    from .demo import CANDIDATES, demo_id_number
+    from .facecheck.models import ModelsMissing
+    from .facecheck.pool import InferencePool
+    from .i18n import message
+    from .store.audit import Actor
+
+    photo = Path(args.photo)
+    if not photo.is_file():
+        return fail(f"photo not found: {photo}")
+    with photo.open("rb") as f:  # one byte past the limit is enough to refuse it as too large
+        data = f.read(settings.max_photo_bytes + 1)
+    number = args.id_number or demo_id_number(CANDIDATES[0][2])
+
+    async def work(services):
+        exam_id = args.exam or await services.store.redis.get(services.store.keys.demo_exam())
+        if not exam_id:
+            return None, None, "no demo exam in this Redis: start `interview-server demo` first, or give --exam"
+        pool, note = None, "face check not run here (facecheck_workers = 0): the reference is made at the first check"
+        if settings.facecheck_workers > 0:
+            try:
+                pool = InferencePool(settings.models_dir, settings.facecheck_model, settings.facecheck_threshold,
+                                     workers=1, max_pixels=settings.facecheck_max_pixels)
+                note = "one face found; the face check compares with it from now on"
+            except ModelsMissing as exc:
+                note = f"face check not run (models missing: {exc}); the reference is made at the first check"
+        services.attach_face_pool(pool)
+        try:
+            result = await services.importer.replace_photo(Actor("cli", "admin"), exam_id, number, data)
+        finally:
+            if pool:
+                pool.close()
+        holder = await services.directory.find_by_login(result.id_number)  # the verified account, if any
+        if result.status != "rejected" and holder and (await services.face_gate.status(exam_id, holder.id)).locked:
+            note += (". Their face check is locked after failed tries: a proctor decides it on the proctor page"
+                     " (a restarted demo makes a fresh exam instead)")
+        return exam_id, result, note
+
+    with redis_for(settings) as ready:
+        exam_id, result, note = asyncio.run(_with_services(ready, work))
+    if result is None:
+        return fail(note)
+    who = f"{result.name} ({result.id_number}) in exam {exam_id}"
+    if result.status == "rejected":
+        reasons = "; ".join(message(code, args.lang, **params) for code, params in result.reasons)
+        return fail(f"photo {photo} refused for {who}: {reasons}", code=1)
+    print(f"replaced the ID photo of {who} with {photo} (sha256 {hashlib.sha256(data).hexdigest()}); {note}")
+    return 0
+
+
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     from .store.audit import Actor
 
@@ -156,12 +222,22 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--host")
         s.add_argument("--port", type=int)
         s.add_argument("--data-dir", help="folder for the embedded Redis, photos, demo logins")
+    data_dir_help = "data folder (a running demo's embedded Redis there is used)"
     s = sub.add_parser("import-roster", help="import a roster CSV with ID photos into an exam")
     s.add_argument("--exam", required=True, help="exam id")
     s.add_argument("--csv", required=True, help="roster CSV (UTF-8 or GBK)")
     s.add_argument("--photos", help="zip file or folder of ID photos")
     s.add_argument("--lang", choices=("zh", "en"), default="zh")
+    s.add_argument("--data-dir", help=data_dir_help)
+    s = sub.add_parser("set-photo", help="replace a candidate's ID photo (default: the demo candidate's, "
+                                         "to pass the demo's face check as yourself)")
+    s.add_argument("photo", help="JPEG or PNG photo with one face")
+    s.add_argument("--exam", help="exam id (default: the current demo exam)")
+    s.add_argument("--id-number", help="the roster row's ID number (default: the demo candidate 张小艺)")
+    s.add_argument("--lang", choices=("zh", "en"), default="zh")
+    s.add_argument("--data-dir", help=data_dir_help)
     s = sub.add_parser("create-user", help="create an account (e.g. the first admin)")
+    s.add_argument("--data-dir", help=data_dir_help)
     s.add_argument("--role", required=True, choices=("admin", "proctor", "examiner", "candidate"))
     s.add_argument("--name", default="")
     s.add_argument("--username")
@@ -186,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format)
     commands = {
         "run": cmd_run, "demo": lambda s, a: cmd_run(s, a, demo=True), "import-roster": cmd_import_roster,
+        "set-photo": cmd_set_photo,
         "create-user": cmd_create_user, "fetch-models": cmd_fetch_models, "config": cmd_config,
     }
     try:

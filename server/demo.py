@@ -1,11 +1,21 @@
-"""The demo exam: staff accounts, an exam with two subjects, rooms, today's slots and a small roster.
+"""The demo exam: staff accounts, an exam with two subjects, rooms, slots and a small roster, so that a
+newcomer can hold a whole interview minutes after ``interview-server demo`` starts.
 
-Seeding is idempotent (a marker key holds the demo exam id); logins are made once,
-kept in ``<data_dir>/demo-logins.json`` and printed at every start.
+Every start makes sure the demo candidate (张小艺) can be interviewed *now*: the demo exam (its id under
+a marker key) is kept while its room 声乐第一考场 has a slot running with at least 40 minutes left that
+the candidate has booked or still can (the demo exam lets a running slot be booked while 30 minutes of
+it remain), and the candidate's interview there is neither done nor waiting for a face review. Otherwise
+a fresh demo exam is made for today (a slot that began at the last 5-minute mark, then hourly ones); the
+old one is retired: it stays for the admin (audit, recordings) but leaves the demo candidates' exam list
+and the demo examiners' rooms, so the pages show one exam and one 声乐第一考场. A queue entry belongs to a
+room and an account, so a candidate who finished in a room cannot enter it again: new rooms are the
+clean way to a new interview. Logins are made once, kept in ``<data_dir>/demo-logins.json`` and printed
+at every start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -14,14 +24,19 @@ import secrets
 import time
 import zipfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
 from .config import Settings
+from .queue.entries import DONE, REVIEW_PENDING
 from .roster import idcard
 from .roster.photos import PhotoSource
 from .services import Services
+from .store import audit
 from .store.audit import Actor
+from .store.models import Exam, Slot
+from .tls import is_loopback, lan_addresses
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +47,23 @@ NOTICE = """1. 请严格按照预约的考试时间进入考试，预约完成�
 3. 考试全程手机不得静音，画面中仅允许出现考生本人。
 4. 面试结束后系统会自动退出面试房间，无需手动操作。"""
 PLEDGE = "本人承诺：遵守考试纪律，由本人独立完成考试，不录屏、不截屏、不投屏，不弄虚作假。如有违反，自愿承担一切后果。"
+VOICE_ROOM, INSTRUMENT_ROOM = "声乐第一考场", "器乐考场"
 
 CANDIDATES = [  # name, phone, id sequence, subjects
     ("张小艺", "13800000001", 11, "声乐"),
     ("李同学", "13800000002", 12, "声乐;器乐"),
     ("王同学", "13800000003", 13, "器乐"),
 ]
+
+SLOT_ALIGN_S = 5 * 60  # the first slot begins at the last 5-minute mark before the start
+SLOT_S = 3600
+MIN_LEFT_S = 40 * 60  # a running slot with less left does not count as "an interview now"
+LATE_BOOKING_MIN = 30  # the demo exam lets a running slot be booked while this much of it remains
+STAFF_NAMES = {"admin": "教务管理员", "proctor": "巡考员一", "examiner": "考官甲", "examiner2": "考官乙"}
+
+
+def demo_id_number(seq: int) -> str:
+    return idcard.make("110101", "20070315", seq)
 
 
 def _package_portraits() -> list[bytes]:
@@ -85,13 +111,52 @@ def _logins(path: Path) -> dict:
     return logins
 
 
-async def seed_demo(services: Services, settings: Settings) -> dict:
-    logins = _logins(settings.data_dir / "demo-logins.json")
-    marker = services.store.keys.demo_exam()
-    exam_id = await services.store.redis.get(marker)
-    if exam_id and await services.catalog.find_exam(exam_id):
-        return {"logins": logins, "exam_id": exam_id}
+def _local(epoch: float, tz: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz))
 
+
+# --- is the current demo exam good for an interview now? ------------------------------------------
+
+async def demo_room(services: Services, exam_id: str):
+    return next((r for r in await services.catalog.rooms(exam_id) if r.name == VOICE_ROOM), None)
+
+
+async def slot_for_now(services: Services, exam: Exam, candidate_phone: str, now: float) -> tuple[Slot | None, str]:
+    """The slot of 声乐第一考场 in which the demo candidate can be interviewed now, or (None, why not)."""
+    if exam.late_booking_min <= 0:
+        return None, "the demo exam does not let a running slot be booked"
+    if not exam.booking_opens <= now <= exam.booking_closes - MIN_LEFT_S:
+        return None, "the demo exam's booking window is closed"
+    room = await demo_room(services, exam.id)
+    if room is None:
+        return None, f"the demo exam has no room {VOICE_ROOM}"
+    account = await services.directory.find_by_login(candidate_phone)
+    booked = ""
+    if account:
+        if (await services.face_gate.status(exam.id, account.id)).locked:
+            return None, "the demo candidate's face check waits for (or failed) a proctor's review"
+        entry = await services.queue.entry(room.id, account.id)
+        if entry and entry.state in (DONE, REVIEW_PENDING):  # the room will not take them again
+            return None, f"the demo candidate's interview in {VOICE_ROOM} is {entry.state}"
+        booked = (await services.bookings.of_candidate(account.id)).get(room.subject_id, "")
+    if account and booked:
+        slot = await services.catalog.find_slot(booked)
+        if slot is None or slot.ends_at - now < MIN_LEFT_S:
+            return None, "the demo candidate's booked slot is over (or ends within 40 minutes)"
+        if slot.starts_at - services.queue.early_entry_s > now:
+            return None, "the demo candidate booked a later slot"
+        return slot, ""
+    for slot in await services.catalog.slots(exam.id):
+        if (slot.room_id == room.id and slot.starts_at <= now and slot.ends_at - now >= MIN_LEFT_S
+                and slot.booked < slot.capacity):
+            return slot, ""
+    return None, f"no slot of {VOICE_ROOM} runs now with 40 minutes left"
+
+
+# --- seeding ----------------------------------------------------------------------------------------
+
+async def _accounts(services: Services, logins: dict) -> dict:
+    """The staff accounts (made if missing) by logins key; the demo candidate's account is made too."""
     system = Actor.system()
     accounts = {}
     for key, login in logins.items():
@@ -100,70 +165,205 @@ async def seed_demo(services: Services, settings: Settings) -> dict:
         found = await services.directory.find_by_login(login["username"])
         role = "examiner" if key.startswith("examiner") else key
         accounts[key] = found or await services.directory.create(
-            role, login["password"], system, name={"admin": "教务管理员", "proctor": "巡考员一",
-                                                   "examiner": "考官甲", "examiner2": "考官乙"}[key],
-            username=login["username"])
+            role, login["password"], system, name=STAFF_NAMES[key], username=login["username"])
     if not await services.directory.find_by_login(logins["candidate"]["phone"]):
         await services.directory.create("candidate", logins["candidate"]["password"], system,
                                         phone=logins["candidate"]["phone"])
+    return accounts
 
-    now = time.time()
-    exam = await services.catalog.create_exam(
-        system, school=SCHOOL, name=EXAM, booking_opens=now - 86400, booking_closes=now + 7 * 86400,
-        notice=NOTICE, pledge=PLEDGE,
-        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}])
-    voice, instrument = await services.catalog.subjects(exam.id)
-    room_a = await services.catalog.create_room(system, exam.id, voice.id, "声乐第一考场",
-                                                [accounts["examiner"].id, accounts["examiner2"].id])
-    room_b = await services.catalog.create_room(system, exam.id, instrument.id, "器乐考场", [accounts["examiner2"].id])
-    start = (int(now) // 3600 + 1) * 3600  # next full hour, then hourly slots for two days
-    for day in range(2):
-        for hour in range(4):
-            begins = start + day * 86400 + hour * 3600
-            await services.catalog.create_slot(system, exam.id, room_a.id, begins, begins + 3600, 6)
-            await services.catalog.create_slot(system, exam.id, room_b.id, begins, begins + 3600, 4)
 
+async def _roster_photos(services: Services, previous: Exam | None) -> dict[str, bytes]:
+    """ID number -> photo: the previous demo exam's (so a photo given with ``set-photo`` carries over),
+    else the installed public-domain portraits, else drawn ones."""
+    kept: dict[str, bytes] = {}
+    if previous:
+        for _, _, seq, _ in CANDIDATES:
+            entry = await services.roster.entry(previous.id, demo_id_number(seq))
+            path = services.photos.path(entry.photo_sha256) if entry else None
+            if path:
+                kept[demo_id_number(seq)] = path.read_bytes()
+    portraits = _package_portraits()
+    if len(portraits) < 2 and len(kept) < len(CANDIDATES):
+        log.warning("no real portraits installed: demo ID photos are drawn and the face check will refuse them")
+    for index, (_, _, seq, _) in enumerate(CANDIDATES):
+        fallback = portraits[index % len(portraits)] if portraits else _portrait(index)
+        kept.setdefault(demo_id_number(seq), fallback)
+    return kept
+
+
+async def _import_roster(services: Services, settings: Settings, exam_id: str, previous: Exam | None) -> None:
     rows = ["姓名,身份证号,手机号,报考科目,照片"]
     photos = {}
-    portraits = _package_portraits()
-    if len(portraits) < 2:
-        log.warning("no real portraits installed: demo ID photos are drawn and the face check will refuse them")
-    for index, (name, phone, seq, subjects) in enumerate(CANDIDATES):
-        number = idcard.make("110101", "20070315", seq)
-        suffix = ".png" if portraits and portraits[index % len(portraits)][:4] == b"\x89PNG" else ".jpg"
-        rows.append(f"{name},{number},{phone},{subjects},{number}{suffix}")
-        photos[f"{number}{suffix}"] = portraits[index % len(portraits)] if portraits else _portrait(index)
+    by_number = await _roster_photos(services, previous)
+    for name, phone, seq, subjects in CANDIDATES:
+        number = demo_id_number(seq)
+        data = by_number[number]
+        filename = number + (".png" if data[:4] == b"\x89PNG" else ".jpg")
+        rows.append(f"{name},{number},{phone},{subjects},{filename}")
+        photos[filename] = data
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         for filename, data in photos.items():
             zf.writestr(filename, data)
-    await services.importer.import_csv(system, exam.id, "\n".join(rows).encode("utf-8"),
+    await services.importer.import_csv(Actor.system(), exam_id, "\n".join(rows).encode("utf-8"),
                                        PhotoSource.from_zip(archive.getvalue(), settings.max_photo_bytes))
+
+
+async def _create_exam(services: Services, settings: Settings, accounts: dict, now: float,
+                       previous: Exam | None) -> tuple[Exam, Slot]:
+    """Today's demo exam: per room a slot that began at the last 5-minute mark and runs an hour, three
+    more hourly ones after it, and the same four tomorrow. Returns the exam and the running 声乐 slot."""
+    system, catalog = Actor.system(), services.catalog
+    start = now // SLOT_ALIGN_S * SLOT_ALIGN_S
+    exam = await catalog.create_exam(
+        system, school=SCHOOL, name=f"{EXAM} {_local(start, settings.timezone):%m-%d %H:%M}",
+        booking_opens=now - 86400, booking_closes=now + 7 * 86400, notice=NOTICE, pledge=PLEDGE,
+        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}],
+        late_booking_min=LATE_BOOKING_MIN)
+    voice, instrument = await catalog.subjects(exam.id)
+    room_a = await catalog.create_room(system, exam.id, voice.id, VOICE_ROOM,
+                                       [accounts["examiner"].id, accounts["examiner2"].id])
+    room_b = await catalog.create_room(system, exam.id, instrument.id, INSTRUMENT_ROOM, [accounts["examiner2"].id])
+    running = None
+    for day in range(2):
+        for hour in range(4):
+            begins = start + day * 86400 + hour * SLOT_S
+            slot = await catalog.create_slot(system, exam.id, room_a.id, begins, begins + SLOT_S, 6)
+            running = running or slot
+            await catalog.create_slot(system, exam.id, room_b.id, begins, begins + SLOT_S, 4)
+    await _import_roster(services, settings, exam.id, previous)
+    assert running is not None
+    return exam, running
+
+
+async def _retire(services: Services, old_exam_id: str, new_exam_id: str, accounts: dict) -> None:
+    """Take the old demo exam off the demo candidates' lists and the demo examiners' rooms (kept for the
+    admin): the candidate page asks every listed exam to be booked before it offers 开始面试."""
+    store, keys = services.store, services.store.keys
+    examiners = [accounts["examiner"].id, accounts["examiner2"].id]
+    rooms = await store.redis.smembers(keys.exam_rooms(old_exam_id))
+    async with store.pipeline() as pipe:
+        for _, _, seq, _ in CANDIDATES:
+            pipe.srem(keys.rostered(demo_id_number(seq)), old_exam_id)
+        for room_id in rooms:
+            pipe.srem(keys.room_examiners(room_id), *examiners)
+        audit.add(pipe, keys, old_exam_id, "demo_exam_retired", Actor.system(), replaced_by=new_exam_id)
+        await pipe.execute()
+
+
+def _result(logins: dict, exam: Exam, slot: Slot, created: bool, reason: str) -> dict:
+    return {"logins": logins, "exam_id": exam.id, "created": created, "reason": reason, "room": VOICE_ROOM,
+            "slot": {"id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at},
+            "late_booking_min": exam.late_booking_min}
+
+
+async def seed_demo(services: Services, settings: Settings, now: float | None = None) -> dict:
+    """Make sure the demo candidate can have an interview now (see the module docstring); ``now`` lets a
+    test move the clock. Returns the logins, the demo exam id and the slot to book."""
+    now = time.time() if now is None else now
+    logins = _logins(settings.data_dir / "demo-logins.json")
+    marker = services.store.keys.demo_exam()
+    previous = await services.catalog.find_exam(await services.store.redis.get(marker) or "")
+    reason = "no demo exam yet"
+    if previous:
+        slot, reason = await slot_for_now(services, previous, logins["candidate"]["phone"], now)
+        if slot:
+            log.info("demo exam kept", extra={"exam_id": previous.id, "slot_id": slot.id})
+            return _result(logins, previous, slot, False, "")
+    accounts = await _accounts(services, logins)
+    exam, slot = await _create_exam(services, settings, accounts, now, previous)
+    if previous:
+        await _retire(services, previous.id, exam.id, accounts)
     await services.store.redis.set(marker, exam.id)
-    return {"logins": logins, "exam_id": exam.id}
+    log.info("demo exam created", extra={
+        "exam_id": exam.id, "reason": reason, "replaces": previous.id if previous else "",
+        "slot_id": slot.id, "slot_starts": _local(slot.starts_at, settings.timezone).isoformat(),
+        "slot_ends": _local(slot.ends_at, settings.timezone).isoformat()})
+    return _result(logins, exam, slot, True, reason)
 
 
-def print_demo(settings: Settings, demo: dict) -> None:
-    base = settings.base_url
-    logins = demo["logins"]
+# --- the banner -------------------------------------------------------------------------------------
+
+def _qr(url: str) -> list[str]:
+    """The URL as a QR code drawn with block characters (two modules a line), for a phone's camera."""
+    import segno
+
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True, border=2)
+    return ["   " + line for line in out.getvalue().splitlines()]
+
+
+def _command() -> str:
+    """How to call the command from here: the project's virtualenv when run from the checkout."""
+    venv = Path(".venv/bin/interview-server")
+    return str(venv) if venv.exists() else "interview-server"
+
+
+def banner(settings: Settings, demo: dict, addresses: list[str] | None = None) -> str:
+    """What ``demo`` prints: the steps of one interview in order, with the slot's times, the logins and,
+    when phones on the LAN can come (HTTPS on a non-loopback host), every LAN URL and a QR code.
+    ``addresses``: the machine's LAN IPv4 addresses (found from its interfaces when None)."""
+    logins, tz = demo["logins"], settings.timezone
+    local = settings.base_url
+    lan = settings.tls and not settings.public_url and not is_loopback(settings.host)
+    if lan and addresses is None:
+        addresses = lan_addresses(settings.host)
+    addresses = addresses if lan else []
+    base = f"https://{addresses[0]}:{settings.port}" if addresses else local
+    begins, ends = _local(demo["slot"]["starts_at"], tz), _local(demo["slot"]["ends_at"], tz)
+    bookable = _local(demo["slot"]["ends_at"] - demo.get("late_booking_min", 0) * 60, tz)
+    zone = "北京时间" if tz in ("Asia/Shanghai", "Asia/Chongqing", "PRC") else tz
+    span = f"{begins:%H:%M} – {ends:%H:%M} {zone} ({begins:%Y-%m-%d})"
     name, _, seq, _ = CANDIDATES[0]
+    cand, ex, ex2, pr, ad = (logins[k] for k in ("candidate", "examiner", "examiner2", "proctor", "admin"))
     lines = [
         "",
-        "=" * 72,
+        "=" * 76,
         f" Interview server is running: {base}   (demo exam {demo['exam_id']})",
-        "=" * 72,
-        f" Candidate (phone)  {base}/login    login {logins['candidate']['phone']}  password {logins['candidate']['password']}",
-        f"                    verify identity as: {name} / {idcard.make('110101', '20070315', seq)}",
-        "                    (demo ID photos are public-domain portraits: to pass the face check as yourself,",
-        "                     import your own photo on the admin page)",
-        f" Examiner           {base}/examiner login {logins['examiner']['username']}  password {logins['examiner']['password']}",
-        f" Examiner 2         {base}/examiner login {logins['examiner2']['username']}  password {logins['examiner2']['password']}",
-        f" Proctor            {base}/proctor  login {logins['proctor']['username']}  password {logins['proctor']['password']}",
-        f" Admin              {base}/admin    login {logins['admin']['username']}  password {logins['admin']['password']}",
-        f" Health {base}/healthz   Metrics {base}/metrics   API {base}/api/openapi.yaml",
+        "=" * 76,
+        f" The slot running now: {demo['room']}, {span};",
+        f" it can still be booked until {bookable:%H:%M}. Later slots start every hour.",
+        "",
+        " 1. Candidate, on a phone (or a browser window 390 px wide):",
+        f"    {base}/login    login {cand['phone']}  password {cand['password']}",
+        f"    a. 身份认证 (verify identity) as: {name} / {demo_id_number(seq)}",
+        "    b. 确认考试 (confirm the exam), read 考前须知 (the notice), sign 诚信承诺 (the pledge)",
+        f"    c. book 声乐 {begins:%H:%M} – {ends:%H:%M}, the slot running now",
+        "    d. press 开始面试, do the 设备检测 (device check) and the 人脸比对 (face check)",
+        "    The demo ID photo is a public-domain portrait; to pass the face check as yourself, run",
+        f"    `{_command()} set-photo YOUR_PHOTO.jpg"
+        + ("" if settings.data_dir == Path("data") else f" --data-dir {settings.data_dir}") + "` while this runs.",
+        f" 2. Examiner:  {base}/examiner  login {ex['username']}  password {ex['password']}",
+        f"    open {demo['room']}, press 叫号 (call next) once the candidate waits; the interview starts",
+        f"    (the room's second examiner: login {ex2['username']}  password {ex2['password']})",
+        (f" 3. Proctor:   {base}/proctor   login {pr['username']}  password {pr['password']}"
+         "   (every queue live, face reviews)"),
+        (f" 4. Admin:     {base}/admin     login {ad['username']}  password {ad['password']}"
+         "   (exams, roster, recordings)"),
+    ]
+    if lan and addresses:
+        lines += ["", f" Phones on the same Wi-Fi: scan this for the candidate's page ({base}/login)",
+                  *_qr(base + "/login"), " Every LAN address of this machine:"]
+        for address in addresses:
+            at = f"https://{address}:{settings.port}"
+            lines += [f"   {address:<15}  candidate {at}/login      examiner {at}/examiner",
+                      f"   {'':<15}  proctor   {at}/proctor    admin    {at}/admin"]
+        lines += [" The phone shows a certificate warning (Chrome: 高级 → 继续前往; Safari: 显示详细信息 → 访问此网站):",
+                  " that is expected for a demo, whose certificate is self-signed."]
+    elif lan:
+        lines += ["", " No LAN address found on this machine: connect it to the Wi-Fi and start the demo again."]
+    else:
+        lines += ["", " For a phone on the same Wi-Fi (cameras need HTTPS): INTERVIEW_HOST=0.0.0.0 make demo"]
+    lines += [
+        f" This machine: {local}   Health {local}/healthz",
+        f" Metrics {local}/metrics   API {local}/api/openapi.yaml",
         " Stop with Ctrl+C. Data (embedded Redis with AOF, photos, logins) is kept under "
         + str(settings.data_dir.resolve()),
-        "=" * 72,
+        "=" * 76,
         "",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
+
+
+def print_demo(settings: Settings, demo: dict, addresses: list[str] | None = None) -> None:
+    print(banner(settings, demo, addresses), flush=True)

@@ -8,10 +8,16 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import logging
+
 import pytest
 
 from server.store.embedded import EmbeddedRedis
 from server.store.redis import connect
+
+
+# as the product's setup_logging: the access log is off (the request middleware logs each request)
+logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +63,12 @@ from server.store.audit import Actor
 
 
 def fast_settings(tmp_path, redis_url, prefix, **overrides):
-    """Settings for tests: cheap password hashing, files under tmp_path."""
+    """Settings for tests: cheap password hashing (argon2 at the product's cost would make the suite
+    minutes longer), files under tmp_path, no face workers (tests that need them pass a shared pool).
+    Everything else, the log level included, is what a user gets."""
     values = dict(redis_url=redis_url, redis_prefix=prefix, data_dir=tmp_path / "data",
                   recordings_dir=tmp_path / "recordings", argon2_time_cost=1, argon2_memory_kib=1024,
-                  argon2_parallelism=1, log_level="WARNING", facecheck_workers=0)
+                  argon2_parallelism=1, facecheck_workers=0)
     values.update(overrides)
     return load_settings(env={}, **values)
 

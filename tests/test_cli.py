@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from server.store.embedded import free_port
-from tests.conftest import ADMIN
+from server.store.embedded import EmbeddedRedis, free_port, running_server
+from tests.conftest import ADMIN, fast_settings, jpeg
 
 BIN = str(Path(sys.executable).with_name("interview-server"))
 
@@ -71,9 +71,12 @@ def test_demo_prints_every_login_serves_them_and_keeps_data_across_restarts(tmp_
         assert [s["name"] for s in exam["subjects"]] == ["声乐", "器乐"] and len(exam["slots"]) == 16
         cand_phone = re.search(r"login (1\d{10})\s+password (\S+)", out)
         post_json(base + "/api/auth/login", {"login": cand_phone.group(1), "password": cand_phone.group(2)})
+        server_file = tmp_path / "data" / "redis" / "server.json"  # where other commands find this Redis
+        assert server_file.stat().st_mode & 0o777 == 0o600 and running_server(server_file.parent)
     finally:
         stop(proc)
     assert (tmp_path / "data" / "redis" / "appendonlydir").is_dir()  # AOF on
+    assert not server_file.exists()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
 
@@ -142,3 +145,80 @@ def test_create_user_command(tmp_path, redis_url, prefix, redis):
     assert result.returncode == 0 and "created admin" in result.stdout
     result = run(["create-user", "--role", "admin", "--username", "root-admin", "--password", "abc12345"], env=env)
     assert result.returncode == 2 and "用户名已存在" in result.stderr
+
+
+def portraits():
+    """Two public-domain portraits from the test extras (tests/facecheck/faces.py uses the same)."""
+    matplotlib = pytest.importorskip("matplotlib")
+    skimage = pytest.importorskip("skimage")
+    return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+            Path(skimage.__file__).parent / "data" / "astronaut.png")
+
+
+async def test_set_photo_replaces_the_demo_photo_through_the_running_embedded_redis(tmp_path, models_dir):
+    """set-photo beside a running demo: it finds the demo's embedded Redis (server.json) instead of starting a
+    second redis-server on the same files, checks the photo's face and replaces the roster row's photo."""
+    import hashlib
+
+    from server.app import create_app
+    from server.demo import CANDIDATES, demo_id_number, seed_demo
+    from server.http.context import SERVICES
+    from server.store.redis import connect
+
+    hopper, astronaut = portraits()
+    number = demo_id_number(CANDIDATES[0][2])
+    data = tmp_path / "data"
+    env = {"INTERVIEW_MODELS_DIR": str(models_dir)}
+    with EmbeddedRedis(data / "redis", persist=False) as server:  # the demo's Redis, as `demo` starts it
+        client = connect(server.url)
+        try:
+            settings = fast_settings(tmp_path, server.url, "iv:")
+            services = create_app(settings, client)[SERVICES]
+            demo = await seed_demo(services, settings)
+
+            def row():
+                return services.roster.entry(demo["exam_id"], number)
+
+            assert (await row()).photo_sha256 == hashlib.sha256(hopper.read_bytes()).hexdigest()
+
+            result = run(["set-photo", str(astronaut), "--data-dir", str(data)], env=env)
+            assert result.returncode == 0, result.stderr
+            new_sha = hashlib.sha256(astronaut.read_bytes()).hexdigest()
+            assert (await row()).photo_sha256 == new_sha and f"sha256 {new_sha}" in result.stdout
+            assert "one face found" in result.stdout and "张小艺" in result.stdout
+            assert "using the running embedded redis" in result.stderr
+            assert "embedded redis started" not in result.stderr
+            assert services.photos.path(new_sha)  # stored by sha256 where the demo reads photos
+
+            flat = tmp_path / "flat.jpg"
+            flat.write_bytes(jpeg())
+            result = run(["set-photo", str(flat), "--data-dir", str(data), "--lang", "en"], env=env)
+            assert result.returncode == 1 and "No face found in the ID photo" in result.stderr
+            assert (await row()).photo_sha256 == new_sha  # a refused photo changes nothing
+            result = run(["set-photo", str(astronaut), "--data-dir", str(data), "--id-number", "110101200001010000"])
+            assert result.returncode == 2 and "考生" in result.stderr and "Traceback" not in result.stderr
+            result = run(["set-photo", str(tmp_path / "missing.jpg"), "--data-dir", str(data)])
+            assert result.returncode == 2 and "photo not found" in result.stderr
+
+            # a second server on the same Redis files is refused, with what to do
+            result = run(["run", "--data-dir", str(data), "--port", str(free_port())])
+            assert result.returncode == 2 and "already runs the embedded Redis" in result.stderr
+        finally:
+            await client.aclose()
+    assert not (data / "redis" / "server.json").exists()
+
+
+def test_a_stale_or_foreign_server_file_is_not_used(tmp_path, redis_url):
+    """A server.json left by a killed demo, or naming a Redis of another folder: the command starts its own."""
+    from urllib.parse import urlsplit
+
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    for port in (urlsplit(redis_url).port, free_port()):  # another folder's Redis; nobody there
+        (folder / "server.json").write_text(json.dumps({"url": f"redis://127.0.0.1:{port}/0", "port": port}))
+        assert running_server(folder) is None
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(jpeg())
+    result = run(["set-photo", str(photo), "--data-dir", str(tmp_path)], env={"INTERVIEW_FACECHECK_WORKERS": "0"})
+    assert result.returncode == 2 and "no demo exam in this Redis" in result.stderr
+    assert "embedded redis started" in result.stderr and "Traceback" not in result.stderr
