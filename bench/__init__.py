@@ -1,1 +1,1 @@
-"""Benchmarks that print figures; each ends with one line of JSON (see DESIGN.md)."""
+"""Benchmarks that print figures; each ends with one line of JSON (see CONTRIBUTING.md)."""

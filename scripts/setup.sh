@@ -19,7 +19,7 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
-# coturn: the TURN-over-TLS test (tests/rooms/test_ice_servers.py) relays media through it
+# coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
 for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk coturn; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done

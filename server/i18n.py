@@ -80,7 +80,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "csv_too_many_rows": ("名单行数过多（上限 {limit} 行）", "Too many rows (limit {limit})"),
     "csv_empty": ("名单中没有数据行", "The roster has no data rows"),
     "photos_archive": ("照片压缩包无法读取：{detail}", "Cannot read the photo archive: {detail}"),
-    # face check: a result's reason, then what to do about it (seed 002: 人脸比对失败)
+    "roster_entry_not_found": ("该考试名单中没有此证件号码的考生", "No roster row with this ID number in the exam"),
+    # face check: a result's reason, then what to do about it (every rejection names its reason and the fix)
     "face_no_face": ("未检测到人脸", "No face detected"),
     "advice_face_no_face": ("请正对摄像头，确保整张脸都在画面中", "Face the camera with your whole face in the picture"),
     "face_multiple": ("检测到多张人脸", "More than one face detected"),
@@ -163,6 +164,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                   "Disconnected for too long: you left the queue; you may enter again within your slot"),
     "queue_reason_slot_over": ("考试时段已结束", "The time slot is over"),
     "queue_reason_no_show": ("未在预约时段内进入候考（缺考）", "Did not enter the queue during the slot (absent)"),
+    "queue_reason_booking_cancelled": ("学校已取消您本时段的预约，请返回“我的考试”查看原因并重新预约",
+                                       "The school cancelled your booking for this slot; see 'My exams' for the reason and book again"),
     "queue_reason_face_check_locked": ("人脸核验连续 3 次未通过，已转人工审核",
                                        "Three failed face checks: a proctor will review"),
     "queue_reason_face_room_failed": ("进入考场时人脸核验未通过，请重新进行人脸核验",
@@ -204,7 +207,141 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "aux_device_limit": ("该二维码最多可供 {max} 台设备使用", "This QR code admits at most {max} devices"),
     "aux_wait": ("考生尚未进入考场，请保持本页面打开，叫号后自动连接",
                  "The candidate is not in the room yet; keep this page open, it connects when they are called"),
+    # roster import warnings (the row is imported)
+    "row_no_photo": ("未提供证件照，考生将无法通过人脸比对", "No ID photo: this candidate cannot pass the face check"),
 }
+
+
+# Labels of codes that pages show (audit events, reasons, states, audit details; sent to the staff pages
+# as JSON by base.html, see server/http/pages.py) and parts of composed messages. Not codes the API
+# answers (those are MESSAGES above). tests/http/test_labels.py checks every audit event has one.
+LABELS: dict[str, tuple[str, str]] = {
+    # nobody_ready with the reason of each waiting candidate (queue_call.lua): "{count}" waiting, "{detail}"
+    # one clause per reason, joined by nobody_ready_sep
+    "nobody_ready_detail": ("暂无可叫号的考生（候考 {count} 人）：{detail}", "Nobody can be called yet ({count} waiting): {detail}"),
+    "nobody_ready_face_check_pending": ("{names} 尚未通过人脸核验（等待人脸核验），通过后才能叫号",
+                                        "{names}: the face check has not passed yet; they can be called once it passes"),
+    "nobody_ready_disconnected": ("{names} 已断线，重新连接后才能叫号", "{names}: disconnected; they can be called once back online"),
+    "nobody_ready_slot_not_started": ("{names} 的考试时段 {starts}（北京时间）开始，开始后才能叫号",
+                                      "{names}: the slot starts at {starts} (Beijing time); they can be called from then"),
+    "nobody_ready_state": ("{names}：{state}", "{names}: {state}"),
+    "nobody_ready_sep": ("；", "; "),
+    "names_sep": ("、", ", "),
+    "names_more": ("{names} 等 {count} 人", "{names} and {more} more"),
+    # audit events: event_<event>
+    "event_exam_created": ("创建考试", "Exam created"),
+    "event_exam_updated": ("修改考试", "Exam updated"),
+    "event_subject_created": ("添加科目", "Subject added"),
+    "event_room_created": ("创建考场", "Room created"),
+    "event_slot_created": ("创建考试时段", "Slot created"),
+    "event_slot_capacity_changed": ("修改时段容量", "Slot capacity changed"),
+    "event_roster_imported": ("导入考生名单", "Roster imported"),
+    "event_roster_entry_imported": ("名单新增考生", "Roster entry added"),
+    "event_roster_entry_updated": ("名单更新考生", "Roster entry updated"),
+    "event_account_created": ("创建账号", "Account created"),
+    "event_account_disabled": ("停用账号", "Account disabled"),
+    "event_account_enabled": ("启用账号", "Account enabled"),
+    "event_identity_verified": ("身份认证通过", "Identity verified"),
+    "event_identity_appeal_opened": ("提交身份认证申诉", "Identity appeal filed"),
+    "event_identity_appeal_approved": ("身份认证申诉通过", "Identity appeal approved"),
+    "event_identity_appeal_rejected": ("身份认证申诉驳回", "Identity appeal rejected"),
+    "event_exam_confirmed": ("确认考试", "Exam confirmed"),
+    "event_notice_read": ("阅读考前须知", "Notice read"),
+    "event_pledge_signed": ("签署诚信承诺书", "Pledge signed"),
+    "event_slot_booked": ("预约考试时段", "Slot booked"),
+    "event_booking_cancelled": ("取消预约", "Booking cancelled"),
+    "event_face_check_passed": ("人脸比对通过", "Face check passed"),
+    "event_face_check_failed": ("人脸比对未通过", "Face check failed"),
+    "event_face_review_opened": ("转人脸人工审核", "Face review opened"),
+    "event_face_review_approved": ("人脸审核通过", "Face review approved"),
+    "event_face_review_rejected": ("人脸审核驳回", "Face review rejected"),
+    "event_queue_joined": ("进入候考", "Joined the queue"),
+    "event_queue_reentered": ("重新进入候考", "Joined the queue again"),
+    "event_queue_called": ("叫号", "Called"),
+    "event_queue_in_room": ("进入面试房间", "Entered the room"),
+    "event_queue_done": ("面试结束", "Interview finished"),
+    "event_queue_removed": ("移出考场", "Removed"),
+    "event_queue_absent": ("缺考 / 离开队列", "Absent / left the queue"),
+    "event_queue_disconnected": ("断线", "Disconnected"),
+    "event_queue_reconnected": ("重新连接", "Reconnected"),
+    "event_queue_face_cleared": ("人脸核验通过，开始候考", "Face check cleared, waiting"),
+    "event_queue_face_locked": ("人脸核验转人工审核", "Face check sent to manual review"),
+    "event_queue_face_room_failed": ("入场人脸核验未通过", "Room face check failed"),
+    "event_queue_restored": ("恢复排队位置", "Place in line restored"),
+    "event_recording_started": ("开始录制", "Recording started"),
+    "event_recording_stopped": ("停止录制", "Recording stopped"),
+    "event_sessions_revoked": ("注销登录会话", "Sessions revoked"),
+    "event_roster_photo_replaced": ("更换证件照", "ID photo replaced"),
+    "event_demo_exam_retired": ("演示考试已由新考试替换", "Demo exam replaced by a new one"),
+    # the server's reasons as staff read them: reason_<code> (queue.entries.SYSTEM_REASONS)
+    "reason_disconnected": ("断线超过等待时限", "Disconnected beyond the grace period"),
+    "reason_slot_over": ("考试时段已结束", "The slot is over"),
+    "reason_no_show": ("未进入候考（缺考）", "Never entered the queue (absent)"),
+    "reason_face_check_locked": ("人脸核验连续 3 次未通过，转人工审核", "Three failed face checks: manual review"),
+    "reason_face_room_failed": ("入场人脸核验未通过", "The room face check failed"),
+    "reason_face_review_rejected": ("人工审核驳回", "Rejected by the manual review"),
+    "reason_booking_cancelled": ("学校取消了预约", "The school cancelled the booking"),
+    # face-check status of a queue entry: face_status_<status>
+    "face_status_passed": ("已通过", "Passed"),
+    "face_status_approved": ("人工审核通过", "Approved"),
+    "face_status_failed": ("未通过", "Failed"),
+    "face_status_locked": ("待人工审核", "In manual review"),
+    "face_status_rejected": ("审核驳回", "Rejected"),
+    "face_status_none": ("未核验", "Not checked"),
+    "face_status_expired": ("已过期，需重新核验", "Expired, check again"),
+    "face_kind_queue": ("候考人脸核验", "queue face check"),
+    "face_kind_room": ("入场人脸核验", "room face check"),
+    # audit details: detail_<key of the entry's data>
+    "detail_room": ("考场", "Room"), "detail_room_id": ("考场", "Room"),
+    "detail_slot": ("考试时段", "Slot"), "detail_slot_id": ("考试时段", "Slot"),
+    "detail_subject_id": ("科目", "Subject"), "detail_subjects": ("报考科目", "Subjects"),
+    "detail_state": ("状态", "State"), "detail_from": ("原状态", "From"), "detail_to": ("新状态", "To"),
+    "detail_arrival": ("到达序号", "Arrival no."), "detail_device": ("设备", "Device"),
+    "detail_waited_s": ("等待", "Waited"), "detail_away_s": ("离线", "Away"),
+    "detail_reason": ("原因", "Reason"), "detail_comment": ("意见", "Comment"), "detail_note": ("说明", "Note"),
+    "detail_count": ("数量", "Count"), "detail_replaced_by": ("替换为", "Replaced by"), "detail_photo": ("证件照", "ID photo"),
+    "detail_resumed": ("续录", "Resumed"), "detail_status": ("结果", "Result"),
+    "detail_tracks": ("音视频轨", "Tracks"), "detail_bytes": ("大小", "Size"),
+    "detail_distance": ("比对距离", "Distance"), "detail_kind": ("类型", "Kind"),
+    "detail_strikes": ("连续未通过次数", "Failures in a row"),
+    "detail_name": ("名称", "Name"), "detail_school": ("学校", "School"),
+    "detail_interview_minutes": ("面试时长", "Interview length"), "detail_examiners": ("考官", "Examiners"),
+    "detail_starts_at": ("开始", "Starts"), "detail_ends_at": ("结束", "Ends"),
+    "detail_capacity": ("容量", "Capacity"), "detail_before": ("原值", "Before"), "detail_after": ("新值", "After"),
+    "detail_imported": ("新增", "Added"), "detail_updated": ("更新", "Updated"), "detail_rejected": ("未通过", "Rejected"),
+    "detail_id_number": ("证件号码", "ID number"), "detail_exams": ("考试", "Exams"),
+    "detail_claimed_by": ("当前持有账号", "Held by"), "detail_previous_holder": ("原持有账号", "Previous holder"),
+    "detail_role": ("角色", "Role"), "detail_username": ("用户名", "Username"), "detail_phone": ("手机号", "Phone"),
+    "detail_email": ("邮箱", "Email"), "detail_reminded": ("已提醒下一位", "Reminded next"),
+    "detail_booking_opens": ("预约开放", "Booking opens"), "detail_booking_closes": ("预约截止", "Booking closes"),
+    "detail_notice": ("考前须知", "Notice"), "detail_pledge": ("诚信承诺书", "Pledge"),
+    # internal ids and paths: an empty label keeps them out of the readable details
+    "detail_admission": ("", ""), "detail_interview_id": ("", ""), "detail_folder": ("", ""),
+    "detail_check_id": ("", ""), "detail_review_id": ("", ""), "detail_appeal_id": ("", ""),
+    "detail_pledge_sha256": ("", ""),
+    # roles, recordings
+    "role_candidate": ("考生", "candidate"), "role_examiner": ("考官", "examiner"), "role_proctor": ("巡考", "proctor"),
+    "role_admin": ("管理员", "admin"), "role_system": ("系统", "system"),
+    "rec_state_recording": ("录制中", "Recording"), "rec_state_stopped": ("已完成", "Complete"),
+    "rec_state_failed": ("录制失败", "Failed"), "rec_state_recovered": ("已保存（录制时服务器中断）", "Saved (the server stopped while recording)"),
+    "rec_state_closed": ("已完成", "Complete"),
+    "track_kind_video": ("视频", "video"), "track_kind_audio": ("音频", "audio"),
+    "participant_kind_candidate": ("考生主机位", "candidate's camera"), "participant_kind_examiner": ("考官", "examiner"),
+    "participant_kind_aux": ("辅机位", "auxiliary camera"),
+}
+
+
+def label(code: str, lang: str = "zh", **params: Any) -> str:
+    """A label or message part of LABELS (else a message of MESSAGES), formatted like ``message``."""
+    if code not in LABELS:
+        return message(code, lang, **params)
+    zh, en = LABELS[code]
+    for name in [p for p in params if p.endswith("_code")]:
+        params[name[:-5]] = message(params.pop(name), lang)
+    try:
+        return (en if lang == "en" else zh).format(**params)
+    except (KeyError, IndexError):
+        return en if lang == "en" else zh
 
 
 FIELD_LABELS: dict[str, tuple[str, str]] = {

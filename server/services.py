@@ -64,9 +64,11 @@ class Services:
         references = References(store, photos, None)
         queue = WaitingQueue(store, catalog, enrolments,
                              DevicePolicy.parse(s.device_min_battery_pct, s.device_min_browsers),
-                             s.queue_early_entry_s, s.queue_grace_s, s.queue_face_pass_valid_s)
+                             s.queue_early_entry_s, s.queue_grace_s, s.queue_face_pass_valid_s, s.timezone)
         face_gate.on_result.append(queue.face_result)
         face_gate.on_review.append(queue.review_resolved)
+        bookings = Bookings(store, catalog, s.timezone)
+        bookings.on_cancelled.append(queue.booking_cancelled)
         return cls(
             store=store,
             passwords=passwords,
@@ -80,12 +82,12 @@ class Services:
                                     references.prepare_if_available),
             identity=Identity(store, roster),
             enrolments=enrolments,
-            bookings=Bookings(store, catalog, s.timezone),
+            bookings=bookings,
             face_gate=face_gate,
             frame_archive=archive,
             references=references,
             face_checks=FaceChecks(store, None, enrolments, face_gate, references, archive,
-                                   s.facecheck_max_frames, s.facecheck_challenge_ttl_s),
+                                   s.facecheck_max_frames, s.facecheck_challenge_ttl_s, s.queue_face_pass_valid_s),
             queue=queue,
             recordings=RecordingIndex(store, s.recordings_dir),
             aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),

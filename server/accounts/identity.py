@@ -1,7 +1,7 @@
 """Identity verification: name + ID number against the school's roster, one ID number per account.
 
 A second account claiming an ID number that is already verified gets a clear
-message and an appeal that a proctor decides (seed 002: 身份证认证冲突 / 去申诉).
+message and an appeal that a proctor decides (the UI's 身份证认证冲突 / 去申诉).
 """
 
 from __future__ import annotations

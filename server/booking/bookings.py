@@ -8,8 +8,10 @@ over-book a slot or book a subject twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from ..errors import UserError
@@ -46,6 +48,8 @@ class Bookings:
         self.keys = store.keys
         self.catalog = catalog
         self.timezone = timezone
+        # heard after a cancellation (the queue takes the candidate out of that slot's line)
+        self.on_cancelled: list[Callable[[Actor, Slot, str, str], Awaitable[None]]] = []
 
     async def book(self, account: Account, exam_id: str, slot_id: str, now: float | None = None) -> Slot:
         """Book or raise the reason; one round trip to Redis decides (one more to read the slot back)."""
@@ -59,7 +63,8 @@ class Bookings:
         args += audit.flat_entry("slot_booked", Actor(account.id, account.role), account.id, slot_id=slot_id)
         result = await self.store.script("book_slot")(
             keys=[k.slot(slot_id), k.slot_booked(slot_id), k.bookings(account.id), k.exam(exam_id),
-                  k.enrolment(exam_id, account.id), k.roster_entry(exam_id, account.id_number), k.audit(exam_id)],
+                  k.enrolment(exam_id, account.id), k.roster_entry(exam_id, account.id_number), k.audit(exam_id),
+                  k.booking_cancellations(account.id)],
             args=args,
         )
         if result == "ok":
@@ -76,12 +81,24 @@ class Bookings:
         if not is_id(account_id):
             raise UserError("booking_not_found", 404, field="account_id")
         k = self.keys
-        args = [account_id, slot.subject_id, slot_id]
+        notice = {"slot_id": slot_id, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "reason": reason,
+                  "at": round(time.time(), 3)}
+        args = [account_id, slot.subject_id, slot_id, json.dumps(notice, ensure_ascii=False)]
         args += audit.flat_entry("booking_cancelled", actor, account_id, slot_id=slot_id, reason=reason)
         result = await self.store.script("cancel_booking")(
-            keys=[k.bookings(account_id), k.slot_booked(slot_id), k.audit(exam_id)], args=args)
+            keys=[k.bookings(account_id), k.slot_booked(slot_id), k.audit(exam_id),
+                  k.booking_cancellations(account_id)], args=args)
         if result != "ok":
             raise UserError(result, 404)
+        for listener in self.on_cancelled:
+            await listener(actor, slot, account_id, reason)
+
+    async def cancellations(self, account_id: str, subject_ids: list[str]) -> dict[str, dict]:
+        """subject id -> the school's cancellation the candidate has not rebooked yet (what their page shows)."""
+        if not subject_ids:
+            return {}
+        raw = await self.store.redis.hmget(self.keys.booking_cancellations(account_id), subject_ids)
+        return {subject: json.loads(value) for subject, value in zip(subject_ids, raw) if value}
 
     async def of_candidate(self, account_id: str) -> dict[str, str]:
         return await self.store.redis.hgetall(self.keys.bookings(account_id))

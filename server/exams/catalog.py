@@ -21,11 +21,13 @@ class Catalog:
 
     # exams
     async def create_exam(self, actor: Actor, school: str, name: str, booking_opens: float, booking_closes: float,
-                          notice: str = "", pledge: str = "", subjects: list[dict] | None = None) -> Exam:
+                          notice: str = "", pledge: str = "", subjects: list[dict] | None = None,
+                          late_booking_min: int = 0) -> Exam:
         if booking_closes <= booking_opens:
             raise UserError("window_times", field="booking_closes")
         exam = Exam(id=new_id("exam"), school=school, name=name, booking_opens=booking_opens,
-                    booking_closes=booking_closes, notice=notice, pledge=pledge, created_at=time.time())
+                    booking_closes=booking_closes, notice=notice, pledge=pledge, created_at=time.time(),
+                    late_booking_min=max(0, int(late_booking_min)))
         new_subjects = [Subject(id=new_id("subj"), exam_id=exam.id, name=s["name"],
                                 interview_minutes=s.get("interview_minutes", 10)) for s in subjects or []]
         async with self.store.pipeline() as pipe:

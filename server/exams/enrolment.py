@@ -1,4 +1,4 @@
-"""A candidate's steps before booking: confirm the exam, read the notice, sign the pledge (seed 003, 2.2-3.1)."""
+"""A candidate's steps before booking: confirm the exam, read the notice, sign the pledge (each once, in order)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two face checks of seed 003: at queue entry (with a head-turn challenge) and on room entry.
+"""The two face checks (docs/facecheck.md): at queue entry (with a head-turn challenge) and on room entry.
 
 Queue entry: the candidate asks for a challenge (turn left or right, chosen at random), then sends a
 short burst of frames: the first facing the camera, the rest turning. The check passes when the
@@ -70,7 +70,8 @@ def _refuse_if_locked(status: FaceStatus, strikes_limit: int) -> None:
 
 class FaceChecks:
     def __init__(self, store: Store, pool: InferencePool | None, enrolments: Enrolments, gate: FaceGate,
-                 references: References, archive: FrameArchive, max_frames: int, challenge_ttl_s: int) -> None:
+                 references: References, archive: FrameArchive, max_frames: int, challenge_ttl_s: int,
+                 pass_valid_s: float) -> None:
         self.store = store
         self.keys = store.keys
         self.pool = pool
@@ -80,6 +81,7 @@ class FaceChecks:
         self.archive = archive
         self.max_frames = max_frames
         self.challenge_ttl_s = challenge_ttl_s
+        self.pass_valid_s = pass_valid_s
 
     def _pool(self) -> InferencePool:
         if self.pool is None:
@@ -89,7 +91,11 @@ class FaceChecks:
     async def status(self, account: Account, exam_id: str) -> dict:
         await self.enrolments.exam_for(account, exam_id)
         state = await self.gate.status(exam_id, account.id)
-        return {"status": state.status, "cleared": state.cleared, "strikes": state.strikes,
+        valid = state.valid(time.time(), self.pass_valid_s)
+        # a pass older than the validity no longer clears the queue: the page must offer the check again
+        status = "expired" if state.status == "passed" and not valid else state.status
+        return {"status": status, "cleared": valid, "strikes": state.strikes,
+                "valid_s": round(self.pass_valid_s),
                 "strikes_left": max(0, self.gate.strikes_limit - state.strikes), "last_reason": state.last_reason or None,
                 "review_id": state.review_id or None}
 
@@ -157,7 +163,7 @@ class FaceChecks:
         """Identity only, on frames decoded from the live track; the best frame decides.
 
         Called by the interview room. A failure counts as a strike and clears the candidate's
-        pass, so they go back to the queue-entry check (seed 003 4.3.4)."""
+        pass, so they go back to the queue-entry check (docs/facecheck.md)."""
         pool = self._pool()
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
         reference = await self.references.embedding(entry.photo_sha256)

@@ -1,7 +1,7 @@
 """Each candidate's face-check state per exam, the 3-strikes rule and the manual reviews it opens.
 
 The queue asks ``FaceGate.cleared`` before a candidate may be admitted; a failure in the room
-(seed 003 4.3.4) is recorded like any other and sends the candidate back to the check.
+(the check on room entry) is recorded like any other and sends the candidate back to the check.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class FaceStatus:
     def cleared(self) -> bool:
         """Passed a check, or a proctor approved the candidate after three failures."""
         return self.status in ("passed", "approved")
+
+    def valid(self, now: float, pass_valid_s: float) -> bool:
+        """Clears a new queue entry now: approved, or passed at most ``pass_valid_s`` ago (as queue_join.lua)."""
+        return self.status == "approved" or (self.status == "passed" and now - self.passed_at <= pass_valid_s)
 
     @property
     def locked(self) -> bool:

@@ -7,6 +7,7 @@ import re
 from aiohttp import web
 
 from ..errors import UserError
+from ..roster.importer import ImportReport
 from ..roster.photos import PhotoSource
 from ..store.audit import Actor, add as add_audit, read as read_audit
 from ..store.models import is_id, public
@@ -193,6 +194,27 @@ async def _read_part(part, room: int, limit: int) -> bytes:
     return bytes(data)
 
 
+@routes.put("/api/admin/exams/{exam_id}/roster/{id_number}/photo", ADMIN)
+async def replace_roster_photo(request: web.Request) -> web.Response:
+    """The body is the new ID photo (image/jpeg or image/png), checked like an import's photos; a refused
+    photo changes nothing (``row.status`` rejected, with the reasons). ``interview-server set-photo`` does
+    the same from the command line."""
+    settings, services = request.app[SETTINGS], request.app[SERVICES]
+    if request.content_type not in ("image/jpeg", "image/png"):
+        raise UserError("bad_content_type", 415, expected="image/jpeg, image/png")
+    if (request.content_length or 0) > settings.max_photo_bytes:
+        raise UserError("body_too_large", 413, limit=human_size(settings.max_photo_bytes))
+    data = bytearray()
+    while chunk := await request.content.read(1 << 16):
+        data += chunk
+        if len(data) > settings.max_photo_bytes:
+            raise UserError("body_too_large", 413, limit=human_size(settings.max_photo_bytes))
+    row = await services.importer.replace_photo(actor(request), request.match_info["exam_id"],
+                                                request.match_info["id_number"], bytes(data))
+    report = ImportReport([row]).to_json(request[LANG])
+    return web.json_response({"row": report["rows"][0]}, status=200 if row.status != "rejected" else 422)
+
+
 @routes.post("/api/admin/exams/{exam_id}/roster", ADMIN)
 async def import_roster(request: web.Request) -> web.Response:
     """multipart/form-data: ``file`` (the CSV) and optionally ``photos`` (a zip of ID photos)."""
@@ -240,11 +262,15 @@ async def import_roster(request: web.Request) -> web.Response:
 
 @routes.get("/api/admin/imports/{import_id}", ADMIN)
 async def import_progress(request: web.Request) -> web.Response:
-    """How far a running roster import is (checking ID photos takes a while for a big roster)."""
-    data = await request.app[SERVICES].store.redis.hgetall(
-        request.app[SERVICES].store.keys.import_progress(request.match_info["import_id"]))
-    if not data:
+    """How far a running roster import is (checking ID photos takes a while for a big roster). The page
+    asks before the upload has reached the server: an import not begun yet is ``"stage": "none"``
+    (200, not an error); a malformed id is 404."""
+    import_id = request.match_info["import_id"]
+    if not is_id(import_id):
         raise UserError("not_found", 404)
+    data = await request.app[SERVICES].store.redis.hgetall(request.app[SERVICES].store.keys.import_progress(import_id))
+    if not data:
+        return web.json_response({"stage": "none", "done": 0, "total": 0, "exam_id": None})
     return web.json_response({"stage": data["stage"], "done": int(data["done"]), "total": int(data["total"]),
                               "exam_id": data["exam_id"]})
 

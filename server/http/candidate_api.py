@@ -31,6 +31,9 @@ async def exam_json(request: web.Request, state: CandidateExam) -> dict:
         "subjects": [public(s) for s in subjects],
         "enrolment": public(state.enrolment),
         "bookings": state.bookings,
+        # the school's cancellations not rebooked yet, per subject: the page says so, with the reason
+        "cancellations": await request.app[SERVICES].bookings.cancellations(
+            request[ACCOUNT].id, [s.id for s in subjects if s.id not in state.bookings]),
         "photo_on_file": bool(state.entry.photo_sha256),
     }
 
@@ -80,7 +83,9 @@ async def my_slots(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     state = await services.enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
     slots = await services.catalog.slots(state.exam.id)
-    return web.json_response({"slots": [slot_json(s) for s in slots if s.subject_id in state.entry.subjects]})
+    early = services.queue.early_entry_s  # when the page may enter the slot's waiting queue
+    return web.json_response({"slots": [slot_json(s) | {"queue_opens_at": s.starts_at - early}
+                                        for s in slots if s.subject_id in state.entry.subjects]})
 
 
 @routes.post("/api/candidate/exams/{exam_id}/bookings", CANDIDATE)

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import UserError
+from ..i18n import LABELS, MESSAGES, label
 from ..store.models import ROLES
 from .routing import PUBLIC, Routes
-from .context import ACCOUNT, LANG, SERVICES
+from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+
+FAVICON = Path(__file__).resolve().parents[2] / "web" / "static" / "favicon.svg"
+
 
 routes = Routes()
 
 HOME = {"candidate": "/candidate", "examiner": "/examiner", "proctor": "/proctor", "admin": "/admin"}
 
 
+# What staff pages label from the server's catalogue (server/i18n.py), by code prefix: audit events,
+# reasons, states, audit details... (common.js label(code)); face-check reasons are the codes with advice.
+LABEL_PREFIXES = ("event_", "reason_", "queue_state_", "face_status_", "face_kind_", "detail_", "role_", "rec_state_",
+                  "track_kind_", "participant_kind_", "phrase_")
+STAFF = ("examiner", "proctor", "admin")
+
+
+@functools.lru_cache(maxsize=4)
+def labels(lang: str) -> dict[str, str]:
+    """{code: label} in ``lang`` for the staff pages."""
+    codes = [c for c in [*MESSAGES, *LABELS] if c.startswith(LABEL_PREFIXES) or f"advice_{c}" in MESSAGES]
+    return {c: label(c, lang) for c in [*codes, "face_no_frames"]}
+
+
 async def page_context(request: web.Request) -> dict:
     lang = request.get(LANG, "zh")
+    account = request.get(ACCOUNT)
 
     def t(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
-    return {"lang": lang, "t": t, "account": request.get(ACCOUNT), "path": request.path}
+    return {"lang": lang, "t": t, "account": account, "path": request.path,
+            "timezone": request.app[SETTINGS].timezone,
+            "labels": labels(lang) if account is not None and account.role in STAFF else None}
 
 
 def _safe_next(value: str | None) -> str:
@@ -32,6 +56,12 @@ def _safe_next(value: str | None) -> str:
 async def index(request: web.Request) -> web.StreamResponse:
     account = request[ACCOUNT]
     raise web.HTTPFound(HOME[account.role] if account else "/login")
+
+
+@routes.get("/favicon.ico", PUBLIC)
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico whatever the page links: the same small SVG as <link rel=icon>."""
+    return web.FileResponse(FAVICON, headers={"Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400"})
 
 
 @routes.get("/login", PUBLIC, page=True)

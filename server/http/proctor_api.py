@@ -1,4 +1,4 @@
-"""Proctors: the identity appeals that wait for a human (seed 002: 身份证认证冲突 -> 申诉)."""
+"""Proctors: the identity appeals that wait for a human (an ID number already verified by another account)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from .routing import Routes
 routes = Routes()
 ADMIN = ("admin",)
 FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,160}\.webm$")
+SEGMENT = re.compile(r"-(\d+)\.webm$")  # <participant>-<kind>-<n>.webm: the n-th file of that track (a reconnect)
 CSV_COLUMNS = ("id", "time", "event", "actor", "actor_role", "subject", "details")
 
 
@@ -54,7 +55,9 @@ async def recording_json(request: web.Request, record: dict, names: dict[str, st
             "participant_name": names.get(owner, ""),
             "label": track.get("label"), "status": track.get("status"), "size": track.get("size"),
             "sha256": track.get("sha256"), "started_at": track.get("started_at"), "ended_at": track.get("ended_at"),
-            "duration_s": track.get("duration_s"), "width": track.get("width"), "height": track.get("height"),
+            "duration_s": track.get("duration_s") or _length(track.get("started_at"), track.get("ended_at")),
+            "segment": int(m.group(1)) if (m := SEGMENT.search(file)) else None,
+            "width": track.get("width"), "height": track.get("height"),
             "url": base + file, "content_type": _content_type(track, file)})
     ended = record.get("ended_at")
     started = record.get("started_at")
@@ -64,6 +67,11 @@ async def recording_json(request: web.Request, record: dict, names: dict[str, st
         "state": record["state"], "status": manifest.get("status"), "started_at": started, "ended_at": ended,
         "duration_s": round(ended - started, 1) if ended and started else None,
         "bytes": sum(int(t.get("size") or 0) for t in tracks), "tracks": tracks}
+
+
+def _length(started, ended) -> float | None:
+    return round(ended - started, 1) if isinstance(started, (int, float)) and isinstance(ended, (int, float)) \
+        and ended >= started else None
 
 
 async def _names(request: web.Request, account_ids: set[str]) -> dict[str, str]:

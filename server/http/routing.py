@@ -58,6 +58,9 @@ class Routes:
     def post(self, path: str, roles):
         return self.add("POST", path, roles)
 
+    def put(self, path: str, roles):
+        return self.add("PUT", path, roles)
+
     def patch(self, path: str, roles):
         return self.add("PATCH", path, roles)
 

@@ -26,7 +26,7 @@ STATES = ACTIVE + (DONE, ABSENT, REMOVED, REVIEW_PENDING)
 # reasons the server gives (each has a message ``queue_reason_<reason>``); an examiner's removal
 # reason is free text and shown as written
 SYSTEM_REASONS = ("disconnected", "slot_over", "no_show", "face_check_locked", "face_room_failed",
-                  "face_review_rejected")
+                  "face_review_rejected", "booking_cancelled")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..store.base import Store
 from ..store.models import from_hash
-from .entries import ACTIVE, CALLED, IN_LINE, IN_ROOM, QueueEntry
+from .entries import ACTIVE, CALLED, IN_LINE, IN_ROOM, WAITING_FACE_CHECK, QueueEntry
 
 RECENT_S = 12 * 3600
 MAX_RECENT = 50  # finished entries shown (newest slots first)
@@ -44,9 +44,14 @@ class RoomView:
                         "eta_s": round(self.remaining_current_s() + index * self.average_s)}
         return None
 
+    def face_status(self, entry: QueueEntry) -> str:
+        """The face check as it stands for this entry: a pass that no longer clears it shows as expired."""
+        status = self.face.get(entry.account, "none")
+        return "expired" if status == "passed" and entry.state == WAITING_FACE_CHECK else status
+
     def entry_json(self, entry: QueueEntry) -> dict:
         return {"account_id": entry.account, "name": entry.name, "state": entry.state, "reason": entry.reason or None,
-                "face_status": self.face.get(entry.account, "none"), "connected": entry.connected,
+                "face_status": self.face_status(entry), "connected": entry.connected,
                 "slot_id": entry.slot, "joined_at": entry.joined_at or None,
                 "waiting_s": round(self.now - entry.joined_at) if entry.state in IN_LINE and entry.joined_at else None,
                 "state_at": entry.state_at}

@@ -10,9 +10,12 @@ import json
 import logging
 import math
 import time
+from datetime import datetime
 from typing import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from ..errors import UserError
+from ..i18n import label, message
 from ..exams.catalog import Catalog
 from ..exams.enrolment import Enrolments
 from ..store import audit
@@ -27,9 +30,54 @@ log = logging.getLogger("server.queue")
 Listener = Callable[[QueueChange], Awaitable[None]]
 
 
+class NobodyReady(UserError):
+    """``nobody_ready`` (the refusal of call-next): its message names each waiting candidate and why they
+    cannot be called yet, grouped by reason, in line order."""
+
+    MAX_NAMES = 5
+
+    def __init__(self, blocked: list[dict], why: str, waiting: str, timezone: str, now: float) -> None:
+        super().__init__("nobody_ready", 409, waiting=waiting, why=why, blocked=blocked)
+        self.timezone, self.now = timezone, now
+
+    def _names(self, people: list[dict], lang: str) -> str:
+        names = [p["name"] or p["account_id"] for p in people]
+        shown = label("names_sep", lang).join(names[:self.MAX_NAMES])
+        if len(names) > self.MAX_NAMES:
+            return label("names_more", lang, names=shown, count=len(names), more=len(names) - self.MAX_NAMES)
+        return shown
+
+    def _when(self, epoch: float) -> str:
+        tz = ZoneInfo(self.timezone)
+        at = datetime.fromtimestamp(epoch, tz)
+        same_day = at.date() == datetime.fromtimestamp(self.now, tz).date()
+        return at.strftime("%H:%M" if same_day else "%m-%d %H:%M")
+
+    def message(self, lang: str) -> str:
+        blocked = self.params["blocked"]
+        if not blocked:
+            return message("nobody_ready", lang)
+        groups: dict[tuple, list[dict]] = {}
+        for person in blocked:  # one clause per reason (per start time, per state), in line order
+            extra = self._when(person["slot_start"]) if person["why"] == "slot_not_started" \
+                else person["state"] if person["why"] == "state" else ""
+            groups.setdefault((person["why"], extra), []).append(person)
+        clauses = []
+        for (why, extra), people in groups.items():
+            names = self._names(people, lang)
+            if why == "slot_not_started":
+                clauses.append(label("nobody_ready_slot_not_started", lang, names=names, starts=extra))
+            elif why == "state":
+                clauses.append(label("nobody_ready_state", lang, names=names, state_code=f"queue_state_{extra}"))
+            else:
+                clauses.append(label(f"nobody_ready_{why}", lang, names=names))
+        return label("nobody_ready_detail", lang, count=len(blocked),
+                       detail=label("nobody_ready_sep", lang).join(clauses))
+
+
 class WaitingQueue:
     def __init__(self, store: Store, catalog: Catalog, enrolments: Enrolments, device_policy: DevicePolicy,
-                 early_entry_s: float, grace_s: float, face_pass_valid_s: float) -> None:
+                 early_entry_s: float, grace_s: float, face_pass_valid_s: float, timezone: str = "Asia/Shanghai") -> None:
         self.store = store
         self.keys = store.keys
         self.catalog = catalog
@@ -38,6 +86,7 @@ class WaitingQueue:
         self.early_entry_s = early_entry_s
         self.grace_s = grace_s
         self.face_pass_valid_s = face_pass_valid_s
+        self.timezone = timezone  # times in call-next's refusals
         self.listeners: list[Listener] = []
 
     async def _notify(self, change: QueueChange) -> None:
@@ -152,6 +201,9 @@ class WaitingQueue:
 
     # the examiners
     async def call_next(self, examiner: Actor, room_id: str, now: float | None = None) -> QueueEntry:
+        """Admit the first callable candidate of the line. A refusal says why: ``queue_empty``,
+        ``room_busy``, or ``nobody_ready`` with ``why`` (face_check_pending | disconnected |
+        slot_not_started | state, or ``mixed``) and ``blocked`` (who, and why, in line order)."""
         now = time.time() if now is None else now
         exam_id = await self.store.redis.hget(self.keys.room(room_id), "exam_id") or ""
         admission = new_id("adm")
@@ -160,8 +212,15 @@ class WaitingQueue:
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id)],
             args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), admission, examiner.account_id,
                   *audit.base_fields(examiner, "")])
+        if result[0] == "err" and result[1] == "nobody_ready":
+            blocked = [{"account_id": b.get("account", ""), "name": b.get("name") or "", "why": b.get("why", ""),
+                        "state": b.get("state") or "", "slot_start": float(b.get("slot_start") or 0)}
+                       for b in (json.loads(result[3]) if len(result) > 3 else [])]
+            reasons = list(dict.fromkeys(b["why"] for b in blocked))
+            raise NobodyReady(blocked, reasons[0] if len(reasons) == 1 else "mixed", result[2],
+                              self.timezone, now)
         if result[0] == "err":
-            raise UserError(result[1], 409, waiting=result[2] if result[1] == "nobody_ready" else "")
+            raise UserError(result[1], 409, waiting="")
         account_id = result[1]
         await self._notify(QueueChange(room_id, exam_id, "queue_called", account_id))
         return await self.entry(room_id, account_id)  # type: ignore[return-value]
@@ -180,6 +239,15 @@ class WaitingQueue:
                          event="queue_removed")
         await self._notify(QueueChange(room_id, entry.exam, "queue_removed", account_id))
         return await self._own_entry(account_id, room_id)
+
+    async def booking_cancelled(self, actor: Actor, slot: Slot, account_id: str, reason: str) -> None:
+        """The school cancelled the booking: the candidate leaves that slot's line (or its room), told why."""
+        entry = await self.entry(slot.room_id, account_id)
+        if entry is None or entry.slot != slot.id or entry.state not in ACTIVE:
+            return
+        if await self._try_move(actor, entry, ACTIVE, REMOVED, "remove", "release", reason="booking_cancelled",
+                                event="queue_removed", note=reason) is not None:
+            await self._notify(QueueChange(slot.room_id, entry.exam, "queue_removed", account_id))
 
     async def _move(self, actor: Actor, entry: QueueEntry, from_states: tuple[str, ...], to: str, line: str,
                     room: str, *, reason: str = "", event: str, stats: bool = False, **data) -> str:

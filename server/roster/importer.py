@@ -59,6 +59,8 @@ class RowResult:
     name: str
     status: str  # "imported" | "updated" | "rejected"
     reasons: list[tuple[str, dict]] = field(default_factory=list)
+    # written, but something will go wrong later (no ID photo: the face check cannot pass)
+    warnings: list[tuple[str, dict]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,14 +82,25 @@ class ImportReport:
     def rejected(self) -> int:
         return self._count("rejected")
 
+    @property
+    def warnings(self) -> int:
+        """Rows written with a warning (e.g. ``row_no_photo``)."""
+        return sum(1 for row in self.rows if row.warnings and row.status != "rejected")
+
     def to_json(self, lang: str) -> dict:
-        return {
-            "imported": self.imported, "updated": self.updated, "rejected": self.rejected,
-            "rows": [{"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
-                      "reasons": [{"code": code, "message": message(code, lang, **params)}
-                                  for code, params in r.reasons]}
-                     for r in self.rows],
-        }
+        """Each row's ``reasons``: why it was rejected, or, for a written row, what will go wrong later
+        (``"level": "warning"``, and the row has ``"warning": true``); ``warnings`` counts those rows."""
+        def row(r: RowResult) -> dict:
+            out = {"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
+                   "reasons": [{"code": code, "message": message(code, lang, **params)} for code, params in r.reasons]}
+            if r.warnings and r.status != "rejected":
+                out["warning"] = True
+                out["reasons"] += [{"code": code, "message": message(code, lang, **params), "level": "warning"}
+                                   for code, params in r.warnings]
+            return out
+
+        return {"imported": self.imported, "updated": self.updated, "rejected": self.rejected,
+                "warnings": self.warnings, "rows": [row(r) for r in self.rows]}
 
 
 def decode(data: bytes) -> str:
@@ -190,10 +203,40 @@ class RosterImporter:
             await progress("writing", len(entries), len(entries))
         if entries:
             existing = await self._write(actor, exam_id, entries, rejected=len(results) - len(entries))
-            for result in results:
-                if result.status != "rejected":
-                    result.status = "updated" if result.id_number in existing else "imported"
+            accepted = [r for r in results if r.status != "rejected"]  # in the order of ``entries``
+            for result, entry in zip(accepted, entries):
+                result.status = "updated" if result.id_number in existing else "imported"
+                if not entry.photo_sha256:  # none given, none kept from an earlier import
+                    result.warnings.append(("row_no_photo", {}))
         return ImportReport(results)
+
+    async def replace_photo(self, actor: Actor, exam_id: str, id_number: str, data: bytes) -> RowResult:
+        """Give one roster row a new ID photo through an import's checks: size, a readable JPEG/PNG and,
+        when the face check runs, one usable face (its reference is made then; else on first use, since
+        references are kept by the photo's sha256). The photo is stored by sha256; a refused one changes
+        nothing on the roster. Raises UserError when the exam or the row does not exist."""
+        await self.catalog.exam(exam_id)
+        number = idcard.normalize(id_number)
+        entry = await self.book.entry(exam_id, number)
+        if entry is None:
+            raise UserError("roster_entry_not_found", 404, field="id_number")
+        result = RowResult(0, number, entry.name, "updated")
+        source = PhotoSource({"photo": ("photo", len(data), lambda: data)}, self.max_photo_bytes)
+        photo = self._check_photo("photo", number, source, result.reasons)
+        if photo is None:
+            result.status = "rejected"
+            return result
+        before = entry.photo_sha256
+        entry.photo_sha256 = await asyncio.to_thread(self.photos.put, photo)
+        entry.updated_at = time.time()
+        if self.photo_check and not await self._check_faces([result], [entry], None):
+            return result
+        async with self.store.pipeline() as pipe:
+            self.book.queue_put(pipe, entry)
+            audit.add(pipe, self.store.keys, exam_id, "roster_photo_replaced", actor, subject=number,
+                      before=before, after=entry.photo_sha256)
+            await pipe.execute()
+        return result
 
     async def _check_faces(self, results: list[RowResult], entries: list[RosterEntry],
                            progress: Progress | None) -> list[RosterEntry]:

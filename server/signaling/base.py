@@ -136,4 +136,7 @@ def error_body(err: UserError, lang: str) -> dict:
     if problems:
         body["problems"] = [{**p, "message": message(p["code"], lang, **{k: v for k, v in p.items() if k != "code"})}
                             for p in problems]
+    for key in ("why", "blocked"):  # call-next's refusal: which condition holds, for whom
+        if key in err.params:
+            body[key] = err.params[key]
     return body

@@ -67,8 +67,8 @@ def reason_message(reason: str, lang: str | None = None) -> dict | None:
 def candidate_state(view: RoomView, entry: QueueEntry, lang: str | None = None) -> dict:
     """What the candidate's page shows; ``reason_message`` in both languages unless ``lang`` is given."""
     out = {"room_id": entry.room, "room_name": view.name, "exam_id": entry.exam, "slot_id": entry.slot,
-           "n": entry.seq, "state": entry.state, "reason": entry.reason or None, "slot_ends_at": entry.slot_end,
-           "face_status": view.face.get(entry.account, "none"), "position": None, "ahead": None, "eta_s": None,
+           "n": entry.seq, "state": entry.state, "reason": entry.reason or None, "slot_starts_at": entry.slot_start,
+           "slot_ends_at": entry.slot_end, "face_status": view.face_status(entry), "position": None, "ahead": None, "eta_s": None,
            "at": view.now}
     if entry.reason:
         out["reason_message"] = reason_message(entry.reason, lang)

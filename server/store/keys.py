@@ -27,6 +27,9 @@ roster:{exam}:{id_number}              hash    name, phone, subjects, photo sha2
 rostered:{id_number}                   set     exams whose roster holds this ID number
 enrolment:{exam}:{account}             hash    confirmed / notice read / pledge signed times
 bookings:{account}                     hash    subject id -> slot id
+cancelled:{account}                    hash    subject id -> the school's cancellation of that
+                                               subject's booking (JSON: slot, reason, time);
+                                               cleared when the candidate books it again
 appeal:{appeal}                        hash    an ID-number conflict waiting for a proctor
 appeals:open                           zset    open appeal ids scored by time
 session:{sha256(token)}                hash    account id, role, created, address (TTL)
@@ -145,6 +148,9 @@ class Keys:
 
     def bookings(self, account_id: str) -> str:
         return self._k("bookings", account_id)
+
+    def booking_cancellations(self, account_id: str) -> str:
+        return self._k("cancelled", account_id)
 
     def appeal(self, appeal_id: str) -> str:
         return self._k("appeal", appeal_id)

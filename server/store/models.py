@@ -94,6 +94,9 @@ class Exam:
     notice: str = ""
     pledge: str = ""
     created_at: float = 0.0
+    # a slot that has started may still be booked while at least this many minutes of it remain;
+    # 0 keeps the usual rule (a started slot cannot be booked). The demo exam uses it.
+    late_booking_min: int = 0
 
 
 @dataclass

@@ -98,7 +98,7 @@ async def test_candidate_books_checks_devices_and_passes_the_face_check(live_ser
     async with asyncio.timeout(TEST_TIMEOUT_S):
         await log_in(page, live_server, account, shots)
 
-        # book the slot (seed 003: 预约完成后不可修改)
+        # book the slot (a booking cannot be changed afterwards: 预约完成后不可修改)
         await page.wait_for_selector(".slot-option")
         await page_weight(page, "/candidate")
         await page.click(".slot-option")

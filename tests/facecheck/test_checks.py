@@ -198,7 +198,7 @@ async def test_room_entry_check_on_decoded_frames(services):
     assert ok.passed and await services.face_gate.cleared(world.exam.id, account.id)
     wrong = await services.face_checks.check_room_entry(account, world.exam.id, [faces.sensor(ASTRONAUT, seed=3)])
     assert not wrong.passed and wrong.reason == "face_mismatch"
-    # failing in the room sends the candidate back to the face check (seed 003 4.3.4)
+    # failing in the room sends the candidate back to the face check (a strike, and the pass is cleared)
     assert not await services.face_gate.cleared(world.exam.id, account.id)
 
 

@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, login
 
 PAGES = ("/candidate", "/examiner", "/proctor", "/admin")
 
-# Key elements of each page: the forms and containers its module fills in, and the seed's wording.
+# Key elements of each page: the forms and containers its module fills in, and the UI's Chinese wording.
 KEY_ELEMENTS = {
     "/candidate": ['id="identity-form"', 'name="name"', 'name="id_number"', 'id="step-confirm"', 'id="step-notice"',
                    'id="step-pledge"', 'id="step-booking"', "身份证号中带有 X 请输入大写 X", "认证后不可更改信息",

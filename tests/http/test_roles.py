@@ -46,6 +46,7 @@ EXPECTED = {
     ("POST", "/api/admin/users/{account_id}/revoke-sessions"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/roster"): (A,),
     ("POST", "/api/admin/exams/{exam_id}/roster"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/roster/{id_number}/photo"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/bookings"): (A,),
     ("POST", "/api/admin/exams/{exam_id}/bookings/cancel"): (A,),
     ("GET", "/api/staff/exams/{exam_id}/audit"): (A, P),
@@ -59,6 +60,7 @@ EXPECTED = {
     ("POST", "/api/proctor/appeals/{appeal_id}"): (P, A),
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/register"): PUBLIC,
     ("GET", "/lang/{lang}"): PUBLIC,
     ("GET", "/candidate"): (C,),
@@ -97,7 +99,7 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     candidate = await world.candidate(0)
     accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
     ids = {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "account_id": candidate.id,
-           "appeal_id": "appeal_x", "sha256": "0" * 64, "lang": "en",
+           "appeal_id": "appeal_x", "id_number": world.roster[0][1], "sha256": "0" * 64, "lang": "en",
            "review_id": "review_000000000000", "check_id": "check_000000000000", "import_id": "imp_000000000000",
            "index": "0", "token": await services.aux_tokens.issue(world.exam.id, candidate.id),
            "room_id": world.rooms[0].id, "interview_id": "intv_000000000000", "name": "x-video-0.webm"}

@@ -272,3 +272,52 @@ async def test_slot_end_marks_no_shows_and_the_disconnected_absent(services):
     states = {e.account: (e.state, e.reason) for e in view.recent}
     assert sorted(states.values()) == [("absent", "no_show"), ("absent", "slot_over")]
     assert view.line == []
+
+
+async def test_an_early_arrival_who_drops_before_the_slot_starts_keeps_the_place(services):
+    """Offline for longer than the grace period *before* the slot starts is not a no-show: the grace
+    period runs from the slot's start."""
+    live = await live_world(services, starts_in=600)
+    account = await live.booked(0)
+    await services.queue.join(account, live.exam.id, live.slot.id, FIT_DEVICE, now=live.slot.starts_at - 300)
+    await services.queue.drop(account.id, "sid-test")
+    grace = services.queue.grace_s
+    await services.queue.sweep(live.room.id, now=live.slot.starts_at - 1)  # away for ~5 min before the start
+    entry = await services.queue.entry(live.room.id, account.id)
+    assert entry.state == "waiting_face_check" and not entry.connected
+    await services.queue.sweep(live.room.id, now=live.slot.starts_at + grace - 1)
+    assert (await services.queue.entry(live.room.id, account.id)).state == "waiting_face_check"
+    await services.queue.sweep(live.room.id, now=live.slot.starts_at + grace + 1)
+    entry = await services.queue.entry(live.room.id, account.id)
+    assert (entry.state, entry.reason) == ("absent", "disconnected")
+
+
+async def test_a_stale_face_pass_shows_as_expired_and_a_new_pass_clears_the_entry(services):
+    """A pass older than queue_face_pass_valid_s does not clear a new entry: the candidate's status says
+    "expired" (so the page offers the check again), the examiners' view too, and a new pass lets the
+    candidate be called."""
+    live = await live_world(services)
+    account = await live.booked(0)
+    await live.pass_face(account)
+    key = services.store.keys.face_state(live.exam.id, account.id)
+    stale = time.time() - services.queue.face_pass_valid_s - 5
+    await services.store.redis.hset(key, "passed_at", f"{stale:.3f}")  # passed before the validity
+
+    status = await services.face_checks.status(account, live.exam.id)
+    assert (status["status"], status["cleared"]) == ("expired", False)
+    await services.queue.join(account, live.exam.id, live.slot.id, FIT_DEVICE)
+    await live.present(account)
+    assert (await services.queue.entry(live.room.id, account.id)).state == "waiting_face_check"
+    view = await room_view(services.store, live.room.id)
+    assert view.to_json()["line"][0]["face_status"] == "expired"
+    examiner = Actor(live.examiner.id, "examiner")
+    with pytest.raises(UserError) as refused:
+        await services.queue.call_next(examiner, live.room.id)
+    assert refused.value.code == "nobody_ready"
+
+    await live.pass_face(account)
+    status = await services.face_checks.status(account, live.exam.id)
+    assert (status["status"], status["cleared"]) == ("passed", True)
+    assert (await services.queue.entry(live.room.id, account.id)).state == "waiting"
+    called = await services.queue.call_next(examiner, live.room.id)
+    assert (called.account, called.state) == (account.id, "called")

@@ -1,4 +1,4 @@
-"""The auxiliary camera's QR token: signed, expiring, a few devices per token (seed 002)."""
+"""The auxiliary camera's QR token: signed, expiring, a few devices per token (at most aux_max_devices)."""
 
 from __future__ import annotations
 

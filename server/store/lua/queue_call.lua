@@ -5,7 +5,9 @@
 -- ARGV[1] now, ARGV[2] entry key prefix of the room ('<prefix>qentry:<room>:'),
 -- ARGV[3] presence key prefix ('<prefix>presence:'), ARGV[4] admission id, ARGV[5] examiner id,
 -- ARGV[6..] audit base pairs (subject filled in here)
--- Returns {'ok', account} or {'err', code, detail}.
+-- Returns {'ok', account} or {'err', code, detail}; for 'nobody_ready' also, as JSON, why each
+-- candidate of the line cannot be called (read only: a refusal writes nothing):
+-- [{account, name, why = face_check_pending | disconnected | slot_not_started | state, state, slot_start}].
 local now = tonumber(ARGV[1])
 local current = redis.call('HGET', KEYS[2], 'account')
 if current then
@@ -14,6 +16,7 @@ if current then
 end
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #members == 0 then return {'err', 'queue_empty', ''} end
+local blocked = {}
 for _, account in ipairs(members) do
   local key = ARGV[2] .. account
   local e = redis.call('HMGET', key, 'state', 'slot_start', 'disconnected_at')
@@ -37,5 +40,17 @@ for _, account in ipairs(members) do
     redis.call('XADD', KEYS[3], '*', unpack(fields))
     return {'ok', account}
   end
+  local why
+  if e[1] == 'waiting_face_check' then
+    why = 'face_check_pending'
+  elseif e[1] ~= 'waiting' then
+    why = 'state'
+  elseif tonumber(e[3] or '0') ~= 0 or redis.call('ZCOUNT', ARGV[3] .. account, now, '+inf') == 0 then
+    why = 'disconnected'
+  else
+    why = 'slot_not_started'
+  end
+  blocked[#blocked + 1] = {account = account, name = redis.call('HGET', key, 'name') or '', why = why,
+                           state = e[1] or '', slot_start = tonumber(e[2] or '0')}
 end
-return {'err', 'nobody_ready', tostring(#members)}
+return {'err', 'nobody_ready', tostring(#members), cjson.encode(blocked)}

@@ -28,8 +28,9 @@ for _, account in ipairs(members) do
   local presence = ARGV[3] .. account
   redis.call('ZREMRANGEBYSCORE', presence, '-inf', '(' .. ARGV[1])
   local live = redis.call('ZCARD', presence) > 0
-  local e = redis.call('HMGET', key, 'state', 'disconnected_at', 'slot_end')
+  local e = redis.call('HMGET', key, 'state', 'disconnected_at', 'slot_end', 'slot_start')
   local state, disc, slot_end = e[1], tonumber(e[2] or '0'), tonumber(e[3] or '0')
+  local slot_start = tonumber(e[4] or '0')
   if live and disc > 0 then
     redis.call('HSET', key, 'disconnected_at', '0')
     audit(account, 'queue_reconnected', {room = ARGV[5], away_s = now - disc})
@@ -42,7 +43,9 @@ for _, account in ipairs(members) do
   end
   if not live and (state == 'waiting_face_check' or state == 'waiting') then
     local reason = ''
-    if slot_end < now then reason = 'slot_over' elseif now - disc > grace then reason = 'disconnected' end
+    -- an early arrival who drops before the slot starts keeps the place: the grace period runs from
+    -- the later of the drop and the slot's start
+    if slot_end < now then reason = 'slot_over' elseif now - math.max(disc, slot_start) > grace then reason = 'disconnected' end
     if reason ~= '' then
       redis.call('ZREM', KEYS[1], account)
       redis.call('HSET', key, 'state', 'absent', 'state_at', ARGV[1], 'absent_at', ARGV[1], 'reason', reason)

@@ -1,11 +1,11 @@
 // School admin: exams (create; subjects, rooms, slots, roster import, bookings, audit) and staff accounts.
 // Everything shown is read from the API; after a change the affected part is read again.
-import { api, clearErrors, el, fmtTime, jsonForm, showError, t } from "/static/js/common.js";
+import { api, clearErrors, el, fmtClock, fmtLength, fmtRange, fmtTime, jsonForm, label, showError, t } from "/static/js/common.js";
 import { auditView, roleLabel } from "/static/js/proctor.js";
 
+// Times in tables: the header says 北京时间 once ({zone: false} on the values); elsewhere each value says it.
 const $ = (id) => document.getElementById(id);
-const clock = (e) => new Date(e * 1000).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
-const fmtRange = (a, b) => `${fmtTime(a)} – ${fmtTime(a).slice(0, 10) === fmtTime(b).slice(0, 10) ? clock(b) : fmtTime(b)}`;
+const NO_ZONE = { zone: false };
 const toInt = (v) => (v === "" || v === undefined ? null : Number.isInteger(Number(v)) ? Number(v) : v);
 const noEmpty = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== ""));
 const row = (...cells) => el("tr", {}, ...cells);
@@ -22,12 +22,15 @@ let current = null;      // { exam, subjects, rooms, slots } of the selected exa
 
 // --- exams -------------------------------------------------------------------------------------
 
+let examNames = {};      // exam id -> name (audit details)
+
 async function loadExams() {
   const { exams } = await api("GET", "/api/admin/exams");
+  examNames = Object.fromEntries(exams.map((x) => [x.id, x.name]));
   const body = $("exam-table").tBodies[0];
   body.replaceChildren(...(exams.length ? exams.map((x) => {
     const tr = row(el("td", {}, x.name), el("td", {}, x.school),
-      el("td", { class: "nowrap" }, fmtRange(x.booking_opens, x.booking_closes)),
+      el("td", { class: "nowrap" }, fmtRange(x.booking_opens, x.booking_closes, NO_ZONE)),
       el("td", { class: "mono" }, x.id),
       el("td", {}, el("button", { type: "button", class: "small", onclick: () => selectExam(x.id) }, t("管理", "Manage"))));
     tr.dataset.exam = x.id;
@@ -124,7 +127,7 @@ function slotRow(slot) {
   jsonForm(form, `/api/admin/exams/${current.exam.id}/slots/${slot.id}`, async () => {
     await reloadExam();
   }, (b) => ({ capacity: toInt(b.capacity) }), "PATCH");
-  return row(el("td", { class: "nowrap" }, fmtRange(slot.starts_at, slot.ends_at)), el("td", {}, subjectName(slot.subject_id)),
+  return row(el("td", { class: "nowrap" }, fmtRange(slot.starts_at, slot.ends_at, NO_ZONE)), el("td", {}, subjectName(slot.subject_id)),
     el("td", {}, roomName(slot.room_id)), el("td", { class: "num" }, String(slot.booked)), el("td", {}, form));
 }
 
@@ -244,30 +247,43 @@ function setupRosterForm() {
 }
 
 function renderReport(report) {
-  const summary = el("p", { class: report.rejected ? "warn" : "done-box" }, t(
-    `新导入 ${report.imported} 人，更新 ${report.updated} 人，未通过 ${report.rejected} 行。`,
-    `${report.imported} imported, ${report.updated} updated, ${report.rejected} rejected.`)
-    + (report.rejected ? t(" 未通过的行没有写入，请修改后重新导入。", " Rejected rows were not written; fix them and import again.") : ""));
+  const warnings = report.warnings || 0;
+  const summary = el("p", { class: report.rejected || warnings ? "warn" : "done-box" }, t(
+    `新导入 ${report.imported} 人，更新 ${report.updated} 人，未通过 ${report.rejected} 行`,
+    `${report.imported} imported, ${report.updated} updated, ${report.rejected} rejected`)
+    + (warnings ? t(`，其中 ${warnings} 人有警告（已导入）`, `; ${warnings} imported with a warning`) : "") + t("。", ".")
+    + (report.rejected ? t(" 未通过的行没有写入，请修改后重新导入。", " Rejected rows were not written; fix them and import again.") : "")
+    + (warnings ? t(" 有警告的考生没有证件照，将无法通过人脸比对：请补充证件照后重新导入。",
+      " Candidates with a warning have no ID photo and cannot pass the face check: add their photos and import again.") : ""));
   const table = el("table", { id: "report-table" },
     el("thead", {}, row(el("th", { class: "num" }, t("行号", "Line")), el("th", {}, t("结果", "Status")),
       el("th", {}, t("证件号码", "ID number")), el("th", {}, t("姓名", "Name")), el("th", {}, t("原因", "Reasons")))),
-    el("tbody", {}, report.rows.map((r) => row(
-      el("td", { class: "num" }, String(r.line)),
-      el("td", { class: `status-${r.status}` }, t(...(STATUS[r.status] || [r.status, r.status]))),
-      el("td", { class: "mono" }, r.id_number), el("td", {}, r.name),
-      el("td", {}, r.reasons.map((x) => x.message).join(t("；", "; ")))))));
+    el("tbody", {}, report.rows.map((r) => {
+      const tr = row(
+        el("td", { class: "num" }, String(r.line)),
+        el("td", { class: r.warning ? "status-warning" : `status-${r.status}` },
+          t(...(STATUS[r.status] || [r.status, r.status])) + (r.warning ? t("（有警告）", " (warning)") : "")),
+        el("td", { class: "mono" }, r.id_number), el("td", {}, r.name),
+        el("td", {}, r.reasons.map((x) => el("span", { class: x.level === "warning" ? "reason-warning" : "", "data-code": x.code },
+          (x.level === "warning" ? "⚠ " : "") + x.message)).flatMap((node, i) => (i ? [t("；", "; "), node] : [node]))));
+      if (r.warning) tr.dataset.warning = "true";
+      return tr;
+    })));
   $("roster-report").replaceChildren(el("h3", {}, t("导入结果", "Import report")), summary, el("div", { class: "table-wrap" }, table));
 }
 
 async function loadRoster() {
   const { roster } = await api("GET", `/api/admin/exams/${current.exam.id}/roster`);
   $("roster-count").textContent = String(roster.length);
+  const noPhoto = roster.filter((e) => !e.photo_sha256).length;
+  $("roster-no-photo").hidden = !noPhoto;
+  $("roster-no-photo").textContent = t(`${noPhoto} 人没有证件照，将无法通过人脸比对`, `${noPhoto} without an ID photo: they cannot pass the face check`);
   $("roster-table").tBodies[0].replaceChildren(...(roster.length ? roster.map((e) => row(
     el("td", {}, e.name), el("td", { class: "mono" }, e.id_number), el("td", {}, e.phone),
     el("td", {}, e.subjects.map(subjectName).join(t("、", ", "))),
     el("td", {}, e.photo_sha256 ? el("a", { href: `/api/staff/photos/${e.photo_sha256}`, target: "_blank", rel: "noopener" }, t("查看", "View"))
-      : el("span", { class: "muted" }, t("无", "none"))),
-    el("td", { class: "nowrap" }, e.updated_at ? fmtTime(e.updated_at) : "")))
+      : el("span", { class: "reason-warning", "data-code": "row_no_photo" }, t("⚠ 无证件照，无法人脸比对", "⚠ none: no face check possible"))),
+    el("td", { class: "nowrap" }, e.updated_at ? fmtTime(e.updated_at, NO_ZONE) : "")))
     : [emptyRow(6, t("名单为空，请导入考生名单。", "The roster is empty; import it above."))]));
 }
 
@@ -306,7 +322,7 @@ async function loadBookings() {
     cancelRow.append(el("td", { colspan: "7" }, form));
     body.append(row(el("td", {}, b.name || b.account_id), el("td", { class: "mono" }, b.id_number),
       el("td", {}, subjectName(b.subject_id)), el("td", {}, roomName(b.room_id)),
-      el("td", { class: "nowrap" }, fmtRange(b.starts_at, b.ends_at)), el("td", { class: "nowrap" }, fmtTime(b.booked_at)),
+      el("td", { class: "nowrap" }, fmtRange(b.starts_at, b.ends_at, NO_ZONE)), el("td", { class: "nowrap" }, fmtTime(b.booked_at, NO_ZONE)),
       el("td", {}, toggle)), cancelRow);
   }
 }
@@ -315,7 +331,7 @@ async function loadBookings() {
 
 async function loadAudit() {
   const examId = current.exam.id;
-  const labels = { ...names };
+  const labels = { ...names, ...examNames };
   for (const s of current.subjects) labels[s.id] = s.name;
   for (const r of current.rooms) labels[r.id] = r.name;
   for (const s of current.slots) labels[s.id] = `${roomName(s.room_id)} ${fmtRange(s.starts_at, s.ends_at)}`;
@@ -327,10 +343,6 @@ async function loadAudit() {
 
 // --- recordings --------------------------------------------------------------------------------
 
-const REC_STATE = {
-  recording: ["录制中", "Recording"], stopped: ["已完成", "Complete"], failed: ["录制失败", "Failed"],
-  recovered: ["已保存（录制时服务器中断）", "Saved (the server stopped while recording)"],
-};
 const mb = (bytes) => `${((bytes || 0) / 1024 / 1024).toFixed(1)} MB`;
 
 async function loadRecordings() {
@@ -346,16 +358,30 @@ async function loadRecordings() {
   }
 }
 
+// A file as people name it: "张小艺 · 视频 · 第 1 段 · 12:03 开始 · 4分12秒" (the file name stays in the link).
+function trackTitle(r, tr, { zone = false } = {}) {
+  const who = tr.participant_name || (tr.label === "aux" ? r.candidate_name : "") || t("参与者", "participant");
+  const parts = [tr.label === "aux" ? `${who}（${label("participant_kind_aux")}）` : who, label(`track_kind_${tr.kind}`, tr.kind)];
+  if (tr.segment) parts.push(t(`第 ${tr.segment} 段`, `part ${tr.segment}`));
+  if (tr.started_at) {
+    const clock = fmtClock(tr.started_at, { zone: false });
+    parts.push(zone ? t(`北京时间 ${clock} 开始`, `from ${clock} Beijing time`) : t(`${clock} 开始`, `from ${clock}`));
+  }
+  const length = tr.duration_s || (tr.started_at && tr.ended_at ? tr.ended_at - tr.started_at : 0);
+  if (length) parts.push(fmtLength(length));
+  return parts.join(" · ");
+}
+
 function recordingRow(r) {
-  const files = el("ul", { class: "facts" }, r.tracks.map((tr) => el("li", { "data-file": tr.file },
-    `${tr.participant_name || tr.participant_id} · ${tr.kind === "video" ? t("画面", "video") : t("声音", "audio")} · ${mb(tr.size)} `,
+  const files = el("ul", { class: "facts" }, r.tracks.map((tr) => el("li", { "data-file": tr.file, title: tr.file },
+    `${trackTitle(r, tr)} · ${mb(tr.size)} `,
     el("button", { type: "button", class: "link", onclick: () => play(r, tr) }, t("播放", "Play")), " · ",
     el("a", { href: `${tr.url}?download=1`, download: tr.file }, t("下载", "Download")),
     tr.sha256 ? el("div", { class: "hint mono" }, "SHA-256 " + tr.sha256) : "")));
-  const state = REC_STATE[r.state] ? t(...REC_STATE[r.state]) : r.state;
-  return row(el("td", { class: "nowrap" }, r.started_at ? fmtTime(r.started_at) : ""),
+  const state = label(`rec_state_${r.state}`, r.state);
+  return row(el("td", { class: "nowrap" }, r.started_at ? fmtTime(r.started_at, NO_ZONE) : ""),
     el("td", {}, r.candidate_name || r.account_id), el("td", {}, r.room_name || ""),
-    el("td", { class: r.state === "failed" ? "error" : "" }, state), el("td", { class: "num" }, r.duration_s ? `${Math.round(r.duration_s)} s` : "—"),
+    el("td", { class: r.state === "failed" ? "error" : "" }, state), el("td", { class: "num" }, r.duration_s ? fmtLength(r.duration_s) : "—"),
     el("td", {}, files));
 }
 
@@ -363,7 +389,7 @@ function play(r, tr) {
   const box = $("player");
   box.hidden = false;
   const media = el(tr.kind === "video" ? "video" : "audio", { controls: "", preload: "metadata", playsinline: "", class: "rec-player", src: tr.url });
-  box.replaceChildren(el("h3", {}, `${r.candidate_name || r.account_id} · ${tr.file}`), media);
+  box.replaceChildren(el("h3", { title: tr.file }, trackTitle(r, tr, { zone: true })), media);
   media.play().catch(() => {});
   box.scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
@@ -406,7 +432,7 @@ function userRow(u) {
   return row(el("td", {}, roleLabel(u.role)), el("td", {}, u.name),
     el("td", {}, logins, el("div", { class: "hint mono" }, u.id)),
     el("td", { class: u.disabled ? "error" : "ok" }, u.disabled ? t("已停用", "Disabled") : t("正常", "Active")),
-    el("td", { class: "nowrap" }, u.created_at ? fmtTime(u.created_at) : ""), el("td", {}, actions));
+    el("td", { class: "nowrap" }, u.created_at ? fmtTime(u.created_at, NO_ZONE) : ""), el("td", {}, actions));
 }
 
 function setupUserForm() {

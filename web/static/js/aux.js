@@ -1,4 +1,4 @@
-// The auxiliary camera (双机位, seed 002): a second phone opened from the QR code on the candidate's
+// The auxiliary camera (双机位, docs/rooms.md): a second phone opened from the QR code on the candidate's
 // page. It connects to /aux with the token and a device id kept in localStorage, shows the candidate's
 // queue state, and streams its rear camera (video only) once the candidate is in the room.
 import { t } from "/static/js/common.js";

@@ -1,6 +1,6 @@
-// The candidate's onboarding (seed 003, 2-3): verify identity, confirm the exam, read the notice,
+// The candidate's onboarding (docs/design.md): verify identity, confirm the exam, read the notice,
 // sign the pledge, book a slot. Every state shown comes from the API; after each action the page reloads it.
-import { api, clearErrors, el, fmtTime, jsonForm, t } from "/static/js/common.js";
+import { api, clearErrors, el, fmtRange, fmtTime, jsonForm, t } from "/static/js/common.js";
 
 const $ = (id) => document.getElementById(id);
 const STATE_TEXT = {
@@ -8,12 +8,6 @@ const STATE_TEXT = {
   todo: () => t("待完成", "To do"),
   locked: () => t("未开始", "Not yet"),
 };
-
-function clock(epoch) {
-  return new Date(epoch * 1000).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
-}
-const sameDay = (a, b) => fmtTime(a).slice(0, 10) === fmtTime(b).slice(0, 10);
-export const fmtRange = (a, b) => `${fmtTime(a)} – ${sameDay(a, b) ? clock(b) : fmtTime(b)}`;
 
 function maskId(number) {
   return number && number.length > 10 ? number.slice(0, 6) + "*".repeat(number.length - 10) + number.slice(-4) : number;
@@ -107,12 +101,57 @@ function renderSummary(list, slots) {
       "Enter the exam within your booked slot; a device check and a face check come before the interview.")),
     el("p", { class: "hint" }, t("在预约的考试时段内，点击“开始面试”，系统自动检测电量及设备状态，符合要求方可进入候考。",
       "Within your booked slot press 'Start interview': the battery and device are checked, then you join the waiting queue.")),
-    ...list.flatMap((item) => [
-      el("a", { class: "button full", href: `/candidate/exams/${item.exam.id}/interview`, "data-action": "interview" },
-        (list.length > 1 ? item.exam.name + " · " : "") + t("开始面试", "Start interview")),
-      el("a", { class: "button full secondary-link", href: `/candidate/exams/${item.exam.id}/check` },
-        (list.length > 1 ? item.exam.name + " · " : "") + t("设备检测与人脸比对（考前准备）", "Device check and face check (get ready)"))]));
+    ...list.flatMap((item) => {
+      const prefix = list.length > 1 ? item.exam.name + " · " : "";
+      const mine = booked.filter((b) => b.exam.id === item.exam.id && b.slot).map((b) => b.slot);
+      return [startBlock(item.exam, mine, prefix),
+        el("a", { class: "button full secondary-link", href: `/candidate/exams/${item.exam.id}/check` },
+          prefix + t("设备检测与人脸比对（考前准备）", "Device check and face check (get ready)"))];
+    }));
+  tickStart();
 }
+
+// "Start interview" is offered when the queue of a booked slot is open (a little before the slot starts);
+// before that the candidate sees when it opens, counting down, and the button appears by itself.
+function startBlock(exam, slots, prefix) {
+  const box = el("div", { class: "start-block", "data-exam": exam.id });
+  box.slots = slots;
+  box.link = el("a", { class: "button full", href: `/candidate/exams/${exam.id}/interview`, "data-action": "interview" },
+    prefix + t("开始面试", "Start interview"));
+  box.note = el("p", { class: "hint", role: "status" });
+  box.append(box.note, box.link);
+  return box;
+}
+
+const fmtLeft = (s) => {
+  const m = Math.max(0, Math.ceil(s / 60));
+  if (m >= 48 * 60) return t(`${Math.floor(m / 1440)} 天`, `${Math.floor(m / 1440)} days`);
+  if (m >= 60) return t(`${Math.floor(m / 60)} 小时 ${m % 60} 分钟`, `${Math.floor(m / 60)} h ${m % 60} min`);
+  return t(`${m} 分钟`, `${m} min`);
+};
+
+let startTimer = null;
+
+function tickStart() {
+  const now = Date.now() / 1000;
+  clearTimeout(startTimer);
+  document.querySelectorAll(".start-block").forEach((box) => {
+    const open = box.slots.find((s) => s.queue_opens_at <= now && now < s.ends_at);
+    const next = box.slots.filter((s) => s.queue_opens_at > now).sort((a, b) => a.queue_opens_at - b.queue_opens_at)[0];
+    box.dataset.state = open ? "open" : next ? "early" : "over";
+    box.link.hidden = !open;
+    box.note.className = open ? "ok" : "hint";
+    box.note.textContent = open
+      ? t(`您预约的时段 ${fmtRange(open.starts_at, open.ends_at)} 已开放候考，请点击“开始面试”。`,
+        `Your slot ${fmtRange(open.starts_at, open.ends_at)} is open: press 'Start interview'.`)
+      : next ? t(`“开始面试”将于 ${fmtTime(next.queue_opens_at)} 开放（时段开始前 ${Math.round((next.starts_at - next.queue_opens_at) / 60)} 分钟），还有 ${fmtLeft(next.queue_opens_at - now)}。可先进行考前练习和考前准备。`,
+        `'Start interview' opens at ${fmtTime(next.queue_opens_at)} (${Math.round((next.starts_at - next.queue_opens_at) / 60)} min before the slot), in ${fmtLeft(next.queue_opens_at - now)}. Practise and get ready meanwhile.`)
+        : t("您预约的考试时段已结束。", "Your booked slot is over.");
+    // the button appears by itself the moment the queue opens
+    if (next && next.queue_opens_at - now < 15) startTimer = setTimeout(tickStart, (next.queue_opens_at - now) * 1000 + 300);
+  });
+}
+setInterval(tickStart, 15000);
 
 function renderIdentity(verified) {
   const form = $("identity-form");
@@ -249,6 +288,12 @@ function renderBooking(list, many, slots) {
 function subjectSlots(item, subject, allSlots, closed) {
   const head = el("h4", {}, `${subject.name} · ${t("面试", "interview")} ${subject.interview_minutes} ${t("分钟", "min")}`);
   const bookedId = item.bookings[subject.id];
+  const cancelled = (item.cancellations || {})[subject.id];
+  const cancelNote = cancelled ? el("div", { class: "warn", "data-cancelled": cancelled.slot_id, role: "alert" },
+    el("strong", {}, t(`您预约的时段 ${fmtRange(cancelled.starts_at, cancelled.ends_at)} 已被学校取消`,
+      `The school cancelled your booking ${fmtRange(cancelled.starts_at, cancelled.ends_at)}`)),
+    el("p", {}, t("原因：", "Reason: ") + (cancelled.reason || t("未说明", "not given"))),
+    el("p", {}, t("请重新选择时段预约。", "Please book another slot."))) : "";
   if (bookedId) {
     const slot = allSlots.find((s) => s.id === bookedId);
     return el("div", { class: "subject-slots" }, head,
@@ -260,15 +305,18 @@ function subjectSlots(item, subject, allSlots, closed) {
   const now = Date.now() / 1000;
   const mine = allSlots.filter((s) => s.subject_id === subject.id).sort((a, b) => a.starts_at - b.starts_at);
   if (!mine.length) {
-    return el("div", { class: "subject-slots" }, head, el("p", { class: "empty" },
+    return el("div", { class: "subject-slots" }, head, cancelNote, el("p", { class: "empty" },
       t("学校尚未发布该科目的考试时段。", "The school has not published slots for this subject yet.")));
   }
   const form = el("form", { class: "booking-form", novalidate: "" });
+  const late = (item.exam.late_booking_min || 0) * 60; // the school lets a started slot be booked while this much remains
   for (const slot of mine) {
     const started = slot.starts_at <= now;
-    const off = Boolean(closed) || started || slot.remaining <= 0;
-    const status = started ? t("已开始", "started") : slot.remaining <= 0 ? t("已约满", "full")
-      : t(`剩余 ${slot.remaining} 个名额`, `${slot.remaining} place${slot.remaining === 1 ? "" : "s"} left`);
+    const lateOk = started && late > 0 && slot.ends_at - now >= late;
+    const off = Boolean(closed) || (started && !lateOk) || slot.remaining <= 0;
+    const status = started && !lateOk ? t("已开始", "started") : slot.remaining <= 0 ? t("已约满", "full")
+      : (lateOk ? t("进行中，可预约 · ", "running, bookable · ") : "")
+        + t(`剩余 ${slot.remaining} 个名额`, `${slot.remaining} place${slot.remaining === 1 ? "" : "s"} left`);
     form.append(el("label", { class: "slot-option" + (off ? " off" : "") },
       el("input", { type: "radio", name: "slot_id", value: slot.id, disabled: off }),
       el("span", { class: "when" }, fmtRange(slot.starts_at, slot.ends_at)),
@@ -290,12 +338,16 @@ function subjectSlots(item, subject, allSlots, closed) {
     try {
       await api("POST", `/api/candidate/exams/${item.exam.id}/bookings`, { slot_id: slot.id });
       await load();
+      // the next step (start the interview, get ready) is at the top of a long page: bring it into view
+      const next = $("summary").hidden ? $("step-booking") : $("summary");
+      next.scrollIntoView({ behavior: "smooth", block: "start" });
+      next.focus({ preventScroll: true });
     } catch (err) {
       fail(err.message);
       button.disabled = false;
     }
   });
-  return el("div", { class: "subject-slots" }, head, form);
+  return el("div", { class: "subject-slots" }, head, cancelNote, form);
 }
 
 jsonForm($("identity-form"), "/api/candidate/identity", () => load(),

@@ -1,4 +1,4 @@
-// Device check before the queue (seed 003 4.3.1: 自动检测电量及设备状态，符合要求方可进入候考).
+// Device check before the queue (battery and device state checked; only a fit device may enter the queue).
 //   inAppBrowser(ua) -> {id, name} | null       WeChat, QQ, Weibo, DingTalk, Alipay ... (no reliable camera)
 //   browserInfo(ua)  -> {name, version, os, osVersion, mobile}
 //   runDeviceCheck({stream, video}) -> {ok, items: [{id, label, status: ok|warn|fail, value, fix}], report, stream, error}
@@ -140,7 +140,10 @@ async function networkItem(facts) {
   if (!times.length) return item("network", label, "fail", t("无法连接考试服务器", "Cannot reach the exam server"), fix);
   times.sort((a, b) => a - b);
   const rtt = Math.round(times[Math.floor(times.length / 2)]);
-  const value = [kind, conn.effectiveType ? conn.effectiveType.toUpperCase() : "", t(`延迟 ${rtt} 毫秒`, `latency ${rtt} ms`)].filter(Boolean).join(" · ");
+  // effectiveType is a speed class ("4g" on any fast link, wired desktops too), not the kind of network:
+  // name it only for a mobile connection
+  const cellular = conn.type === "cellular" && conn.effectiveType ? conn.effectiveType.toUpperCase() : "";
+  const value = [kind, cellular, t(`延迟 ${rtt} 毫秒`, `latency ${rtt} ms`)].filter(Boolean).join(" · ");
   facts.network = [conn.type, conn.effectiveType, `${rtt}ms`].filter(Boolean).join(" ");
   if (conn.effectiveType === "slow-2g" || conn.effectiveType === "2g" || rtt > 1000) return item("network", label, "fail", value, fix);
   if (conn.effectiveType === "3g" || rtt > 400 || conn.saveData) return item("network", label, "warn", value, fix);

@@ -1,10 +1,8 @@
 // The examiner's rooms: exam, subject, interview length and the room's slots with their bookings.
 // Each room links to its live page (/examiner/rooms/<id>): the queue, call next, the videos.
-import { api, el, fmtTime, t } from "/static/js/common.js";
+import { api, el, fmtRange, t } from "/static/js/common.js";
 
 const $ = (id) => document.getElementById(id);
-const clock = (e) => new Date(e * 1000).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
-const fmtRange = (a, b) => `${fmtTime(a)} – ${fmtTime(a).slice(0, 10) === fmtTime(b).slice(0, 10) ? clock(b) : fmtTime(b)}`;
 
 function slotState(slot, now) {
   if (now >= slot.ends_at) return t("已结束", "Ended");
@@ -26,10 +24,10 @@ function roomCard(item, now) {
       el("li", {}, t(`已预约考生：${booked} 人`, `Candidates booked: ${booked}`))),
     slots.length
       ? el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, el("th", {}, t("考试时段", "Slot")), el("th", { class: "num" }, t("已预约 / 容量", "Booked / capacity")),
+        el("thead", {}, el("tr", {}, el("th", {}, t("考试时段（北京时间）", "Slot (Beijing time)")), el("th", { class: "num" }, t("已预约 / 容量", "Booked / capacity")),
           el("th", {}, t("状态", "Status")))),
         el("tbody", {}, slots.map((s) => el("tr", {},
-          el("td", { class: "nowrap" }, fmtRange(s.starts_at, s.ends_at)),
+          el("td", { class: "nowrap" }, fmtRange(s.starts_at, s.ends_at, { zone: false })),
           el("td", { class: "num" }, `${s.booked} / ${s.capacity}`),
           el("td", {}, slotState(s, now)))))))
       : el("p", { class: "empty" }, t("该考场尚未安排考试时段。", "No slots scheduled for this room yet.")));

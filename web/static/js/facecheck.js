@@ -1,4 +1,4 @@
-// The queue-entry face check (seed 003 4.3.2) against the HTTP API (docs/facecheck.md):
+// The queue-entry face check against the HTTP API (docs/facecheck.md):
 // a challenge (turn left / right), a burst of JPEG frames from the live video, the answer.
 //   faceStatus(examId) -> {status, cleared, strikes, strikes_left, ...}
 //   captureBurst(video, {count, intervalMs, onFrontal, onTurn}) -> Blob[]
@@ -106,13 +106,20 @@ export function mountFaceCheck(box, examId, video, { onPassed = () => {}, prompt
       return;
     }
     if (status.cleared) {
+      const minutes = status.valid_s ? Math.round(status.valid_s / 60) : 0;
       out.replaceChildren(el("div", { class: "face-result ok", "data-state": "passed" },
-        el("strong", {}, status.status === "approved" ? t("人工审核已通过", "Approved by manual review") : t("人脸比对通过", "Face check passed"))));
+        el("strong", {}, status.status === "approved" ? t("人工审核已通过", "Approved by manual review") : t("人脸比对通过", "Face check passed")),
+        status.status === "passed" && minutes ? el("p", { class: "hint" }, t(`${minutes} 分钟内进入候考队列有效，超时需重新比对`,
+          `Valid for entering the queue within ${minutes} minutes; after that, check again`)) : ""));
       button.hidden = true;
       onPassed(status);
       return;
     }
     button.hidden = false;
+    if (status.status === "expired") { // passed too long ago to clear the queue: offer the check again
+      out.replaceChildren(el("p", { class: "warn", "data-state": "expired" }, t("上次人脸比对已超过有效期，请重新进行人脸比对",
+        "Your last face check is too old to count; do the face check again")));
+    }
     button.textContent = status.strikes ? t("重新进行人脸比对", "Try the face check again") : t("开始人脸比对", "Start the face check");
     if (status.strikes && status.strikes_left !== undefined && !out.firstChild) { // e.g. after a reload
       out.replaceChildren(el("p", { class: "warn" }, t(`上次人脸比对未通过，还有 ${status.strikes_left} 次机会`,
@@ -151,7 +158,7 @@ export function mountFaceCheck(box, examId, video, { onPassed = () => {}, prompt
       });
       Object.assign(box.dataset, { frames: result.frames, bytes: result.bytes }); // what was uploaded
       if (result.passed) {
-        show({ status: "passed", cleared: true });
+        show(await faceStatus(examId).catch(() => ({ status: "passed", cleared: true })));
       } else if (result.locked) {
         out.replaceChildren(el("div", { class: "face-result fail", "data-state": "locked", "data-reason": result.reason },
           el("strong", {}, result.message), el("p", {}, result.locked_message)));

@@ -1,7 +1,7 @@
-// The candidate's interview (seed 003, 4.3): device check -> one tap to turn on sound and join the
+// The candidate's interview (docs/design.md): device check -> one tap to turn on sound and join the
 // queue -> face check while waiting -> position, wait and the slot's countdown, a voice reminder when
 // next -> the room (examiners' video, own preview, timer, quick phrases, recording state) -> the end screen.
-import { api, el, fmtTime, t } from "/static/js/common.js";
+import { api, el, fmtClock, fmtTime, t } from "/static/js/common.js";
 import { audioContext, micMeter, reopenCamera, showCameraDead, stopStream, watchCamera } from "/static/js/camera.js";
 import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
@@ -64,6 +64,7 @@ async function loadBooking() {
     page.dataset.slotId = slot.id;
     $("slot-info").textContent = t(`已预约 ${pick.subject.name}：${fmtTime(slot.starts_at)} 开始。请严格按照预约时间进入面试。`,
       `Booked ${pick.subject.name}: starts ${fmtTime(slot.starts_at)}. Enter the interview at your booked time.`);
+    tickEarly();
     updateJoinButton();
   } catch (err) {
     $("load-error").textContent = err.message;
@@ -128,8 +129,35 @@ async function deviceCheck() {
 }
 
 function updateJoinButton() {
-  $("join").disabled = !(slot && report && page.dataset.device === "ok" && !joined);
+  $("join").disabled = !(slot && report && page.dataset.device === "ok" && !joined) || armed;
 }
+
+// --- too early: say when the queue opens, count down, and join by itself once the candidate has tapped ---
+
+let armed = false; // tapped "join" before the queue opened: join as soon as it opens
+
+const queueOpen = () => !slot || Date.now() / 1000 >= slot.queue_opens_at;
+
+function tickEarly() {
+  const box = $("too-early");
+  if (!slot || joined || queueOpen()) {
+    if (!box.hidden) box.hidden = true;
+    page.dataset.early = "";
+    $("join").textContent = t("开启声音并进入候考", "Turn on sound and join the queue");
+    if (armed && slot && !joined) { armed = false; joinQueue(); }
+    return;
+  }
+  const left = slot.queue_opens_at - Date.now() / 1000;
+  page.dataset.early = "1";
+  box.hidden = false;
+  box.textContent = t(`候考将于 ${fmtTime(slot.queue_opens_at)} 开放（时段开始前 ${Math.round((slot.starts_at - slot.queue_opens_at) / 60)} 分钟），还有 ${fmtDuration(left)}。`
+    + (armed ? "声音已开启，请保持本页面打开，到时将自动进入候考。" : "可先完成设备检测；点击下方按钮开启声音后，到时将自动进入候考。"),
+  `The queue opens at ${fmtTime(slot.queue_opens_at)} (${Math.round((slot.starts_at - slot.queue_opens_at) / 60)} min before the slot), in ${fmtDuration(left)}. `
+    + (armed ? "Sound is on: keep this page open and you join by yourself when it opens." : "Do the device check now; tap below to turn on sound and you join by yourself when it opens."));
+  $("join").textContent = armed ? t("已开启声音，到时自动进入候考", "Sound on: joining when the queue opens")
+    : t("开启声音，到时自动进入候考", "Turn on sound, join when the queue opens");
+}
+setInterval(tickEarly, 1000);
 
 // --- sound: one tap, then check the AudioContext really runs -------------------------------------
 
@@ -171,6 +199,12 @@ async function joinQueue() {
   const button = $("join");
   button.disabled = true;
   await enableSound();
+  if (!queueOpen()) { // too early: the tap turned on sound; the page joins by itself when the queue opens
+    armed = true;
+    tickEarly();
+    updateJoinButton();
+    return;
+  }
   try {
     const ack = await call(socket, "queue:join", { exam_id: examId, slot_id: slot.id, device: report });
     joined = true;
@@ -224,10 +258,14 @@ function showEntry(next) {
   }
 }
 
+let lastPosition = null;
+
 function setPosition(position, ahead, eta) {
+  lastPosition = [position, ahead, eta];
   $("q-position").textContent = position ? t(`第 ${position} 位`, `No. ${position}`) : "—";
   $("q-ahead").textContent = ahead === null || ahead === undefined ? "—" : t(`${ahead} 人`, `${ahead}`);
-  $("q-eta").textContent = position ? fmtWait(eta) : "—";
+  const before = entry && entry.slot_starts_at && serverNow() < entry.slot_starts_at;
+  $("q-eta").textContent = !position ? "—" : before ? t(`${fmtClock(entry.slot_starts_at)} 开始叫号`, `calls from ${fmtClock(entry.slot_starts_at)}`) : fmtWait(eta);
   page.dataset.position = position || "";
 }
 
@@ -248,7 +286,14 @@ function announceNext(data) {
 }
 
 function tickClocks() {
-  if (entry && entry.slot_ends_at) $("q-countdown").textContent = fmtDuration(entry.slot_ends_at - serverNow());
+  if (entry && entry.slot_ends_at) {
+    // before the slot starts nobody is called: count down to its start, not to its end
+    const before = entry.slot_starts_at && serverNow() < entry.slot_starts_at;
+    $("q-countdown-label").textContent = before ? t("距时段开始", "Slot starts in") : t("本时段剩余", "Slot ends in");
+    $("q-countdown").textContent = fmtDuration((before ? entry.slot_starts_at : entry.slot_ends_at) - serverNow());
+    if (!before && page.dataset.beforeSlot === "1" && lastPosition) setPosition(...lastPosition); // the slot just started
+    page.dataset.beforeSlot = before ? "1" : "";
+  }
   if (roomSince) $("room-timer").textContent = fmtDuration(serverNow() - roomSince);
 }
 setInterval(tickClocks, 1000);

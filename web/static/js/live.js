@@ -76,6 +76,7 @@ export const stateLabel = (state) => (STATE_LABELS[state] ? t(...STATE_LABELS[st
 export const FACE_LABELS = {
   passed: ["已通过", "Passed"], approved: ["人工审核通过", "Approved"], failed: ["未通过", "Failed"],
   locked: ["待人工审核", "In manual review"], rejected: ["审核驳回", "Rejected"], none: ["未核验", "Not checked"],
+  expired: ["已过期，需重新核验", "Expired, check again"],
 };
 export const faceLabel = (s) => (FACE_LABELS[s] ? t(...FACE_LABELS[s]) : s || "—");
 

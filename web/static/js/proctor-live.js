@@ -2,8 +2,8 @@
 // how many wait, the longest wait, idle rooms), every candidate's state with filters, a candidate's
 // timeline from the audit stream (proctor:history), and the review queue refreshed when it changes.
 import { el, t } from "/static/js/common.js";
-import { call, clockSkew, connect, faceLabel, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
-import { eventLabel, fmtSeconds, roleLabel } from "/static/js/proctor.js";
+import { call, clockSkew, connect, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
+import { auditDetails, eventLabel, faceStatusLabel, fmtSeconds, knownNames, reasonLabel, roleLabel } from "/static/js/proctor.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("proctor-page");
@@ -37,6 +37,7 @@ function open(id) {
     rooms = Object.fromEntries(snap.rooms.map((r) => [r.room_id, r]));
     snap.rooms.forEach((r) => clockSkew(r.at));
     render();
+    learnNames();
     dispatchEvent(new Event("proctor-reviews"));
   });
   socket.on("proctor:room", (r) => {
@@ -45,8 +46,20 @@ function open(id) {
     clockSkew(r.at);
     rooms[r.room_id] = r;
     render();
+    learnNames();
   });
   socket.on("proctor:reviews", () => dispatchEvent(new Event("proctor-reviews")));
+}
+
+// The live exam's rooms and candidates by id: the audit log and the timeline show names, not ids.
+function learnNames() {
+  let learned = false;
+  const learn = (id, name) => { if (id && name && knownNames[id] !== name) { knownNames[id] = name; learned = true; } };
+  for (const r of Object.values(rooms)) {
+    learn(r.room_id, r.name);
+    [r.current, ...r.line, ...r.recent].forEach((e) => e && learn(e.account_id, e.name));
+  }
+  if (learned) dispatchEvent(new Event("proctor-names"));
 }
 
 function people() {
@@ -89,10 +102,10 @@ function renderPeople() {
     el("td", {}, p.name || p.account_id),
     el("td", {}, p.room.name),
     el("td", {}, stateLabel(p.state)),
-    el("td", { class: "face-" + p.face_status }, faceLabel(p.face_status)),
+    el("td", { class: "face-" + p.face_status }, faceStatusLabel(p.face_status)),
     el("td", { class: p.connected ? "ok" : "error" }, p.connected ? t("在线", "online") : t("离线", "offline")),
     el("td", { class: "num" }, p.joined_at && GROUPS.line.includes(p.state) ? fmtDuration(serverNow() - p.joined_at) : "—"),
-    el("td", {}, p.reason || ""),
+    el("td", { "data-reason": p.reason || "" }, reasonLabel(p.reason)),
     el("td", {}, el("button", { type: "button", class: "secondary small", onclick: () => timeline(p) }, t("时间线", "Timeline")))))
     : [el("tr", {}, el("td", { colspan: "8", class: "empty" }, examId ? t("没有符合条件的考生", "No candidate matches") : t("请选择考试", "Choose an exam")))]));
 }
@@ -103,11 +116,12 @@ async function timeline(p) {
   box.replaceChildren(el("p", { class: "progress" }, t("正在读取…", "Loading…")));
   try {
     const { entries } = await call(socket, "proctor:history", { account_id: p.account_id });
-    box.replaceChildren(el("h3", {}, t(`${p.name} 的时间线`, `${p.name}'s timeline`)),
+    box.replaceChildren(el("h3", {}, t(`${p.name} 的时间线`, `${p.name}'s timeline`), " ",
+      el("span", { class: "hint" }, t("（北京时间）", "(Beijing time)"))),
       el("ol", { class: "timeline", "data-account": p.account_id }, entries.map((e) => el("li", { "data-event": e.event },
-        el("span", { class: "hint" }, fmtSeconds(e.at) + " "), el("strong", {}, eventLabel(e.event)),
+        el("span", { class: "hint" }, fmtSeconds(e.at, { zone: false }) + " "), el("strong", {}, eventLabel(e.event)),
         e.actor && e.actor !== p.account_id ? el("span", { class: "hint" }, ` · ${roleLabel(e.actor_role)}`) : "",
-        e.data && e.data.reason ? el("span", { class: "hint" }, ` · ${e.data.reason}`) : ""))));
+        auditDetails(e) ? el("span", { class: "hint details" }, ` · ${auditDetails(e)}`) : ""))));
     box.scrollIntoView({ behavior: "smooth", block: "nearest" });
   } catch (err) {
     box.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));

@@ -1,69 +1,97 @@
 // Proctor desk: identity appeals (approve/reject with a required comment) and an exam's audit timeline.
 // `auditView` is also used by the admin page.
-import { api, clearErrors, el, lang, showError, t } from "/static/js/common.js";
+import { api, clearErrors, el, faceStatusLabel, fmtLength, fmtRange, fmtTime, label, reasonLabel, showError, t }
+  from "/static/js/common.js";
 
-const EVENTS = {
-  exam_created: ["创建考试", "Exam created"],
-  exam_updated: ["修改考试", "Exam updated"],
-  subject_created: ["添加科目", "Subject added"],
-  room_created: ["创建考场", "Room created"],
-  slot_created: ["创建考试时段", "Slot created"],
-  slot_capacity_changed: ["修改时段容量", "Slot capacity changed"],
-  roster_imported: ["导入考生名单", "Roster imported"],
-  roster_entry_imported: ["名单新增考生", "Roster entry added"],
-  roster_entry_updated: ["名单更新考生", "Roster entry updated"],
-  identity_verified: ["身份认证", "Identity verified"],
-  exam_confirmed: ["确认考试", "Exam confirmed"],
-  notice_read: ["阅读考前须知", "Notice read"],
-  pledge_signed: ["签署诚信承诺书", "Pledge signed"],
-  slot_booked: ["预约考试时段", "Slot booked"],
-  booking_cancelled: ["取消预约", "Booking cancelled"],
-  face_check_passed: ["人脸比对通过", "Face check passed"],
-  face_check_failed: ["人脸比对未通过", "Face check failed"],
-  face_review_opened: ["提交人脸人工审核", "Face review opened"],
-  face_review_approved: ["人脸审核通过", "Face review approved"],
-  face_review_rejected: ["人脸审核驳回", "Face review rejected"],
-  queue_joined: ["进入候考", "Joined the queue"], queue_called: ["叫号", "Called"], queue_in_room: ["进入面试房间", "Entered the room"],
-  queue_done: ["面试结束", "Interview finished"], queue_removed: ["移出考场", "Removed"], queue_absent: ["缺考 / 离开", "Absent"],
-  queue_disconnected: ["断线", "Disconnected"], queue_reconnected: ["重新连接", "Reconnected"],
-  queue_face_cleared: ["人脸核验通过，开始候考", "Face check cleared, waiting"], queue_face_locked: ["人脸核验转人工审核", "Face check to manual review"],
-  queue_face_room_failed: ["入场人脸核验未通过", "Room face check failed"], queue_restored: ["恢复排队位置", "Place restored"],
-  recording_started: ["开始录制", "Recording started"], recording_stopped: ["停止录制", "Recording stopped"],
-};
-const FACE_REASONS = {
-  face_no_face: ["未检测到人脸", "No face"], face_multiple: ["检测到多张人脸", "Several faces"],
-  face_too_dark: ["光线太暗", "Too dark"], face_overexposed: ["画面过曝", "Overexposed"],
-  face_too_small: ["人脸太小或太远", "Face too small"], face_blurry: ["画面模糊", "Blurred"],
-  face_mismatch: ["与证件照不符", "Does not match"], face_liveness: ["未检测到转头动作", "No head turn"],
-};
-const ROLES = { candidate: ["考生", "candidate"], examiner: ["考官", "examiner"], proctor: ["巡考", "proctor"],
-  admin: ["管理员", "admin"], system: ["系统", "system"] };
-const pick = (pair, fallback) => (pair ? t(pair[0], pair[1]) : fallback);
-export const eventLabel = (code) => pick(EVENTS[code], code);
-export const roleLabel = (role) => pick(ROLES[role], role || "");
+// Every code's label comes from the server's catalogue (server/i18n.py, common.js label()).
+export { faceStatusLabel, reasonLabel };
+export const eventLabel = (code) => label(`event_${code}`, code);
+export const roleLabel = (role) => (role ? label(`role_${role}`, role) : "");
+export const stateName = (state) => (state ? label(`queue_state_${state}`, state) : "—");
 
-export function fmtSeconds(epoch) {
-  return new Date(epoch * 1000).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", {
-    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+// Date and time with seconds (audit log, reviews); {zone: false} where the view says 北京时间 once.
+export const fmtSeconds = (epoch, opts = {}) => fmtTime(epoch, { seconds: true, ...opts });
+
+// Names the page knows (rooms, slots, subjects, accounts): id -> name. proctor-live.js adds the live exam's.
+export const knownNames = {};
+
+const mb = (bytes) => `${(Number(bytes || 0) / 1024 / 1024).toFixed(1)} MB`;
+
+function deviceSummary(d) {
+  if (!d || typeof d !== "object") return "";
+  const battery = typeof d.battery_level === "number"
+    ? t(`电量 ${Math.round(d.battery_level * 100)}%`, `battery ${Math.round(d.battery_level * 100)}%`)
+      + (d.charging ? t("（充电中）", " (charging)") : "") : "";
+  return [[d.browser, d.browser_version].filter(Boolean).join(" "), d.os, d.in_app, battery, d.network]
+    .filter(Boolean).join(t("，", ", "));
 }
 
-// key=value pairs; known ids get their name, epoch times (starts_at, ...) are shown as dates.
-function details(data, names) {
-  const show = (k, v) => {
-    if (typeof v === "string" && names[v]) return names[v];
-    if (typeof v === "number" && /(_at|_opens|_closes)$/.test(k) && v > 1e9) return fmtSeconds(v);
-    if (Array.isArray(v)) return v.map((x) => show(k, x)).join(", ");
-    return typeof v === "string" ? v : JSON.stringify(v);
-  };
-  return Object.entries(data || {}).map(([k, v]) => `${k}=${show(k, v)}`).join("  ");
+// One value of an audit entry's data, as people read it.
+function detailValue(key, value, names) {
+  const name = (id) => (typeof id === "string" && names[id]) || id;
+  if (value === null || value === undefined || value === "") return "";
+  if (Array.isArray(value)) return value.map((v) => detailValue(key, v, names)).filter(Boolean).join(t("、", ", "));
+  switch (key) {
+    // an id the page has no name for says nothing to a person (the room, shown too, places the entry)
+    case "room": case "room_id": case "slot": case "slot_id": case "subject_id": case "subjects": return names[value] || "";
+    case "state": case "from": case "to": return stateName(value);
+    case "reason": return reasonLabel(value);
+    case "kind": return label(`face_kind_${value}`, value);
+    case "status": return label(`rec_state_${value}`, value);
+    case "role": return roleLabel(value);
+    case "waited_s": case "away_s": return fmtLength(value);
+    case "interview_minutes": return t(`${value} 分钟`, `${value} min`);
+    case "bytes": return mb(value);
+    case "tracks": return t(`${value} 路`, String(value));
+    case "strikes": return t(`${value} 次`, String(value));
+    case "distance": return Number(value).toFixed(3);
+    case "device": return deviceSummary(value);
+    case "notice": case "pledge": return t("已修改", "changed");
+    default: break;
+  }
+  if (typeof value === "boolean") return value ? t("是", "yes") : "";
+  if (typeof value === "number" && /(_at|_opens|_closes)$/.test(key) && value > 1e9) return fmtTime(value);
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(name(value));
 }
 
-// Render an exam's audit log (newest first) into `box`, with "load more". `names` maps account id -> label.
-export async function auditView(box, examId, { subject = "", names = {}, onSubject = null } = {}) {
+// An audit entry's data as a readable phrase: "考场 声乐第一考场 · 到达序号 3 · 设备 Chrome 124 ...".
+// A key whose label is "" (detail_admission, ...: internal ids) is not shown.
+const SHA256 = /^[0-9a-f]{64}$/;
+export function auditDetails(entry, names = knownNames) {
+  const d = { ...((entry && entry.data) || {}) };
+  const parts = [];
+  const add = (key, text) => { if (text) parts.push(`${label(`detail_${key}`, key)} ${text}`); };
+  if ("from" in d && "to" in d) {
+    parts.push(`${stateName(d.from)} → ${stateName(d.to)}`);
+    delete d.from; delete d.to;
+  }
+  if ("before" in d && "after" in d) {
+    if (SHA256.test(String(d.after)) || SHA256.test(String(d.before))) parts.push(`${label("detail_photo")} ${t("已更换", "replaced")}`);
+    else parts.push(`${entry.event === "slot_capacity_changed" ? label("detail_capacity") : ""} ${d.before} → ${d.after}`.trim());
+    delete d.before; delete d.after;
+  }
+  if (typeof d.starts_at === "number" && typeof d.ends_at === "number") {
+    add("slot", fmtRange(d.starts_at, d.ends_at));
+    delete d.starts_at; delete d.ends_at;
+  }
+  for (const [key, value] of Object.entries(d)) {
+    if (label(`detail_${key}`, key) === "") continue;
+    add(key, detailValue(key, value, names));
+  }
+  return parts.join(" · ");
+}
+
+// Render an exam's audit log (newest first) into `box`, with "load more". `names` maps ids (accounts, rooms,
+// slots, subjects) -> what to show; the names the page already knows (knownNames) are used too.
+let redrawAudit = null; // the audit view on the page, drawn again when more names are known
+addEventListener("proctor-names", () => redrawAudit && redrawAudit());
+
+export async function auditView(box, examId, { subject = "", names: given = {}, onSubject = null } = {}) {
+  let names = { ...knownNames, ...given };
+  const entries = [];
   const table = el("table", { class: "audit-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, t("时间", "Time")), el("th", {}, t("事件", "Event")),
+    el("thead", {}, el("tr", {}, el("th", {}, t("时间（北京时间）", "Time (Beijing time)")), el("th", {}, t("事件", "Event")),
       el("th", {}, t("操作人", "Actor")), el("th", {}, t("对象账号", "Subject account")), el("th", {}, t("详情", "Details")))),
     el("tbody"));
   const more = el("button", { type: "button", class: "secondary small" }, t("加载更多", "Load more"));
@@ -83,22 +111,27 @@ export async function auditView(box, examId, { subject = "", names = {}, onSubje
     more.disabled = true;
     const query = new URLSearchParams({ limit: "100", before });
     if (subject) query.set("subject", subject);
-    const { entries } = await api("GET", `/api/staff/exams/${encodeURIComponent(examId)}/audit?${query}`);
-    for (const e of entries) {
-      table.tBodies[0].append(el("tr", {},
-        el("td", { class: "nowrap" }, fmtSeconds(e.at)),
-        el("td", {}, eventLabel(e.event), el("div", { class: "hint mono" }, e.event)),
-        el("td", {}, who(e.actor, e.actor_role)),
-        el("td", {}, who(e.subject)),
-        el("td", { class: "details" }, details(e.data, names))));
-    }
-    shown += entries.length;
-    if (entries.length) before = entries[entries.length - 1].id;
+    const batch = (await api("GET", `/api/staff/exams/${encodeURIComponent(examId)}/audit?${query}`)).entries;
+    entries.push(...batch);
+    table.tBodies[0].append(...batch.map(entryRow));
+    shown += batch.length;
+    if (batch.length) before = batch[batch.length - 1].id;
     status.textContent = shown ? t(`共显示 ${shown} 条（最新在前）`, `${shown} entries shown (newest first)`)
       : t("暂无记录", "No entries");
-    more.hidden = entries.length < 100;
+    more.hidden = batch.length < 100;
     more.disabled = false;
   }
+  const entryRow = (e) => el("tr", {},
+    el("td", { class: "nowrap" }, fmtSeconds(e.at, { zone: false })),
+    el("td", { title: e.event, "data-event": e.event }, eventLabel(e.event)),
+    el("td", {}, who(e.actor, e.actor_role)),
+    el("td", {}, who(e.subject)),
+    el("td", { class: "details" }, auditDetails(e, names)));
+  redrawAudit = () => {
+    if (!table.isConnected) return;
+    names = { ...knownNames, ...given };
+    table.tBodies[0].replaceChildren(...entries.map(entryRow));
+  };
   more.addEventListener("click", () => page().catch((err) => { status.textContent = err.message; more.disabled = false; }));
   await page();
 }
@@ -157,7 +190,7 @@ function initProctor(root) {
         `Approving moves ID number ${a.id_number} from account ${a.claimed_by} to account ${a.account_id}. Approve?`),
       loadAppeals);
     return el("tr", {},
-      el("td", { class: "nowrap" }, fmtSeconds(a.created_at)),
+      el("td", { class: "nowrap" }, fmtSeconds(a.created_at, { zone: false })),
       el("td", { class: "mono" }, a.account_id),
       el("td", {}, a.name),
       el("td", { class: "mono" }, a.id_number),
@@ -205,7 +238,7 @@ function initProctor(root) {
       el("figcaption", {}, t("证件照（名单）", "ID photo (roster)")));
     const attempts = checks.map((c) => el("figure", { class: "face-attempt" },
       el("div", { class: "frames" }, (c.frame_urls || []).map((u) => el("img", { src: u, alt: t("采集画面", "Captured frame"), loading: "lazy" }))),
-      el("figcaption", {}, `${fmtSeconds(c.at)} · ${pick(FACE_REASONS[c.reason], c.reason || "")}`,
+      el("figcaption", {}, `${fmtSeconds(c.at)} · ${c.reason ? reasonLabel(c.reason) : t("通过", "passed")} · ${label(`face_kind_${c.kind}`, "")}`,
         c.distance != null ? ` · ${t("距离", "distance")} ${Number(c.distance).toFixed(3)} / ${Number(c.threshold).toFixed(3)}` : "",
         (c.frame_urls || []).length ? "" : ` · ${t("画面已过保存期限", "frames past retention")}`)));
     return el("div", { class: "review-photos" }, reference, el("div", { class: "attempts" }, attempts));

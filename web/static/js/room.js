@@ -1,9 +1,9 @@
 // The examiner's room (desktop): the room's queue live, call next, the candidate's main and auxiliary
 // video, own preview, the room's face check, the interview timer against the subject's length,
 // end / remove with a reason, the candidate's quick phrases, the recorder's real state.
-import { el, lang, t } from "/static/js/common.js";
+import { el, faceStatusLabel, fmtClock, lang, reasonLabel, t } from "/static/js/common.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
-import { call, chime, clockSkew, connect, faceLabel, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
+import { call, chime, clockSkew, connect, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
 import { Peer, playStream } from "/static/js/rtc.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,12 +59,13 @@ function renderQueue(r) {
     el("td", { class: "num" }, String(e.position)),
     el("td", {}, e.name || e.account_id),
     el("td", {}, stateLabel(e.state)),
-    el("td", { class: "face-" + e.face_status }, faceLabel(e.face_status)),
+    el("td", { class: "face-" + e.face_status }, faceStatusLabel(e.face_status)),
     el("td", { class: e.connected ? "ok" : "error" }, e.connected ? t("在线", "online") : t("已断线", "disconnected")),
     el("td", { class: "num waited", "data-joined": e.joined_at || "" }, waited(e))))
     : [el("tr", {}, el("td", { colspan: "6", class: "empty" }, t("暂无考生候考", "Nobody is waiting")))]));
   $("recent-table").tBodies[0].replaceChildren(...r.recent.slice(0, 20).map((e) => el("tr", { "data-account": e.account_id },
-    el("td", {}, e.name || e.account_id), el("td", {}, stateLabel(e.state)), el("td", {}, e.reason || ""))));
+    el("td", {}, e.name || e.account_id), el("td", {}, stateLabel(e.state)),
+    el("td", { "data-reason": e.reason || "" }, reasonLabel(e.reason)))));
 }
 
 function setCurrent(c) {
@@ -113,7 +114,8 @@ function actionError(err) {
   const box = $("action-error");
   box.hidden = !err;
   box.textContent = err ? err.message : "";
-  if (err) box.dataset.code = err.code;
+  box.dataset.code = err ? err.code : "";
+  box.dataset.why = (err && err.why) || ""; // nobody_ready: face_check_pending | disconnected | slot_not_started | mixed
 }
 
 $("call-next").addEventListener("click", async () => {
@@ -266,6 +268,14 @@ socket.on("room:face", (data) => {
 });
 socket.on("room:recording", (data) => {
   const rec = $("rec");
+  // "stopped" before anything was recorded (an examiner alone in the room) is not a stopped recording
+  const never = data.state === "stopped" && (!data.interview_id || (data.tracks === 0 && !data.bytes));
+  if (never) {
+    rec.dataset.state = "none";
+    rec.setAttribute("role", "status");
+    rec.textContent = t("未开始录制", "Not recording yet");
+    return;
+  }
   rec.dataset.state = data.state;
   rec.setAttribute("role", data.state === "failed" ? "alert" : "status");
   rec.textContent = data.state === "recording"
@@ -277,7 +287,7 @@ socket.on("room:recording", (data) => {
 socket.on("room:phrase", (data) => {
   const list = $("phrases");
   list.querySelector(".empty")?.remove();
-  const time = new Date((data.at || Date.now() / 1000) * 1000).toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN");
+  const time = fmtClock(data.at || serverNow(), { seconds: true, zone: false }); // the heading says 北京时间
   const text = (data.message && (data.message[lang] || data.message.zh)) || data.phrase;
   list.prepend(el("li", { "data-phrase": data.phrase }, el("span", { class: "hint" }, time + " "), el("strong", {}, data.name || ""), "：", text));
   if (soundOn) chime(audioContext());
