@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from ..store.base import Store
+from ..store.keys import TEMPLATE_ACCOUNT, TEMPLATE_EXAM, TEMPLATE_SUBJECT
 from ..store.models import from_hash
 from .entries import ACTIVE, CALLED, IN_LINE, IN_ROOM, WAITING_FACE_CHECK, QueueEntry
 
@@ -73,7 +74,8 @@ async def room_view(store: Store, room_id: str, now: float | None = None) -> Roo
     k = store.keys
     room, line_ids, listed, live, stats, minutes, values, faces = await store.script("queue_view")(
         keys=[k.room(room_id), k.queue(room_id), k.queue_all(room_id), k.queue_live(room_id), k.queue_stats(room_id)],
-        args=[f"{(now - RECENT_S) * 100000:.0f}", k.queue_entry(room_id, ""), k.prefix, MAX_RECENT, *VIEW_FIELDS])
+        args=[f"{(now - RECENT_S) * 100000:.0f}", k.queue_entry(room_id, ""),
+              k.face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT), k.subject(TEMPLATE_SUBJECT), MAX_RECENT, *VIEW_FIELDS])
     room, live, stats = _pairs(room), _pairs(live), _pairs(stats)
     entries = {}
     for account, row in zip(listed, values):

@@ -18,9 +18,6 @@ from ..errors import UserError
 from ..store.base import Store
 from ..store.models import is_id
 
-SECRET_KEY = "secret:aux"
-
-
 @dataclass(frozen=True)
 class AuxToken:
     id: str
@@ -44,7 +41,7 @@ class AuxTokens:
         self.max_devices = max_devices
 
     async def _secret(self) -> bytes:
-        key = self.store.keys.prefix + SECRET_KEY
+        key = self.store.keys.aux_secret()
         await self.store.redis.set(key, secrets.token_hex(32), nx=True)
         return (await self.store.redis.get(key)).encode()
 

@@ -1,8 +1,16 @@
 """The Redis key schema: every key the server uses is built here, under one prefix.
 
-Tests and tenants get their own prefix, so they never touch each other's keys. The queue's Lua
-scripts (``lua/queue_*.lua``) that walk a room's line build ``qentry``, ``presence``, ``face``,
-``subject`` and ``queued`` keys from the prefix they are given, in the same shapes as below.
+Tests and tenants get their own prefix, so they never touch each other's keys. Every key is
+built here: a Lua script gets its keys as KEYS, or, where it walks a room's line and cannot know
+the accounts beforehand, as a key *prefix* (``queue_entry(room, "")``, ``presence("")``,
+``queued("")``) or a *template* (``face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT)``) made by these
+methods, to which it appends or fills in an id: no script spells a key's shape itself.
+
+Redis Cluster: the scripts are not cluster-safe as they stand. A script may only touch the keys
+of a single hash slot, and those that walk a line (queue_view, queue_call, queue_sweep, queue_close_slot)
+reach keys derived inside the script, which Redis cannot route. A cluster deployment would put a
+hash tag on every key of a room (``{room}``: qentry, queue, presence copies per room) and pass
+every key as KEYS; the project runs one Redis primary (with AOF, and Sentinel for failover).
 
 =====================================  ======  ==============================================
 key (after the prefix)                 type    holds
@@ -32,12 +40,13 @@ cancelled:{account}                    hash    subject id -> the school's cancel
                                                cleared when the candidate books it again
 appeal:{appeal}                        hash    an ID-number conflict waiting for a proctor
 appeals:open                           zset    open appeal ids scored by time
-session:{sha256(token)}                hash    account id, role, created, address (TTL)
+session:{token_hash}                   hash    account id, role, created, address (TTL); the
+                                               hash is the token's sha256
 account:{account}:sessions             set     session key hashes, for revocation
 ratelimit:{scope}:{value}              string  failed-attempt counter (TTL = window)
 audit:{exam}                           stream  every state change of an exam
 audit:system                           stream  state changes not tied to one exam
-faceref:{model}:{photo sha256}         string  reference embedding of an ID photo (JSON list)
+faceref:{model}:{photo_sha256}         string  reference embedding of an ID photo (JSON list)
 face:{exam}:{account}                  hash    face-check state: status, strikes, streak, last result
 facechecks:{exam}:{account}            list    every check of the candidate (JSON, newest first)
 facechallenge:{challenge}              hash    an issued head-turn challenge (TTL)
@@ -71,6 +80,12 @@ demo:exam                              string  id of the demo exam (``interview-
 """
 
 from __future__ import annotations
+
+
+# placeholders of key templates handed to Lua scripts (ids never contain braces)
+TEMPLATE_EXAM = "{exam}"
+TEMPLATE_ACCOUNT = "{account}"
+TEMPLATE_SUBJECT = "{subject}"
 
 
 class Keys:
@@ -161,6 +176,9 @@ class Keys:
     # audit
     def audit(self, exam_id: str | None) -> str:
         return self._k("audit", exam_id or "system")
+
+    def aux_secret(self) -> str:
+        return self._k("secret", "aux")
 
     def demo_exam(self) -> str:
         return self._k("demo", "exam")
