@@ -191,6 +191,6 @@ def describe() -> list[tuple[str, str, Any]]:
     """(setting, environment variable, default) for every setting, for docs and --help."""
     out = []
     for f in fields(Settings):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
         out.append((f.name, ENV_PREFIX + f.name.upper(), default))
     return out

@@ -120,8 +120,8 @@ def nonplanarity(a: Observation, b: Observation) -> float | None:
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
     if len(good) < MIN_MATCHES:
         return None
-    src = np.float32([pa[m.queryIdx] for m in good])
-    dst = np.float32([pb[m.trainIdx] for m in good])
+    src = np.array([pa[m.queryIdx] for m in good], dtype=np.float32)
+    dst = np.array([pb[m.trainIdx] for m in good], dtype=np.float32)
     homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, REGISTER_TOLERANCE * float(b.patch_eye_distance))
     if homography is None or mask is None or int(mask.sum()) < MIN_MATCHES or abs(homography[2, 2]) < 1e-9:
         return None
@@ -161,7 +161,7 @@ def _dis():
     if _DIS is None:
         import cv2
 
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
     return _DIS
 
 
@@ -172,7 +172,12 @@ def _grid(size: int) -> np.ndarray:
     half_box = size / PATCH_SCALE / 2
     lo, hi = size / 2 - 0.75 * half_box, size / 2 + 0.75 * half_box
     ys, xs = np.mgrid[int(np.ceil(lo)):int(hi) + 1:GRID_STEP, int(np.ceil(lo)):int(hi) + 1:GRID_STEP]
-    return np.float32(np.c_[xs.ravel(), ys.ravel()])
+    return np.asarray(np.c_[xs.ravel(), ys.ravel()], dtype=np.float32)
+
+
+def _yaw(observation: Observation) -> float:
+    assert observation.yaw is not None  # measure_turn keeps only frames with a yaw
+    return observation.yaw
 
 
 def measure_turn(observations: Sequence[Observation], direction: str, min_change: float = MIN_YAW_CHANGE,
@@ -184,12 +189,12 @@ def measure_turn(observations: Sequence[Observation], direction: str, min_change
     if len(usable) < 2:
         return TurnEvidence(False, usable[0].yaw if usable else None, None, None, len(usable))
     start = usable[0]
-    if abs(start.yaw) > MAX_START_YAW:
+    if abs(_yaw(start)) > MAX_START_YAW:
         return TurnEvidence(False, start.yaw, None, None, len(usable))
-    best_change = max(sign * (o.yaw - start.yaw) for o in usable[1:])
+    best_change = max(sign * (_yaw(o) - _yaw(start)) for o in usable[1:])
     seen: list[float] = []
     for frame in usable[1:]:
-        if sign * (frame.yaw - start.yaw) < min_change:
+        if sign * (_yaw(frame) - _yaw(start)) < min_change:
             continue
         value = nonplanarity(start, frame)
         if value is None:

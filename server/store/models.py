@@ -54,7 +54,7 @@ def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
     resolving them is slow, and hot paths read thousands of records a second)."""
     hints = typing.get_type_hints(cls)
     out = []
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         kind = hints[f.name]
         origin = typing.get_origin(kind) or kind
         if kind is int:
@@ -73,7 +73,7 @@ def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
 
 def from_hash(cls: type[T], data: dict[str, str]) -> T:
     kwargs: dict[str, Any] = {}
-    for name, convert in _converters(cls):
+    for name, convert in _converters(cls):  # type: ignore[arg-type]  # a class is hashable
         if name in data:
             kwargs[name] = convert(data[name]) if convert else data[name]
     return cls(**kwargs)

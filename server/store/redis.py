@@ -46,7 +46,7 @@ async def wait_until_reachable(client: aioredis.Redis, attempts: int = 10, delay
         try:
             await ping(client)
             return
-        except RedisUnavailable as exc:  # type: ignore[misc]
+        except RedisUnavailable as exc:
             last = exc
             await asyncio.sleep(delay_s)
     raise RedisConnectionError(str(last))
