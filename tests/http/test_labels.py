@@ -183,6 +183,71 @@ async def test_the_candidate_pages_do_not_carry_them(http, world):
     assert 'data-timezone="Asia/Shanghai"' in html
 
 
+def _candidate_labels(html: str) -> dict | None:
+    found = re.search(r'<script type="application/json" id="candidate-labels">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1)) if found else None
+
+
+async def test_the_candidate_pages_carry_only_their_own_labels(http, world):
+    """States, face statuses, the quick phrases and the candidates' reasons, in the server's words; no staff labels."""
+    from server.queue.entries import STATES, SYSTEM_REASONS
+    from server.signaling.candidate import PHRASES
+
+    account = await world.candidate(0)
+    await login(http, account.phone, PASSWORD)
+    for path in ("/candidate", "/candidate/practice", f"/candidate/exams/{world.exam.id}/interview"):
+        html = await (await http.get(path)).text()
+        labels = _candidate_labels(html)
+        assert labels is not None, path
+        assert 'data-timezone="Asia/Shanghai"' in html, path
+        assert {f"queue_state_{s}" for s in STATES} <= set(labels)
+        assert {f"phrase_{p}" for p in PHRASES} <= set(labels)
+        assert {f"queue_reason_{r}" for r in SYSTEM_REASONS} <= set(labels)
+        assert labels["queue_state_absent"] == MESSAGES["queue_state_absent"][0] == "缺考"
+        assert labels["phrase_cant_hear"] == "听不到考官的声音"  # the words the examiners see (server's)
+        assert labels["face_status_passed"] == "已通过"
+        staff = ("event_", "detail_", "role_", "rec_state_", "reason_", "advice_", "nobody_ready", "roster_row_")
+        assert not [k for k in labels if k.startswith(staff)], path
+    await http.get("/lang/en?next=/")
+    labels = _candidate_labels(await (await http.get("/candidate")).text())
+    assert labels["phrase_cant_hear"] == "I can't hear you" and labels["queue_state_waiting"] == "Waiting"
+
+
+@pytest.mark.parametrize("role", ["examiner", "proctor", "admin"])
+async def test_staff_pages_carry_no_candidate_label_set(http, world, role):
+    await login(http, f"{role}-one", PASSWORD)
+    html = await (await http.get(f"/{role}")).text()
+    assert _candidate_labels(html) is None and _page_labels(html)["phrase_cant_hear"] == "听不到考官的声音"
+
+
+JS = SERVER.parent / "web" / "static" / "js"
+# a code mapped to a [zh, en] pair: `absent: ["缺考", "Absent"]` or `"absent": [...]`
+LABEL_PAIR = re.compile(r"""["']?[A-Za-z_][\w]*["']?\s*:\s*\[\s*(["'`])[^"'`]*[\u4e00-\u9fff][^"'`]*\1\s*,\s*(["'`])""")
+
+
+def test_no_module_keeps_its_own_label_table_or_time_zone():
+    """Labels come from the server's catalogue (common.js label()) and the zone from <body data-timezone>."""
+    modules = sorted(JS.rglob("*.js"))
+    assert len(modules) > 15
+    for path in modules:
+        text = path.read_text(encoding="utf-8")
+        assert not LABEL_PAIR.search(text), f"{path.relative_to(JS)}: a code -> [zh, en] label table: {LABEL_PAIR.search(text)[0]}"
+        assert "Asia/Shanghai" not in text, path.relative_to(JS)
+    assert LABEL_PAIR.search('  absent: ["缺考 / 已离开", "Absent / left"],')  # the pattern finds what it should
+    for path in (SERVER.parent / "web" / "templates").glob("*.html"):
+        assert "Asia/Shanghai" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_one_formatting_module():
+    """`$` and the clocks and durations are format.js's; no other module defines its own."""
+    own = re.compile(r"^\s*(?:export\s+)?(?:const|function)\s+(\$|fmt[A-Z]\w*)(?=\s*[=(])", re.M)
+    for path in sorted(JS.rglob("*.js")):
+        if path.name != "format.js":
+            found = own.findall(path.read_text(encoding="utf-8"))
+            assert not found, f"{path.relative_to(JS)} defines {found}: import them from format.js"
+    assert own.findall("const $ = (id) => document.getElementById(id);\nfunction fmtRange(a) {}") == ["$", "fmtRange"]
+
+
 async def test_a_label_in_the_page_cannot_end_the_script(http, world, monkeypatch):
     """The JSON sits inside <script>: Jinja's tojson escapes '<', so '</script>' in a label is harmless."""
     from server.http import pages

@@ -1,13 +1,13 @@
 // The auxiliary camera (双机位, docs/rooms.md): a second phone opened from the QR code on the candidate's
 // page. It connects to /aux with the token and a device id kept in localStorage, shows the candidate's
 // queue state, and streams its rear camera (video only) once the candidate is in the room.
-import { t } from "/static/js/common.js";
+import { stateLabel, t } from "/static/js/common.js";
+import { $ } from "/static/js/format.js";
 import { cameraError, cameraUnavailable, stopStream, watchCamera } from "/static/js/camera.js";
 import { inAppBrowser } from "/static/js/device.js";
-import { connect, refusal, stateLabel } from "/static/js/live.js";
+import { connect, refusal } from "/static/js/live.js";
 import { Peer } from "/static/js/rtc.js";
 
-const $ = (id) => document.getElementById(id);
 const page = $("aux-page");
 const video = $("aux-video");
 const KEY = "aux.device";

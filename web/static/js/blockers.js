@@ -1,10 +1,10 @@
 // The notices that stop a candidate before any tap: an in-app browser, a camera the page
 // cannot use (no HTTPS, no getUserMedia, permission blocked). Markup: templates/_blockers.html.
 import { t } from "/static/js/common.js";
+import { $ } from "/static/js/format.js";
 import { cameraUnavailable } from "/static/js/camera.js";
 import { inAppBrowser } from "/static/js/device.js";
 
-const $ = (id) => document.getElementById(id);
 
 export function blocked(problem) {
   $("camera-blocked").hidden = !problem;

@@ -1,8 +1,8 @@
 // The candidate's onboarding (docs/design.md): verify identity, confirm the exam, read the notice,
 // sign the pledge, book a slot. Every state shown comes from the API; after each action the page reloads it.
-import { api, clearErrors, el, fmtRange, fmtTime, jsonForm, t } from "/static/js/common.js";
+import { api, clearErrors, el, jsonForm, t } from "/static/js/common.js";
+import { $, fmtLeft, fmtRange, fmtTime } from "/static/js/format.js";
 
-const $ = (id) => document.getElementById(id);
 const STATE_TEXT = {
   done: () => t("已完成", "Done"),
   todo: () => t("待完成", "To do"),
@@ -122,13 +122,6 @@ function startBlock(exam, slots, prefix) {
   box.append(box.note, box.link);
   return box;
 }
-
-const fmtLeft = (s) => {
-  const m = Math.max(0, Math.ceil(s / 60));
-  if (m >= 48 * 60) return t(`${Math.floor(m / 1440)} 天`, `${Math.floor(m / 1440)} days`);
-  if (m >= 60) return t(`${Math.floor(m / 60)} 小时 ${m % 60} 分钟`, `${Math.floor(m / 60)} h ${m % 60} min`);
-  return t(`${m} 分钟`, `${m} min`);
-};
 
 let startTimer = null;
 

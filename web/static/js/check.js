@@ -1,11 +1,11 @@
 // The practice page and the pre-queue check page: preview with a framing oval, microphone meter,
 // device check, and (with an exam) the face check. Everything starts from one tap.
-import { api, fmtTime, t } from "/static/js/common.js";
+import { api, t } from "/static/js/common.js";
+import { $, fmtTime } from "/static/js/format.js";
 import { micMeter, reopenCamera, showCameraDead, stopStream, watchCamera } from "/static/js/camera.js";
 import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
 
-const $ = (id) => document.getElementById(id);
 const page = $("check-page");
 const examId = page.dataset.examId;
 const video = $("video");

@@ -59,50 +59,16 @@ export function jsonForm(form, path, onDone, convert = (x) => x, method = "POST"
   });
 }
 
-// Times are the server's zone (Settings.timezone, Asia/Shanghai) whatever the browser's, and say so:
-// every absolute time carries "北京时间" once, either on the value (the default) or, with
-// {zone: false}, on the view (a table's header: ZONE_LABEL).
-export const TIME_ZONE = document.body.dataset.timezone || "Asia/Shanghai";
-export const ZONE_LABEL = t("北京时间", "Beijing time");
-const withZone = (text, zone) => (zone === false ? text : t(`${text}（${ZONE_LABEL}）`, `${text} (${ZONE_LABEL})`));
-const locale = () => (lang === "en" ? "en-GB" : "zh-CN");
+// Formatting lives in format.js; re-exported here for the modules that import it from common.js.
+export { $, fmtClock, fmtDuration, fmtLength, fmtRange, fmtSeconds, fmtTime, fmtWait, TIME_ZONE, ZONE_LABEL } from "/static/js/format.js";
 
-export function fmtTime(epoch, { zone = true, seconds = false } = {}) {
-  return withZone(new Date(epoch * 1000).toLocaleString(locale(), {
-    timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    ...(seconds ? { second: "2-digit" } : {}),
-  }), zone);
-}
-
-// The time of day only (e.g. a log of today's events): 10:03 or 10:03:12.
-export function fmtClock(epoch, { zone = true, seconds = false } = {}) {
-  return withZone(new Date(epoch * 1000).toLocaleTimeString(locale(), {
-    timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(seconds ? { second: "2-digit" } : {}),
-  }), zone);
-}
-
-// A span of time: "2025/06/01 09:00–10:00（北京时间）"; the end's date only when it is another day.
-export function fmtRange(start, end, { zone = true } = {}) {
-  const day = (e) => fmtTime(e, { zone: false }).slice(0, 10);
-  const tail = day(start) === day(end) ? fmtClock(end, { zone: false }) : fmtTime(end, { zone: false });
-  return withZone(`${fmtTime(start, { zone: false })}–${tail}`, zone);
-}
-
-// A length of time in words: 4分12秒, 1小时5分 / 4 min 12 s.
-export function fmtLength(seconds) {
-  const s = Math.max(0, Math.round(Number(seconds) || 0));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  if (h) return t(`${h}小时${m ? `${m}分` : ""}`, `${h} h${m ? ` ${m} min` : ""}`);
-  if (m) return t(`${m}分${sec ? `${sec}秒` : ""}`, `${m} min${sec ? ` ${sec} s` : ""}`);
-  return t(`${sec}秒`, `${sec} s`);
-}
-
-// The server's labels for codes (events, reasons, states...), from i18n.py via base.html
-// (<script type="application/json" id="labels">, staff pages): label(code, fallback).
+// The server's labels for codes (events, reasons, states, phrases...), from server/i18n.py via base.html:
+// staff pages get <script type="application/json" id="labels">, the candidate's pages (and the aux camera's)
+// the smaller <script type="application/json" id="candidate-labels">. label(code, fallback).
 let LABELS = null;
 export function label(code, fallback) {
   if (LABELS === null) {
-    const node = document.getElementById("labels");
+    const node = document.getElementById("labels") || document.getElementById("candidate-labels");
     try { LABELS = node ? JSON.parse(node.textContent) : {}; } catch { LABELS = {}; }
   }
   if (code && Object.hasOwn(LABELS, code)) return LABELS[code]; // "" is a label too: not shown
@@ -120,11 +86,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// Labels of the codes staff pages show (from the catalogue above).
+// Labels of the codes the pages show (from the catalogue above).
 const CODE = /^[a-z][a-z0-9_]*$/;
 // A reason: the server's code (queue reasons, face-check reasons) or an examiner's own words, shown as written.
 export const reasonLabel = (reason) => (!reason ? "" : CODE.test(reason) ? label(`reason_${reason}`, label(reason, reason)) : reason);
 export const faceStatusLabel = (status) => label(`face_status_${status || "none"}`, status || "—");
+export const stateLabel = (state) => (state ? label(`queue_state_${state}`, state) : "—");
+export const phraseLabel = (code) => label(`phrase_${code}`, code);
 
 const logout = document.getElementById("logout");
 if (logout) logout.addEventListener("click", async () => {

@@ -1,8 +1,8 @@
 // The examiner's rooms: exam, subject, interview length and the room's slots with their bookings.
 // Each room links to its live page (/examiner/rooms/<id>): the queue, call next, the videos.
-import { api, el, fmtRange, t } from "/static/js/common.js";
+import { api, el, t } from "/static/js/common.js";
+import { $, fmtRange } from "/static/js/format.js";
 
-const $ = (id) => document.getElementById(id);
 
 function slotState(slot, now) {
   if (now >= slot.ends_at) return t("已结束", "Ended");

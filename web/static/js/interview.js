@@ -1,17 +1,15 @@
 // The candidate's interview (docs/design.md): device check -> one tap to turn on sound and join the
 // queue -> face check while waiting -> position, wait and the slot's countdown, a voice reminder when
 // next -> the room (examiners' video, own preview, timer, quick phrases, recording state) -> the end screen.
-import { api, el, fmtClock, fmtTime, t } from "/static/js/common.js";
+import { api, el, label, phraseLabel, stateLabel, t } from "/static/js/common.js";
+import { $, fmtClock, fmtDuration, fmtTime, fmtWait } from "/static/js/format.js";
 import { audioContext, micMeter, reopenCamera, showCameraDead, stopStream, watchCamera } from "/static/js/camera.js";
 import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
 import { mountFaceCheck } from "/static/js/facecheck.js";
-import {
-  call, chime, clockSkew, connect, fmtDuration, fmtWait, fresh, PHRASES, refusal, serverNow, speak, stateLabel,
-} from "/static/js/live.js";
+import { call, chime, clockSkew, connect, fresh, refusal, serverNow, speak } from "/static/js/live.js";
 import { Peer, playStream } from "/static/js/rtc.js";
 
-const $ = (id) => document.getElementById(id);
 const page = $("interview-page");
 const examId = page.dataset.examId;
 const video = $("video");
@@ -238,7 +236,7 @@ function showEntry(next) {
   tickClocks(); // the slot's countdown at once, not a second later
   page.dataset.queueState = next.state;
   $("queue-state").textContent = stateLabel(next.state);
-  const reason = next.reason_message ? Object.values(next.reason_message)[0] : next.reason;
+  const reason = next.reason_message ? Object.values(next.reason_message)[0] : reasonText(next.reason);
   if (IN_LINE.includes(next.state) || next.state === "review_pending") {
     joined = true;
     if (peer) closeRoom(); // e.g. sent back to the face check after a failed room check
@@ -399,6 +397,11 @@ function onRecording(data) {
     stopped: t("录制已停止", "Recording stopped") }[data.state] || data.state;
 }
 
+// A reason code the server sent without its message, in the candidate's words (queue_reason_* messages).
+function reasonText(reason) {
+  return reason ? label(`queue_reason_${reason}`, reason) : reason;
+}
+
 function showEnd(state, reason) {
   closeRoom();
   setStage("end");
@@ -418,7 +421,7 @@ function showEnd(state, reason) {
 }
 
 function onEnded(data) {
-  const reason = data.reason_message ? Object.values(data.reason_message)[0] : data.reason;
+  const reason = data.reason_message ? Object.values(data.reason_message)[0] : reasonText(data.reason);
   showEnd(data.state, reason);
 }
 
@@ -431,8 +434,12 @@ async function reenter() {
   $("reenter").disabled = false;
 }
 
+// The quick phrases' codes (server/signaling/candidate.py PHRASES); their words are the server's phrase_* messages,
+// the same the examiners see.
+const PHRASES = ["cant_hear", "cant_see", "frozen", "echo", "repeat", "ready"];
+
 function phraseButtons() {
-  $("phrases").replaceChildren(...Object.entries(PHRASES).map(([code, pair]) => el("button", {
+  $("phrases").replaceChildren(...PHRASES.map((code) => el("button", {
     type: "button", class: "secondary small", "data-phrase": code,
     onclick: async (ev) => {
       const status = $("phrase-status");
@@ -440,7 +447,7 @@ function phraseButtons() {
       try {
         await call(socket, "room:phrase", { room_id: roomId, phrase: code });
         status.className = "ok";
-        status.textContent = t("已发送：", "Sent: ") + t(...pair);
+        status.textContent = t("已发送：", "Sent: ") + phraseLabel(code);
       } catch (err) {
         status.className = "error";
         status.textContent = err.message;
@@ -448,7 +455,7 @@ function phraseButtons() {
         setTimeout(() => { ev.target.disabled = false; }, 1500);
       }
     },
-  }, t(...pair))));
+  }, phraseLabel(code))));
 }
 
 // --- socket events -------------------------------------------------------------------------------

@@ -47,48 +47,6 @@ export function fresh() {
   };
 }
 
-export function fmtDuration(seconds) {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${pad(m)}:${pad(sec)}`;
-}
-
-export function fmtWait(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const minutes = Math.ceil(seconds / 60);
-  if (minutes <= 1) return t("约 1 分钟", "about 1 minute");
-  return t(`约 ${minutes} 分钟`, `about ${minutes} minutes`);
-}
-
-export const STATE_LABELS = {
-  waiting_face_check: ["等待人脸核验", "Waiting for face check"],
-  waiting: ["候考中", "Waiting"],
-  called: ["已叫号", "Called"],
-  in_room: ["面试中", "In the interview"],
-  done: ["面试已结束", "Interview over"],
-  absent: ["缺考 / 已离开", "Absent / left"],
-  removed: ["已移出", "Removed"],
-  review_pending: ["等待人工审核", "Waiting for manual review"],
-};
-export const stateLabel = (state) => (STATE_LABELS[state] ? t(...STATE_LABELS[state]) : state || "—");
-
-export const FACE_LABELS = {
-  passed: ["已通过", "Passed"], approved: ["人工审核通过", "Approved"], failed: ["未通过", "Failed"],
-  locked: ["待人工审核", "In manual review"], rejected: ["审核驳回", "Rejected"], none: ["未核验", "Not checked"],
-  expired: ["已过期，需重新核验", "Expired, check again"],
-};
-export const faceLabel = (s) => (FACE_LABELS[s] ? t(...FACE_LABELS[s]) : s || "—");
-
-export const PHRASES = {
-  cant_hear: ["听不到考官声音", "I can't hear you"],
-  cant_see: ["看不到考官画面", "I can't see you"],
-  frozen: ["画面卡住了", "The picture froze"],
-  echo: ["有回声 / 杂音", "There is an echo / noise"],
-  repeat: ["请再说一遍", "Please repeat"],
-  ready: ["我准备好了", "I'm ready"],
-};
-
 // A short two-tone chime on the page's AudioContext (works once the context runs: after a tap).
 export function chime(ctx) {
   if (!ctx) return false;

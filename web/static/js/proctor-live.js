@@ -1,11 +1,10 @@
 // The proctor's live view of one exam over socket.io (/proctor): every room at a glance (who is in,
 // how many wait, the longest wait, idle rooms), every candidate's state with filters, a candidate's
 // timeline from the audit stream (proctor:history), and the review queue refreshed when it changes.
-import { el, t } from "/static/js/common.js";
-import { call, clockSkew, connect, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
-import { auditDetails, eventLabel, faceStatusLabel, fmtSeconds, knownNames, reasonLabel, roleLabel } from "/static/js/proctor.js";
-
-const $ = (id) => document.getElementById(id);
+import { el, faceStatusLabel, reasonLabel, stateLabel, t } from "/static/js/common.js";
+import { $, fmtDuration, fmtSeconds } from "/static/js/format.js";
+import { call, clockSkew, connect, fresh, refusal, serverNow } from "/static/js/live.js";
+import { auditDetails, eventLabel, knownNames, roleLabel } from "/static/js/proctor-lib.js";
 const root = $("proctor-page");
 let socket = null, examId = "";
 let rooms = {}; // room id -> Room

@@ -1,12 +1,12 @@
 // The examiner's room (desktop): the room's queue live, call next, the candidate's main and auxiliary
 // video, own preview, the room's face check, the interview timer against the subject's length,
 // end / remove with a reason, the candidate's quick phrases, the recorder's real state.
-import { el, faceStatusLabel, fmtClock, lang, reasonLabel, t } from "/static/js/common.js";
+import { el, faceStatusLabel, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
+import { $, fmtClock, fmtDuration } from "/static/js/format.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
-import { call, chime, clockSkew, connect, fmtDuration, fresh, refusal, serverNow, stateLabel } from "/static/js/live.js";
+import { call, chime, clockSkew, connect, fresh, refusal, serverNow } from "/static/js/live.js";
 import { Peer, playStream } from "/static/js/rtc.js";
 
-const $ = (id) => document.getElementById(id);
 const page = $("room-page");
 const roomId = page.dataset.roomId;
 let lengthS = Number(page.dataset.lengthS) || 600;
