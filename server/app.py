@@ -20,9 +20,9 @@ from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
 from .metrics import Metrics
 from .services import Services
-from .signaling import hub
 from .store.base import Store
 from .store.redis import RedisUnavailable, connect, ping, redact
+from .wiring import build_process
 from .http.context import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
@@ -61,7 +61,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
                 await ping(client)
                 app[METRICS].redis_up.set(1)
                 break
-            except RedisUnavailable as exc:  # type: ignore[misc]
+            except RedisUnavailable as exc:
                 if attempt == 9:
                     raise StartupError(f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: "
                                        f"{exc}. Start Redis or fix REDIS_URL.") from None
@@ -101,7 +101,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
             pool.close()
 
     app.cleanup_ctx.append(face_lifecycle)
-    hub.attach(app, app[SERVICES], settings)  # after Redis is known reachable (its start reads Redis)
+    build_process(app, settings, app[SERVICES])  # after Redis is known reachable (its start reads Redis)
     return app
 
 
@@ -126,7 +126,7 @@ async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: fl
             if not up:
                 log.warning("redis reachable again")
             up = True
-        except RedisUnavailable as exc:  # type: ignore[misc]
+        except RedisUnavailable as exc:
             metrics.redis_up.set(0)
             if up:
                 log.error("redis lost", extra={"error": str(exc)})

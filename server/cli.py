@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     except UserError as exc:
         return fail(exc.message("zh") + f" [{exc.code}]")
-    except RedisUnavailable as exc:  # type: ignore[misc]
+    except RedisUnavailable as exc:
         return fail(f"Redis unreachable ({exc}); start it or fix REDIS_URL")
     except OSError as exc:
         return fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or settings.host}:{settings.port})")

@@ -328,7 +328,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "track_kind_video": ("视频", "video"), "track_kind_audio": ("音频", "audio"),
     "participant_kind_candidate": ("考生主机位", "candidate's camera"), "participant_kind_examiner": ("考官", "examiner"),
     "participant_kind_aux": ("辅机位", "auxiliary camera"),
+    # a roster import report's row status: roster_row_<status>
+    "roster_row_imported": ("已导入", "imported"), "roster_row_updated": ("已更新", "updated"),
+    "roster_row_rejected": ("未通过", "rejected"),
 }
+
+# The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as
+# <script type="application/json" id="candidate-labels">: queue states, face-check statuses, the quick phrases
+# and the reasons as candidates read them. The staff pages get theirs from server/http/pages.py labels().
+CANDIDATE_LABEL_PREFIXES = ("queue_state_", "face_status_", "phrase_", "queue_reason_")
+
+
+def candidate_labels(lang: str) -> dict[str, str]:
+    """{code: label} in ``lang`` for the candidate's pages; nothing staff-only (events, details, roles...)."""
+    return {c: label(c, lang) for c in [*MESSAGES, *LABELS]
+            if c.startswith(CANDIDATE_LABEL_PREFIXES) and c != "phrase_unknown"}
 
 
 def label(code: str, lang: str = "zh", **params: Any) -> str:
@@ -386,7 +400,7 @@ def human_size(n: int) -> str:
 
 def pick_lang(cookie: str | None, accept_language: str | None, default: str = "zh") -> str:
     if cookie in LANGS:
-        return cookie  # type: ignore[return-value]
+        return cookie
     if accept_language:
         first = accept_language.split(",")[0].strip().lower()
         if first.startswith("en"):

@@ -1,4 +1,4 @@
-"""The domain services of one server process, wired to one store."""
+"""The domain services of one server process, wired to one store (their listeners: ``server/wiring.py``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ from .rooms.recordings import RecordingIndex
 from .roster.book import RosterBook
 from .roster.importer import RosterImporter
 from .roster.photos import PhotoStore
+from .roster.progress import ImportProgress
+from .store.audit import Audit
 from .store.base import Store
+from .store.redis import ping
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Services:
     queue: WaitingQueue
     recordings: RecordingIndex
     aux_tokens: AuxTokens
+    audit: Audit
+    import_progress: ImportProgress
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -65,11 +70,8 @@ class Services:
         queue = WaitingQueue(store, catalog, enrolments,
                              DevicePolicy.parse(s.device_min_battery_pct, s.device_min_browsers),
                              s.queue_early_entry_s, s.queue_grace_s, s.queue_face_pass_valid_s, s.timezone)
-        face_gate.on_result.append(queue.face_result)
-        face_gate.on_review.append(queue.review_resolved)
         bookings = Bookings(store, catalog, s.timezone)
-        bookings.on_cancelled.append(queue.booking_cancelled)
-        return cls(
+        services = cls(
             store=store,
             passwords=passwords,
             directory=Directory(store, passwords),
@@ -91,7 +93,17 @@ class Services:
             queue=queue,
             recordings=RecordingIndex(store, s.recordings_dir),
             aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),
+            audit=Audit(store.redis, store.keys),
+            import_progress=ImportProgress(store),
         )
+        from .wiring import wire_domain  # the composition root imports the edges, which import this module
+
+        wire_domain(services)
+        return services
+
+    async def ping(self) -> float:
+        """Seconds one Redis round trip took (raises ``RedisUnavailable``)."""
+        return await ping(self.store.redis)
 
     def attach_face_pool(self, pool: InferencePool | None) -> None:
         """The inference pool starts with the app (worker processes); until then face checks answer 503."""

@@ -67,7 +67,8 @@ class Directory:
             check_strength(password)
             password_hash = await self.passwords.hash(password)
         account = Account(id=new_id("acc"), role=role, name=name.strip(), password_hash=password_hash,
-                          created_at=time.time(), **names)
+                          created_at=time.time(), phone=names.get("phone", ""), email=names.get("email", ""),
+                          username=names.get("username", ""))
         login_keys = [self.keys.login(kind, value) for kind, value in names.items()]
         fields = to_hash(account)
         argv = [account.id, len(fields), *(item for pair in fields.items() for item in pair)]
@@ -78,7 +79,7 @@ class Directory:
         )
         if taken:
             kind = list(names)[int(taken) - 1]
-            raise UserError(f"{kind}_taken", 409, field=kind)
+            raise UserError(f"{kind}_taken", field=kind)
         return account
 
     async def get(self, account_id: str) -> Account | None:

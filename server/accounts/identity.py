@@ -26,13 +26,13 @@ class Identity:
 
     async def verify(self, account: Account, name: str, id_number: str) -> Account:
         if account.verified_at:
-            raise UserError("already_verified", 409)
+            raise UserError("already_verified")
         number = idcard.validate(id_number)
         entries = await self.roster.entries_for(number)
         if not entries:
-            raise UserError("id_not_on_roster", 404, field="id_number")
+            raise UserError("id_not_on_roster", field="id_number")
         if not any(same_name(e.name, name) for e in entries):
-            raise UserError("id_name_mismatch", 400, field="name")
+            raise UserError("id_name_mismatch", field="name")
         roster_name = next(e.name for e in entries if same_name(e.name, name))
         actor = Actor(account.id, account.role)
         now = time.time()
@@ -45,10 +45,10 @@ class Identity:
             args=argv,
         )
         if result == "already":
-            raise UserError("already_verified", 409)
+            raise UserError("already_verified")
         if result.startswith("claimed:"):
             await self._open_appeal(account, number, roster_name, result.split(":", 1)[1])
-            raise UserError("id_claimed", 409, field="id_number")
+            raise UserError("id_claimed", field="id_number")
         account.id_number, account.name, account.verified_at = number, roster_name, now
         return account
 
@@ -79,7 +79,7 @@ class Identity:
             raise not_found("appeal")
         appeal = from_hash(Appeal, data)
         if appeal.status != "open":
-            raise UserError("appeal_resolved", 409)
+            raise UserError("appeal_resolved")
         appeal.status = "approved" if approve else "rejected"
         appeal.resolved_by, appeal.resolved_at, appeal.comment = actor.account_id, time.time(), comment
         k = self.keys

@@ -33,7 +33,7 @@ class LoginLimits:
         if int(ip_count or 0) >= self.per_address:
             wait = max(wait, ip_ttl)
         if wait:
-            raise UserError("login_locked", 429, minutes=max(1, math.ceil(wait / 60)))
+            raise UserError("login_locked", minutes=max(1, math.ceil(wait / 60)))
 
     async def failed(self, login: str, address: str) -> None:
         hit = self.store.script("rate_limit_hit")

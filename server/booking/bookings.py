@@ -21,13 +21,6 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Slot, is_id
 
-_STATUS = {
-    "slot_not_found": 404, "slot_wrong_exam": 404, "not_rostered": 403, "not_rostered_subject": 403,
-    "exam_not_confirmed": 409, "notice_not_read": 409, "pledge_not_signed": 409,
-    "booking_not_open": 409, "booking_closed": 409, "slot_started": 409,
-    "already_booked": 409, "slot_full": 409, "exam_not_found": 404,
-}
-
 
 def _when(epoch: float, tz: str) -> str:
     return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
@@ -54,9 +47,9 @@ class Bookings:
     async def book(self, account: Account, exam_id: str, slot_id: str, now: float | None = None) -> Slot:
         """Book or raise the reason; one round trip to Redis decides (one more to read the slot back)."""
         if not account.verified_at:
-            raise UserError("not_verified", 403)
+            raise UserError("not_verified")
         if not is_id(slot_id):
-            raise UserError("slot_not_found", 404, field="slot_id")
+            raise UserError("slot_not_found", field="slot_id")
         now = time.time() if now is None else now
         k = self.keys
         args = [account.id, f"{now:.3f}", exam_id, slot_id]
@@ -69,17 +62,17 @@ class Bookings:
         )
         if result == "ok":
             return await self.catalog.slot(exam_id, slot_id)
-        params = {}
+        params: dict[str, str] = {}
         if result in ("booking_not_open", "booking_closed"):
             exam = await self.catalog.exam(exam_id)
             params = {"opens": _when(exam.booking_opens, self.timezone),
                       "closes": _when(exam.booking_closes, self.timezone)}
-        raise UserError(result, _STATUS.get(result, 409), field="slot_id", **params)
+        raise UserError(result, None, "slot_id", **params)
 
     async def cancel(self, actor: Actor, exam_id: str, slot_id: str, account_id: str, reason: str) -> None:
         slot = await self.catalog.slot(exam_id, slot_id)
         if not is_id(account_id):
-            raise UserError("booking_not_found", 404, field="account_id")
+            raise UserError("booking_not_found", field="account_id")
         k = self.keys
         notice = {"slot_id": slot_id, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "reason": reason,
                   "at": round(time.time(), 3)}
@@ -89,7 +82,7 @@ class Bookings:
             keys=[k.bookings(account_id), k.slot_booked(slot_id), k.audit(exam_id),
                   k.booking_cancellations(account_id)], args=args)
         if result != "ok":
-            raise UserError(result, 404)
+            raise UserError(result)
         for listener in self.on_cancelled:
             await listener(actor, slot, account_id, reason)
 
@@ -102,6 +95,15 @@ class Bookings:
 
     async def of_candidate(self, account_id: str) -> dict[str, str]:
         return await self.store.redis.hgetall(self.keys.bookings(account_id))
+
+    async def rooms_of(self, account_id: str) -> list[str]:
+        """The rooms of the candidate's booked slots (their waiting lines), one per booking."""
+        rooms = []
+        for slot_id in (await self.of_candidate(account_id)).values():
+            room_id = await self.store.redis.hget(self.keys.slot(slot_id), "room_id")
+            if room_id:
+                rooms.append(room_id)
+        return rooms
 
     async def list(self, exam_id: str) -> list[BookingRow]:
         rows = []

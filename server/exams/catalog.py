@@ -120,13 +120,25 @@ class Catalog:
         return room
 
     async def room(self, exam_id: str, room_id: str) -> Room:
-        data = await self.redis.hgetall(self.keys.room(room_id)) if is_id(room_id) else {}
-        if not data or data.get("exam_id") != exam_id:
+        room = await self.find_room(room_id)
+        if room is None or room.exam_id != exam_id:
             raise not_found("room")
+        return room
+
+    async def find_room(self, room_id: str) -> Room | None:
+        """The room with its examiners, whatever its exam; None when there is no such room."""
+        data = await self.redis.hgetall(self.keys.room(room_id)) if is_id(room_id) else {}
+        if not data:
+            return None
         data.pop("examiners", None)
         room = from_hash(Room, data)
         room.examiners = sorted(await self.redis.smembers(self.keys.room_examiners(room_id)))
         return room
+
+    async def examiner_room(self, room_id: str, account_id: str) -> Room | None:
+        """The room when ``account_id`` is one of its examiners, else None."""
+        room = await self.find_room(room_id)
+        return room if room is not None and account_id in room.examiners else None
 
     async def rooms(self, exam_id: str) -> list[Room]:
         ids = sorted(await self.redis.smembers(self.keys.exam_rooms(exam_id)))
@@ -140,7 +152,7 @@ class Catalog:
             raise UserError("slot_times", field="ends_at")
         for other in await self.slots(exam_id):  # one panel cannot sit two slots at once
             if other.room_id == room_id and other.starts_at < ends_at and starts_at < other.ends_at:
-                raise UserError("slot_overlap", 409, field="starts_at")
+                raise UserError("slot_overlap", field="starts_at")
         slot = Slot(id=new_id("slot"), exam_id=exam_id, subject_id=room.subject_id, room_id=room_id,
                     starts_at=starts_at, ends_at=ends_at, capacity=capacity)
         fields = to_hash(slot)
@@ -163,7 +175,7 @@ class Catalog:
                     await pipe.watch(keys.slot_booked(slot_id))
                     booked = await pipe.zcard(keys.slot_booked(slot_id))
                     if capacity < booked:
-                        raise UserError("slot_capacity_below_booked", 409, field="capacity", booked=booked)
+                        raise UserError("slot_capacity_below_booked", field="capacity", booked=booked)
                     pipe.multi()
                     pipe.hset(keys.slot(slot_id), "capacity", capacity)
                     audit.add(pipe, keys, exam_id, "slot_capacity_changed", actor, slot_id=slot_id,

@@ -36,7 +36,7 @@ class Enrolments:
 
     async def exams_for(self, account: Account) -> list[CandidateExam]:
         if not account.verified_at:
-            raise UserError("not_verified", 403)
+            raise UserError("not_verified")
         out = []
         for entry in await self.roster.entries_for(account.id_number):
             exam = await self.catalog.find_exam(entry.exam_id)
@@ -47,11 +47,11 @@ class Enrolments:
     async def exam_for(self, account: Account, exam_id: str) -> CandidateExam:
         """One exam of the candidate's, 404 if it is not theirs (no hint that it exists)."""
         if not account.verified_at:
-            raise UserError("not_verified", 403)
+            raise UserError("not_verified")
         entry = await self.roster.entry(exam_id, account.id_number)
         exam = await self.catalog.find_exam(exam_id)
         if entry is None or exam is None:
-            raise UserError("exam_not_found", 404)
+            raise UserError("exam_not_found")
         return await self._candidate_exam(account, exam, entry)
 
     async def _candidate_exam(self, account: Account, exam: Exam, entry: RosterEntry) -> CandidateExam:
@@ -77,15 +77,15 @@ class Enrolments:
     async def read_notice(self, account: Account, exam_id: str) -> Enrolment:
         state = await self.exam_for(account, exam_id)
         if not state.enrolment.confirmed_at:
-            raise UserError("exam_not_confirmed", 409)
+            raise UserError("exam_not_confirmed")
         return await self._step(account, exam_id, "notice_read_at", "notice_read")
 
     async def sign_pledge(self, account: Account, exam_id: str, agree: bool) -> Enrolment:
         state = await self.exam_for(account, exam_id)
         if not state.enrolment.confirmed_at:
-            raise UserError("exam_not_confirmed", 409)
+            raise UserError("exam_not_confirmed")
         if not state.enrolment.notice_read_at:
-            raise UserError("notice_not_read", 409)
+            raise UserError("notice_not_read")
         if not agree:
             raise UserError("pledge_must_agree", field="agree")
         digest = hashlib.sha256(state.exam.pledge.encode()).hexdigest()

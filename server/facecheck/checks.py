@@ -63,9 +63,9 @@ class CheckResult:
 
 def _refuse_if_locked(status: FaceStatus, strikes_limit: int) -> None:
     if status.status == "locked":
-        raise UserError("face_check_locked", 423, strikes=strikes_limit)
+        raise UserError("face_check_locked", strikes=strikes_limit)
     if status.status == "rejected":
-        raise UserError("face_review_rejected", 423)
+        raise UserError("face_review_rejected")
 
 
 class FaceChecks:
@@ -85,7 +85,7 @@ class FaceChecks:
 
     def _pool(self) -> InferencePool:
         if self.pool is None:
-            raise UserError("facecheck_unavailable", 503)
+            raise UserError("facecheck_unavailable")
         return self.pool
 
     async def status(self, account: Account, exam_id: str) -> dict:
@@ -104,7 +104,7 @@ class FaceChecks:
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
         _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
         if not entry.photo_sha256:
-            raise UserError("no_reference_photo", 409)
+            raise UserError("no_reference_photo")
         challenge_id = new_id("chal")
         direction = secrets.choice(("left", "right"))
         key = self.keys.face_challenge(challenge_id)
@@ -119,14 +119,14 @@ class FaceChecks:
     async def _take_challenge(self, challenge_id: str, account: Account, exam_id: str) -> str:
         """The challenge's direction; a challenge is used once (a replayed burst finds nothing)."""
         if not is_id(challenge_id):
-            raise UserError("challenge_expired", 409, field="challenge_id")
+            raise UserError("challenge_expired", field="challenge_id")
         key = self.keys.face_challenge(challenge_id)
         async with self.store.pipeline() as pipe:
             pipe.hgetall(key)
             pipe.delete(key)
             data, _ = await pipe.execute()
         if not data or data.get("account_id") != account.id or data.get("exam_id") != exam_id:
-            raise UserError("challenge_expired", 409, field="challenge_id")
+            raise UserError("challenge_expired", field="challenge_id")
         return data["direction"]
 
     async def check_queue_entry(self, account: Account, exam_id: str, challenge_id: str,

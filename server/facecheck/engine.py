@@ -145,9 +145,9 @@ def sharpness(grey_face: np.ndarray) -> float:
     """Variance of the Laplacian of the face, resized to SHARPNESS_SIZE and normalised (see MIN_SHARPNESS)."""
     import cv2
 
-    g = grey_face.astype(np.float32)
-    inter = cv2.INTER_AREA if g.shape[1] > SHARPNESS_SIZE else cv2.INTER_LINEAR
-    g = cv2.resize(g, (SHARPNESS_SIZE, SHARPNESS_SIZE), interpolation=inter)
+    face = grey_face.astype(np.float32)
+    inter = cv2.INTER_AREA if face.shape[1] > SHARPNESS_SIZE else cv2.INTER_LINEAR
+    g = cv2.resize(face, (SHARPNESS_SIZE, SHARPNESS_SIZE), interpolation=inter)
     std = float(g.std())
     if std < 1e-3:
         return 0.0
@@ -178,7 +178,7 @@ class FaceEngine:
         self._detector_full_range = detector_full_range
         self._shape_predictor = shape_predictor
         self._represent = represent
-        self._sift = None
+        self._sift: Any = None  # cv2.SIFT, made on first use
 
     # --- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -307,6 +307,7 @@ class FaceEngine:
             if faces:
                 return Observation("face_multiple", None, [], None, None, quality)
             quality["frame_overexposed"] = float((grey >= OVEREXPOSED_LEVEL).mean())
+            reason: str | None
             if quality["frame_brightness"] < FRAME_TOO_DARK:
                 reason = "face_too_dark"
             elif quality["frame_overexposed"] > FRAME_OVEREXPOSED_SHARE:
@@ -388,18 +389,18 @@ class FaceEngine:
         side = max(w, h) * PATCH_SCALE
         cx, cy = x + w / 2.0, y + h / 2.0
         scale = PATCH_SIZE / side
-        warp = np.float32([[scale, 0, (side / 2.0 - cx) * scale], [0, scale, (side / 2.0 - cy) * scale]])
+        warp = np.array([[scale, 0, (side / 2.0 - cx) * scale], [0, scale, (side / 2.0 - cy) * scale]], dtype=np.float32)
         patch = cv2.warpAffine(grey, warp, (PATCH_SIZE, PATCH_SIZE),
                                flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         eyes = np.subtract(keypoints[1], keypoints[0])
         eye_distance = float(np.hypot(*eyes)) * scale
         if self._sift is None:
-            self._sift = cv2.SIFT_create(nfeatures=PATCH_FEATURES)
+            self._sift = cv2.SIFT_create(nfeatures=PATCH_FEATURES)  # type: ignore[attr-defined]
         points, descriptors = self._sift.detectAndCompute(patch, None)
         if descriptors is None or not points:
             return (np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)), eye_distance, patch
-        coords = np.float32([p.pt for p in points])
+        coords = np.array([p.pt for p in points], dtype=np.float32)
         return (coords, np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)), eye_distance, patch
 
 

@@ -17,7 +17,7 @@ from ..errors import UserError, not_found
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import from_hash, is_id, new_id, to_hash
+from ..store.models import from_hash, is_id, new_id, public, to_hash
 
 
 @dataclass
@@ -57,6 +57,10 @@ class Review:
     resolved_by: str = ""
     resolved_at: float = 0.0
     comment: str = ""
+
+    def to_json(self) -> dict:
+        """The review as the proctor's API and socket show it, with the ID photo's URL."""
+        return {**public(self), "photo_url": f"/api/staff/photos/{self.photo_sha256}" if self.photo_sha256 else None}
 
 
 class FaceGate:
@@ -128,7 +132,7 @@ class FaceGate:
                     await pipe.watch(k.review(review_id))
                     review = await self.review(review_id)
                     if review.status != "open":
-                        raise UserError("review_resolved", 409)
+                        raise UserError("review_resolved")
                     review.status = "approved" if approve else "rejected"
                     review.resolved_by, review.resolved_at, review.comment = actor.account_id, time.time(), comment
                     pipe.multi()

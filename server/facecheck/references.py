@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from ..errors import UserError
 from ..roster.photos import PhotoStore
@@ -26,16 +27,17 @@ class References:
         """The cached {"embedding": [...]} or {"reason": ...} of an ID photo, computed on a miss
         from ``data`` (or the stored photo file when ``data`` is None)."""
         if self.pool is None:
-            raise UserError("facecheck_unavailable", 503)
+            raise UserError("facecheck_unavailable")
         cached = await self.store.redis.get(self._key(photo_sha256))
         if cached:
             return json.loads(cached)
         if data is None:
             path = self.photos.path(photo_sha256)
             if path is None:
-                raise UserError("no_reference_photo", 409)
+                raise UserError("no_reference_photo")
             data = await asyncio.to_thread(path.read_bytes)
         observation = await self.pool.observe(data, embed=True, reference=True)
+        doc: dict[str, Any]
         if observation.reason:
             doc = {"reason": observation.reason}
         else:
@@ -57,10 +59,10 @@ class References:
     async def embedding(self, photo_sha256: str) -> list[float]:
         """The reference to compare with; a clear refusal when the roster gives none that works."""
         if self.pool is None:
-            raise UserError("facecheck_unavailable", 503)
+            raise UserError("facecheck_unavailable")
         if not photo_sha256 or self.photos.path(photo_sha256) is None:
-            raise UserError("no_reference_photo", 409)
+            raise UserError("no_reference_photo")
         doc = await self._document(photo_sha256)
         if "reason" in doc:
-            raise UserError("reference_unusable", 409, reason=doc["reason"])
+            raise UserError("reference_unusable", reason=doc["reason"])
         return doc["embedding"]

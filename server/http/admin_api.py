@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from ..errors import UserError
 from ..roster.importer import ImportReport
 from ..roster.photos import PhotoSource
-from ..store.audit import Actor, add as add_audit, read as read_audit
+from ..store.audit import Actor
 from ..store.models import is_id, public
 from .auth_api import account_json
 from .body import Field, check, human_size, read_json
 from .candidate_api import slot_json
 from .routing import Routes
-from .context import ACCOUNT, LANG, METRICS, SERVICES, SETTINGS
+from .context import LANG, METRICS, SERVICES, SETTINGS, account_of
 
 routes = Routes()
 ADMIN = ("admin",)
@@ -24,7 +24,7 @@ STAFF_READ = ("admin", "proctor")
 
 
 def actor(request: web.Request) -> Actor:
-    account = request[ACCOUNT]
+    account = account_of(request)
     return Actor(account.id, account.role)
 
 
@@ -158,8 +158,8 @@ async def update_user(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"disabled": Field("bool")})
     services = request.app[SERVICES]
     account_id = request.match_info["account_id"]
-    if body["disabled"] and account_id == request[ACCOUNT].id:
-        raise UserError("cannot_disable_self", 409, field="disabled")
+    if body["disabled"] and account_id == account_of(request).id:
+        raise UserError("cannot_disable_self", field="disabled")
     account = await services.directory.set_disabled(account_id, body["disabled"], actor(request))
     if body["disabled"]:
         await services.sessions.revoke_all(account_id)
@@ -171,8 +171,7 @@ async def revoke_sessions(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await services.directory.require(request.match_info["account_id"])
     count = await services.sessions.revoke_all(request.match_info["account_id"])
-    await add_audit(services.store.redis, services.store.keys, None, "sessions_revoked", actor(request),
-                    request.match_info["account_id"], count=count)
+    await services.audit.add(None, "sessions_revoked", actor(request), request.match_info["account_id"], count=count)
     request.app[METRICS].sessions_revoked.inc(count)
     return web.json_response({"revoked": count})
 
@@ -190,7 +189,7 @@ async def _read_part(part, room: int, limit: int) -> bytes:
     while chunk := await part.read_chunk(1 << 16):
         data += chunk
         if len(data) > room:
-            raise UserError("body_too_large", 413, limit=human_size(limit))
+            raise UserError("body_too_large", limit=human_size(limit))
     return bytes(data)
 
 
@@ -201,14 +200,14 @@ async def replace_roster_photo(request: web.Request) -> web.Response:
     the same from the command line."""
     settings, services = request.app[SETTINGS], request.app[SERVICES]
     if request.content_type not in ("image/jpeg", "image/png"):
-        raise UserError("bad_content_type", 415, expected="image/jpeg, image/png")
+        raise UserError("bad_content_type", expected="image/jpeg, image/png")
     if (request.content_length or 0) > settings.max_photo_bytes:
-        raise UserError("body_too_large", 413, limit=human_size(settings.max_photo_bytes))
+        raise UserError("body_too_large", limit=human_size(settings.max_photo_bytes))
     data = bytearray()
     while chunk := await request.content.read(1 << 16):
         data += chunk
         if len(data) > settings.max_photo_bytes:
-            raise UserError("body_too_large", 413, limit=human_size(settings.max_photo_bytes))
+            raise UserError("body_too_large", limit=human_size(settings.max_photo_bytes))
     row = await services.importer.replace_photo(actor(request), request.match_info["exam_id"],
                                                 request.match_info["id_number"], bytes(data))
     report = ImportReport([row]).to_json(request[LANG])
@@ -221,12 +220,14 @@ async def import_roster(request: web.Request) -> web.Response:
     settings, services = request.app[SETTINGS], request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
     if not request.content_type.startswith("multipart/"):
-        raise UserError("bad_content_type", 415, expected="multipart/form-data")
+        raise UserError("bad_content_type", expected="multipart/form-data")
     parts: dict[str, bytes] = {}
     total = 0
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):  # a multipart nested in the form: not a roster upload
+                raise UserError("bad_multipart", field="file")
             if part.name in ("file", "photos") and part.name not in parts:
                 parts[part.name] = await _read_part(part, settings.max_upload_bytes - total,
                                                     settings.max_upload_bytes)
@@ -244,13 +245,9 @@ async def import_roster(request: web.Request) -> web.Response:
     if import_id:
         if not is_id(import_id):
             raise UserError("field_invalid", field="import_id", label="import_id")
-        key = services.store.keys.import_progress(import_id)
 
         async def store_progress(stage: str, done: int, total: int) -> None:
-            async with services.store.pipeline() as pipe:
-                pipe.hset(key, mapping={"stage": stage, "done": done, "total": total, "exam_id": exam.id})
-                pipe.expire(key, 3600)
-                await pipe.execute()
+            await services.import_progress.put(import_id, exam.id, stage, done, total)
 
         progress = store_progress
 
@@ -267,12 +264,11 @@ async def import_progress(request: web.Request) -> web.Response:
     (200, not an error); a malformed id is 404."""
     import_id = request.match_info["import_id"]
     if not is_id(import_id):
-        raise UserError("not_found", 404)
-    data = await request.app[SERVICES].store.redis.hgetall(request.app[SERVICES].store.keys.import_progress(import_id))
-    if not data:
+        raise UserError("not_found")
+    progress = await request.app[SERVICES].import_progress.get(import_id)
+    if progress is None:
         return web.json_response({"stage": "none", "done": 0, "total": 0, "exam_id": None})
-    return web.json_response({"stage": data["stage"], "done": int(data["done"]), "total": int(data["total"]),
-                              "exam_id": data["exam_id"]})
+    return web.json_response(progress)
 
 
 @routes.get("/api/admin/exams/{exam_id}/bookings", ADMIN)
@@ -306,8 +302,7 @@ async def exam_audit(request: web.Request) -> web.Response:
     before = request.query.get("before", "+")
     if before != "+" and not AUDIT_ID.match(before):
         raise UserError("field_invalid", field="before", label="before")
-    entries = await read_audit(services.store.redis, services.store.keys, exam.id, limit,
-                               before=before, subject=request.query.get("subject"))
+    entries = await services.audit.read(exam.id, limit, before=before, subject=request.query.get("subject"))
     return web.json_response({"entries": entries})
 
 
@@ -315,5 +310,5 @@ async def exam_audit(request: web.Request) -> web.Response:
 async def id_photo(request: web.Request) -> web.StreamResponse:
     path = request.app[SERVICES].photos.path(request.match_info["sha256"])
     if path is None:
-        raise UserError("not_found", 404)
+        raise UserError("not_found")
     return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})

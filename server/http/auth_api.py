@@ -12,7 +12,7 @@ from ..store.models import Account, public
 from .body import Field, check, read_json
 from .middleware import client_address
 from .routing import ANY, PUBLIC, Routes
-from .context import ACCOUNT, METRICS, SERVICES, SESSION, SETTINGS
+from .context import METRICS, SERVICES, SETTINGS, account_of, session_of
 
 routes = Routes()
 
@@ -66,11 +66,11 @@ async def login(request: web.Request) -> web.Response:
     if not await services.passwords.verify(account.password_hash if account else None, body["password"]):
         await services.login_limits.failed(limit_key, address)
         metrics.logins.labels("failed").inc()
-        raise UserError("login_failed", 401, field="password")
+        raise UserError("login_failed", field="password")
     assert account is not None
     if account.disabled:
         metrics.logins.labels("disabled").inc()
-        raise UserError("account_disabled", 403)
+        raise UserError("account_disabled")
     await services.login_limits.succeeded(limit_key)
     metrics.logins.labels("ok").inc()
     return await start_session(request, account)
@@ -78,7 +78,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/logout", ANY)
 async def logout(request: web.Request) -> web.Response:
-    await request.app[SERVICES].sessions.revoke(request[SESSION])
+    await request.app[SERVICES].sessions.revoke(session_of(request))
     request.app[METRICS].sessions_revoked.inc()
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
@@ -87,4 +87,4 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/auth/me", ANY)
 async def me(request: web.Request) -> web.Response:
-    return web.json_response({"account": account_json(request[ACCOUNT])})
+    return web.json_response({"account": account_json(account_of(request))})

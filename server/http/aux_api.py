@@ -9,7 +9,8 @@ import segno
 from aiohttp import web
 
 from ..errors import UserError
-from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+from .statuses import status_for
+from .context import LANG, SERVICES, SETTINGS, account_of
 from .routing import PUBLIC, Routes
 
 routes = Routes()
@@ -26,8 +27,8 @@ async def aux_qr(request: web.Request) -> web.Response:
     """An SVG QR code with a fresh signed token; ``X-Aux-Url`` carries the same link as text."""
     services = request.app[SERVICES]
     exam_id = request.match_info["exam_id"]
-    await services.enrolments.exam_for(request[ACCOUNT], exam_id)
-    url = f"{_origin(request)}/aux/{await services.aux_tokens.issue(exam_id, request[ACCOUNT].id)}"
+    await services.enrolments.exam_for(account_of(request), exam_id)
+    url = f"{_origin(request)}/aux/{await services.aux_tokens.issue(exam_id, account_of(request).id)}"
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
     return web.Response(body=out.getvalue(), content_type="image/svg+xml",
@@ -41,7 +42,7 @@ async def aux_page(request: web.Request) -> web.StreamResponse:
         token = await services.aux_tokens.verify(request.match_info["token"])
     except UserError as err:
         return aiohttp_jinja2.render_template("error.html", request, {
-            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=err.status)
+            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=status_for(err))
     exam = await services.catalog.find_exam(token.exam_id)
     account = await services.directory.get(token.account_id)
     return aiohttp_jinja2.render_template("aux.html", request, {

@@ -1,6 +1,6 @@
 """The candidate's own data: identity verification, exams, enrolment steps, slots and bookings.
 
-Every handler works on ``request[ACCOUNT]`` only; ids in the path are checked
+Every handler works on ``account_of(request)`` only; ids in the path are checked
 against the candidate's roster entries, so another candidate's exam is a 404.
 """
 
@@ -13,7 +13,7 @@ from ..store.models import Slot, public
 from .auth_api import account_json
 from .body import Field, check, read_json
 from .routing import Routes
-from .context import ACCOUNT, METRICS, SERVICES
+from .context import METRICS, SERVICES, account_of
 
 routes = Routes()
 CANDIDATE = ("candidate",)
@@ -33,7 +33,7 @@ async def exam_json(request: web.Request, state: CandidateExam) -> dict:
         "bookings": state.bookings,
         # the school's cancellations not rebooked yet, per subject: the page says so, with the reason
         "cancellations": await request.app[SERVICES].bookings.cancellations(
-            request[ACCOUNT].id, [s.id for s in subjects if s.id not in state.bookings]),
+            account_of(request).id, [s.id for s in subjects if s.id not in state.bookings]),
         "photo_on_file": bool(state.entry.photo_sha256),
     }
 
@@ -41,31 +41,31 @@ async def exam_json(request: web.Request, state: CandidateExam) -> dict:
 @routes.post("/api/candidate/identity", CANDIDATE)
 async def verify_identity(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"name": Field("str", max_len=50), "id_number": Field("str", max_len=32)})
-    account = await request.app[SERVICES].identity.verify(request[ACCOUNT], body["name"], body["id_number"])
+    account = await request.app[SERVICES].identity.verify(account_of(request), body["name"], body["id_number"])
     return web.json_response({"account": account_json(account)})
 
 
 @routes.get("/api/candidate/exams", CANDIDATE)
 async def my_exams(request: web.Request) -> web.Response:
-    states = await request.app[SERVICES].enrolments.exams_for(request[ACCOUNT])
+    states = await request.app[SERVICES].enrolments.exams_for(account_of(request))
     return web.json_response({"exams": [await exam_json(request, s) for s in states]})
 
 
 @routes.get("/api/candidate/exams/{exam_id}", CANDIDATE)
 async def my_exam(request: web.Request) -> web.Response:
-    state = await request.app[SERVICES].enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+    state = await request.app[SERVICES].enrolments.exam_for(account_of(request), request.match_info["exam_id"])
     return web.json_response(await exam_json(request, state))
 
 
 @routes.post("/api/candidate/exams/{exam_id}/confirm", CANDIDATE)
 async def confirm(request: web.Request) -> web.Response:
-    enrolment = await request.app[SERVICES].enrolments.confirm(request[ACCOUNT], request.match_info["exam_id"])
+    enrolment = await request.app[SERVICES].enrolments.confirm(account_of(request), request.match_info["exam_id"])
     return web.json_response({"enrolment": public(enrolment)})
 
 
 @routes.post("/api/candidate/exams/{exam_id}/notice", CANDIDATE)
 async def read_notice(request: web.Request) -> web.Response:
-    enrolment = await request.app[SERVICES].enrolments.read_notice(request[ACCOUNT],
+    enrolment = await request.app[SERVICES].enrolments.read_notice(account_of(request),
                                                                       request.match_info["exam_id"])
     return web.json_response({"enrolment": public(enrolment)})
 
@@ -74,14 +74,14 @@ async def read_notice(request: web.Request) -> web.Response:
 async def sign_pledge(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"agree": Field("bool")})
     enrolment = await request.app[SERVICES].enrolments.sign_pledge(
-        request[ACCOUNT], request.match_info["exam_id"], body["agree"])
+        account_of(request), request.match_info["exam_id"], body["agree"])
     return web.json_response({"enrolment": public(enrolment)})
 
 
 @routes.get("/api/candidate/exams/{exam_id}/slots", CANDIDATE)
 async def my_slots(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    state = await services.enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+    state = await services.enrolments.exam_for(account_of(request), request.match_info["exam_id"])
     slots = await services.catalog.slots(state.exam.id)
     early = services.queue.early_entry_s  # when the page may enter the slot's waiting queue
     return web.json_response({"slots": [slot_json(s) | {"queue_opens_at": s.starts_at - early}
@@ -93,9 +93,9 @@ async def book(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"slot_id": Field("str", max_len=64)})
     services = request.app[SERVICES]
     exam_id = request.match_info["exam_id"]
-    await services.enrolments.exam_for(request[ACCOUNT], exam_id)
+    await services.enrolments.exam_for(account_of(request), exam_id)
     try:
-        slot = await services.bookings.book(request[ACCOUNT], exam_id, body["slot_id"])
+        slot = await services.bookings.book(account_of(request), exam_id, body["slot_id"])
     except Exception as exc:
         request.app[METRICS].bookings.labels(getattr(exc, "code", "error")).inc()
         raise

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..store.models import public
 from .candidate_api import slot_json
-from .context import ACCOUNT, SERVICES
+from .context import SERVICES, account_of
 from .routing import Routes
 
 routes = Routes()
@@ -15,7 +15,7 @@ routes = Routes()
 @routes.get("/api/examiner/rooms", ("examiner",))
 async def my_rooms(request: web.Request) -> web.Response:
     catalog = request.app[SERVICES].catalog
-    me = request[ACCOUNT].id
+    me = account_of(request).id
     out = []
     for exam in await catalog.exams():
         subjects = {s.id: s for s in await catalog.subjects(exam.id)}

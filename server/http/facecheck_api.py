@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from ..errors import UserError
-from ..store.models import public
 from .admin_api import actor
 from .body import Field, check, read_json
-from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+from .context import LANG, SERVICES, SETTINGS, account_of
 from .routing import Routes
 
 routes = Routes()
@@ -18,13 +17,13 @@ PROCTOR = ("proctor", "admin")
 
 @routes.get("/api/candidate/exams/{exam_id}/facecheck", CANDIDATE)
 async def face_status(request: web.Request) -> web.Response:
-    status = await request.app[SERVICES].face_checks.status(request[ACCOUNT], request.match_info["exam_id"])
+    status = await request.app[SERVICES].face_checks.status(account_of(request), request.match_info["exam_id"])
     return web.json_response(status)
 
 
 @routes.post("/api/candidate/exams/{exam_id}/facecheck/challenge", CANDIDATE)
 async def face_challenge(request: web.Request) -> web.Response:
-    challenge = await request.app[SERVICES].face_checks.challenge(request[ACCOUNT], request.match_info["exam_id"])
+    challenge = await request.app[SERVICES].face_checks.challenge(account_of(request), request.match_info["exam_id"])
     return web.json_response(challenge, status=201)
 
 
@@ -32,11 +31,14 @@ async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
     """multipart/form-data: ``challenge_id`` and up to ``facecheck_max_frames`` ``frame`` parts."""
     settings = request.app[SETTINGS]
     if not request.content_type.startswith("multipart/"):
-        raise UserError("bad_content_type", 415, expected="multipart/form-data")
-    challenge_id, frames = "", []
+        raise UserError("bad_content_type", expected="multipart/form-data")
+    challenge_id = ""
+    frames: list[bytes] = []
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):  # a multipart nested in the form: not a burst of frames
+                raise UserError("bad_multipart", field="frame")
             if part.name == "challenge_id" and not challenge_id:
                 challenge_id = (await part.read_chunk(200)).decode("ascii", "replace").strip()
             elif part.name == "frame":
@@ -62,12 +64,12 @@ async def face_check(request: web.Request) -> web.Response:
     """A burst of frames for the challenge. A failed check is an answer (200), not an error."""
     challenge_id, frames = await read_frames(request)
     result = await request.app[SERVICES].face_checks.check_queue_entry(
-        request[ACCOUNT], request.match_info["exam_id"], challenge_id, frames)
+        account_of(request), request.match_info["exam_id"], challenge_id, frames)
     return web.json_response(result.to_json(request[LANG]))
 
 
 def review_json(review) -> dict:
-    return {**public(review), "photo_url": f"/api/staff/photos/{review.photo_sha256}" if review.photo_sha256 else None}
+    return review.to_json()
 
 
 @routes.get("/api/proctor/reviews", PROCTOR)
@@ -95,10 +97,10 @@ async def review_frame(request: web.Request) -> web.StreamResponse:
     review = await services.face_gate.review(request.match_info["review_id"])
     check_id = request.match_info["check_id"]
     if check_id not in review.check_ids or not request.match_info["index"].isdigit():
-        raise UserError("not_found", 404)
+        raise UserError("not_found")
     path = services.frame_archive.path(review.exam_id, review.account_id, check_id, int(request.match_info["index"]))
     if path is None:  # past retention
-        raise UserError("not_found", 404)
+        raise UserError("not_found")
     return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=600"})
 
 

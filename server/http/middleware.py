@@ -13,6 +13,7 @@ from ..i18n import human_size, pick_lang
 from ..logs import request_id
 from ..store.redis import RedisUnavailable
 from ..accounts.sessions import COOKIE
+from .statuses import status_for
 from .context import ACCOUNT, LANG, METRICS, SERVICES, SESSION, SETTINGS
 
 log = logging.getLogger("server.http")
@@ -63,7 +64,7 @@ async def access_log(request: web.Request, handler):
 
 
 def _json_error(err: UserError, lang: str) -> web.Response:
-    return web.json_response(err.to_json(lang), status=err.status)
+    return web.json_response(err.to_json(lang), status=status_for(err))
 
 
 @web.middleware
@@ -78,17 +79,17 @@ async def errors(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status in (404, 405) and request.path.startswith("/api/"):
             code = "not_found" if exc.status == 404 else "method_not_allowed"
-            return _json_error(UserError(code, exc.status), lang)
+            return _json_error(UserError(code), lang)
         if exc.status == 413:
-            return _json_error(UserError("body_too_large", 413, limit=human_size(settings.max_upload_bytes)), lang)
+            return _json_error(UserError("body_too_large", limit=human_size(settings.max_upload_bytes)), lang)
         raise
-    except RedisUnavailable as exc:  # type: ignore[misc]
+    except RedisUnavailable as exc:
         request.app[METRICS].redis_up.set(0)
         log.error("redis unreachable", extra={"error": str(exc)})
-        return _json_error(UserError("storage_unavailable", 503), lang)
+        return _json_error(UserError("storage_unavailable"), lang)
     except Exception:
         log.exception("unhandled error")
-        return _json_error(UserError("internal", 500, request_id=request_id.get()), lang)
+        return _json_error(UserError("internal", request_id=request_id.get()), lang)
 
 
 @web.middleware
@@ -99,9 +100,9 @@ async def same_origin(request: web.Request, handler):
         if origin and origin != "null":
             host = origin.split("://", 1)[-1]
             if host != request.host:
-                raise UserError("cross_origin", 403)
+                raise UserError("cross_origin")
         elif request.headers.get("Sec-Fetch-Site") == "cross-site":
-            raise UserError("cross_origin", 403)
+            raise UserError("cross_origin")
     return await handler(request)
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..store.redis import RedisUnavailable, ping
+from ..store.redis import RedisUnavailable
 from .routing import PUBLIC, Routes
 from .context import METRICS, SERVICES, SETTINGS
+from .metrics_product import product_metrics
 
 routes = Routes()
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -18,8 +19,8 @@ OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 async def redis_check(app: web.Application) -> dict:
     metrics = app[METRICS]
     try:
-        seconds = await ping(app[SERVICES].store.redis)
-    except RedisUnavailable as exc:  # type: ignore[misc]
+        seconds = await app[SERVICES].ping()
+    except RedisUnavailable as exc:
         metrics.redis_up.set(0)
         return {"ok": False, "error": f"redis unreachable: {exc}"}
     metrics.redis_up.set(1)
@@ -47,6 +48,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/metrics", PUBLIC)
 async def metrics(request: web.Request) -> web.Response:
     await redis_check(request.app)
+    await product_metrics(request.app).refresh()  # the queue's figures (Redis); the rest is read while generating
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -9,10 +9,11 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import UserError
-from ..i18n import LABELS, MESSAGES, label
+from ..i18n import LABELS, MESSAGES, candidate_labels, label
 from ..store.models import ROLES
 from .routing import PUBLIC, Routes
-from .context import ACCOUNT, LANG, SERVICES, SETTINGS
+from .statuses import status_for
+from .context import ACCOUNT, LANG, SERVICES, SETTINGS, account_of
 
 FAVICON = Path(__file__).resolve().parents[2] / "web" / "static" / "favicon.svg"
 
@@ -25,7 +26,7 @@ HOME = {"candidate": "/candidate", "examiner": "/examiner", "proctor": "/proctor
 # What staff pages label from the server's catalogue (server/i18n.py), by code prefix: audit events,
 # reasons, states, audit details... (common.js label(code)); face-check reasons are the codes with advice.
 LABEL_PREFIXES = ("event_", "reason_", "queue_state_", "face_status_", "face_kind_", "detail_", "role_", "rec_state_",
-                  "track_kind_", "participant_kind_", "phrase_")
+                  "track_kind_", "participant_kind_", "phrase_", "roster_row_")
 STAFF = ("examiner", "proctor", "admin")
 
 
@@ -45,7 +46,8 @@ async def page_context(request: web.Request) -> dict:
 
     return {"lang": lang, "t": t, "account": account, "path": request.path,
             "timezone": request.app[SETTINGS].timezone,
-            "labels": labels(lang) if account is not None and account.role in STAFF else None}
+            "labels": labels(lang) if account is not None and account.role in STAFF else None,
+            "candidate_labels": None if account is not None and account.role in STAFF else candidate_labels(lang)}
 
 
 def _safe_next(value: str | None) -> str:
@@ -101,10 +103,10 @@ async def practice_page(request: web.Request) -> dict:
 async def _candidate_exam_page(request: web.Request, template: str) -> web.StreamResponse:
     """A page about one of the candidate's exams; another's (or an unverified candidate) gets the error page."""
     try:
-        state = await request.app[SERVICES].enrolments.exam_for(request[ACCOUNT], request.match_info["exam_id"])
+        state = await request.app[SERVICES].enrolments.exam_for(account_of(request), request.match_info["exam_id"])
     except UserError as err:
         return aiohttp_jinja2.render_template("error.html", request, {
-            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=err.status)
+            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=status_for(err))
     return aiohttp_jinja2.render_template(template, request, {"exam": state.exam})
 
 
@@ -132,16 +134,15 @@ async def examiner_room_page(request: web.Request) -> web.StreamResponse:
     lang = request.get(LANG, "zh")
     services = request.app[SERVICES]
     room_id = request.match_info["room_id"]
-    data = await services.store.redis.hgetall(services.store.keys.room(room_id))
-    if not data or not await services.store.redis.sismember(services.store.keys.room_examiners(room_id),
-                                                             request[ACCOUNT].id):
-        err = UserError("room_not_found", 404)
+    room = await services.catalog.examiner_room(room_id, account_of(request).id)
+    if room is None:
+        err = UserError("room_not_found")
         return aiohttp_jinja2.render_template("error.html", request, {"code": err.code, "message": err.message(lang)},
                                               status=404)
-    exam = await services.catalog.exam(data["exam_id"])
-    subject = await services.catalog.subject(exam.id, data["subject_id"])
+    exam = await services.catalog.exam(room.exam_id)
+    subject = await services.catalog.subject(exam.id, room.subject_id)
     return aiohttp_jinja2.render_template("room.html", request, {
-        "room": {"id": room_id, "name": data.get("name", "")}, "exam": exam, "subject": subject})
+        "room": {"id": room_id, "name": room.name}, "exam": exam, "subject": subject})
 
 
 @routes.get("/proctor", ("proctor", "admin"), page=True)

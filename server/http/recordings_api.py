@@ -109,10 +109,10 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     record = await services.recordings.get(request.match_info["interview_id"])
     if record is None or not FILE_NAME.match(name):
-        raise UserError("not_found", 404)
+        raise UserError("not_found")
     path = services.recordings.file(record, name)
     if path is None:
-        raise UserError("not_found", 404)
+        raise UserError("not_found")
     track = next((t for t in _manifest(record).get("tracks", []) if t.get("file") == name), None)
     headers = {"Content-Type": _content_type(track, name), "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}
@@ -135,14 +135,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     await response.write(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    redis, keys = services.store.redis, services.store.keys
-    cursor = "-"
-    while True:  # oldest first, in pages, never the whole stream in memory
-        batch = await redis.xrange(keys.audit(exam.id), min=cursor, count=1000)
-        if cursor != "-" and batch and batch[0][0] == cursor:
-            batch = batch[1:]
-        if not batch:
-            break
+    async for batch in services.audit.iter_range(exam.id):  # oldest first, in pages, never the whole stream in memory
         buffer.seek(0)
         buffer.truncate()
         for entry_id, fields in batch:
@@ -151,7 +144,6 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
                              fields.get("event", ""), fields.get("actor", ""), fields.get("actor_role", ""),
                              fields.get("subject", ""), _safe(fields.get("data") or "{}")])
         await response.write(buffer.getvalue().encode("utf-8"))
-        cursor = batch[-1][0]
     await response.write_eof()
     return response
 

@@ -82,13 +82,13 @@ def _guard(info: RouteInfo, handler: Handler) -> Handler:
             if account is None:
                 if info.page:
                     raise web.HTTPFound("/login?next=" + request.path_qs.replace("&", "%26"))
-                raise UserError("login_required", 401)
+                raise UserError("login_required")
             if info.page:
                 return aiohttp_jinja2.render_template("error.html", request, {"code": "forbidden"}, status=403)
-            raise UserError("forbidden", 403)
+            raise UserError("forbidden")
         for name, value in request.match_info.items():  # ids become Redis key parts: shape first
             if name.endswith("_id") and not is_id(value):
                 code = name[:-3] + "_not_found"
-                raise UserError(code if code in MESSAGES else "not_found", 404)
+                raise UserError(code if code in MESSAGES else "not_found")
         return await handler(request)
     return guarded

@@ -50,7 +50,7 @@ class DevicePolicy:
     def check(self, report: dict) -> None:
         found = self.problems(report)
         if found:
-            raise UserError("device_check_failed", 422, field="device", problems=found)
+            raise UserError("device_check_failed", field="device", problems=found)
 
 
 def _major(version: str) -> int | None:

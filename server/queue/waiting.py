@@ -28,6 +28,31 @@ from .entries import ABSENT, ACTIVE, CALLED, DONE, IN_ROOM, REMOVED, REVIEW_PEND
 
 log = logging.getLogger("server.queue")
 Listener = Callable[[QueueChange], Awaitable[None]]
+CALL_WAIT_BOUNDS_S = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
+
+
+class Durations:
+    """Durations by label, in buckets (read by the metrics; no metrics library here).
+    ``counts[label][i]``: durations <= ``bounds[i]``, not cumulative; the last one is above all."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+
+    def observe(self, label: str, seconds: float) -> None:
+        counts = self.counts.setdefault(label, [0] * (len(self.bounds) + 1))
+        counts[next((i for i, b in enumerate(self.bounds) if seconds <= b), len(self.bounds))] += 1
+        self.sums[label] = self.sums.get(label, 0.0) + seconds
+
+
+class QueueStats:
+    """What this process's queue did since it started (the metrics read it)."""
+
+    def __init__(self) -> None:
+        self.call_waits = Durations(CALL_WAIT_BOUNDS_S)  # by exam: joining -> called, for calls made here
+        self.changes: dict[str, int] = {}  # QueueChange events announced here
+        self.face_results: dict[tuple[str, str], int] = {}  # (kind, outcome) of face results heard
 
 
 class NobodyReady(UserError):
@@ -37,7 +62,7 @@ class NobodyReady(UserError):
     MAX_NAMES = 5
 
     def __init__(self, blocked: list[dict], why: str, waiting: str, timezone: str, now: float) -> None:
-        super().__init__("nobody_ready", 409, waiting=waiting, why=why, blocked=blocked)
+        super().__init__("nobody_ready", waiting=waiting, why=why, blocked=blocked)
         self.timezone, self.now = timezone, now
 
     def _names(self, people: list[dict], lang: str) -> str:
@@ -88,8 +113,10 @@ class WaitingQueue:
         self.face_pass_valid_s = face_pass_valid_s
         self.timezone = timezone  # times in call-next's refusals
         self.listeners: list[Listener] = []
+        self.stats = QueueStats()
 
     async def _notify(self, change: QueueChange) -> None:
+        self.stats.changes[change.event] = self.stats.changes.get(change.event, 0) + 1
         for listener in list(self.listeners):
             try:
                 await listener(change)
@@ -112,6 +139,35 @@ class WaitingQueue:
         found = [await self.entry(room_id, account_id) for room_id in rooms]
         return sorted((e for e in found if e), key=lambda e: -e.slot_start)
 
+    async def line_figures(self, max_rooms: int = 500, max_line: int = 100, now: float | None = None) -> list[dict]:
+        """For the metrics, every room with a queue (at most ``max_rooms``): its exam, how many are
+        in its line, and the longest current wait among the first ``max_line`` of the line. Three
+        round trips (the active rooms, then two pipelines), whatever the number of keys."""
+        now = time.time() if now is None else now
+        k = self.keys
+        rooms = sorted(await self.store.redis.smembers(k.active_queues()))[:max_rooms]
+        if not rooms:
+            return []
+        pipe = self.store.pipeline(transaction=False)
+        for room_id in rooms:
+            pipe.hget(k.room(room_id), "exam_id")
+            pipe.zcard(k.queue(room_id))
+            pipe.zrange(k.queue(room_id), 0, max_line - 1)
+        found = await pipe.execute()
+        lines = [(room_id, found[i * 3] or "", int(found[i * 3 + 1] or 0), found[i * 3 + 2])
+                 for i, room_id in enumerate(rooms)]
+        pipe = self.store.pipeline(transaction=False)
+        for room_id, _, _, accounts in lines:
+            for account_id in accounts:
+                pipe.hget(k.queue_entry(room_id, account_id), "joined_at")
+        joined = iter(await pipe.execute())
+        figures = []
+        for room_id, exam_id, waiting, accounts in lines:
+            times = [float(t) for t in (next(joined) for _ in accounts) if t]
+            figures.append({"room": room_id, "exam": exam_id, "waiting": waiting,
+                            "longest_wait_s": max((now - t for t in times), default=0.0)})
+        return figures
+
     # the candidate
     async def join(self, account: Account, exam_id: str, slot_id: str, device: dict,
                    now: float | None = None) -> QueueEntry:
@@ -120,13 +176,13 @@ class WaitingQueue:
         candidate = await self.enrolments.exam_for(account, exam_id)
         slot = await self.catalog.find_slot(slot_id)
         if slot is None or slot.exam_id != exam_id or candidate.bookings.get(slot.subject_id) != slot_id:
-            raise UserError("queue_not_booked", 404, field="slot_id")
+            raise UserError("queue_not_booked", field="slot_id")
         if now < slot.starts_at - self.early_entry_s:
             minutes = math.ceil((slot.starts_at - self.early_entry_s - now) / 60)
-            raise UserError("queue_too_early", 409, field="slot_id", minutes=minutes,
+            raise UserError("queue_too_early", field="slot_id", minutes=minutes,
                             early=round(self.early_entry_s / 60))
         if now >= slot.ends_at:
-            raise UserError("queue_slot_over", 409, field="slot_id")
+            raise UserError("queue_slot_over", field="slot_id")
         self.device_policy.check(device)
         k = self.keys
         actor = Actor(account.id, account.role)
@@ -138,7 +194,7 @@ class WaitingQueue:
                   f"{slot.ends_at}", json.dumps(device, ensure_ascii=False), self.face_pass_valid_s,
                   *audit.base_fields(actor, account.id)])
         if result[0] == "err":
-            raise UserError(result[1], 409, field="slot_id")
+            raise UserError(result[1], field="slot_id")
         await self._notify(QueueChange(slot.room_id, exam_id, f"queue_{result[2]}", account.id))
         return await self.entry(slot.room_id, account.id)  # type: ignore[return-value]
 
@@ -146,7 +202,7 @@ class WaitingQueue:
         """The called candidate has joined the room; the one now at the head hears "you are next"."""
         entry = await self.entry(room_id, account.id)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
-            raise UserError("room_not_admitted", 403, field="room_id")
+            raise UserError("room_not_admitted", field="room_id")
         if entry.state == IN_ROOM:
             return entry
         remind = await self._move(Actor(account.id, account.role), entry, (CALLED,), IN_ROOM, "keep", "enter",
@@ -157,18 +213,19 @@ class WaitingQueue:
     async def _own_entry(self, account_id: str, room_id: str) -> QueueEntry:
         entry = await self.entry(room_id, account_id)
         if entry is None:
-            raise UserError("not_in_queue", 404, field="room_id")
+            raise UserError("not_in_queue", field="room_id")
         return entry
 
     # face check results (recorded by the face gate; here they move the entry)
     async def face_result(self, exam_id: str, account_id: str, outcome: str, kind: str) -> None:
         """``outcome``: passed | failed | locked. A queue pass lets the candidate be called; three strikes
         send them to a proctor's review; a failed room check sends them back to the face check."""
+        self.stats.face_results[(kind, outcome)] = self.stats.face_results.get((kind, outcome), 0) + 1
         for entry in await self.entries_of(account_id):
             if entry.exam != exam_id:
                 continue
             actor = Actor(account_id, "candidate")
-            moved = ""
+            moved: str | None = ""
             if outcome == "locked" and entry.state in ACTIVE:
                 moved = await self._try_move(actor, entry, ACTIVE, REVIEW_PENDING, "remove", "release",
                                              reason="face_check_locked", event="queue_face_locked")
@@ -220,10 +277,13 @@ class WaitingQueue:
             raise NobodyReady(blocked, reasons[0] if len(reasons) == 1 else "mixed", result[2],
                               self.timezone, now)
         if result[0] == "err":
-            raise UserError(result[1], 409, waiting="")
+            raise UserError(result[1], waiting="")
         account_id = result[1]
         await self._notify(QueueChange(room_id, exam_id, "queue_called", account_id))
-        return await self.entry(room_id, account_id)  # type: ignore[return-value]
+        entry = await self.entry(room_id, account_id)
+        if entry is not None and entry.called_at and entry.joined_at:
+            self.stats.call_waits.observe(exam_id, max(0.0, entry.called_at - entry.joined_at))
+        return entry  # type: ignore[return-value]
 
     async def finish(self, examiner: Actor, room_id: str, account_id: str) -> QueueEntry:
         """End the interview: the candidate is done and leaves the room."""
@@ -260,7 +320,7 @@ class WaitingQueue:
                   json.dumps({"room": entry.room, **data}, ensure_ascii=False), "1" if stats else "0",
                   self._entry_prefix(entry.room), *audit.base_fields(actor, entry.account)])
         if result[0] == "err":
-            raise UserError(result[1], 409, state_code=f"queue_state_{result[2]}")
+            raise UserError(result[1], state_code=f"queue_state_{result[2]}")
         return result[2]
 
     async def _try_move(self, *args, **kwargs) -> str | None:

@@ -53,25 +53,25 @@ class AuxTokens:
 
     async def verify(self, token: object) -> AuxToken:
         if not isinstance(token, str) or len(token) > 400 or token.count(".") != 1:
-            raise UserError("aux_token_invalid", 403)
+            raise UserError("aux_token_invalid")
         payload, signature = token.split(".")
         expected = _b64(hmac.new(await self._secret(), payload.encode(), hashlib.sha256).digest())
         if not hmac.compare_digest(signature, expected):
-            raise UserError("aux_token_invalid", 403)
+            raise UserError("aux_token_invalid")
         try:
             body = json.loads(_unb64(payload))
         except ValueError:
-            raise UserError("aux_token_invalid", 403) from None
+            raise UserError("aux_token_invalid") from None
         if body.get("x", 0) < time.time() or not is_id(body.get("e")) or not is_id(body.get("a")):
-            raise UserError("aux_token_invalid", 403)
+            raise UserError("aux_token_invalid")
         return AuxToken(body["t"], body["e"], body["a"], float(body["x"]))
 
     async def admit_device(self, token: AuxToken, device: object) -> None:
         """Up to ``max_devices`` different devices per token; a device already admitted comes back."""
         if not isinstance(device, str) or not 8 <= len(device) <= 64 or not device.isalnum():
-            raise UserError("aux_device_invalid", 400)
+            raise UserError("aux_device_invalid")
         key = self.store.keys.aux_devices(token.id)
         admitted = await self.store.script("aux_admit")(
             keys=[key], args=[device, self.max_devices, max(1, int(token.expires_at - time.time()))])
         if not admitted:
-            raise UserError("aux_device_limit", 409, max=self.max_devices)
+            raise UserError("aux_device_limit", max=self.max_devices)

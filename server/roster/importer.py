@@ -14,7 +14,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from redis.exceptions import WatchError
 
 from ..errors import UserError
@@ -45,7 +45,7 @@ ID_TYPES = {
                      "港澳台居民居住证", "permit"), "passport"),
 }
 MAX_NAME = 50
-_PHOTO_FACE = {"face_no_face": ("row_photo_no_face", {}), "face_multiple": ("row_photo_faces", {})}
+_PHOTO_FACE: dict[str, tuple[str, dict]] = {"face_no_face": ("row_photo_no_face", {}), "face_multiple": ("row_photo_faces", {})}
 PhotoCheck = Callable[[str, bytes], Awaitable["str | None"]]  # (sha256, bytes) -> why the photo cannot serve
 Progress = Callable[[str, int, int], Awaitable[None]]  # (stage, done, total)
 _ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
@@ -91,7 +91,7 @@ class ImportReport:
         """Each row's ``reasons``: why it was rejected, or, for a written row, what will go wrong later
         (``"level": "warning"``, and the row has ``"warning": true``); ``warnings`` counts those rows."""
         def row(r: RowResult) -> dict:
-            out = {"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
+            out: dict[str, Any] = {"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
                    "reasons": [{"code": code, "message": message(code, lang, **params)} for code, params in r.reasons]}
             if r.warnings and r.status != "rejected":
                 out["warning"] = True
@@ -219,7 +219,7 @@ class RosterImporter:
         number = idcard.normalize(id_number)
         entry = await self.book.entry(exam_id, number)
         if entry is None:
-            raise UserError("roster_entry_not_found", 404, field="id_number")
+            raise UserError("roster_entry_not_found", field="id_number")
         result = RowResult(0, number, entry.name, "updated")
         source = PhotoSource({"photo": ("photo", len(data), lambda: data)}, self.max_photo_bytes)
         photo = self._check_photo("photo", number, source, result.reasons)
@@ -242,6 +242,7 @@ class RosterImporter:
                            progress: Progress | None) -> list[RosterEntry]:
         """Every ID photo must show exactly one usable face (it is the face-check reference)."""
         assert self.photo_check is not None
+        photo_check = self.photo_check
         shas = sorted({e.photo_sha256 for e in entries if e.photo_sha256})
         verdicts: dict[str, str | None] = {}
         gate = asyncio.Semaphore(4)
@@ -252,7 +253,7 @@ class RosterImporter:
             async with gate:
                 path = self.photos.path(sha)
                 data = await asyncio.to_thread(path.read_bytes) if path else b""
-                verdicts[sha] = await self.photo_check(sha, data)
+                verdicts[sha] = await photo_check(sha, data)
             done += 1
             if progress:
                 await progress("faces", done, len(shas))

@@ -24,7 +24,7 @@ log = logging.getLogger("server.signaling")
 
 class AuxNamespace(RoleNamespace):
     EVENTS = {"rtc:config": {}, "rtc:join": {"sdp": SDP}, "rtc:restart": {"sdp": SDP}}
-    rooms: RoomSignals  # set by the hub
+    rooms: RoomSignals  # given by server/wiring.py
 
     async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
         request = environ.get("aiohttp.request")
@@ -71,7 +71,7 @@ class AuxNamespace(RoleNamespace):
     async def _join(self, user: User, sdp: str) -> str:
         entry = await self._entry(user)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
-            raise UserError("aux_wait", 409)
+            raise UserError("aux_wait")
         interviews = self.rooms.interviews
         try:
             participant = Participant(user.scope["participant"], "aux", entry.name, user.account.id)

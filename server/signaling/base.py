@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 
 from ..accounts.sessions import COOKIE
 from ..config import Settings
 from ..errors import UserError
-from ..http.body import Field, check
+from ..payloads import Field, check
 from ..i18n import message, pick_lang
 from ..services import Services
 from ..store.models import Account
 from .limits import TokenBucket
+
+if TYPE_CHECKING:
+    from .rooms import RoomSignals
 
 log = logging.getLogger("server.signaling")
 MAX_EVENT_BYTES = 128 * 1024  # an SDP offer is the largest payload (64 KB at most)
@@ -47,10 +50,11 @@ class RoleNamespace(socketio.AsyncNamespace):
     ROLES: tuple[str, ...] = ()
     EVENTS: dict[str, dict[str, Field]] = {}
 
-    def __init__(self, namespace: str, services: Services, settings: Settings) -> None:
+    def __init__(self, namespace: str, services: Services, settings: Settings, rooms: RoomSignals | None = None) -> None:
         super().__init__(namespace)
         self.services = services
         self.settings = settings
+        self.rooms = rooms  # the room signals every namespace shares (server/wiring.py)
         self.users: dict[str, User] = {}  # sid -> user, for sockets held by this process
 
     async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
@@ -75,8 +79,10 @@ class RoleNamespace(socketio.AsyncNamespace):
 
     async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
         """STUN/TURN servers for the browser's peer connection (in namespaces whose EVENTS list
-        ``rtc:config``); ``rooms`` is attached by the hub."""
-        return {"ice_servers": self.rooms.interviews.ice_servers}
+        ``rtc:config``)."""
+        rooms = self.rooms
+        assert rooms is not None, "server/wiring.py gives every namespace the room signals"
+        return {"ice_servers": rooms.interviews.ice_servers}
 
     async def _welcome(self, sid: str, user: User) -> None:
         try:
@@ -109,11 +115,11 @@ class RoleNamespace(socketio.AsyncNamespace):
             return None
         try:
             if not user.bucket.take():
-                raise UserError("rate_limited", 429)
+                raise UserError("rate_limited")
             spec = self.EVENTS.get(event)
             handler = getattr(self, "on_" + event.replace(":", "_"), None)
             if spec is None or handler is None:
-                raise UserError("event_unknown", 404, name=event[:60])
+                raise UserError("event_unknown", name=event[:60])
             if payload is None:
                 payload = {}
             if not isinstance(payload, dict) or len(str(payload)) > MAX_EVENT_BYTES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..errors import UserError
-from ..http.body import Field
+from ..payloads import Field
 from ..i18n import message
 from ..queue.entries import ACTIVE, CALLED, IN_ROOM
 from ..queue.views import room_view
@@ -54,15 +54,12 @@ class CandidateNamespace(RoleNamespace):
         "rtc:answer": {"room_id": ROOM_ID, "sdp": SDP},
         "room:phrase": {"room_id": ROOM_ID, "phrase": Field("str", max_len=20)},
     }
-    rooms: RoomSignals  # set by the hub
+    rooms: RoomSignals  # given by server/wiring.py
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         await self.enter_room(sid, candidate_room(user.account.id))
-        redis, keys = self.services.store.redis, self.services.store.keys
-        for slot_id in (await redis.hgetall(keys.bookings(user.account.id))).values():
-            room_id = await redis.hget(keys.slot(slot_id), "room_id")
-            if room_id:
-                await self.enter_room(sid, line_room(room_id))
+        for room_id in await self.services.bookings.rooms_of(user.account.id):
+            await self.enter_room(sid, line_room(room_id))
         await self.services.queue.touch({user.account.id: [sid]}, self.settings.presence_ttl_s)
 
     async def welcome(self, sid: str, user: User) -> None:
@@ -118,11 +115,11 @@ class CandidateNamespace(RoleNamespace):
     async def _in_room(self, user: User, room_id: str):
         entry = await self.services.queue.entry(room_id, user.account.id)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
-            raise UserError("room_not_admitted", 403, field="room_id")
+            raise UserError("room_not_admitted", field="room_id")
         return entry
 
 
 def _room(data: dict) -> str:
     if not is_id(data["room_id"]):
-        raise UserError("room_not_admitted", 403, field="room_id")
+        raise UserError("room_not_admitted", field="room_id")
     return data["room_id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
-from ..http.body import Field
+from ..payloads import Field
 from ..queue.views import room_view
 from ..store.audit import Actor
 from ..store.models import is_id
@@ -29,17 +29,19 @@ class ExaminerNamespace(RoleNamespace):
         "rtc:restart": {"sdp": SDP},
         "rtc:answer": {"sdp": SDP},
     }
-    rooms: RoomSignals  # set by the hub
+    rooms: RoomSignals  # given by server/wiring.py
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
-        room_id = auth.get("room_id")
-        redis, keys = self.services.store.redis, self.services.store.keys
-        if not is_id(room_id) or not await redis.exists(keys.room(room_id)):
-            raise UserError("room_not_found", 404)
-        if not await redis.sismember(keys.room_examiners(room_id), user.account.id):
-            raise UserError("not_room_examiner", 403)
+        room_id = auth.get("room_id")  # the client's connect auth, unchecked: is_id is False for a non-str
+        if not isinstance(room_id, str) or not is_id(room_id):
+            raise UserError("room_not_found")
+        room = await self.services.catalog.find_room(room_id)
+        if room is None:
+            raise UserError("room_not_found")
+        if user.account.id not in room.examiners:
+            raise UserError("not_room_examiner")
         user.scope["room_id"] = room_id
-        user.scope["exam_id"] = await redis.hget(keys.room(room_id), "exam_id")
+        user.scope["exam_id"] = room.exam_id
         await self.enter_room(sid, examiner_room(room_id))
         await self.enter_room(sid, user_room(user.account.id))
 
@@ -97,5 +99,5 @@ def _actor(user: User) -> Actor:
 
 def _account(data: dict) -> str:
     if not is_id(data["account_id"]):
-        raise UserError("not_in_queue", 404, field="account_id")
+        raise UserError("not_in_queue", field="account_id")
     return data["account_id"]

@@ -11,7 +11,6 @@ import time
 import socketio
 
 from ..i18n import message
-from ..http.facecheck_api import review_json
 from ..queue.entries import CALLED, IN_LINE, SYSTEM_REASONS, QueueChange, QueueEntry
 from ..queue.views import RoomView, room_view
 from ..services import Services
@@ -146,4 +145,4 @@ class Fanout:
 
 
 async def open_reviews(services: Services, exam_id: str) -> list[dict]:
-    return [review_json(r) for r in await services.face_gate.open_reviews() if r.exam_id == exam_id]
+    return [r.to_json() for r in await services.face_gate.open_reviews() if r.exam_id == exam_id]

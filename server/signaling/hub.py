@@ -1,6 +1,6 @@
-"""The socket.io server on the aiohttp app: one namespace per role, fan-out across processes through
-Redis (socket.io's Redis manager, channel under the key prefix), the queue's clock and the presence
-heartbeat of the candidate sockets this process holds."""
+"""The socket.io server's process tasks: the queue's clock, the presence heartbeat of the candidate
+sockets this process holds, recovering recordings cut off by a crash. ``server/wiring.py`` builds the
+server (namespaces, fan-out across processes through socket.io's Redis manager) and registers these."""
 
 from __future__ import annotations
 
@@ -14,42 +14,22 @@ from aiohttp import web
 from ..config import Settings
 from ..queue import sweeper
 from ..services import Services
-from ..rooms import passthrough
-from ..rooms.ice import parse_ice_servers
-from ..rooms.interviews import Interviews
-from .aux import AuxNamespace
 from .base import MAX_EVENT_BYTES
 from .candidate import CandidateNamespace
-from .examiner import ExaminerNamespace
-from .fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .fanout import CANDIDATE, Fanout
 from .rooms import RoomSignals
-from .proctor import ProctorNamespace
 
 log = logging.getLogger("server.signaling")
 SIO = web.AppKey("socketio", socketio.AsyncServer)
+__all__ = ["SIO", "MAX_EVENT_BYTES", "lifecycle"]
 
 
-def attach(app: web.Application, services: Services, settings: Settings) -> socketio.AsyncServer:
-    passthrough.check_internals()  # aiortc/aioice as pinned, with the private names the media uses, or no start
-    manager = (socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
-               if settings.redis_url else socketio.AsyncManager())
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
-                               max_http_buffer_size=2 * MAX_EVENT_BYTES, logger=False, engineio_logger=False)
-    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers),
-                            settings.room_claim_ttl_s)
-    rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
-    candidates = CandidateNamespace(CANDIDATE, services, settings)
-    for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings),
-                      ProctorNamespace(PROCTOR, services, settings), AuxNamespace(AUX, services, settings)):
-        namespace.rooms = rooms
-        sio.register_namespace(namespace)
-    sio.attach(app)
-    app[SIO] = sio
-    fanout = Fanout(sio, services)
-    services.queue.listeners.append(fanout.room_changed)
-    services.queue.listeners.append(rooms.queue_changed)
+def lifecycle(sio: socketio.AsyncServer, services: Services, settings: Settings, candidates: CandidateNamespace,
+              fanout: Fanout, rooms: RoomSignals):
+    """The process's socket tasks (the queue's clock, the presence heartbeat, recovering recordings)
+    and a clean leave, as an aiohttp cleanup context (``wiring.build_process`` registers it)."""
 
-    async def lifecycle(app: web.Application):
+    async def run(app: web.Application):
         tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
                  asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s)),
                  asyncio.create_task(_recover_recordings(services, settings.room_claim_ttl_s / 3))]
@@ -65,8 +45,7 @@ def attach(app: web.Application, services: Services, settings: Settings) -> sock
             await asyncio.wait_for(fanout.idle(), 5)
         await rooms.close()
 
-    app.cleanup_ctx.append(lifecycle)
-    return sio
+    return run
 
 
 async def _recover_recordings(services: Services, every_s: float) -> None:

@@ -4,9 +4,8 @@ room as it changes), the open face reviews, and a candidate's history from the a
 from __future__ import annotations
 
 from ..errors import UserError
-from ..http.body import Field
+from ..payloads import Field
 from ..queue.views import room_view
-from ..store import audit
 from ..store.models import is_id
 from .base import RoleNamespace, User
 from .fanout import open_reviews, proctor_room
@@ -20,9 +19,9 @@ class ProctorNamespace(RoleNamespace):
     }
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
-        exam_id = auth.get("exam_id")
-        if not is_id(exam_id) or await self.services.catalog.find_exam(exam_id) is None:
-            raise UserError("exam_not_found", 404)
+        exam_id = auth.get("exam_id")  # the client's connect auth, unchecked: is_id is False for a non-str
+        if not isinstance(exam_id, str) or not is_id(exam_id) or await self.services.catalog.find_exam(exam_id) is None:
+            raise UserError("exam_not_found")
         user.scope["exam_id"] = exam_id
         await self.enter_room(sid, proctor_room(exam_id))
 
@@ -40,7 +39,6 @@ class ProctorNamespace(RoleNamespace):
     async def on_proctor_history(self, sid: str, user: User, data: dict) -> dict:
         account_id = data["account_id"]
         if not is_id(account_id):
-            raise UserError("account_not_found", 404, field="account_id")
-        entries = await audit.read(self.services.store.redis, self.services.store.keys, user.scope["exam_id"],
-                                   count=200, subject=account_id)
+            raise UserError("account_not_found", field="account_id")
+        entries = await self.services.audit.read(user.scope["exam_id"], count=200, subject=account_id)
         return {"account_id": account_id, "entries": entries}

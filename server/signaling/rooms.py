@@ -23,7 +23,7 @@ ENDING_EVENTS = {"queue_done": "done", "queue_removed": "removed", "face_locked"
 
 
 def media_error(exc: MediaError) -> UserError:
-    return UserError(exc.code, 409 if exc.code == "room_on_other_server" else 400, field="sdp")
+    return UserError(exc.code, field="sdp")
 
 
 class RoomSignals:
@@ -33,8 +33,6 @@ class RoomSignals:
         self.services = services
         self.interviews = interviews
         self.face_frames = face_frames
-        interviews.on_offer = self.send_offer
-        interviews.on_event = self.room_event
         self.tasks: set[asyncio.Task] = set()
 
     async def send_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
@@ -57,7 +55,7 @@ class RoomSignals:
         """The called candidate joins the room's media: in the room from now, recorded, face-checked."""
         entry = await self.services.queue.entry(room_id, account.id)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
-            raise UserError("room_not_admitted", 403, field="room_id")
+            raise UserError("room_not_admitted", field="room_id")
         name = entry.name or account.name
         try:
             participant = Participant(account.id, "candidate", name, account.id)
@@ -78,7 +76,7 @@ class RoomSignals:
             frames = await interview.media.sample_frames(account.id, count=self.face_frames, timeout=10.0,
                                                          interval=0.3) if interview else []
             if not frames:
-                raise UserError("face_no_frames", 503)
+                raise UserError("face_no_frames")
             result = await self.services.face_checks.check_room_entry(account, entry.exam, frames)
             payload.update(passed=result.passed, reason=result.reason or None, distance=result.distance)
         except UserError as err:

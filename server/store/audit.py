@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ def base_fields(actor: Actor, subject: str = "") -> list[str]:
     return [item for pair in fields.items() for item in pair]
 
 
-def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> None:
+def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> Any:
     """Queue an audit entry on a pipeline (or run it on a client: the caller awaits)."""
     return pipe.xadd(keys.audit(exam_id), entry(event, actor, subject, **data))
 
@@ -76,3 +77,31 @@ async def read(redis: Any, keys: Keys, exam_id: str | None, count: int = 200, be
                 break
         cursor = batch[-1][0]
     return out
+
+
+class Audit:
+    """The audit streams for callers that hold no pipeline: add one entry, read newest first, or
+    walk a whole stream oldest first in pages."""
+
+    def __init__(self, redis: Any, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def add(self, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> None:
+        await add(self.redis, self.keys, exam_id, event, actor, subject, **data)
+
+    async def read(self, exam_id: str | None, count: int = 200, before: str = "+",
+                   subject: str | None = None) -> list[dict[str, Any]]:
+        return await read(self.redis, self.keys, exam_id, count, before=before, subject=subject)
+
+    async def iter_range(self, exam_id: str | None, page: int = 1000) -> AsyncIterator[list[tuple[str, dict]]]:
+        """The stream oldest first, ``page`` raw entries (id, fields) at a time, never all in memory."""
+        cursor = "-"
+        while True:
+            batch = await self.redis.xrange(self.keys.audit(exam_id), min=cursor, count=page)
+            if cursor != "-" and batch and batch[0][0] == cursor:
+                batch = batch[1:]
+            if not batch:
+                return
+            yield batch
+            cursor = batch[-1][0]

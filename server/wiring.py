@@ -1,0 +1,82 @@
+"""The composition root of one process: who listens to whom, and the socket.io edge around the
+domain services. Everything that connects one object to another (listeners, callbacks, the
+namespaces' shared room signals) happens here, nowhere else.
+
+``wire_domain`` runs inside ``Services.build`` (every user of the services, the commands too, gets
+the same domain listeners); ``build_process`` runs once per server process in ``create_app``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import socketio
+from aiohttp import web
+
+from .config import Settings
+from .rooms import passthrough
+from .rooms.ice import parse_ice_servers
+from .rooms.interviews import Interviews
+from .signaling import hub
+from .signaling.aux import AuxNamespace
+from .signaling.candidate import CandidateNamespace
+from .signaling.examiner import ExaminerNamespace
+from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .signaling.proctor import ProctorNamespace
+from .signaling.rooms import RoomSignals
+from .store.redis import connect
+
+if TYPE_CHECKING:
+    from .services import Services
+
+
+def wire_domain(services: Services) -> None:
+    """The domain talks up through listeners: the face gate's results and decisions and the school's
+    booking cancellations reach the waiting queue."""
+    services.face_gate.on_result.append(services.queue.face_result)
+    services.face_gate.on_review.append(services.queue.review_resolved)
+    services.bookings.on_cancelled.append(services.queue.booking_cancelled)
+
+
+def socketio_manager(settings: Settings) -> socketio.AsyncManager:
+    """Fan-out across processes through Redis (channel under the key prefix), with the same pool
+    limits and timeouts as the project's own client (``store/redis.py`` ``connect``)."""
+    if not settings.redis_url:
+        return socketio.AsyncManager()
+    return socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio",
+                                      redis_options=redis_options(settings))
+
+
+POOL_OPTIONS = ("socket_connect_timeout", "socket_timeout", "health_check_interval", "retry_on_timeout")
+
+
+def redis_options(settings: Settings) -> dict:
+    """The options of ``store.redis.connect``'s pool (read from a pool it builds, which opens no
+    connection), so socket.io's client cannot drift from the project's own."""
+    pool = connect(settings.redis_url, settings.redis_max_connections).connection_pool
+    return {"max_connections": pool.max_connections, **{k: pool.connection_kwargs[k] for k in POOL_OPTIONS}}
+
+
+def build_process(app: web.Application, settings: Settings, services: Services) -> socketio.AsyncServer:
+    """socket.io on the app: one namespace per role, the room signals they share, the queue's
+    listeners (fan-out and room endings), and the process's background tasks."""
+    passthrough.check_internals()  # aiortc/aioice as pinned, with the private names the media uses, or no start
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=socketio_manager(settings),
+                               max_http_buffer_size=2 * hub.MAX_EVENT_BYTES, logger=False, engineio_logger=False)
+    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers),
+                            settings.room_claim_ttl_s)
+    rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
+    interviews.on_offer = rooms.send_offer  # Interviews takes no callbacks in its constructor
+    interviews.on_event = rooms.room_event
+    candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
+    for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings, rooms),
+                      ProctorNamespace(PROCTOR, services, settings, rooms),
+                      AuxNamespace(AUX, services, settings, rooms)):
+        sio.register_namespace(namespace)
+    sio.attach(app)
+    app[hub.SIO] = sio
+    fanout = Fanout(sio, services)
+    services.queue.listeners.append(fanout.room_changed)
+    services.queue.listeners.append(rooms.queue_changed)
+    app.cleanup_ctx.append(hub.lifecycle(sio, services, settings, candidates, fanout, rooms))
+    return sio
