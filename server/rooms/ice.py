@@ -18,7 +18,9 @@ KEYS = {"urls", "username", "credential"}
 
 def _urls(entry: dict) -> list:
     urls = entry.get("urls")
-    return [urls] if isinstance(urls, str) else urls
+    if isinstance(urls, str):
+        return [urls]
+    return urls if isinstance(urls, list) else []  # not a list: refused by the caller as empty
 
 
 def _check_url(where: str, url: object, entry: dict) -> None:

@@ -100,7 +100,7 @@ class Interviews:
                 if interview.interview_id:
                     await self._emit(interview, "room:recording", self.recording_state(interview))
                 failing = False
-            except RedisUnavailable as exc:  # type: ignore[misc]
+            except RedisUnavailable as exc:
                 if not failing:
                     log.warning("room claim not refreshed: redis unavailable",
                                 extra={"room": room_id, "error": str(exc)})
@@ -215,7 +215,7 @@ class Interviews:
             await interview.media.close()
             try:
                 await self.claims.release(room_id)
-            except RedisUnavailable as exc:  # type: ignore[misc]
+            except RedisUnavailable as exc:
                 log.warning("room claim not released: redis unavailable",
                             extra={"room": room_id, "error": str(exc)})
             except Exception:

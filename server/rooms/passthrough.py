@@ -247,6 +247,7 @@ def _passthrough_get_decoder(codec):
     if mime == "audio/opus":
         return PassthroughDecoder("audio", codec.clockRate or AUDIO_CLOCK)
     # Anything else is refused at negotiation (VP8 + Opus only); decode it the usual way.
+    assert _original_get_decoder is not None  # set by install() before this is called
     return _original_get_decoder(codec)
 
 

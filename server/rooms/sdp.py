@@ -43,7 +43,9 @@ def stream_id(participant_id: str) -> str:
 def codec_preferences(kind: str) -> list:
     """VP8 (+ rtx) or Opus only, for ``setCodecPreferences``: one codec everywhere means no
     transcoding."""
-    caps = RTCRtpReceiver.getCapabilities(kind).codecs
+    capabilities = RTCRtpReceiver.getCapabilities(kind)
+    assert capabilities is not None, kind  # aiortc knows "audio" and "video"
+    caps = capabilities.codecs
     wanted = CODEC_MIME[kind]
     return [c for c in caps if c.mimeType.lower() in (wanted, f"{kind}/rtx")]
 
@@ -122,7 +124,7 @@ def negotiated_sections(answer_sdp: str) -> dict:
         if kind in sections:
             continue
         codecs, exts = _default_section(kind)
-        renumber = {}
+        renumber: dict[int, int] = {}
         for codec in codecs:
             if codec.payloadType in used_pts:
                 renumber[codec.payloadType] = next(pt for pt in range(96, 128) if pt not in used_pts
