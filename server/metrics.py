@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.product: Any = (
+            None  # the product figures' collector (server/http/metrics_product.py), made at first scrape
+        )
         r = self.registry
         self.requests = Counter("iv_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r)
-        self.request_seconds = Histogram("iv_http_request_seconds", "HTTP request duration", ["method", "route"],
-                                         registry=r)
+        self.request_seconds = Histogram(
+            "iv_http_request_seconds", "HTTP request duration", ["method", "route"], registry=r
+        )
         self.logins = Counter("iv_logins_total", "Login attempts by outcome", ["outcome"], registry=r)
         self.sessions_created = Counter("iv_sessions_created_total", "Sessions created", registry=r)
         self.sessions_revoked = Counter("iv_sessions_revoked_total", "Sessions revoked", registry=r)
         self.redis_up = Gauge("iv_redis_up", "1 when the last Redis probe succeeded", registry=r)
-        self.redis_latency = Histogram("iv_redis_latency_seconds", "Redis PING round trip", registry=r,
-                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+        self.redis_latency = Histogram(
+            "iv_redis_latency_seconds",
+            "Redis PING round trip",
+            registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+        )
         self.bookings = Counter("iv_bookings_total", "Booking attempts by result", ["result"], registry=r)

@@ -27,6 +27,22 @@ from .models import DEFAULT_THRESHOLDS, check_models
 log = logging.getLogger(__name__)
 
 _ENGINE: FaceEngine | None = None  # one per worker process
+LATENCY_BOUNDS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class LatencyStats:
+    """How long the pool's work took, by kind, in buckets (read by the metrics; no metrics library
+    here). ``counts[kind][i]``: durations <= ``bounds[i]``, not cumulative; the last one is above all."""
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BOUNDS_S) -> None:
+        self.bounds = tuple(bounds)
+        self.counts: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+
+    def observe(self, kind: str, seconds: float) -> None:
+        counts = self.counts.setdefault(kind, [0] * (len(self.bounds) + 1))
+        counts[next((i for i, b in enumerate(self.bounds) if seconds <= b), len(self.bounds))] += 1
+        self.sums[kind] = self.sums.get(kind, 0.0) + seconds
 
 
 def _init_worker(models_dir: str, model_name: str, threshold: float) -> None:
@@ -56,8 +72,15 @@ def _ready() -> bool:
 
 
 class InferencePool:
-    def __init__(self, models_dir: Path, model_name: str = "Dlib", threshold: float = 0.0, workers: int = 2,
-                 max_pending: int = 32, max_pixels: int = 20_000_000) -> None:
+    def __init__(
+        self,
+        models_dir: Path,
+        model_name: str = "Dlib",
+        threshold: float = 0.0,
+        workers: int = 2,
+        max_pending: int = 32,
+        max_pixels: int = 20_000_000,
+    ) -> None:
         check_models(models_dir, model_name)  # refuse early, with the command to run, if files are missing
         self.model_name = model_name
         self.threshold = threshold or DEFAULT_THRESHOLDS[model_name]
@@ -65,36 +88,45 @@ class InferencePool:
         self.max_pending = max(1, max_pending)
         self.max_pixels = max_pixels
         self.pending = 0
+        # for the metrics: queue = one queue-entry burst, room = one frame of a room check, reference = an ID photo
+        self.latency = LatencyStats()
+        self.busy_refusals = 0  # checks answered "busy, retry in N s"
+        self.restarts = 0  # the pool restarted after a worker died
         self.seconds_per_image = 0.15  # running estimate, for the "retry in N s" answer
         self._args = (str(models_dir), model_name, threshold)
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=self._args)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=self._args
+        )
 
     async def warm_up(self) -> None:
         """Load the models in every worker now rather than on the first candidate's check."""
         loop = asyncio.get_running_loop()
         start = time.perf_counter()
         await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.workers)))
-        log.info("face check workers ready", extra={"workers": self.workers, "model": self.model_name,
-                                                      "s": round(time.perf_counter() - start, 1)})
+        log.info(
+            "face check workers ready",
+            extra={"workers": self.workers, "model": self.model_name, "s": round(time.perf_counter() - start, 1)},
+        )
 
     def retry_after_s(self) -> int:
         return max(1, math.ceil(self.pending * self.seconds_per_image / self.workers))
 
     async def _run(self, images: int, fn, *args):
         if self.pending + images > self.max_pending:
-            raise UserError("facecheck_busy", 503, seconds=self.retry_after_s())
+            self.busy_refusals += 1
+            raise UserError("facecheck_busy", seconds=self.retry_after_s())
         self.pending += images
         start = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         except BrokenProcessPool:
             log.error("face check worker died; restarting the pool")
+            self.restarts += 1
             self._executor = self._start()
-            raise UserError("facecheck_unavailable", 503) from None
+            raise UserError("facecheck_unavailable") from None
         finally:
             self.pending -= images
             took = time.perf_counter() - start
@@ -102,21 +134,33 @@ class InferencePool:
 
     async def observe(self, data: bytes, embed: bool = True, reference: bool = False) -> Observation:
         """Decode and look at one image; raises UserError (image_invalid / image_too_large) for bad bytes."""
+        start = time.perf_counter()
+        value = await self._observe(data, embed, reference)
+        self.latency.observe("reference" if reference else "image", time.perf_counter() - start)
+        return value
+
+    async def _observe(self, data: bytes, embed: bool, reference: bool) -> Observation:
         kind, value = await self._run(1, _observe_bytes, data, self.max_pixels, embed, reference)
         if kind == "rejected":
-            raise UserError(str(value), 400)
-        return value  # type: ignore[return-value]
+            raise UserError(str(value))
+        return value
 
     async def observe_many(self, frames: list[bytes], embed: bool = True) -> list[Observation]:
         """All frames of one burst, or none: the whole burst counts against the pending bound."""
         if self.pending + len(frames) > self.max_pending:
-            raise UserError("facecheck_busy", 503, seconds=self.retry_after_s())
-        return list(await asyncio.gather(*(self.observe(f, embed) for f in frames)))
+            self.busy_refusals += 1
+            raise UserError("facecheck_busy", seconds=self.retry_after_s())
+        start = time.perf_counter()
+        found = list(await asyncio.gather(*(self._observe(f, embed, False) for f in frames)))
+        self.latency.observe("queue", time.perf_counter() - start)
+        return found
 
     async def observe_frame(self, image: np.ndarray, embed: bool = True, liveness: bool = True) -> Observation:
         """A decoded video frame (RGB), e.g. from a live track in an interview room."""
+        start = time.perf_counter()
         _, value = await self._run(1, _observe_array, image, embed, liveness)
-        return value  # type: ignore[return-value]
+        self.latency.observe("room", time.perf_counter() - start)
+        return value
 
     def distance(self, a, b) -> float:
         """The engine's metric, computed here (cheap) so results need no extra round trip."""

@@ -23,7 +23,7 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -40,10 +40,23 @@ STALE_START_S = 0.3  # frames older than this when a sender starts are dropped
 Tap = Callable[[av.Packet], None]
 
 
+class ForwardingTotals:
+    """Running totals of the tracks and publishers that share it (one media room's, read by
+    the metrics): frames of finished ones are added when they stop; live ones keep their own
+    counts (:meth:`MediaRoom.counters` adds both). Keyframe requests are counted here at once."""
+
+    def __init__(self) -> None:
+        self.frames_in = {"audio": 0, "video": 0}  # received from publishers
+        self.frames_out = {"audio": 0, "video": 0}  # handed to subscribers' senders
+        self.dropped = {"audio": 0, "video": 0}  # dropped for slow or late subscribers
+        self.keyframe_requests = 0  # PLI/FIR from subscribers
+        self.plis_sent = 0  # PLIs sent to publishers (after coalescing)
+
+
 class ForwardedTrack(MediaStreamTrack):
     """One subscriber's copy of a published track; ``recv()`` returns ``av.Packet``."""
 
-    def __init__(self, publisher: "Publisher", capacity: int) -> None:
+    def __init__(self, publisher: Publisher, capacity: int) -> None:
         super().__init__()
         self.kind = publisher.kind
         self.publisher = publisher
@@ -53,15 +66,15 @@ class ForwardedTrack(MediaStreamTrack):
         self.dropped = 0
         self.keyframe_requests = 0
         self.first_frame = asyncio.Event()
-        self.first_frame_at: Optional[float] = None  # time.monotonic() of the first frame out
+        self.first_frame_at: float | None = None  # time.monotonic() of the first frame out
         self.created_at = time.monotonic()
         self._queue: collections.deque = collections.deque()
         self._ready = asyncio.Event()
         self._started = False
         # timestamp rebasing across publisher sources (reconnects)
-        self._generation: Optional[int] = None
+        self._generation: int | None = None
         self._offset = 0
-        self._last_pts: Optional[int] = None
+        self._last_pts: int | None = None
         self._last_out_at = 0.0
 
     # --- publisher side -------------------------------------------------------------
@@ -124,6 +137,7 @@ class ForwardedTrack(MediaStreamTrack):
 
     def _rebase(self, packet: av.Packet, generation: int) -> av.Packet:
         now = time.monotonic()
+        assert packet.pts is not None  # the passthrough decoder stamps every packet
         if generation != self._generation:
             if self._last_pts is not None:
                 # New source: continue from the last timestamp sent, plus the time elapsed.
@@ -148,12 +162,16 @@ class ForwardedTrack(MediaStreamTrack):
 
     def on_keyframe_request(self) -> None:
         self.keyframe_requests += 1
+        self.publisher.totals.keyframe_requests += 1
         self.publisher.request_keyframe()
 
     def stop(self) -> None:
         if self.readyState == "live":
             super().stop()
             self.publisher.unsubscribe(self)
+            totals = self.publisher.totals  # from now on this track's frames count there
+            totals.frames_out[self.kind] += self.frames_out
+            totals.dropped[self.kind] += self.dropped
             self._queue.clear()
             self._ready.set()
 
@@ -175,12 +193,20 @@ class Publisher:
 
     ``source_name`` only labels logs and stats. ``tap`` (e.g. a recorder's write) is called
     with every packet; its exceptions are logged and the tap is dropped, forwarding goes on.
+    ``totals``: running totals shared with the other publishers of a room (its own otherwise).
     """
 
-    def __init__(self, kind: str, source_name: str = "", keyframe_interval: float = KEYFRAME_INTERVAL_S):
+    def __init__(
+        self,
+        kind: str,
+        source_name: str = "",
+        keyframe_interval: float = KEYFRAME_INTERVAL_S,
+        totals: ForwardingTotals | None = None,
+    ):
         if kind not in ("audio", "video"):
             raise ValueError(f"unknown kind {kind!r}")
         self.kind = kind
+        self.totals = totals if totals is not None else ForwardingTotals()
         self.source_name = source_name
         self.keyframe_interval = keyframe_interval
         self.frames_in = 0
@@ -189,14 +215,14 @@ class Publisher:
         self.keyframe_requests_sent = 0
         self.keyframe_requests_coalesced = 0
         self.generation = 0
-        self.last_frame_at: Optional[float] = None
+        self.last_frame_at: float | None = None
         self._subscribers: list[ForwardedTrack] = []
-        self._tap: Optional[Tap] = None
-        self._track: Optional[MediaStreamTrack] = None
+        self._tap: Tap | None = None
+        self._track: MediaStreamTrack | None = None
         self._receiver = None
-        self._reader: Optional[asyncio.Task] = None
+        self._reader: asyncio.Task | None = None
         self._last_request = -1e9
-        self._request_timer: Optional[asyncio.TimerHandle] = None
+        self._request_timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     # --- source -----------------------------------------------------------------------
@@ -220,6 +246,10 @@ class Publisher:
             self.request_keyframe()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def source_live(self) -> bool:
         return self._reader is not None and not self._reader.done()
 
@@ -231,8 +261,11 @@ class Publisher:
                 except MediaStreamError:
                     break
                 if not isinstance(packet, av.Packet):
-                    log.error("%s: got %s, not av.Packet: passthrough.install() not called",
-                              self.source_name, type(packet).__name__)
+                    log.error(
+                        "%s: got %s, not av.Packet: passthrough.install() not called",
+                        self.source_name,
+                        type(packet).__name__,
+                    )
                     break
                 self._dispatch(packet, generation)
         except asyncio.CancelledError:
@@ -287,10 +320,12 @@ class Publisher:
         self._last_request = now
         rtx = passthrough.rtx_ssrcs(receiver)
         ssrcs = [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]
-        self.keyframe_requests_sent += passthrough.request_keyframe(receiver, ssrcs)
+        sent = passthrough.request_keyframe(receiver, ssrcs)
+        self.keyframe_requests_sent += sent
+        self.totals.plis_sent += sent
 
     # --- subscribers ------------------------------------------------------------------
-    def subscribe(self, capacity: Optional[int] = None) -> ForwardedTrack:
+    def subscribe(self, capacity: int | None = None) -> ForwardedTrack:
         if self._closed:
             raise RuntimeError("publisher closed")
         if capacity is None:
@@ -308,23 +343,26 @@ class Publisher:
     def subscribers(self) -> list[ForwardedTrack]:
         return list(self._subscribers)
 
-    def set_tap(self, tap: Optional[Tap]) -> None:
+    def set_tap(self, tap: Tap | None) -> None:
         self._tap = tap
 
     async def close(self) -> None:
         """Stop reading and end every subscriber's track (their senders stop)."""
+        if not self._closed:  # a cancelled reader dispatches nothing more: its frames count in the totals now
+            self.totals.frames_in[self.kind] += self.frames_in
         self._closed = True
         if self._request_timer is not None:
             self._request_timer.cancel()
         if self._reader is not None:
             self._reader.cancel()
+        for sub in list(self._subscribers):
+            sub.stop()
+        self._tap = None
+        if self._reader is not None:
             try:
                 await self._reader
             except asyncio.CancelledError:
                 pass
-        for sub in list(self._subscribers):
-            sub.stop()
-        self._tap = None
 
     def stats(self) -> dict:
         return {

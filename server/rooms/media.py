@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Optional, Sequence
 
 import av
 import numpy as np
@@ -25,10 +25,19 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConne
 from aiortc.mediastreams import MediaStreamError
 
 from . import passthrough
-from .forwarding import ForwardedTrack, Publisher
-from .recorder import InterviewRecorder, TrackWriter
-from .sdp import MAX_SDP_BYTES, PUBLISHES, MediaError  # MediaError: callers import it from here
-from .sdp import apply_sections, check_answer, check_offer, codec_preferences, negotiated_sections, stream_id
+from .forwarding import ForwardedTrack, ForwardingTotals, Publisher
+from .recorder import InterviewRecorder, RecorderTotals, TrackWriter
+from .sdp import (  # MediaError: callers import it from here
+    MAX_SDP_BYTES,
+    PUBLISHES,
+    MediaError,
+    apply_sections,
+    check_answer,
+    check_offer,
+    codec_preferences,
+    negotiated_sections,
+    stream_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +69,7 @@ class _Peer:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     outgoing: dict = field(default_factory=dict)  # (publisher_id, kind) -> _Outgoing
     dirty: bool = False
-    negotiation: Optional[asyncio.Task] = None
+    negotiation: asyncio.Task | None = None
     offers_sent: int = 0
     sections: dict = field(default_factory=dict)  # see negotiated_sections()
 
@@ -73,10 +82,14 @@ class MediaRoom:
     ``recorder``, when given, records every published track (see :meth:`set_recorder`).
     """
 
-    def __init__(self, room_id: str, renegotiate: Renegotiate,
-                 ice_servers: Sequence[RTCIceServer] = (),
-                 recorder: Optional[InterviewRecorder] = None,
-                 max_sdp_bytes: int = MAX_SDP_BYTES) -> None:
+    def __init__(
+        self,
+        room_id: str,
+        renegotiate: Renegotiate,
+        ice_servers: Sequence[RTCIceServer] = (),
+        recorder: InterviewRecorder | None = None,
+        max_sdp_bytes: int = MAX_SDP_BYTES,
+    ) -> None:
         passthrough.install()
         self.room_id = room_id
         self.ice_servers = list(ice_servers)
@@ -85,10 +98,12 @@ class MediaRoom:
         self._peers: dict[str, _Peer] = {}
         self._pending: set[str] = set()
         self._publishers: dict[tuple[str, str], Publisher] = {}
-        self._recorder: Optional[InterviewRecorder] = None
+        self._recorder: InterviewRecorder | None = None
         self._writers: dict[tuple[str, str], TrackWriter] = {}
         self._closed = False
         self._tasks: set[asyncio.Task] = set()
+        self.totals = ForwardingTotals()  # running totals for the metrics, see counters()
+        self.recorder_totals = RecorderTotals()
         if recorder is not None:
             self.set_recorder(recorder)
 
@@ -167,8 +182,7 @@ class MediaRoom:
     async def _open_peer(self, participant_id, kind, offer_sdp, kinds) -> tuple[_Peer, str]:
         # max-bundle: tracks added later share the connection's one transport (with the
         # default policy a first video sender would get a new, never-connected transport)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers,
-                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         peer = _Peer(participant_id, kind, pc)
 
         @pc.on("connectionstatechange")
@@ -216,7 +230,7 @@ class MediaRoom:
             key = (peer.participant_id, track.kind)
             publisher = self._publishers.get(key)
             if publisher is None:
-                publisher = Publisher(track.kind, f"{peer.participant_id}/{track.kind}")
+                publisher = Publisher(track.kind, f"{peer.participant_id}/{track.kind}", totals=self.totals)
                 self._publishers[key] = publisher
             passthrough.shrink_jitter_buffer(transceiver.receiver)
             passthrough.bypass_decoder_thread(transceiver.receiver)
@@ -225,7 +239,7 @@ class MediaRoom:
 
     def _wanted(self, peer: _Peer) -> set[tuple[str, str]]:
         wanted = set()
-        for (publisher_id, kind) in self._publishers:
+        for publisher_id, kind in self._publishers:
             source = self._peers.get(publisher_id)
             if source is None or publisher_id == peer.participant_id:
                 continue
@@ -271,27 +285,28 @@ class MediaRoom:
             offer = await peer.pc.createOffer()
             offer = RTCSessionDescription(apply_sections(offer.sdp, peer.sections), "offer")
             await peer.pc.setLocalDescription(offer)
-            offer = peer.pc.localDescription.sdp
+            sdp = peer.pc.localDescription.sdp
             peer.offers_sent += 1
         try:
-            await self._renegotiate(peer.participant_id, offer)
+            await self._renegotiate(peer.participant_id, sdp)
         except Exception:
             log.exception("renegotiate callback failed for %s", peer.participant_id)
 
     # --- recording --------------------------------------------------------------------
-    def set_recorder(self, recorder: Optional[InterviewRecorder]) -> None:
+    def set_recorder(self, recorder: InterviewRecorder | None) -> None:
         """Record every published track into ``recorder`` from now on (None: stop feeding
         the current one; closing it is the caller's, see :meth:`stop_recording`)."""
         for key in list(self._writers):
             self._stop_writer(key)
         self._recorder = recorder
         if recorder is not None:
+            recorder.share_totals(self.recorder_totals)
             for key, publisher in self._publishers.items():
                 peer = self._peers.get(key[0])
                 if peer is not None and publisher.source_live:
                     self._start_writer(key, publisher, peer.kind)
 
-    async def stop_recording(self) -> Optional[dict]:
+    async def stop_recording(self) -> dict | None:
         """Stop and close the current recorder; returns its final manifest."""
         recorder = self._recorder
         self.set_recorder(None)
@@ -308,7 +323,8 @@ class MediaRoom:
             return
         participant_id, kind = key
         writer = self._recorder.add_track(
-            f"{participant_id}/{kind}/{publisher.generation}", kind, participant_id, participant_kind)
+            f"{participant_id}/{kind}/{publisher.generation}", kind, participant_id, participant_kind
+        )
         self._writers[key] = writer
         publisher.set_tap(writer.write)
 
@@ -323,12 +339,13 @@ class MediaRoom:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def recording_state(self) -> Optional[dict]:
+    def recording_state(self) -> dict | None:
         return None if self._recorder is None else self._recorder.state()
 
     # --- face-check frames --------------------------------------------------------------
-    async def sample_frames(self, participant_id: str, count: int = 3, timeout: float = 3.0,
-                            interval: float = 0.0) -> list[np.ndarray]:
+    async def sample_frames(
+        self, participant_id: str, count: int = 3, timeout: float = 3.0, interval: float = 0.0
+    ) -> list[np.ndarray]:
         """Decode ``count`` frames (RGB, HxWx3 uint8) of a participant's live video, at
         least ``interval`` s apart, starting at a keyframe (one is requested). Returns what
         it has when ``timeout`` expires (possibly nothing)."""
@@ -360,14 +377,14 @@ class MediaRoom:
     def participants(self) -> dict[str, str]:
         return {pid: peer.kind for pid, peer in self._peers.items()}
 
-    def subscriber_track(self, subscriber_id: str, publisher_id: str, kind: str) -> Optional[ForwardedTrack]:
+    def subscriber_track(self, subscriber_id: str, publisher_id: str, kind: str) -> ForwardedTrack | None:
         """The track forwarding ``publisher_id``'s ``kind`` to ``subscriber_id`` (its
         ``first_frame`` event tells when the sender took the first frame)."""
         peer = self._peers.get(subscriber_id)
         out = peer.outgoing.get((publisher_id, kind)) if peer else None
         return out.track if out else None
 
-    def publisher(self, participant_id: str, kind: str) -> Optional[Publisher]:
+    def publisher(self, participant_id: str, kind: str) -> Publisher | None:
         return self._publishers.get((participant_id, kind))
 
     def stats(self) -> dict:
@@ -388,11 +405,42 @@ class MediaRoom:
             "recording": self.recording_state(),
         }
 
+    def counters(self) -> dict:
+        """What the metrics read (no I/O): current figures and running totals since the room
+        opened, by kind; totals add what finished tracks and recorders counted to the live ones'."""
+        t = self.totals
+        frames_in, frames_out, dropped = dict(t.frames_in), dict(t.frames_out), dict(t.dropped)
+        for publisher in self._publishers.values():
+            if publisher.closed:  # counted in the totals already
+                continue
+            frames_in[publisher.kind] += publisher.frames_in
+            for sub in publisher.subscribers:  # live tracks; stopped ones are in the totals
+                frames_out[sub.kind] += sub.frames_out
+                dropped[sub.kind] += sub.dropped
+        participants: dict[str, int] = {}
+        for peer in self._peers.values():
+            participants[peer.kind] = participants.get(peer.kind, 0) + 1
+        recorder = self._recorder
+        r = self.recorder_totals
+        return {
+            "participants": participants,
+            "streams": sum(len(peer.outgoing) for peer in self._peers.values()),
+            "frames_in": frames_in,
+            "frames_out": frames_out,
+            "dropped": dropped,
+            "keyframe_requests": t.keyframe_requests,
+            "plis_sent": t.plis_sent,
+            "recording": recorder is not None and not recorder.closed,
+            "recorded_bytes": dict(r.bytes_written),
+            "recorder_failures": dict(r.failures),
+            "recordings_closed": dict(r.closed),
+        }
+
     def _check_open(self) -> None:
         if self._closed:
             raise MediaError("room_closed", self.room_id)
 
-    async def close(self) -> Optional[dict]:
+    async def close(self) -> dict | None:
         """Close every connection and the recorder; returns the recorder's manifest."""
         if self._closed:
             return None

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import av
 
@@ -39,6 +39,24 @@ REANCHOR_S = 1.0  # RTP clock and arrival clock may drift this far before re-anc
 MANIFEST = "manifest.json"
 FINAL = ("stopped", "recovered")  # track states whose size and sha256 are known
 CODECS = {"video": "vp8", "audio": "opus"}
+
+
+class RecorderTotals:
+    """Running totals of the recorders that share it (one media room's, read by the metrics)."""
+
+    def __init__(self) -> None:
+        self.bytes_written = {"audio": 0, "video": 0}  # media bytes handed to the muxer
+        self.failures = {"track": 0, "manifest": 0}  # a track's file failed; a manifest write failed
+        self.closed = {"stopped": 0, "failed": 0}  # recorders closed (failed: a track of it failed)
+
+    def add(self, other: RecorderTotals) -> None:
+        for mine, theirs in (
+            (self.bytes_written, other.bytes_written),
+            (self.failures, other.failures),
+            (self.closed, other.closed),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
 
 
 def _safe(name: str) -> str:
@@ -62,7 +80,7 @@ def probe_duration(path: Path) -> float:
             end = packet.pts + (packet.duration or 0)
             first = packet.pts if first is None else min(first, packet.pts)
             last = end if last is None else max(last, end)
-        if first is None:
+        if first is None or last is None or stream.time_base is None:
             return 0.0
         return float((last - first) * stream.time_base)
 
@@ -70,8 +88,9 @@ def probe_duration(path: Path) -> float:
 class TrackWriter:
     """Muxes one track's packets into one file; never raises from :meth:`write`."""
 
-    def __init__(self, recorder: "InterviewRecorder", track_id: str, kind: str,
-                 participant_id: str, label: str, path: Path) -> None:
+    def __init__(
+        self, recorder: InterviewRecorder, track_id: str, kind: str, participant_id: str, label: str, path: Path
+    ) -> None:
         self.recorder = recorder
         self.track_id = track_id
         self.kind = kind
@@ -79,20 +98,21 @@ class TrackWriter:
         self.label = label
         self.path = path
         self.status = "waiting"  # waiting -> recording -> stopped | failed
-        self.error: Optional[str] = None
+        self.error: str | None = None
         self.packets = 0
         self.skipped = 0
-        self.width: Optional[int] = None
-        self.height: Optional[int] = None
-        self.started_at: Optional[float] = None  # epoch of the first packet written
-        self.ended_at: Optional[float] = None
-        self.last_write_at: Optional[float] = None
-        self.first_pts_s: Optional[float] = None  # offset of the file's start on the interview clock
+        self.width: int | None = None
+        self.height: int | None = None
+        self.started_at: float | None = None  # epoch of the first packet written
+        self.ended_at: float | None = None
+        self.last_write_at: float | None = None
+        self.first_pts_s: float | None = None  # offset of the file's start on the interview clock
         self.size = 0
-        self.sha256: Optional[str] = None
-        self._container = None
-        self._stream = None
-        self._anchor: Optional[float] = None
+        self.bytes_written = 0  # media bytes muxed (the file adds WebM framing)
+        self.sha256: str | None = None
+        self._container: Any = None  # av OutputContainer once the first keyframe opened the file
+        self._stream: Any = None
+        self._anchor: float | None = None
         self._last_pts = -1
         self._finish_lock = threading.Lock()
 
@@ -134,6 +154,8 @@ class TrackWriter:
         self._container.mux(out)
         self._last_pts = pts
         self.packets += 1
+        self.bytes_written += len(data)
+        self.recorder.totals.bytes_written[self.kind] += len(data)
         self.last_write_at = time.time()
         if self.first_pts_s is None:  # the file has begun: list it (a crash must not hide it)
             self.first_pts_s = pts / 1000
@@ -142,8 +164,9 @@ class TrackWriter:
             self.recorder._write_manifest()
 
     def _open(self) -> None:
-        container = av.open(str(self.path), "w", format="webm",
-                            options={"cluster_time_limit": str(CLUSTER_MS), "flush_packets": "1"})
+        container = av.open(
+            str(self.path), "w", format="webm", options={"cluster_time_limit": str(CLUSTER_MS), "flush_packets": "1"}
+        )
         try:
             if self.kind == "video":
                 stream = container.add_mux_stream("vp8", width=self.width, height=self.height)
@@ -162,6 +185,7 @@ class TrackWriter:
     def _fail(self, error: str) -> None:
         self.status = "failed"
         self.error = error
+        self.recorder.totals.failures["track"] += 1
         self._close_container()
         self.recorder._write_manifest()
 
@@ -240,16 +264,17 @@ class InterviewRecorder:
         self.interview_id = interview_id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.started_at = time.time()
+        self.totals = RecorderTotals()  # see share_totals
         self.earlier: list[dict] = []  # tracks recorded before a resume (see _resume)
         if (self.folder / MANIFEST).exists():
             self._resume()
         # one clock for every file of the interview, from its first start
         self._t0 = time.monotonic() - (time.time() - self.started_at)
-        self.ended_at: Optional[float] = None
+        self.ended_at: float | None = None
         self.closed = False
         self.writers: list[TrackWriter] = []
         self._segments: dict[tuple[str, str], int] = {}
-        self.manifest_error: Optional[str] = None
+        self.manifest_error: str | None = None
         self._write_manifest()
 
     def _resume(self) -> None:
@@ -265,6 +290,16 @@ class InterviewRecorder:
             aside = self.folder / f"{MANIFEST}.unreadable-{int(time.time())}"
             log.warning("manifest of %s unreadable (%s): kept as %s", self.folder, exc, aside.name)
             os.replace(self.folder / MANIFEST, aside)
+
+    def share_totals(self, totals: RecorderTotals) -> None:
+        """Count into ``totals`` from now on (a media room's running totals), with what was counted so far."""
+        if totals is not self.totals:
+            totals.add(self.totals)
+            self.totals = totals
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(w.bytes_written for w in self.writers)
 
     def clock(self) -> float:
         """Seconds since the recorder started: the common clock of every file."""
@@ -317,8 +352,7 @@ class InterviewRecorder:
             "status": "closed" if self.closed else "recording",
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "tracks": self.earlier + [w.manifest_entry() for w in self.writers
-                                      if w.packets or w.status == "failed"],
+            "tracks": self.earlier + [w.manifest_entry() for w in self.writers if w.packets or w.status == "failed"],
         }
 
     def _write_manifest(self) -> None:
@@ -328,6 +362,7 @@ class InterviewRecorder:
         except OSError as exc:  # reported by state(); the files may still be fine
             log.warning("manifest of %s not written: %s", self.folder, exc)
             self.manifest_error = str(exc)
+            self.totals.failures["manifest"] += 1
 
     def stop(self) -> None:
         """Stop every writer at once (no more muxing), before the blocking :meth:`close`."""
@@ -346,6 +381,8 @@ class InterviewRecorder:
                 if not writer.packets and writer.path.exists():
                     writer.path.unlink()
             self._write_manifest()
+            failed = any(w.status == "failed" for w in self.writers)
+            self.totals.closed["failed" if failed else "stopped"] += 1
         return self.manifest()
 
     async def aclose(self) -> dict:
@@ -379,8 +416,12 @@ def recover_manifest(folder: Path) -> dict:
     ends = []
     for track in manifest["tracks"]:
         path = folder / track["file"]
-        if (track.get("status") in FINAL and track.get("sha256") and path.exists()
-                and path.stat().st_size == track.get("size")):
+        if (
+            track.get("status") in FINAL
+            and track.get("sha256")
+            and path.exists()
+            and path.stat().st_size == track.get("size")
+        ):
             ends.append(track.get("ended_at") or 0)
             continue  # closed before the crash, or recovered already, and unchanged since
         if not path.exists():
