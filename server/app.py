@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -13,30 +12,52 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Settings
-from .http import admin_api, auth_api, aux_api, candidate_api, examiner_api, facecheck_api, ops, pages, proctor_api
-from .http import recordings_api
-from .http.middleware import MIDDLEWARES
 from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
+from .http import (
+    admin_api,
+    auth_api,
+    aux_api,
+    candidate_api,
+    examiner_api,
+    facecheck_api,
+    ops,
+    pages,
+    proctor_api,
+    recordings_api,
+)
+from .http.context import METRICS, SERVICES, SETTINGS
+from .http.middleware import MIDDLEWARES
 from .metrics import Metrics
 from .services import Services
 from .store.base import Store
 from .store.redis import RedisUnavailable, connect, ping, redact
+from .tasks import cancelled, stop
 from .wiring import build_process
-from .http.context import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger("server.app")
 WEB = Path(__file__).resolve().parent.parent / "web"
-ROUTE_MODULES = (ops, auth_api, candidate_api, aux_api, facecheck_api, examiner_api, admin_api, proctor_api,
-                 recordings_api, pages)
+ROUTE_MODULES = (
+    ops,
+    auth_api,
+    candidate_api,
+    aux_api,
+    facecheck_api,
+    examiner_api,
+    admin_api,
+    proctor_api,
+    recordings_api,
+    pages,
+)
 
 
 class StartupError(RuntimeError):
     """The server cannot start; the message says why and what to do."""
 
 
-def create_app(settings: Settings, redis: aioredis.Redis | None = None,
-               face_pool: InferencePool | None = None) -> web.Application:
+def create_app(
+    settings: Settings, redis: aioredis.Redis | None = None, face_pool: InferencePool | None = None
+) -> web.Application:
     """``face_pool``: an inference pool to share (tests); else the app starts its own when
     ``facecheck_workers`` > 0 and the model files are in place."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_upload_bytes + 1024 * 1024)
@@ -48,8 +69,9 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
     if face_pool is not None:  # given by the caller: usable at once, before the app starts
         app[SERVICES].attach_face_pool(face_pool)
 
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True,
-                         context_processors=[pages.page_context])
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True, context_processors=[pages.page_context]
+    )
     app.router.add_static("/static", WEB / "static", name="static")
     for module in ROUTE_MODULES:
         module.routes.register(app)
@@ -63,14 +85,14 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
                 break
             except RedisUnavailable as exc:
                 if attempt == 9:
-                    raise StartupError(f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: "
-                                       f"{exc}. Start Redis or fix REDIS_URL.") from None
+                    raise StartupError(
+                        f"Redis at {redact(settings.redis_url or '(given client)')} is unreachable: "
+                        f"{exc}. Start Redis or fix REDIS_URL."
+                    ) from None
                 await asyncio.sleep(0.5)
         watch = asyncio.create_task(_watch_redis(app, client))
         yield
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
+        await stop([watch])
         if owns_client:
             await client.aclose()
 
@@ -81,9 +103,14 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
         pool, owned = face_pool, False
         if pool is None and settings.facecheck_workers > 0:
             try:
-                pool = InferencePool(settings.models_dir, settings.facecheck_model, settings.facecheck_threshold,
-                                     settings.facecheck_workers, settings.facecheck_max_pending,
-                                     settings.facecheck_max_pixels)
+                pool = InferencePool(
+                    settings.models_dir,
+                    settings.facecheck_model,
+                    settings.facecheck_threshold,
+                    settings.facecheck_workers,
+                    settings.facecheck_max_pending,
+                    settings.facecheck_max_pixels,
+                )
                 owned = True
             except ModelsMissing as exc:
                 services.face_problem = str(exc)
@@ -92,11 +119,7 @@ def create_app(settings: Settings, redis: aioredis.Redis | None = None,
         warm = asyncio.create_task(pool.warm_up()) if owned and pool else None
         sweeper = asyncio.create_task(_sweep_frames(services, settings.facecheck_retention_days))
         yield
-        for task in (warm, sweeper):
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await stop([warm, sweeper])
         if owned and pool:
             pool.close()
 
@@ -127,6 +150,8 @@ async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: fl
                 log.warning("redis reachable again")
             up = True
         except RedisUnavailable as exc:
+            if cancelled():
+                raise
             metrics.redis_up.set(0)
             if up:
                 log.error("redis lost", extra={"error": str(exc)})

@@ -9,6 +9,7 @@ import time
 
 from ..exams.catalog import Catalog
 from ..store.models import Slot
+from ..tasks import cancelled
 from .waiting import WaitingQueue
 
 log = logging.getLogger("server.queue")
@@ -37,5 +38,7 @@ async def run(queue: WaitingQueue, catalog: Catalog, every_s: float) -> None:
         try:
             await sweep_once(queue, catalog)
         except Exception as exc:  # Redis away: /healthz says so; keep trying
+            if cancelled():
+                raise
             log.warning("queue sweep failed", extra={"error": str(exc)})
         await asyncio.sleep(every_s)

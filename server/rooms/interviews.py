@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from ..store.base import Store
 from ..store.redis import RedisUnavailable
@@ -24,6 +24,7 @@ from .sdp import check_offer
 
 log = logging.getLogger("server.rooms")
 RESUME_WAIT_S = 60  # how long a resuming recorder waits for a recovery of its folder to finish
+CLOSE_TIMEOUT_S = 10  # at shutdown, the longest one media room may take to close
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
 RoomEvent = Callable[[str, str, dict], Awaitable[None]]  # room, event, payload
@@ -40,6 +41,7 @@ class Participant:
 @dataclass
 class Interview:
     """A room's media in this process, and the interview being recorded in it."""
+
     room_id: str
     exam_id: str
     media: MediaRoom
@@ -50,8 +52,14 @@ class Interview:
 
 
 class Interviews:
-    def __init__(self, store: Store, recordings: RecordingIndex, ice_servers: list[dict],
-                 claim_ttl_s: int = 30, owner: str = PROCESS_ID) -> None:
+    def __init__(
+        self,
+        store: Store,
+        recordings: RecordingIndex,
+        ice_servers: list[dict],
+        claim_ttl_s: int = 30,
+        owner: str = PROCESS_ID,
+    ) -> None:
         """``owner``: the token this process claims rooms and records interviews with (tests give
         two ``Interviews`` on one Redis different owners, as two processes would have)."""
         self.store = store
@@ -102,8 +110,9 @@ class Interviews:
                 failing = False
             except RedisUnavailable as exc:
                 if not failing:
-                    log.warning("room claim not refreshed: redis unavailable",
-                                extra={"room": room_id, "error": str(exc)})
+                    log.warning(
+                        "room claim not refreshed: redis unavailable", extra={"room": room_id, "error": str(exc)}
+                    )
                 failing = True
             except Exception:
                 if not failing:
@@ -115,17 +124,26 @@ class Interviews:
         state = interview.media.recording_state()
         if state is None:
             return {"state": "stopped", "interview_id": interview.interview_id or None}
-        return {"state": state.get("status", "recording"), "interview_id": interview.interview_id,
-                "tracks": len(state.get("tracks", [])), "bytes": state.get("bytes", 0), "error": state.get("error")}
+        return {
+            "state": state.get("status", "recording"),
+            "interview_id": interview.interview_id,
+            "tracks": len(state.get("tracks", [])),
+            "bytes": state.get("bytes", 0),
+            "error": state.get("error"),
+        }
 
     async def _emit(self, interview: Interview, event: str, payload: dict) -> None:
         if self.on_event:
             await self.on_event(interview.room_id, event, payload)
 
     def participants_json(self, interview: Interview) -> dict:
-        return {"room_id": interview.room_id, "participants": [
-            {"id": p.id, "kind": p.kind, "name": p.name, "stream_id": p.id, "account_id": p.account_id}
-            for p in interview.participants.values()]}
+        return {
+            "room_id": interview.room_id,
+            "participants": [
+                {"id": p.id, "kind": p.kind, "name": p.name, "stream_id": p.id, "account_id": p.account_id}
+                for p in interview.participants.values()
+            ],
+        }
 
     async def join(self, room_id: str, exam_id: str, participant: Participant, sdp: str) -> str:
         """Connect a participant, or replace their connection (a reconnect: ``rtc:restart`` or a
@@ -160,8 +178,7 @@ class Interviews:
         async with self.recordings.locked(interview_id, wait_s=RESUME_WAIT_S) as alone:
             if not alone:
                 log.warning("recording folder busy, recording anyway", extra={"interview": interview_id})
-            folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id,
-                                                    self.claims.owner)
+            folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, self.claims.owner)
             folder.mkdir(parents=True, exist_ok=True)
             recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
         interview.media.set_recorder(recorder)
@@ -175,8 +192,10 @@ class Interviews:
             return None
         manifest = await interview.media.stop_recording()
         await self.recordings.stopped(interview.interview_id, manifest)
-        log.info("recording stopped", extra={"room": room_id, "interview": interview.interview_id,
-                                             "status": (manifest or {}).get("status")})
+        log.info(
+            "recording stopped",
+            extra={"room": room_id, "interview": interview.interview_id, "status": (manifest or {}).get("status")},
+        )
         await self._emit(interview, "room:recording", {"state": "stopped", "interview_id": interview.interview_id})
         interview.interview_id = interview.candidate_id = ""
         return manifest
@@ -212,12 +231,23 @@ class Interviews:
                 log.exception("stopping the recording at shutdown failed", extra={"room": room_id})
             if interview.watcher:
                 interview.watcher.cancel()
-            await interview.media.close()
+            await _bounded(interview.media.close(), CLOSE_TIMEOUT_S, "closing the media room at shutdown", room_id)
             try:
                 await self.claims.release(room_id)
             except RedisUnavailable as exc:
-                log.warning("room claim not released: redis unavailable",
-                            extra={"room": room_id, "error": str(exc)})
+                log.warning("room claim not released: redis unavailable", extra={"room": room_id, "error": str(exc)})
             except Exception:
                 log.exception("releasing the room claim failed", extra={"room": room_id})
         self.rooms.clear()
+
+
+async def _bounded(work, seconds: float, what: str, room_id: str) -> None:
+    """Run ``work`` for at most ``seconds``: a peer connection that never finishes closing must not hold
+    up the process's shutdown (the recording's files are already closed and playable by then)."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.error(f"{what} did not finish", extra={"room": room_id, "seconds": seconds})
+    elif task.exception() is not None:
+        log.error(f"{what} failed", extra={"room": room_id}, exc_info=task.exception())

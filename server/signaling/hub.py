@@ -14,6 +14,7 @@ from aiohttp import web
 from ..config import Settings
 from ..queue import sweeper
 from ..services import Services
+from ..tasks import cancelled, stop
 from .base import MAX_EVENT_BYTES
 from .candidate import CandidateNamespace
 from .fanout import CANDIDATE, Fanout
@@ -24,20 +25,25 @@ SIO = web.AppKey("socketio", socketio.AsyncServer)
 __all__ = ["SIO", "MAX_EVENT_BYTES", "lifecycle"]
 
 
-def lifecycle(sio: socketio.AsyncServer, services: Services, settings: Settings, candidates: CandidateNamespace,
-              fanout: Fanout, rooms: RoomSignals):
+def lifecycle(
+    sio: socketio.AsyncServer,
+    services: Services,
+    settings: Settings,
+    candidates: CandidateNamespace,
+    fanout: Fanout,
+    rooms: RoomSignals,
+):
     """The process's socket tasks (the queue's clock, the presence heartbeat, recovering recordings)
     and a clean leave, as an aiohttp cleanup context (``wiring.build_process`` registers it)."""
 
     async def run(app: web.Application):
-        tasks = [asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
-                 asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s)),
-                 asyncio.create_task(_recover_recordings(services, settings.room_claim_ttl_s / 3))]
+        tasks = [
+            asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
+            asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s)),
+            asyncio.create_task(_recover_recordings(services, settings.room_claim_ttl_s / 3)),
+        ]
         yield
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)
         for sid in list(candidates.users):  # leaving cleanly: the others see these candidates go at once
             with contextlib.suppress(Exception):
                 await sio.disconnect(sid, namespace=CANDIDATE)
@@ -55,9 +61,10 @@ async def _recover_recordings(services: Services, every_s: float) -> None:
         try:
             recovered = await services.recordings.recover()
             if recovered:
-                log.warning("recordings cut off by a crash were closed from their files",
-                            extra={"count": recovered})
+                log.warning("recordings cut off by a crash were closed from their files", extra={"count": recovered})
         except Exception as exc:
+            if cancelled():
+                raise
             log.warning("recovering recordings failed", extra={"error": str(exc)})
         await asyncio.sleep(every_s)
 
@@ -72,4 +79,6 @@ async def _heartbeat(candidates: CandidateNamespace, ttl_s: float) -> None:
         try:
             await candidates.services.queue.touch(by_account, ttl_s)
         except Exception as exc:
+            if cancelled():
+                raise
             log.warning("presence heartbeat failed", extra={"error": str(exc)})

@@ -1,0 +1,34 @@
+"""Stopping a process's background loops at shutdown, for sure and in bounded time.
+
+A loop that catches ``Exception`` around a Redis call can swallow its cancellation: redis-py may turn
+a command cancelled mid-flight into a ``ConnectionError``, the loop logs it and sleeps again, and an
+``await task`` after one ``cancel()`` then waits forever (a test's app teardown hung that way). So
+the loops re-raise when their task is being cancelled, and ``stop`` cancels again until every task
+has ended, giving up (loudly) after ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+log = logging.getLogger("server.tasks")
+
+
+def cancelled() -> bool:
+    """True inside a task that is being cancelled: a loop's ``except Exception`` re-raises then."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def stop(tasks: Iterable[asyncio.Task | None], timeout_s: float = 5.0) -> None:
+    pending = {t for t in tasks if t is not None and not t.done()}
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, max(0.01, deadline - time.monotonic())))
+    if pending:
+        log.error("background tasks did not stop", extra={"tasks": sorted(t.get_name() for t in pending)})
