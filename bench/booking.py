@@ -32,8 +32,9 @@ from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates
 # --- the race itself (also used by tests/booking/test_concurrency.py) ---------------------------
 
 
-async def _book_all(redis_url: str, prefix: str, exam_id: str, jobs: list[tuple[str, str, str]],
-                    concurrency: int) -> list[tuple[str, str, str]]:
+async def _book_all(
+    redis_url: str, prefix: str, exam_id: str, jobs: list[tuple[str, str, str]], concurrency: int
+) -> list[tuple[str, str, str]]:
     client = connect(redis_url)
     store = Store(client, prefix)
     bookings = Bookings(store, Catalog(store))
@@ -58,8 +59,9 @@ def _worker(args) -> list[tuple[str, str, str]]:
     return asyncio.run(_book_all(*args))
 
 
-def race(redis_url: str, prefix: str, exam_id: str, jobs: list[tuple[str, str, str]], processes: int,
-         concurrency: int) -> tuple[list[tuple[str, str, str]], float]:
+def race(
+    redis_url: str, prefix: str, exam_id: str, jobs: list[tuple[str, str, str]], processes: int, concurrency: int
+) -> tuple[list[tuple[str, str, str]], float]:
     """Run booking jobs (account id, ID number, slot id) split over ``processes`` OS processes.
 
     Returns every (account id, slot id, result code) and the wall time of the race.
@@ -109,14 +111,25 @@ async def _seed(redis_url: str, prefix: str, candidates: int, slots: int, capaci
     services = bench_services(redis_url, prefix, Path(tempfile.mkdtemp(prefix="bench-booking-")))
     admin = Actor("bench", "admin")
     now = time.time()
-    exam = await services.catalog.create_exam(admin, school="基准学院", name="预约压测", booking_opens=now - 60,
-                                              booking_closes=now + 3600, pledge="承诺",
-                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    exam = await services.catalog.create_exam(
+        admin,
+        school="基准学院",
+        name="预约压测",
+        booking_opens=now - 60,
+        booking_closes=now + 3600,
+        pledge="承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
     subject = (await services.catalog.subjects(exam.id))[0]
     room = await services.catalog.create_room(admin, exam.id, subject.id, "考场", [])
-    slot_ids = [(await services.catalog.create_slot(admin, exam.id, room.id, now + 86400 + i * 3600,
-                                                    now + 86400 + (i + 1) * 3600, capacity)).id
-                for i in range(slots)]
+    slot_ids = [
+        (
+            await services.catalog.create_slot(
+                admin, exam.id, room.id, now + 86400 + i * 3600, now + 86400 + (i + 1) * 3600, capacity
+            )
+        ).id
+        for i in range(slots)
+    ]
     password_hash = await services.passwords.hash(PASSWORD)
     people = await enrolled_candidates(services, admin, exam.id, "声乐", candidates, password_hash)
     await services.store.redis.aclose()
@@ -133,12 +146,17 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_redis() as (url, prefix):
-        print(f"seeding {args.candidates} verified candidates, {args.slots} slots x {args.capacity} places ...",
-              flush=True)
+        print(
+            f"seeding {args.candidates} verified candidates, {args.slots} slots x {args.capacity} places ...",
+            flush=True,
+        )
         t0 = time.perf_counter()
         exam_id, slot_ids, accounts = asyncio.run(_seed(url, prefix, args.candidates, args.slots, args.capacity))
-        print(f"seeded in {time.perf_counter() - t0:.1f} s; racing with {args.processes} processes x "
-              f"{args.concurrency} in flight ...", flush=True)
+        print(
+            f"seeded in {time.perf_counter() - t0:.1f} s; racing with {args.processes} processes x "
+            f"{args.concurrency} in flight ...",
+            flush=True,
+        )
         # every candidate goes for a slot at once; by default each slot is wanted by twice its places
         jobs = [(a.id, a.id_number, slot_ids[i % len(slot_ids)]) for i, a in enumerate(accounts)]
         results, elapsed = race(url, prefix, exam_id, jobs, args.processes, args.concurrency)
@@ -154,16 +172,27 @@ def main() -> None:
 
         extra, doubles = asyncio.run(check())
         figures = {
-            "candidates": args.candidates, "processes": args.processes, "concurrency_per_process": args.concurrency,
-            "capacity_total": args.slots * args.capacity, "booked": codes["ok"],
-            "refused_full": codes["slot_full"], "other_refusals": sum(codes.values()) - codes["ok"] - codes["slot_full"],
-            "race_s": round(elapsed, 3), "bookings_per_s": round(codes["ok"] / elapsed, 1),
-            "attempts_per_s": round(len(results) / elapsed, 1), "overbooked": extra, "double_booked": doubles,
+            "candidates": args.candidates,
+            "processes": args.processes,
+            "concurrency_per_process": args.concurrency,
+            "capacity_total": args.slots * args.capacity,
+            "booked": codes["ok"],
+            "refused_full": codes["slot_full"],
+            "other_refusals": sum(codes.values()) - codes["ok"] - codes["slot_full"],
+            "race_s": round(elapsed, 3),
+            "bookings_per_s": round(codes["ok"] / elapsed, 1),
+            "attempts_per_s": round(len(results) / elapsed, 1),
+            "overbooked": extra,
+            "double_booked": doubles,
         }
-        print(f"{codes['ok']} booked, {codes['slot_full']} refused (slot full), other: "
-              f"{dict((k, v) for k, v in codes.items() if k not in ('ok', 'slot_full'))}")
-        print(f"{figures['attempts_per_s']} attempts/s, {figures['bookings_per_s']} bookings/s, "
-              f"over-booked places: {extra}, double bookings: {doubles}")
+        print(
+            f"{codes['ok']} booked, {codes['slot_full']} refused (slot full), other: "
+            f"{dict((k, v) for k, v in codes.items() if k not in ('ok', 'slot_full'))}"
+        )
+        print(
+            f"{figures['attempts_per_s']} attempts/s, {figures['bookings_per_s']} bookings/s, "
+            f"over-booked places: {extra}, double bookings: {doubles}"
+        )
         print(json.dumps(figures))
 
 

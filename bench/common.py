@@ -11,8 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import aiohttp
 
@@ -36,6 +36,7 @@ def bench_redis() -> Iterator[tuple[str, str]]:
     try:
         yield url, prefix
     finally:
+
         async def cleanup():
             client = connect(url)
             async for key in client.scan_iter(match=prefix + "*", count=1000):
@@ -52,8 +53,15 @@ def bench_services(redis_url: str, prefix: str, data_dir: Path):
     from server.config import load_settings
     from server.services import Services
 
-    settings = load_settings(env={}, redis_url=redis_url, redis_prefix=prefix, data_dir=data_dir,
-                             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+    settings = load_settings(
+        env={},
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        data_dir=data_dir,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+    )
     return Services.build(Store(connect(redis_url), prefix), settings)
 
 
@@ -64,15 +72,17 @@ async def enrolled_candidates(services, actor, exam_id: str, subject: str, count
     from server.roster.photos import PhotoSource
 
     # idcard.make varies 3 sequence digits; the birth day varies past 1000 candidates
-    numbers = [idcard.make("110101", f"2006{1 + i // 28000:02d}{1 + (i // 1000) % 28:02d}", i % 1000)
-               for i in range(count)]
+    numbers = [
+        idcard.make("110101", f"2006{1 + i // 28000:02d}{1 + (i // 1000) % 28:02d}", i % 1000) for i in range(count)
+    ]
     csv = "姓名,身份证号,报考科目\n" + "\n".join(f"考生{i},{n},{subject}" for i, n in enumerate(numbers))
     report = await services.importer.import_csv(actor, exam_id, csv.encode(), PhotoSource.empty())
     assert report.rejected == 0, report.to_json("en")["rows"][:3]
     out = []
     for i, number in enumerate(numbers):
-        account = await services.directory.create("candidate", "", actor, phone=f"137{i:08d}",
-                                                  password_hash=password_hash)
+        account = await services.directory.create(
+            "candidate", "", actor, phone=f"137{i:08d}", password_hash=password_hash
+        )
         account = await services.identity.verify(account, f"考生{i}", number)
         for step in (services.enrolments.confirm, services.enrolments.read_notice):
             await step(account, exam_id)
@@ -81,17 +91,38 @@ async def enrolled_candidates(services, actor, exam_id: str, subject: str, count
     return out
 
 
-def start_server(redis_url: str, prefix: str, port: int, data_dir: Path, capture: bool = False,
-                 **settings: str) -> subprocess.Popen:
+def start_server(
+    redis_url: str, prefix: str, port: int, data_dir: Path, capture: bool = False, **settings: str
+) -> subprocess.Popen:
     """``interview-server run`` on 127.0.0.1:``port`` with the given Redis and prefix, no face-check
     workers; ``settings`` become ``INTERVIEW_<NAME>`` variables."""
-    env = {**os.environ, "REDIS_URL": redis_url, "INTERVIEW_REDIS_PREFIX": prefix,
-           "INTERVIEW_FACECHECK_WORKERS": "0", "INTERVIEW_LOG_LEVEL": "WARNING",
-           **{f"INTERVIEW_{k.upper()}": v for k, v in settings.items()}}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "INTERVIEW_REDIS_PREFIX": prefix,
+        "INTERVIEW_FACECHECK_WORKERS": "0",
+        "INTERVIEW_LOG_LEVEL": "WARNING",
+        **{f"INTERVIEW_{k.upper()}": v for k, v in settings.items()},
+    }
     output = subprocess.PIPE if capture else None
-    return subprocess.Popen([sys.executable, "-m", "server.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--data-dir", str(data_dir)], env=env, cwd=Path(__file__).resolve().parents[1],
-                            stdout=subprocess.DEVNULL if capture else None, stderr=output)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL if capture else None,
+        stderr=output,
+    )
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:

@@ -38,8 +38,6 @@ from server.facecheck.liveness import MIN_NONPLANARITY, MIN_YAW_CHANGE, nonplana
 from server.facecheck.models import DEFAULT_THRESHOLDS
 from tests.facecheck import faces
 
-
-
 # --- calibration ---------------------------------------------------------------------------------
 
 
@@ -58,8 +56,12 @@ def calibrate(engine: FaceEngine, lfw: int = 100) -> dict:
             else:
                 rejected.append((name, transform, obs.reason))
     genuine = {key: engine.distance(emb, references[key[0]]) for key, emb in probes.items()}
-    impostor = {(ref, key): engine.distance(emb, references[ref])
-                for key, emb in probes.items() for ref in references if ref != key[0]}
+    impostor = {
+        (ref, key): engine.distance(emb, references[ref])
+        for key, emb in probes.items()
+        for ref in references
+        if ref != key[0]
+    }
     lfw_passing, lfw_all, lfw_rejected = {}, {}, {}
     for i, face in enumerate(faces.lfw_faces(lfw)):
         obs = engine.observe(face, embed=True)
@@ -71,8 +73,15 @@ def calibrate(engine: FaceEngine, lfw: int = 100) -> dict:
                     lfw_passing[(ref, i)] = lfw_all[(ref, i)]
         if obs.reason is not None:
             lfw_rejected[obs.reason] = lfw_rejected.get(obs.reason, 0) + 1
-    return {"genuine": genuine, "impostor": impostor, "lfw_passing": lfw_passing, "lfw_all": lfw_all,
-            "rejected": rejected, "lfw_rejected": lfw_rejected, "lfw_count": lfw}
+    return {
+        "genuine": genuine,
+        "impostor": impostor,
+        "lfw_passing": lfw_passing,
+        "lfw_all": lfw_all,
+        "rejected": rejected,
+        "lfw_rejected": lfw_rejected,
+        "lfw_count": lfw,
+    }
 
 
 def print_calibration(cal: dict, threshold: float) -> None:
@@ -94,18 +103,25 @@ def print_calibration(cal: dict, threshold: float) -> None:
         ds = [d for (r, _), d in impostor.items() if r == ref]
         lp = [d for (r, _), d in cal["lfw_passing"].items() if r == ref]
         la = [d for (r, _), d in cal["lfw_all"].items() if r == ref]
-        print(f"  reference {ref:<13} other identities min {min(ds):.3f} (n={len(ds)}); "
-              f"LFW faces passing the quality rules min {min(lp) if lp else float('nan'):.3f} (n={len(lp)}); "
-              f"all LFW faces min {min(la):.3f} (n={len(la)})")
+        print(
+            f"  reference {ref:<13} other identities min {min(ds):.3f} (n={len(ds)}); "
+            f"LFW faces passing the quality rules min {min(lp) if lp else float('nan'):.3f} (n={len(lp)}); "
+            f"all LFW faces min {min(la):.3f} (n={len(la)})"
+        )
     print(f"  LFW probes rejected by the quality rules: {cal['lfw_rejected']} of {cal['lfw_count']}")
     g_max = max(genuine.values())
     worst = max(genuine, key=genuine.get)
-    imp_all = {**{("id",) + k: v for k, v in impostor.items()}, **{("lfw",) + k: v for k, v in cal["lfw_passing"].items()}}
+    imp_all = {
+        **{("id",) + k: v for k, v in impostor.items()},
+        **{("lfw",) + k: v for k, v in cal["lfw_passing"].items()},
+    }
     i_min = min(imp_all.values())
     closest = min(imp_all, key=imp_all.get)
     print(f"genuine max {g_max:.3f} ({worst[0]}, {worst[1]}); impostor min {i_min:.3f} {closest}")
-    print(f"threshold {threshold:.3f}: margin {threshold - g_max:+.3f} above the worst genuine pair, "
-          f"{i_min - threshold:+.3f} below the closest impostor")
+    print(
+        f"threshold {threshold:.3f}: margin {threshold - g_max:+.3f} above the worst genuine pair, "
+        f"{i_min - threshold:+.3f} below the closest impostor"
+    )
 
 
 # --- latency and throughput -----------------------------------------------------------------------
@@ -136,8 +152,11 @@ def _latency_child(models_dir: str, runs: int, queue) -> None:
     image = frames[0]
     _, box, _ = engine.detect(image)[0]
     chip = engine._align(image, box)
-    for name, fn in (("detect", lambda: engine.detect(image)), ("align", lambda: engine._align(image, box)),
-                     ("embed", lambda: engine._embed_chip(chip))):
+    for name, fn in (
+        ("detect", lambda: engine.detect(image)),
+        ("align", lambda: engine._align(image, box)),
+        ("embed", lambda: engine._embed_chip(chip)),
+    ):
         spent = []
         for _ in range(max(5, runs // 4)):
             start = time.perf_counter()
@@ -168,12 +187,13 @@ def pool_throughput(models_dir: Path, checks: int, workers: int = 2) -> float:
     async def run() -> float:
         await pool.warm_up()
         reference = (await pool.observe(faces.encode(faces.grace_hopper()), reference=True)).embedding
-        await asyncio.gather(*(pool.observe(j) for j in jpegs[:workers * 2]))
+        await asyncio.gather(*(pool.observe(j) for j in jpegs[: workers * 2]))
         start = time.perf_counter()
         seen = await asyncio.gather(*(pool.observe(jpegs[i % len(jpegs)]) for i in range(checks)))
         elapsed = time.perf_counter() - start
-        assert all(o.embedding is not None and pool.distance(o.embedding, reference) <= pool.threshold
-                   for o in seen), "a genuine frame did not match in the throughput run"
+        assert all(o.embedding is not None and pool.distance(o.embedding, reference) <= pool.threshold for o in seen), (
+            "a genuine frame did not match in the throughput run"
+        )
         return checks / elapsed
 
     try:
@@ -212,46 +232,71 @@ def liveness(engine: FaceEngine, identities=("astronaut", "grace_hopper")) -> di
                 photo_passes += turned([start, obs], direction)
         base = engine.observe(photo, embed=False)
         for degrees in HEAD_TURNS:  # a print bent around a vertical axis: a known hole, measured
-            obs = engine.observe(faces.sensor(faces.bend_photo(photo, base.box, base.keypoints, degrees), seed=8),
-                                 embed=False)
+            obs = engine.observe(
+                faces.sensor(faces.bend_photo(photo, base.box, base.keypoints, degrees), seed=8), embed=False
+            )
             asked = "left" if degrees > 0 else "right"
             value = nonplanarity(start, obs)
             bent.append((value, turned([start, obs], asked)))
         for degrees in HEAD_TURNS:
-            obs = engine.observe(faces.sensor(faces.turn_head(photo, base.box, base.keypoints, degrees), seed=7),
-                                 embed=False)
+            obs = engine.observe(
+                faces.sensor(faces.turn_head(photo, base.box, base.keypoints, degrees), seed=7), embed=False
+            )
             value = nonplanarity(start, obs)
             if value is not None:
                 head_values.append(value)
             asked = "left" if degrees > 0 else "right"
             other = "right" if asked == "left" else "left"
-            head_results.append((name, degrees, turned([start, obs], asked), turned([start, obs], other),
-                                 None if obs.yaw is None else obs.yaw - start.yaw, value))
+            head_results.append(
+                (
+                    name,
+                    degrees,
+                    turned([start, obs], asked),
+                    turned([start, obs], other),
+                    None if obs.yaw is None else obs.yaw - start.yaw,
+                    value,
+                )
+            )
     pair_times = []
     for obs in frames[:20]:
         t0 = time.perf_counter()
         nonplanarity(start, obs)
         pair_times.append(time.perf_counter() - t0)
-    return {"photo_values": photo_values, "head_values": head_values, "photo_bursts": len(photo_values) * 2,
-            "photo_passes": photo_passes, "head_results": head_results, "undecided": undecided, "bent": bent,
-            "pair_ms": statistics.median(pair_times) * 1000}
+    return {
+        "photo_values": photo_values,
+        "head_values": head_values,
+        "photo_bursts": len(photo_values) * 2,
+        "photo_passes": photo_passes,
+        "head_results": head_results,
+        "undecided": undecided,
+        "bent": bent,
+        "pair_ms": statistics.median(pair_times) * 1000,
+    }
 
 
 def print_liveness(live: dict) -> None:
     print("\n== liveness: non-planarity (eye distances) ==")
-    print(f"flat photo moved in the hand ({len(live['photo_values'])} frames, {live['undecided']} undecided): "
-          f"max {max(live['photo_values']):.4f}, median {statistics.median(live['photo_values']):.4f}")
-    print(f"simulated head turns 20-35 degrees: min {min(live['head_values']):.4f}; threshold "
-          f"{MIN_NONPLANARITY} (and a yaw change of {MIN_YAW_CHANGE} toward the asked side)")
+    print(
+        f"flat photo moved in the hand ({len(live['photo_values'])} frames, {live['undecided']} undecided): "
+        f"max {max(live['photo_values']):.4f}, median {statistics.median(live['photo_values']):.4f}"
+    )
+    print(
+        f"simulated head turns 20-35 degrees: min {min(live['head_values']):.4f}; threshold "
+        f"{MIN_NONPLANARITY} (and a yaw change of {MIN_YAW_CHANGE} toward the asked side)"
+    )
     print(f"photo bursts passing turned(): {live['photo_passes']} (must be 0)")
     bent_values = [v for v, _ in live["bent"] if v is not None]
-    print(f"known hole -- a print bent around a vertical axis and turned 20-35 degrees: non-planarity "
-          f"{min(bent_values):.3f}-{max(bent_values):.3f}, {sum(p for _, p in live['bent'])} of {len(live['bent'])} pass")
+    print(
+        f"known hole -- a print bent around a vertical axis and turned 20-35 degrees: non-planarity "
+        f"{min(bent_values):.3f}-{max(bent_values):.3f}, {sum(p for _, p in live['bent'])} of {len(live['bent'])} pass"
+    )
     print(f"nonplanarity() per frame pair: {live['pair_ms']:.1f} ms (median)")
     for name, degrees, asked, other, change, value in live["head_results"]:
-        print(f"  head {name:<13} {degrees:+3d} deg: asked way {'PASS' if asked else 'fail'}, other way "
-              f"{'PASS' if other else 'fail'}; yaw change {change if change is None else round(change, 3)}, "
-              f"non-planarity {value if value is None else round(value, 4)}")
+        print(
+            f"  head {name:<13} {degrees:+3d} deg: asked way {'PASS' if asked else 'fail'}, other way "
+            f"{'PASS' if other else 'fail'}; yaw change {change if change is None else round(change, 3)}, "
+            f"non-planarity {value if value is None else round(value, 4)}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,14 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     p50 = statistics.median(times) * 1000
     p95 = float(np.percentile(times, 95)) * 1000
     live_p50 = statistics.median(with_liveness) * 1000
-    print(f"\n== latency, one core ({len(times)} checks of a decoded frame) ==\n"
-          f"check (detect + quality + align + embed + compare): p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal: p50 <= 150 ms)\n"
-          f"the same with the liveness patch and its SIFT features (queue-entry frames): p50 {live_p50:.1f} ms\n"
-          f"parts (median): detect {parts['detect']:.1f} ms (both BlazeFace models), align {parts['align']:.1f} ms, "
-          f"embed {parts['embed']:.1f} ms (dlib ResNet via deepface)")
+    print(
+        f"\n== latency, one core ({len(times)} checks of a decoded frame) ==\n"
+        f"check (detect + quality + align + embed + compare): p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal: p50 <= 150 ms)\n"
+        f"the same with the liveness patch and its SIFT features (queue-entry frames): p50 {live_p50:.1f} ms\n"
+        f"parts (median): detect {parts['detect']:.1f} ms (both BlazeFace models), align {parts['align']:.1f} ms, "
+        f"embed {parts['embed']:.1f} ms (dlib ResNet via deepface)"
+    )
     per_s = pool_throughput(args.models_dir, args.pool_checks)
-    print(f"\n== throughput, 2-process pool, JPEG frames decoded and checked ==\n{per_s:.1f} checks/s "
-          f"(one core's rate from the latency run: {1000 / p50:.1f}/s)")
+    print(
+        f"\n== throughput, 2-process pool, JPEG frames decoded and checked ==\n{per_s:.1f} checks/s "
+        f"(one core's rate from the latency run: {1000 / p50:.1f}/s)"
+    )
 
     genuine_max = max(cal["genuine"].values())
     impostor_min = min([*cal["impostor"].values(), *cal["lfw_passing"].values()])

@@ -60,8 +60,14 @@ def encode_clip(path: Path) -> dict:
     enc.bit_rate = 1_000_000
     enc.gop_size = GOP
     enc.qmin, enc.qmax = 4, 56
-    enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
-                   "minrate": "1000000", "maxrate": "1000000", "bufsize": "1000000"}
+    enc.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "lag-in-frames": "0",
+        "minrate": "1000000",
+        "maxrate": "1000000",
+        "bufsize": "1000000",
+    }
     rng = np.random.default_rng(7)
     # smooth blobs, not white noise: a camera-like picture that 1 Mbit/s can carry
     coarse = rng.integers(30, 225, (HEIGHT // 4, WIDTH // 4), dtype=np.uint8)
@@ -70,7 +76,7 @@ def encode_clip(path: Path) -> dict:
     video = []
     for i in range(CLIP_SECONDS * FPS):
         data = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
-        data[:HEIGHT] = texture[i * 3:i * 3 + HEIGHT, i * 5:i * 5 + WIDTH]
+        data[:HEIGHT] = texture[i * 3 : i * 3 + HEIGHT, i * 5 : i * 5 + WIDTH]
         frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
         frame.pts = i
         video += [(bytes(p), bool(p.is_keyframe)) for p in enc.encode(frame)]
@@ -82,7 +88,7 @@ def encode_clip(path: Path) -> dict:
     pcm = (np.sin(2 * np.pi * 330 * t) * 6000).astype(np.int16)
     audio = []
     for i in range(CLIP_SECONDS * 50):
-        chunk = np.repeat(pcm[i * 960:(i + 1) * 960], 2).reshape(1, -1)
+        chunk = np.repeat(pcm[i * 960 : (i + 1) * 960], 2).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
         frame.sample_rate, frame.pts = 48000, i * 960
         audio += [bytes(p) for p in aenc.encode(frame)]
@@ -169,8 +175,12 @@ def server_main(mode: str, sock_path: str, record_dir: str, ready, cpu=None) -> 
     if profile:  # a cProfile dump of the server's event loop thread, for development
         import cProfile
 
-        cProfile.runctx("asyncio.run(_serve(mode, sock_path, record_dir, ready))",
-                        globals(), locals(), f"{profile}.{mode}.{os.getpid()}")
+        cProfile.runctx(
+            "asyncio.run(_serve(mode, sock_path, record_dir, ready))",
+            globals(),
+            locals(),
+            f"{profile}.{mode}.{os.getpid()}",
+        )
         return
     asyncio.run(_serve(mode, sock_path, record_dir, ready))
 
@@ -185,6 +195,7 @@ async def _serve(mode: str, sock_path: str, record_dir: str, ready) -> None:
 
     def get_room(name: str, record: bool):
         if name not in rooms:
+
             async def renegotiate(pid, sdp, name=name):
                 await send(routes[(name, pid)], {"op": "offer", "room": name, "pid": pid, "sdp": sdp})
 
@@ -208,8 +219,13 @@ async def _serve(mode: str, sock_path: str, record_dir: str, ready) -> None:
                 if pub["kind"] == "video":
                     video_out += sum(s["frames_out"] for s in pub["subscribers"])
                     video_subs += len(pub["subscribers"])
-        return {"dropped": dropped, "video_in": video_in, "video_publishers": video_publishers,
-                "video_out": video_out, "video_subscriptions": video_subs}
+        return {
+            "dropped": dropped,
+            "video_in": video_in,
+            "video_publishers": video_publishers,
+            "video_out": video_out,
+            "video_subscriptions": video_subs,
+        }
 
     async def handle(reader, writer):
         try:
@@ -352,9 +368,16 @@ class BenchPeer:
 
         # one process stands in for many browsers: give it the largest buffers allowed
         passthrough.enlarge_socket_buffers(self.pc, 4 << 20)
-        reply = await self.ctx["rpc"]({"op": "join", "room": self.room, "pid": self.pid,
-                                       "kind": self.kind, "sdp": self.pc.localDescription.sdp,
-                                       "record": self.record})
+        reply = await self.ctx["rpc"](
+            {
+                "op": "join",
+                "room": self.room,
+                "pid": self.pid,
+                "kind": self.kind,
+                "sdp": self.pc.localDescription.sdp,
+                "record": self.record,
+            }
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
 
     async def on_offer(self, sdp: str) -> None:
@@ -362,8 +385,7 @@ class BenchPeer:
 
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self.ctx["rpc"]({"op": "answer", "room": self.room, "pid": self.pid,
-                               "sdp": self.pc.localDescription.sdp})
+        await self.ctx["rpc"]({"op": "answer", "room": self.room, "pid": self.pid, "sdp": self.pc.localDescription.sdp})
 
     def video_counts(self) -> list[int]:
         return [n for kind, n in self.counts.values() if kind == "video"]
@@ -415,18 +437,20 @@ async def _run_peers(plan: dict, sock_path: str, clip: dict) -> dict:
         await asyncio.sleep(plan["seconds"])
         out["window_end"] = time.time()
         after = [p.video_counts() for p in subs]
-        out["video_fps"] = [(sum(a) - sum(b)) / plan["seconds"] for a, b in zip(after, before)]
+        out["video_fps"] = [(sum(a) - sum(b)) / plan["seconds"] for a, b in zip(after, before, strict=False)]
     elif plan["kind"] == "rooms":
         record = True
         rooms = []
         for r in range(plan["rooms"]):
             name = f"room{r}"
-            rooms.append([
-                await add(name, "cand", "candidate", True, True, record),
-                await add(name, "aux", "aux", False, True, record),
-                await add(name, "ex1", "examiner", True, True, record),
-                await add(name, "ex2", "examiner", True, True, record),
-            ])
+            rooms.append(
+                [
+                    await add(name, "cand", "candidate", True, True, record),
+                    await add(name, "aux", "aux", False, True, record),
+                    await add(name, "ex1", "examiner", True, True, record),
+                    await add(name, "ex2", "examiner", True, True, record),
+                ]
+            )
         await asyncio.sleep(plan["warmup"])
         totals_before = (await rpc({"op": "totals"}))["totals"]
         before = {(p.room, p.pid): p.video_counts() for room in rooms for p in room}
@@ -438,7 +462,7 @@ async def _run_peers(plan: dict, sock_path: str, clip: dict) -> dict:
         for room in rooms:
             for p in room:
                 b, a = before[(p.room, p.pid)], p.video_counts()
-                fps += [(x - y) / plan["seconds"] for x, y in zip(a, b)]
+                fps += [(x - y) / plan["seconds"] for x, y in zip(a, b, strict=False)]
         out["video_fps"] = fps
         out["video_tracks"] = len(fps)
         lost = received = 0
@@ -450,10 +474,16 @@ async def _run_peers(plan: dict, sock_path: str, clip: dict) -> dict:
                         received += stat.packetsReceived
         out["peers_rtp_lost"], out["peers_rtp_received"] = lost, received
         out["server_dropped"] = totals_after["dropped"] - totals_before["dropped"]
-        out["server_out_fps"] = ((totals_after["video_out"] - totals_before["video_out"])
-                                 / plan["seconds"] / max(totals_after["video_subscriptions"], 1))
-        out["server_in_fps"] = ((totals_after["video_in"] - totals_before["video_in"])
-                                / plan["seconds"] / max(totals_after["video_publishers"], 1))
+        out["server_out_fps"] = (
+            (totals_after["video_out"] - totals_before["video_out"])
+            / plan["seconds"]
+            / max(totals_after["video_subscriptions"], 1)
+        )
+        out["server_in_fps"] = (
+            (totals_after["video_in"] - totals_before["video_in"])
+            / plan["seconds"]
+            / max(totals_after["video_publishers"], 1)
+        )
     elif plan["kind"] == "first_frame":
         await add("r0", "cand", "candidate", True, True)
         await asyncio.sleep(1.5)
@@ -522,8 +552,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     parser.add_argument("--subscribers", type=int, default=3)
-    parser.add_argument("--rooms", type=int, default=10,
-                        help="full recorded rooms run on one pinned core")
+    parser.add_argument("--rooms", type=int, default=10, help="full recorded rooms run on one pinned core")
     parser.add_argument("--trials", type=int, default=9, help="call-to-first-frame trials")
     parser.add_argument("--parts", default="fanout,rooms,first", help="which measurements")
     args = parser.parse_args()
@@ -534,8 +563,10 @@ def main() -> None:
         t0 = time.monotonic()
         clip = encode_clip(clip_path)
         kbps = sum(len(d) for d, _ in clip["video"]) * 8 / CLIP_SECONDS / 1000
-        print(f"clip: {len(clip['video'])} VP8 frames {WIDTH}x{HEIGHT} ~{kbps:.0f} kbit/s, "
-              f"{len(clip['audio'])} Opus packets ({time.monotonic() - t0:.1f} s to encode)")
+        print(
+            f"clip: {len(clip['video'])} VP8 frames {WIDTH}x{HEIGHT} ~{kbps:.0f} kbit/s, "
+            f"{len(clip['audio'])} Opus packets ({time.monotonic() - t0:.1f} s to encode)"
+        )
         figures["clip_video_kbps"] = round(kbps)
 
         parts = set(args.parts.split(","))
@@ -552,18 +583,23 @@ def main() -> None:
 
 def measure_fanout(fanout, n, clip_path, workdir, figures) -> None:
     fwd = run_window("forward", fanout, clip_path, workdir)
-    print(f"forward: 1 publisher -> {n} subscribers: server {fwd['server_cpu_pct']:.1f} % CPU, "
-          f"peers {fwd['peers_cpu_pct']:.1f} %, subscriber video fps {fwd['video_fps']}")
+    print(
+        f"forward: 1 publisher -> {n} subscribers: server {fwd['server_cpu_pct']:.1f} % CPU, "
+        f"peers {fwd['peers_cpu_pct']:.1f} %, subscriber video fps {fwd['video_fps']}"
+    )
     rel = run_window("relay", fanout, clip_path, workdir)
-    print(f"relay (MediaRelay): 1 publisher -> {n} subscribers: server {rel['server_cpu_pct']:.1f} % CPU, "
-          f"peers {rel['peers_cpu_pct']:.1f} %, subscriber video fps {rel['video_fps']}")
+    print(
+        f"relay (MediaRelay): 1 publisher -> {n} subscribers: server {rel['server_cpu_pct']:.1f} % CPU, "
+        f"peers {rel['peers_cpu_pct']:.1f} %, subscriber video fps {rel['video_fps']}"
+    )
     fwd_fps = statistics.mean(fwd["video_fps"])
     rel_fps = statistics.mean(rel["video_fps"])
     figures["forward_cpu_pct_per_stream"] = round(fwd["server_cpu_pct"] / n, 2)
     figures["relay_cpu_pct_per_stream"] = round(rel["server_cpu_pct"] / n, 2)
     # per delivered frame: a relay that cannot keep up delivers fewer frames for its CPU
     figures["forward_vs_relay_ratio"] = round(
-        (rel["server_cpu_pct"] / max(rel_fps, 0.1)) / max(fwd["server_cpu_pct"] / max(fwd_fps, 0.1), 0.01), 1)
+        (rel["server_cpu_pct"] / max(rel_fps, 0.1)) / max(fwd["server_cpu_pct"] / max(fwd_fps, 0.1), 0.01), 1
+    )
     figures["forward_vs_relay_cpu_ratio_raw"] = round(rel["server_cpu_pct"] / max(fwd["server_cpu_pct"], 0.01), 1)
     figures["forward_subscriber_fps_min"] = round(min(fwd["video_fps"]), 1)
     figures["relay_subscriber_fps_min"] = round(min(rel["video_fps"]), 1)
@@ -582,15 +618,18 @@ def measure_rooms(rooms, seconds, clip_path, workdir, figures) -> None:
     # the peers' replay falls behind and catches up when their process is short of CPU,
     # so subscribers are compared with what the publishers delivered in the same window
     loss = 100 * max(0.0, 1 - statistics.mean(res["video_fps"]) / max(res["server_in_fps"], 0.1))
-    lossless = (res["server_dropped"] == 0 and res["peers_rtp_lost"] == 0 and loss < 1.0
-                and res["server_in_fps"] >= FPS - 1)
+    lossless = (
+        res["server_dropped"] == 0 and res["peers_rtp_lost"] == 0 and loss < 1.0 and res["server_in_fps"] >= FPS - 1
+    )
     where = "server pinned to one CPU, peers to another" if pinned else "server and peers unpinned"
-    print(f"rooms: {rooms} full recorded rooms ({where}): server {res['server_cpu_pct']:.1f} % CPU "
-          f"({per_room:.1f} % per room at 30 fps), peers {res['peers_cpu_pct']:.1f} %, "
-          f"{res['video_tracks']} subscribed video tracks, min {min(res['video_fps']):.1f} fps, "
-          f"server-side drops {res['server_dropped']}, video received by the server "
-          f"{res['server_in_fps']:.1f} fps per publisher, sent {res['server_out_fps']:.1f} fps per subscription: "
-          + ("no loss" if lossless else "LOSS"))
+    print(
+        f"rooms: {rooms} full recorded rooms ({where}): server {res['server_cpu_pct']:.1f} % CPU "
+        f"({per_room:.1f} % per room at 30 fps), peers {res['peers_cpu_pct']:.1f} %, "
+        f"{res['video_tracks']} subscribed video tracks, min {min(res['video_fps']):.1f} fps, "
+        f"server-side drops {res['server_dropped']}, video received by the server "
+        f"{res['server_in_fps']:.1f} fps per publisher, sent {res['server_out_fps']:.1f} fps per subscription: "
+        + ("no loss" if lossless else "LOSS")
+    )
     if res["peers_cpu_pct"] > 90:
         print("  the peers' process was short of CPU: try fewer --rooms")
     print("  per subscribed video track fps:", [round(x, 1) for x in res["video_fps"]])

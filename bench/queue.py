@@ -32,8 +32,14 @@ import socketio
 
 from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, start_server, wait_healthy
 
-FIT_DEVICE = {"camera": "granted", "microphone": "granted", "battery_level": 0.9, "charging": True,
-              "browser": "Chrome", "browser_version": "124"}
+FIT_DEVICE = {
+    "camera": "granted",
+    "microphone": "granted",
+    "battery_level": 0.9,
+    "charging": True,
+    "browser": "Chrome",
+    "browser_version": "124",
+}
 
 
 async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Path) -> dict:
@@ -42,16 +48,23 @@ async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Pa
     services = bench_services(url, prefix, data_dir)
     admin = Actor("bench", "admin")
     now = time.time()
-    exam = await services.catalog.create_exam(admin, school="基准学院", name="候考压测", booking_opens=now - 3600,
-                                              booking_closes=now + 3600, pledge="承诺",
-                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    exam = await services.catalog.create_exam(
+        admin,
+        school="基准学院",
+        name="候考压测",
+        booking_opens=now - 3600,
+        booking_closes=now + 3600,
+        pledge="承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
     subject = (await services.catalog.subjects(exam.id))[0]
     password_hash = await services.passwords.hash(PASSWORD)
     examiners, slots = [], []
     per_room = -(-candidates // rooms)
     for r in range(rooms):
-        examiner = await services.directory.create("examiner", "", admin, username=f"bench-examiner-{r}",
-                                                   password_hash=password_hash)
+        examiner = await services.directory.create(
+            "examiner", "", admin, username=f"bench-examiner-{r}", password_hash=password_hash
+        )
         room = await services.catalog.create_room(admin, exam.id, subject.id, f"考场{r}", [examiner.id])
         slot = await services.catalog.create_slot(admin, exam.id, room.id, now + 30, now + 3600, per_room)
         examiners.append((await services.sessions.create(examiner.id, "examiner"), room.id))
@@ -62,9 +75,18 @@ async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Pa
         slot = slots[i % rooms]
         await services.bookings.book(account, exam.id, slot.id, now=now)
         # the face check itself is measured by bench.facecheck; here every candidate has passed it
-        await services.face_gate.record(exam.id, Actor(account.id, "candidate"), passed=True, reason="",
-                                        distance=0.3, check={"check_id": f"check_{i:012x}"}, kind="queue",
-                                        name=f"考生{i}", id_number=number, photo_sha256="")
+        await services.face_gate.record(
+            exam.id,
+            Actor(account.id, "candidate"),
+            passed=True,
+            reason="",
+            distance=0.3,
+            check={"check_id": f"check_{i:012x}"},
+            kind="queue",
+            name=f"考生{i}",
+            id_number=number,
+            photo_sha256="",
+        )
         people.append((await services.sessions.create(account.id, "candidate"), slot.id))
     # the slots start now: move them back 30 s (bookings close when a slot starts)
     for slot in slots:
@@ -75,6 +97,7 @@ async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Pa
 
 def _cookie(token: str) -> dict:
     from server.accounts.sessions import COOKIE
+
     return {"Cookie": f"{COOKIE}={token}"}
 
 
@@ -102,12 +125,17 @@ async def _candidates(url: str, exam_id: str, people: list, start_at: float, sto
             await client.emit("room:enter", {"room_id": data["room_id"]}, namespace="/candidate")
 
         async with gate:
-            await client.connect(url, headers=_cookie(token), namespaces=["/candidate"], transports=["websocket"],
-                                 wait_timeout=30)
+            await client.connect(
+                url, headers=_cookie(token), namespaces=["/candidate"], transports=["websocket"], wait_timeout=30
+            )
         await asyncio.sleep(max(0.0, start_at - time.time()))
         async with gate:
-            ack = await client.call("queue:join", {"exam_id": exam_id, "slot_id": slot_id, "device": FIT_DEVICE},
-                                    namespace="/candidate", timeout=60)
+            ack = await client.call(
+                "queue:join",
+                {"exam_id": exam_id, "slot_id": slot_id, "device": FIT_DEVICE},
+                namespace="/candidate",
+                timeout=60,
+            )
         if ack.get("ok"):
             joins += 1
             mine["n"] = ack["entry"]["n"]
@@ -125,8 +153,14 @@ async def _examiners(url: str, examiners: list, start_at: float, stop_at: float,
 
     async def one(token: str, room_id: str) -> None:
         client = socketio.AsyncClient(reconnection=False)
-        await client.connect(url, headers=_cookie(token), namespaces=["/examiner"], auth={"room_id": room_id},
-                             transports=["websocket"], wait_timeout=30)
+        await client.connect(
+            url,
+            headers=_cookie(token),
+            namespaces=["/examiner"],
+            auth={"room_id": room_id},
+            transports=["websocket"],
+            wait_timeout=30,
+        )
         # examiners do not all click at the same instant: each starts somewhere within one interview
         await asyncio.sleep(max(0.0, start_at - time.time()) + random.uniform(0, interview_s))
         while time.time() < stop_at:
@@ -140,8 +174,9 @@ async def _examiners(url: str, examiners: list, start_at: float, stop_at: float,
             counts["calls"] += 1
             await asyncio.sleep(interview_s)
             while time.time() < stop_at:  # end once the candidate is in the room
-                end = await client.call("queue:end", {"account_id": ack["account_id"]}, namespace="/examiner",
-                                        timeout=30)
+                end = await client.call(
+                    "queue:end", {"account_id": ack["account_id"]}, namespace="/examiner", timeout=30
+                )
                 if end.get("ok"):
                     counts["ends"] += 1
                     break
@@ -179,8 +214,9 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0, help="how long examiners keep admitting")
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--interview-s", type=float, default=3.0,
-                        help="length of each simulated interview (real ones last 10 min)")
+    parser.add_argument(
+        "--interview-s", type=float, default=3.0, help="length of each simulated interview (real ones last 10 min)"
+    )
     args = parser.parse_args()
 
     from server.store.embedded import free_port
@@ -206,14 +242,19 @@ def _run(args, redis_url: str, prefix: str, port: int) -> None:
         connect_s = max(20.0, args.candidates / 40)
         start_at = time.time() + connect_s
         stop_at = start_at + connect_s / 2 + args.seconds
-        print(f"connecting {args.candidates} socket.io candidates from {n} processes; all enter the queue at "
-              f"+{connect_s:.0f} s; examiners admit for {args.seconds:.0f} s after that ...", flush=True)
+        print(
+            f"connecting {args.candidates} socket.io candidates from {n} processes; all enter the queue at "
+            f"+{connect_s:.0f} s; examiners admit for {args.seconds:.0f} s after that ...",
+            flush=True,
+        )
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(n + 1) as pool:
-            cand = pool.map_async(_run_candidates, [(url, seeded["exam"], share, start_at, stop_at)
-                                                    for share in shares])
-            exam = pool.apply_async(_run_examiners, ((url, seeded["examiners"], start_at + connect_s / 2,
-                                                      stop_at, args.interview_s),))
+            cand = pool.map_async(
+                _run_candidates, [(url, seeded["exam"], share, start_at, stop_at) for share in shares]
+            )
+            exam = pool.apply_async(
+                _run_examiners, ((url, seeded["examiners"], start_at + connect_s / 2, stop_at, args.interview_s),)
+            )
             admit_from = start_at + connect_s / 2
             time.sleep(max(0.0, admit_from - time.time()))
             cpu_start = _cpu_s(server.pid)
@@ -225,21 +266,30 @@ def _run(args, redis_url: str, prefix: str, port: int) -> None:
         joins = sum(r["joins"] for r in cand_results)
         ops = exam_result["calls"] * 2 + exam_result["ends"]  # call, the candidate's room entry, end
         figures = {
-            "candidates": args.candidates, "rooms": args.rooms, "joined": joins, "admissions": exam_result["calls"],
-            "interviews_ended": exam_result["ends"], "admitting_s": args.seconds,
+            "candidates": args.candidates,
+            "rooms": args.rooms,
+            "joined": joins,
+            "admissions": exam_result["calls"],
+            "interviews_ended": exam_result["ends"],
+            "admitting_s": args.seconds,
             "queue_ops_per_s": round(ops / args.seconds, 1),
             "position_updates": len(delays),
             "position_update_p50_ms": round(_pct(delays, 0.5), 1),
             "position_update_p95_ms": round(_pct(delays, 0.95), 1),
             "position_update_max_ms": round(max(delays), 1) if delays else None,
             "call_next_p50_ms": round(statistics.median(exam_result["call_ms"]), 1) if exam_result["call_ms"] else None,
-            "interview_s": args.interview_s, "server_cpu_pct": round(server_cpu_pct, 1),
+            "interview_s": args.interview_s,
+            "server_cpu_pct": round(server_cpu_pct, 1),
         }
-        print(f"{joins} of {args.candidates} candidates entered the queue; {exam_result['calls']} admissions and "
-              f"{exam_result['ends']} interviews ended in {args.seconds:.0f} s -> {figures['queue_ops_per_s']} queue ops/s")
+        print(
+            f"{joins} of {args.candidates} candidates entered the queue; {exam_result['calls']} admissions and "
+            f"{exam_result['ends']} interviews ended in {args.seconds:.0f} s -> {figures['queue_ops_per_s']} queue ops/s"
+        )
         print(f"server process CPU while admitting: {figures['server_cpu_pct']} % of one core")
-        print(f"{len(delays)} position updates after admissions: p50 {figures['position_update_p50_ms']} ms, "
-              f"p95 {figures['position_update_p95_ms']} ms, max {figures['position_update_max_ms']} ms")
+        print(
+            f"{len(delays)} position updates after admissions: p50 {figures['position_update_p50_ms']} ms, "
+            f"p95 {figures['position_update_p95_ms']} ms, max {figures['position_update_max_ms']} ms"
+        )
         print(json.dumps(figures))
     finally:
         if server is not None:

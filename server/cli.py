@@ -16,10 +16,10 @@ from aiohttp import web
 
 from .config import ConfigError, Settings, describe, load_settings
 from .errors import UserError
+from .http.context import SERVICES
 from .logs import setup_logging
 from .store.embedded import EmbeddedRedis, EmbeddedRedisError, running_server
 from .store.redis import RedisUnavailable, connect, redact, wait_until_reachable
-from .http.context import SERVICES
 
 log = logging.getLogger("server.cli")
 
@@ -83,6 +83,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace, demo: bool = False) ->
 
     async def seed(app: web.Application) -> None:
         from .demo import print_demo, seed_demo
+
         print_demo(settings, await seed_demo(app[SERVICES], settings))
 
     with redis_for(settings, share=False) as ready:
@@ -154,8 +155,13 @@ def cmd_set_photo(settings: Settings, args: argparse.Namespace) -> int:
         pool, note = None, "face check not run here (facecheck_workers = 0): the reference is made at the first check"
         if settings.facecheck_workers > 0:
             try:
-                pool = InferencePool(settings.models_dir, settings.facecheck_model, settings.facecheck_threshold,
-                                     workers=1, max_pixels=settings.facecheck_max_pixels)
+                pool = InferencePool(
+                    settings.models_dir,
+                    settings.facecheck_model,
+                    settings.facecheck_threshold,
+                    workers=1,
+                    max_pixels=settings.facecheck_max_pixels,
+                )
                 note = "one face found; the face check compares with it from now on"
             except ModelsMissing as exc:
                 note = f"face check not run (models missing: {exc}); the reference is made at the first check"
@@ -167,8 +173,10 @@ def cmd_set_photo(settings: Settings, args: argparse.Namespace) -> int:
                 pool.close()
         holder = await services.directory.find_by_login(result.id_number)  # the verified account, if any
         if result.status != "rejected" and holder and (await services.face_gate.status(exam_id, holder.id)).locked:
-            note += (". Their face check is locked after failed tries: a proctor decides it on the proctor page"
-                     " (a restarted demo makes a fresh exam instead)")
+            note += (
+                ". Their face check is locked after failed tries: a proctor decides it on the proctor page"
+                " (a restarted demo makes a fresh exam instead)"
+            )
         return exam_id, result, note
 
     with redis_for(settings) as ready:
@@ -189,9 +197,15 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass("password: ")
 
     async def work(services):
-        return await services.directory.create(args.role, password, Actor("cli", "admin"), name=args.name,
-                                               username=args.username or "", phone=args.phone or "",
-                                               email=args.email or "")
+        return await services.directory.create(
+            args.role,
+            password,
+            Actor("cli", "admin"),
+            name=args.name,
+            username=args.username or "",
+            phone=args.phone or "",
+            email=args.email or "",
+        )
 
     with redis_for(settings) as ready:
         account = asyncio.run(_with_services(ready, work))
@@ -229,8 +243,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--photos", help="zip file or folder of ID photos")
     s.add_argument("--lang", choices=("zh", "en"), default="zh")
     s.add_argument("--data-dir", help=data_dir_help)
-    s = sub.add_parser("set-photo", help="replace a candidate's ID photo (default: the demo candidate's, "
-                                         "to pass the demo's face check as yourself)")
+    s = sub.add_parser(
+        "set-photo",
+        help="replace a candidate's ID photo (default: the demo candidate's, "
+        "to pass the demo's face check as yourself)",
+    )
     s.add_argument("photo", help="JPEG or PNG photo with one face")
     s.add_argument("--exam", help="exam id (default: the current demo exam)")
     s.add_argument("--id-number", help="the roster row's ID number (default: the demo candidate 张小艺)")
@@ -261,9 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     setup_logging(settings.log_level, settings.log_format)
     commands = {
-        "run": cmd_run, "demo": lambda s, a: cmd_run(s, a, demo=True), "import-roster": cmd_import_roster,
+        "run": cmd_run,
+        "demo": lambda s, a: cmd_run(s, a, demo=True),
+        "import-roster": cmd_import_roster,
         "set-photo": cmd_set_photo,
-        "create-user": cmd_create_user, "fetch-models": cmd_fetch_models, "config": cmd_config,
+        "create-user": cmd_create_user,
+        "fetch-models": cmd_fetch_models,
+        "config": cmd_config,
     }
     try:
         return commands[args.command](settings, args)

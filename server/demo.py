@@ -72,11 +72,13 @@ def _package_portraits() -> list[bytes]:
     found = []
     try:
         import matplotlib
+
         found.append(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
     except ImportError:
         pass
     try:
         import skimage
+
         found.append(Path(skimage.__file__).parent / "data" / "astronaut.png")
     except ImportError:
         pass
@@ -101,8 +103,10 @@ def _portrait(seed: int) -> bytes:
 def _logins(path: Path) -> dict:
     if path.exists():
         return json.loads(path.read_text())
-    logins = {role: {"username": f"{role}1", "password": f"demo-{secrets.token_hex(4)}"}
-              for role in ("admin", "proctor", "examiner")}
+    logins = {
+        role: {"username": f"{role}1", "password": f"demo-{secrets.token_hex(4)}"}
+        for role in ("admin", "proctor", "examiner")
+    }
     logins["examiner2"] = {"username": "examiner2", "password": f"demo-{secrets.token_hex(4)}"}
     logins["candidate"] = {"phone": CANDIDATES[0][1], "password": f"demo-{secrets.token_hex(4)}"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +120,7 @@ def _local(epoch: float, tz: str) -> dt.datetime:
 
 
 # --- is the current demo exam good for an interview now? ------------------------------------------
+
 
 async def demo_room(services: Services, exam_id: str):
     return next((r for r in await services.catalog.rooms(exam_id) if r.name == VOICE_ROOM), None)
@@ -147,13 +152,18 @@ async def slot_for_now(services: Services, exam: Exam, candidate_phone: str, now
             return None, "the demo candidate booked a later slot"
         return slot, ""
     for slot in await services.catalog.slots(exam.id):
-        if (slot.room_id == room.id and slot.starts_at <= now and slot.ends_at - now >= MIN_LEFT_S
-                and slot.booked < slot.capacity):
+        if (
+            slot.room_id == room.id
+            and slot.starts_at <= now
+            and slot.ends_at - now >= MIN_LEFT_S
+            and slot.booked < slot.capacity
+        ):
             return slot, ""
     return None, f"no slot of {VOICE_ROOM} runs now with 40 minutes left"
 
 
 # --- seeding ----------------------------------------------------------------------------------------
+
 
 async def _accounts(services: Services, logins: dict) -> dict:
     """The staff accounts (made if missing) by logins key; the demo candidate's account is made too."""
@@ -165,10 +175,12 @@ async def _accounts(services: Services, logins: dict) -> dict:
         found = await services.directory.find_by_login(login["username"])
         role = "examiner" if key.startswith("examiner") else key
         accounts[key] = found or await services.directory.create(
-            role, login["password"], system, name=STAFF_NAMES[key], username=login["username"])
+            role, login["password"], system, name=STAFF_NAMES[key], username=login["username"]
+        )
     if not await services.directory.find_by_login(logins["candidate"]["phone"]):
-        await services.directory.create("candidate", logins["candidate"]["password"], system,
-                                        phone=logins["candidate"]["phone"])
+        await services.directory.create(
+            "candidate", logins["candidate"]["password"], system, phone=logins["candidate"]["phone"]
+        )
     return accounts
 
 
@@ -205,24 +217,36 @@ async def _import_roster(services: Services, settings: Settings, exam_id: str, p
     with zipfile.ZipFile(archive, "w") as zf:
         for filename, data in photos.items():
             zf.writestr(filename, data)
-    await services.importer.import_csv(Actor.system(), exam_id, "\n".join(rows).encode("utf-8"),
-                                       PhotoSource.from_zip(archive.getvalue(), settings.max_photo_bytes))
+    await services.importer.import_csv(
+        Actor.system(),
+        exam_id,
+        "\n".join(rows).encode("utf-8"),
+        PhotoSource.from_zip(archive.getvalue(), settings.max_photo_bytes),
+    )
 
 
-async def _create_exam(services: Services, settings: Settings, accounts: dict, now: float,
-                       previous: Exam | None) -> tuple[Exam, Slot]:
+async def _create_exam(
+    services: Services, settings: Settings, accounts: dict, now: float, previous: Exam | None
+) -> tuple[Exam, Slot]:
     """Today's demo exam: per room a slot that began at the last 5-minute mark and runs an hour, three
     more hourly ones after it, and the same four tomorrow. Returns the exam and the running 声乐 slot."""
     system, catalog = Actor.system(), services.catalog
     start = now // SLOT_ALIGN_S * SLOT_ALIGN_S
     exam = await catalog.create_exam(
-        system, school=SCHOOL, name=f"{EXAM} {_local(start, settings.timezone):%m-%d %H:%M}",
-        booking_opens=now - 86400, booking_closes=now + 7 * 86400, notice=NOTICE, pledge=PLEDGE,
+        system,
+        school=SCHOOL,
+        name=f"{EXAM} {_local(start, settings.timezone):%m-%d %H:%M}",
+        booking_opens=now - 86400,
+        booking_closes=now + 7 * 86400,
+        notice=NOTICE,
+        pledge=PLEDGE,
         subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}],
-        late_booking_min=LATE_BOOKING_MIN)
+        late_booking_min=LATE_BOOKING_MIN,
+    )
     voice, instrument = await catalog.subjects(exam.id)
-    room_a = await catalog.create_room(system, exam.id, voice.id, VOICE_ROOM,
-                                       [accounts["examiner"].id, accounts["examiner2"].id])
+    room_a = await catalog.create_room(
+        system, exam.id, voice.id, VOICE_ROOM, [accounts["examiner"].id, accounts["examiner2"].id]
+    )
     room_b = await catalog.create_room(system, exam.id, instrument.id, INSTRUMENT_ROOM, [accounts["examiner2"].id])
     running = None
     for day in range(2):
@@ -252,9 +276,15 @@ async def _retire(services: Services, old_exam_id: str, new_exam_id: str, accoun
 
 
 def _result(logins: dict, exam: Exam, slot: Slot, created: bool, reason: str) -> dict:
-    return {"logins": logins, "exam_id": exam.id, "created": created, "reason": reason, "room": VOICE_ROOM,
-            "slot": {"id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at},
-            "late_booking_min": exam.late_booking_min}
+    return {
+        "logins": logins,
+        "exam_id": exam.id,
+        "created": created,
+        "reason": reason,
+        "room": VOICE_ROOM,
+        "slot": {"id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at},
+        "late_booking_min": exam.late_booking_min,
+    }
 
 
 async def seed_demo(services: Services, settings: Settings, now: float | None = None) -> dict:
@@ -275,14 +305,22 @@ async def seed_demo(services: Services, settings: Settings, now: float | None = 
     if previous:
         await _retire(services, previous.id, exam.id, accounts)
     await services.store.redis.set(marker, exam.id)
-    log.info("demo exam created", extra={
-        "exam_id": exam.id, "reason": reason, "replaces": previous.id if previous else "",
-        "slot_id": slot.id, "slot_starts": _local(slot.starts_at, settings.timezone).isoformat(),
-        "slot_ends": _local(slot.ends_at, settings.timezone).isoformat()})
+    log.info(
+        "demo exam created",
+        extra={
+            "exam_id": exam.id,
+            "reason": reason,
+            "replaces": previous.id if previous else "",
+            "slot_id": slot.id,
+            "slot_starts": _local(slot.starts_at, settings.timezone).isoformat(),
+            "slot_ends": _local(slot.ends_at, settings.timezone).isoformat(),
+        },
+    )
     return _result(logins, exam, slot, True, reason)
 
 
 # --- the banner -------------------------------------------------------------------------------------
+
 
 def _qr(url: str) -> list[str]:
     """The URL as a QR code drawn with block characters (two modules a line), for a phone's camera."""
@@ -332,24 +370,37 @@ def banner(settings: Settings, demo: dict, addresses: list[str] | None = None) -
         "    d. press 开始面试, do the 设备检测 (device check) and the 人脸比对 (face check)",
         "    The demo ID photo is a public-domain portrait; to pass the face check as yourself, run",
         f"    `{_command()} set-photo YOUR_PHOTO.jpg"
-        + ("" if settings.data_dir == Path("data") else f" --data-dir {settings.data_dir}") + "` while this runs.",
+        + ("" if settings.data_dir == Path("data") else f" --data-dir {settings.data_dir}")
+        + "` while this runs.",
         f" 2. Examiner:  {base}/examiner  login {ex['username']}  password {ex['password']}",
         f"    open {demo['room']}, press 叫号 (call next) once the candidate waits; the interview starts",
         f"    (the room's second examiner: login {ex2['username']}  password {ex2['password']})",
-        (f" 3. Proctor:   {base}/proctor   login {pr['username']}  password {pr['password']}"
-         "   (every queue live, face reviews)"),
-        (f" 4. Admin:     {base}/admin     login {ad['username']}  password {ad['password']}"
-         "   (exams, roster, recordings)"),
+        (
+            f" 3. Proctor:   {base}/proctor   login {pr['username']}  password {pr['password']}"
+            "   (every queue live, face reviews)"
+        ),
+        (
+            f" 4. Admin:     {base}/admin     login {ad['username']}  password {ad['password']}"
+            "   (exams, roster, recordings)"
+        ),
     ]
     if lan and addresses:
-        lines += ["", f" Phones on the same Wi-Fi: scan this for the candidate's page ({base}/login)",
-                  *_qr(base + "/login"), " Every LAN address of this machine:"]
+        lines += [
+            "",
+            f" Phones on the same Wi-Fi: scan this for the candidate's page ({base}/login)",
+            *_qr(base + "/login"),
+            " Every LAN address of this machine:",
+        ]
         for address in addresses:
             at = f"https://{address}:{settings.port}"
-            lines += [f"   {address:<15}  candidate {at}/login      examiner {at}/examiner",
-                      f"   {'':<15}  proctor   {at}/proctor    admin    {at}/admin"]
-        lines += [" The phone shows a certificate warning (Chrome: 高级 → 继续前往; Safari: 显示详细信息 → 访问此网站):",
-                  " that is expected for a demo, whose certificate is self-signed."]
+            lines += [
+                f"   {address:<15}  candidate {at}/login      examiner {at}/examiner",
+                f"   {'':<15}  proctor   {at}/proctor    admin    {at}/admin",
+            ]
+        lines += [
+            " The phone shows a certificate warning (Chrome: 高级 → 继续前往; Safari: 显示详细信息 → 访问此网站):",
+            " that is expected for a demo, whose certificate is self-signed.",
+        ]
     elif lan:
         lines += ["", " No LAN address found on this machine: connect it to the Wi-Fi and start the demo again."]
     else:

@@ -38,7 +38,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extra = " ".join(f"{k}={v}" for k, v in event_fields(record).items())
         rid = request_id.get()
-        head = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} {record.getMessage()}"
+        head = (
+            f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} {record.getMessage()}"
+        )
         line = " ".join(p for p in (head, extra, f"request_id={rid}" if rid else "") if p)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

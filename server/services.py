@@ -57,7 +57,7 @@ class Services:
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
-    def build(cls, store: Store, settings: Settings) -> "Services":
+    def build(cls, store: Store, settings: Settings) -> Services:
         s = settings
         passwords = Passwords(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
         catalog = Catalog(store)
@@ -67,9 +67,16 @@ class Services:
         face_gate = FaceGate(store, s.facecheck_strikes)
         archive = FrameArchive(s.data_dir / "faceframes")
         references = References(store, photos, None)
-        queue = WaitingQueue(store, catalog, enrolments,
-                             DevicePolicy.parse(s.device_min_battery_pct, s.device_min_browsers),
-                             s.queue_early_entry_s, s.queue_grace_s, s.queue_face_pass_valid_s, s.timezone)
+        queue = WaitingQueue(
+            store,
+            catalog,
+            enrolments,
+            DevicePolicy.parse(s.device_min_battery_pct, s.device_min_browsers),
+            s.queue_early_entry_s,
+            s.queue_grace_s,
+            s.queue_face_pass_valid_s,
+            s.timezone,
+        )
         bookings = Bookings(store, catalog, s.timezone)
         services = cls(
             store=store,
@@ -80,16 +87,26 @@ class Services:
             catalog=catalog,
             roster=roster,
             photos=photos,
-            importer=RosterImporter(store, roster, catalog, photos, s.max_roster_rows, s.max_photo_bytes,
-                                    references.prepare_if_available),
+            importer=RosterImporter(
+                store, roster, catalog, photos, s.max_roster_rows, s.max_photo_bytes, references.prepare_if_available
+            ),
             identity=Identity(store, roster),
             enrolments=enrolments,
             bookings=bookings,
             face_gate=face_gate,
             frame_archive=archive,
             references=references,
-            face_checks=FaceChecks(store, None, enrolments, face_gate, references, archive,
-                                   s.facecheck_max_frames, s.facecheck_challenge_ttl_s, s.queue_face_pass_valid_s),
+            face_checks=FaceChecks(
+                store,
+                None,
+                enrolments,
+                face_gate,
+                references,
+                archive,
+                s.facecheck_max_frames,
+                s.facecheck_challenge_ttl_s,
+                s.queue_face_pass_valid_s,
+            ),
             queue=queue,
             recordings=RecordingIndex(store, s.recordings_dir),
             aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),

@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 # interfaces that container and VM tools make on the host (Docker names its networks br-<hex>; a
 # bridge someone named br0 is kept): phones on the Wi-Fi cannot reach them
-_BRIDGE_PREFIXES = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel", "podman", "lxcbr",
-                    "lxdbr")
+_BRIDGE_PREFIXES = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel", "podman", "lxcbr", "lxdbr")
 Interfaces = Iterable[tuple[str, str]]  # (interface name, IPv4 address)
 
 
@@ -52,13 +51,13 @@ def interface_addresses() -> list[tuple[str, str]]:
     """(interface, IPv4 address) of every network interface of this machine (IPv6 ones left out)."""
     import ifaddr
 
-    return [(adapter.name, ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips
-            if isinstance(ip.ip, str)]  # ifaddr gives IPv6 addresses as tuples
+    return [
+        (adapter.name, ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if isinstance(ip.ip, str)
+    ]  # ifaddr gives IPv6 addresses as tuples
 
 
 def _pairs(interfaces: Interfaces | None) -> list[tuple[str, str]]:
-    return [(name, ip) for name, ip in (interface_addresses() if interfaces is None else interfaces)
-            if _reachable(ip)]
+    return [(name, ip) for name, ip in (interface_addresses() if interfaces is None else interfaces) if _reachable(ip)]
 
 
 def lan_addresses(host: str, interfaces: Interfaces | None = None) -> list[str]:
@@ -102,15 +101,36 @@ def self_signed(folder: Path, names: list[str]) -> tuple[Path, Path]:
     if not openssl:
         raise ConfigError("a self-signed certificate needs the `openssl` command (Debian: apt-get install openssl)")
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
-                             "-subj", "/CN=interview-server", "-addext", "subjectAltName=" + ",".join(sorted(names)),
-                             "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "825",
+            "-subj",
+            "/CN=interview-server",
+            "-addext",
+            "subjectAltName=" + ",".join(sorted(names)),
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise ConfigError(f"openssl could not make the self-signed certificate: {result.stderr.strip()[-300:]}")
     key.chmod(0o600)
     made_for.write_text(json.dumps({"names": sorted(names)}, indent=2))
-    log.info("self-signed certificate made", extra={"path": str(cert), "names": sorted(names),
-                                                    "previous_names": kept or []})
+    log.info(
+        "self-signed certificate made", extra={"path": str(cert), "names": sorted(names), "previous_names": kept or []}
+    )
     return cert, key
 
 

@@ -43,8 +43,9 @@ def socketio_manager(settings: Settings) -> socketio.AsyncManager:
     limits and timeouts as the project's own client (``store/redis.py`` ``connect``)."""
     if not settings.redis_url:
         return socketio.AsyncManager()
-    return socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio",
-                                      redis_options=redis_options(settings))
+    return socketio.AsyncRedisManager(
+        settings.redis_url, channel=settings.redis_prefix + "socketio", redis_options=redis_options(settings)
+    )
 
 
 POOL_OPTIONS = ("socket_connect_timeout", "socket_timeout", "health_check_interval", "retry_on_timeout")
@@ -61,17 +62,26 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     """socket.io on the app: one namespace per role, the room signals they share, the queue's
     listeners (fan-out and room endings), and the process's background tasks."""
     passthrough.check_internals()  # aiortc/aioice as pinned, with the private names the media uses, or no start
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=socketio_manager(settings),
-                               max_http_buffer_size=2 * hub.MAX_EVENT_BYTES, logger=False, engineio_logger=False)
-    interviews = Interviews(services.store, services.recordings, parse_ice_servers(settings.ice_servers),
-                            settings.room_claim_ttl_s)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=socketio_manager(settings),
+        max_http_buffer_size=2 * hub.MAX_EVENT_BYTES,
+        logger=False,
+        engineio_logger=False,
+    )
+    interviews = Interviews(
+        services.store, services.recordings, parse_ice_servers(settings.ice_servers), settings.room_claim_ttl_s
+    )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
     interviews.on_offer = rooms.send_offer  # Interviews takes no callbacks in its constructor
     interviews.on_event = rooms.room_event
     candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
-    for namespace in (candidates, ExaminerNamespace(EXAMINER, services, settings, rooms),
-                      ProctorNamespace(PROCTOR, services, settings, rooms),
-                      AuxNamespace(AUX, services, settings, rooms)):
+    for namespace in (
+        candidates,
+        ExaminerNamespace(EXAMINER, services, settings, rooms),
+        ProctorNamespace(PROCTOR, services, settings, rooms),
+        AuxNamespace(AUX, services, settings, rooms),
+    ):
         sio.register_namespace(namespace)
     sio.attach(app)
     app[hub.SIO] = sio

@@ -3,18 +3,26 @@ a store under a fresh key prefix per test, and a running app with an HTTP client
 
 from __future__ import annotations
 
+import io as _io
+import logging
 import os
 import secrets
 import tempfile
+import time as _time
+import zipfile as _zipfile
 from pathlib import Path
 
-import logging
-
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from server.app import create_app
+from server.config import load_settings
+from server.http.context import SERVICES
+from server.roster import idcard
+from server.roster.photos import PhotoSource
+from server.store.audit import Actor
 from server.store.embedded import EmbeddedRedis
 from server.store.redis import connect
-
 
 # as the product's setup_logging: the access log is off (the request middleware logs each request)
 logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -48,27 +56,21 @@ async def redis(redis_url, prefix):
 
 # --- the app over real HTTP -------------------------------------------------------------------
 
-import time as _time
-import zipfile as _zipfile
-import io as _io
-
-from aiohttp.test_utils import TestClient, TestServer
-
-from server.app import create_app
-from server.http.context import SERVICES
-from server.config import load_settings
-from server.roster import idcard
-from server.roster.photos import PhotoSource
-from server.store.audit import Actor
-
 
 def fast_settings(tmp_path, redis_url, prefix, **overrides):
     """Settings for tests: cheap password hashing (argon2 at the product's cost would make the suite
     minutes longer), files under tmp_path, no face workers (tests that need them pass a shared pool).
     Everything else, the log level included, is what a user gets."""
-    values = dict(redis_url=redis_url, redis_prefix=prefix, data_dir=tmp_path / "data",
-                  recordings_dir=tmp_path / "recordings", argon2_time_cost=1, argon2_memory_kib=1024,
-                  argon2_parallelism=1, facecheck_workers=0)
+    values = dict(
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        data_dir=tmp_path / "data",
+        recordings_dir=tmp_path / "recordings",
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+        facecheck_workers=0,
+    )
     values.update(overrides)
     return load_settings(env={}, **values)
 
@@ -116,6 +118,7 @@ ADMIN = Actor("acc_admin", "admin")
 
 def jpeg(color=(200, 160, 130)) -> bytes:
     from PIL import Image
+
     out = _io.BytesIO()
     Image.new("RGB", (120, 160), color).save(out, "JPEG")
     return out.getvalue()
@@ -141,8 +144,7 @@ class World:
         """A candidate account for roster row ``index``: registered, verified and enrolled as asked."""
         s = self.services
         name, number, _ = self.roster[index]
-        account = await s.directory.create("candidate", PASSWORD, Actor.system(),
-                                           phone=phone or f"139{index:08d}")
+        account = await s.directory.create("candidate", PASSWORD, Actor.system(), phone=phone or f"139{index:08d}")
         if verified:
             account = await s.identity.verify(account, name, number)
         if verified and enrolled:
@@ -152,29 +154,48 @@ class World:
         return account
 
 
-async def build_world(services, roster_size: int = 3, capacity: int = 2, opens_in: float = -3600,
-                      closes_in: float = 86400, slot_in: float = 2 * 86400, photos: list | None = None) -> World:
+async def build_world(
+    services,
+    roster_size: int = 3,
+    capacity: int = 2,
+    opens_in: float = -3600,
+    closes_in: float = 86400,
+    slot_in: float = 2 * 86400,
+    photos: list | None = None,
+) -> World:
     """``photos``: the ID photos (bytes) of the roster rows; plain JPEGs (no face) by default."""
     now = _time.time()
     staff = {}
     for role in ("admin", "proctor", "examiner"):
-        staff[role] = await services.directory.create(role, PASSWORD, Actor.system(), name=role,
-                                                      username=f"{role}-one")
+        staff[role] = await services.directory.create(role, PASSWORD, Actor.system(), name=role, username=f"{role}-one")
     exam = await services.catalog.create_exam(
-        ADMIN, school="测试艺术学院", name="测试面试", booking_opens=now + opens_in, booking_closes=now + closes_in,
-        notice="考前须知", pledge="诚信承诺",
-        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}])
+        ADMIN,
+        school="测试艺术学院",
+        name="测试面试",
+        booking_opens=now + opens_in,
+        booking_closes=now + closes_in,
+        notice="考前须知",
+        pledge="诚信承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}],
+    )
     subjects = await services.catalog.subjects(exam.id)
-    rooms = [await services.catalog.create_room(ADMIN, exam.id, subj.id, f"考场{i}", [staff["examiner"].id])
-             for i, subj in enumerate(subjects)]
-    slots = [await services.catalog.create_slot(ADMIN, exam.id, room.id, now + slot_in, now + slot_in + 3600, capacity)
-             for room in rooms]
-    roster = [(f"考生{i}", idcard.make("110101", "20060101", i), "声乐" if i % 2 == 0 else "声乐;器乐")
-              for i in range(roster_size)]
+    rooms = [
+        await services.catalog.create_room(ADMIN, exam.id, subj.id, f"考场{i}", [staff["examiner"].id])
+        for i, subj in enumerate(subjects)
+    ]
+    slots = [
+        await services.catalog.create_slot(ADMIN, exam.id, room.id, now + slot_in, now + slot_in + 3600, capacity)
+        for room in rooms
+    ]
+    roster = [
+        (f"考生{i}", idcard.make("110101", "20060101", i), "声乐" if i % 2 == 0 else "声乐;器乐")
+        for i in range(roster_size)
+    ]
     lines = ["姓名,身份证号,手机号,报考科目"] + [f"{n},{num},,{subj}" for n, num, subj in roster]
     names = [f"{num}.jpg" for _, num, _ in roster]
-    report = await services.importer.import_csv(ADMIN, exam.id, "\n".join(lines).encode(),
-                                                PhotoSource.from_zip(photo_zip(names, photos), 5 << 20))
+    report = await services.importer.import_csv(
+        ADMIN, exam.id, "\n".join(lines).encode(), PhotoSource.from_zip(photo_zip(names, photos), 5 << 20)
+    )
     assert report.rejected == 0, report.to_json("en")
     return World(services, exam, subjects, rooms, slots, staff, roster)
 

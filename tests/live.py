@@ -8,8 +8,14 @@ from server.store.audit import Actor
 
 from .conftest import build_world
 
-FIT_DEVICE = {"camera": "granted", "microphone": "granted", "battery_level": 0.8, "charging": False,
-              "browser": "Chrome", "browser_version": "124.0"}
+FIT_DEVICE = {
+    "camera": "granted",
+    "microphone": "granted",
+    "battery_level": 0.8,
+    "charging": False,
+    "browser": "Chrome",
+    "browser_version": "124.0",
+}
 
 
 class LiveWorld:
@@ -30,9 +36,17 @@ class LiveWorld:
         tests/facecheck); returns the outcome: passed | failed | locked."""
         entry = (await self.services.enrolments.exam_for(account, self.exam.id)).entry
         outcome, _ = await self.services.face_gate.record(
-            self.exam.id, Actor(account.id, "candidate"), passed=passed, reason="" if passed else "face_mismatch",
-            distance=0.3 if passed else 0.7, check={"check_id": f"check_{int(time.time() * 1e6) % 10**12:012x}"},
-            kind=kind, name=entry.name, id_number=entry.id_number, photo_sha256=entry.photo_sha256)
+            self.exam.id,
+            Actor(account.id, "candidate"),
+            passed=passed,
+            reason="" if passed else "face_mismatch",
+            distance=0.3 if passed else 0.7,
+            check={"check_id": f"check_{int(time.time() * 1e6) % 10**12:012x}"},
+            kind=kind,
+            name=entry.name,
+            id_number=entry.id_number,
+            photo_sha256=entry.photo_sha256,
+        )
         return outcome
 
     async def present(self, account, sid: str = "sid-test") -> None:
@@ -40,11 +54,13 @@ class LiveWorld:
         await self.services.queue.touch({account.id: [sid]}, 30)
 
 
-async def live_world(services, size: int = 4, starts_in: float = -30, length_s: float = 3600,
-                     photos: list | None = None) -> LiveWorld:
+async def live_world(
+    services, size: int = 4, starts_in: float = -30, length_s: float = 3600, photos: list | None = None
+) -> LiveWorld:
     world = await build_world(services, roster_size=size, capacity=size, slot_in=starts_in, photos=photos)
     if length_s != 3600:
-        await services.store.redis.hset(services.store.keys.slot(world.slots[0].id), "ends_at",
-                                        world.slots[0].starts_at + length_s)
+        await services.store.redis.hset(
+            services.store.keys.slot(world.slots[0].id), "ends_at", world.slots[0].starts_at + length_s
+        )
         world.slots[0].ends_at = world.slots[0].starts_at + length_s
     return LiveWorld(world, services)

@@ -27,8 +27,13 @@ def run(args, env=None, timeout=60):
 
 def start_demo(data_dir, port):
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERVIEW_") and k != "REDIS_URL"}
-    proc = subprocess.Popen([BIN, "demo", "--data-dir", str(data_dir), "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [BIN, "demo", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -48,8 +53,12 @@ def stop(proc):
 
 
 def post_json(url, body, cookie=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})},
+    )
     return urllib.request.urlopen(req, timeout=10)
 
 
@@ -106,7 +115,7 @@ def test_bad_setting_is_refused_with_its_name(tmp_path):
     result = run(["config"], env={"INTERVIEW_PORT": "eighty"})
     assert result.returncode == 2 and "'port'" in result.stderr
     config = tmp_path / "server.toml"
-    config.write_text('port = 9000\nnot_a_setting = 1\n')
+    config.write_text("port = 9000\nnot_a_setting = 1\n")
     result = run(["--config", str(config), "config"])
     assert result.returncode == 2 and "not_a_setting" in result.stderr
     config.write_text('[server]\nport = 9001\nlog_format = "text"\n')
@@ -118,19 +127,25 @@ def test_bad_setting_is_refused_with_its_name(tmp_path):
 
 async def test_import_roster_command_prints_the_row_report(tmp_path, services, redis_url, prefix):
     now = time.time()
-    exam = await services.catalog.create_exam(ADMIN, school="学院", name="考试", booking_opens=now,
-                                              booking_closes=now + 60,
-                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    exam = await services.catalog.create_exam(
+        ADMIN,
+        school="学院",
+        name="考试",
+        booking_opens=now,
+        booking_closes=now + 60,
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
     from server.roster import idcard
+
     good = idcard.make("110101", "20060101", 1)
     (tmp_path / "photos").mkdir()
     from tests.conftest import jpeg
+
     (tmp_path / "photos" / f"{good}.jpg").write_bytes(jpeg())
     csv = tmp_path / "roster.csv"
     csv.write_bytes(f"姓名,身份证号,报考科目\n甲,{good},声乐\n乙,{good[:17]}0,声乐\n".encode("gbk"))
     env = {"REDIS_URL": redis_url, "INTERVIEW_REDIS_PREFIX": prefix, "INTERVIEW_DATA_DIR": str(tmp_path / "d")}
-    result = run(["import-roster", "--exam", exam.id, "--csv", str(csv), "--photos", str(tmp_path / "photos")],
-                 env=env)
+    result = run(["import-roster", "--exam", exam.id, "--csv", str(csv), "--photos", str(tmp_path / "photos")], env=env)
     assert result.returncode == 1, result.stderr  # one row rejected
     assert "imported 1, updated 0, rejected 1" in result.stdout
     assert "校验位" in result.stdout
@@ -151,8 +166,10 @@ def portraits():
     """Two public-domain portraits from the test extras (tests/facecheck/faces.py uses the same)."""
     matplotlib = pytest.importorskip("matplotlib")
     skimage = pytest.importorskip("skimage")
-    return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
-            Path(skimage.__file__).parent / "data" / "astronaut.png")
+    return (
+        Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+        Path(skimage.__file__).parent / "data" / "astronaut.png",
+    )
 
 
 async def test_set_photo_replaces_the_demo_photo_through_the_running_embedded_redis(tmp_path, models_dir):

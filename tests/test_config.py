@@ -18,10 +18,15 @@ def test_environment_beats_file_beats_default(tmp_path):
     assert load_settings(env={}).port == Settings().port
 
 
-@pytest.mark.parametrize("env, name", [
-    ({"INTERVIEW_PORT": "x"}, "port"), ({"INTERVIEW_TLS_SELF_SIGNED": "maybe"}, "tls_self_signed"),
-    ({"INTERVIEW_LOG_FORMAT": "xml"}, "log_format"), ({"INTERVIEW_TLS_CERT": "/a.pem"}, "tls_key"),
-])
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"INTERVIEW_PORT": "x"}, "port"),
+        ({"INTERVIEW_TLS_SELF_SIGNED": "maybe"}, "tls_self_signed"),
+        ({"INTERVIEW_LOG_FORMAT": "xml"}, "log_format"),
+        ({"INTERVIEW_TLS_CERT": "/a.pem"}, "tls_key"),
+    ],
+)
 def test_bad_values_name_the_setting(env, name):
     with pytest.raises(ConfigError, match=name):
         load_settings(env=env)

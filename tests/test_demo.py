@@ -61,9 +61,18 @@ async def test_a_finished_interview_gives_a_fresh_exam_the_candidate_can_take_no
     assert entry.state == WAITING_FACE_CHECK
     # the interview, through the real services: face check passed, called, in the room, done
     room = await demo_room(services, old["exam_id"])
-    await services.face_gate.record(old["exam_id"], Actor(account.id, "candidate"), passed=True, reason="",
-                                    distance=0.3, check={"check_id": "check_000000000001"}, kind="queue",
-                                    name=NAME, id_number=NUMBER, photo_sha256="")
+    await services.face_gate.record(
+        old["exam_id"],
+        Actor(account.id, "candidate"),
+        passed=True,
+        reason="",
+        distance=0.3,
+        check={"check_id": "check_000000000001"},
+        kind="queue",
+        name=NAME,
+        id_number=NUMBER,
+        photo_sha256="",
+    )
     examiner = await services.directory.find_by_login(old["logins"]["examiner"]["username"])
     await services.queue.call_next(Actor(examiner.id, "examiner"), room.id)
     await services.queue.enter_room(account, room.id)
@@ -77,13 +86,19 @@ async def test_a_finished_interview_gives_a_fresh_exam_the_candidate_can_take_no
     # one exam on the candidate's list, one 声乐第一考场 among the examiner's rooms; the old exam stays
     account = await services.directory.find_by_login(PHONE)
     assert [c.exam.id for c in await services.enrolments.exams_for(account)] == [fresh["exam_id"]]
-    rooms = [r for e in await services.catalog.exams() for r in await services.catalog.rooms(e.id)
-             if examiner.id in r.examiners]
+    rooms = [
+        r
+        for e in await services.catalog.exams()
+        for r in await services.catalog.rooms(e.id)
+        if examiner.id in r.examiners
+    ]
     assert [(r.exam_id, r.name) for r in rooms] == [(fresh["exam_id"], VOICE_ROOM)]
     assert await services.catalog.find_exam(old["exam_id"])
     # the same photos on the new roster (so a photo given with set-photo carries over)
-    photos = [sorted(e.photo_sha256 for e in await services.roster.entries(exam_id))
-              for exam_id in (old["exam_id"], fresh["exam_id"])]
+    photos = [
+        sorted(e.photo_sha256 for e in await services.roster.entries(exam_id))
+        for exam_id in (old["exam_id"], fresh["exam_id"])
+    ]
     assert photos[0] == photos[1] and all(photos[0])
 
     _, entry = await enrol_and_book(services, fresh)
@@ -106,8 +121,9 @@ def beijing(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 
 
-async def test_banner_on_the_lan_lists_the_steps_in_order_the_slot_and_https_urls(services, tmp_path, redis_url,
-                                                                                 prefix):
+async def test_banner_on_the_lan_lists_the_steps_in_order_the_slot_and_https_urls(
+    services, tmp_path, redis_url, prefix
+):
     settings = for_demo(fast_settings(tmp_path, redis_url, prefix, host="0.0.0.0", port=8443))
     assert settings.tls_self_signed
     demo = await seed_demo(services, settings)
@@ -115,10 +131,23 @@ async def test_banner_on_the_lan_lists_the_steps_in_order_the_slot_and_https_url
     slot = demo["slot"]
     span = f"{beijing(slot['starts_at'])} – {beijing(slot['ends_at'])}"
     assert f"{VOICE_ROOM}, {span} 北京时间" in text
-    steps = [f"https://192.168.1.23:8443/login    login {PHONE}", f"{NAME} / {NUMBER}", "确认考试", "考前须知",
-             "诚信承诺", f"book 声乐 {span}", "开始面试", "设备检测", "人脸比对", "set-photo",
-             "https://192.168.1.23:8443/examiner  login examiner1", f"open {VOICE_ROOM}", "叫号",
-             "/proctor   login proctor1", "/admin     login admin1"]
+    steps = [
+        f"https://192.168.1.23:8443/login    login {PHONE}",
+        f"{NAME} / {NUMBER}",
+        "确认考试",
+        "考前须知",
+        "诚信承诺",
+        f"book 声乐 {span}",
+        "开始面试",
+        "设备检测",
+        "人脸比对",
+        "set-photo",
+        "https://192.168.1.23:8443/examiner  login examiner1",
+        f"open {VOICE_ROOM}",
+        "叫号",
+        "/proctor   login proctor1",
+        "/admin     login admin1",
+    ]
     places = [text.index(step) for step in steps]
     assert places == sorted(places), steps
     for address in ("192.168.1.23", "10.0.0.7"):

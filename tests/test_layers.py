@@ -18,15 +18,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "server"
 EDGES = ("http", "signaling")
 DOMAIN = ("accounts", "roster", "exams", "booking", "facecheck", "queue", "rooms")
-UPPER = ("server.http", "server.signaling", "server.services", "server.app", "server.wiring", "server.cli",
-         "server.demo")
+UPPER = (
+    "server.http",
+    "server.signaling",
+    "server.services",
+    "server.app",
+    "server.wiring",
+    "server.cli",
+    "server.demo",
+)
 STORE_ATTRS = {"redis", "keys", "pipeline", "script"}  # the store's insides: the edges ask a domain service
 
 # Known exceptions, each with its reason. Aim for none.
 STATUS_PASSED = {
     # (module, code): why this one call passes an HTTP status itself
-    ("server/http/facecheck_api.py", "image_too_large"):
-        "a frame over the upload's byte limit is 413; the same code from the pixel rule (facecheck/pool.py) is 400",
+    (
+        "server/http/facecheck_api.py",
+        "image_too_large",
+    ): "a frame over the upload's byte limit is 413; the same code from the pixel rule (facecheck/pool.py) is 400",
 }
 DOMAIN_STATUS_EXCEPTIONS: dict[str, str] = {}  # module -> why it passes statuses (none today)
 
@@ -54,7 +63,7 @@ def imported(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             name = ".".join(base + ([node.module] if node.module else []))
             out.add(name)
             out.update(f"{name}.{alias.name}" for alias in node.names)
@@ -69,12 +78,21 @@ def user_errors(path: Path):
     """(line, code or None, passes a status) for each ``UserError(...)`` and each ``super().__init__``
     of a UserError subclass."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    subclasses = {n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
-                  and any(getattr(b, "id", None) == "UserError" for b in n.bases)}
+    subclasses = {
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ClassDef) and any(getattr(b, "id", None) == "UserError" for b in n.bases)
+    }
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "UserError"]
     for cls in subclasses:
-        calls += [n for n in ast.walk(cls) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "__init__"
-                  and isinstance(n.func.value, ast.Call) and getattr(n.func.value.func, "id", None) == "super"]
+        calls += [
+            n
+            for n in ast.walk(cls)
+            if isinstance(n, ast.Call)
+            and getattr(n.func, "attr", None) == "__init__"
+            and isinstance(n.func.value, ast.Call)
+            and getattr(n.func.value.func, "id", None) == "super"
+        ]
     for call in calls:
         code = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
         yield call.lineno, code, len(call.args) > 1 or any(k.arg == "status" for k in call.keywords)
@@ -109,14 +127,23 @@ def test_domain_and_store_import_nothing_above_them():
 
 
 def test_store_imports_nothing_of_the_server_outside_itself():
-    found = [f"{rel(p)} imports {m}" for p in modules("store") for m in imported(p)
-             if within(m, ("server",)) and not within(m, ("server.store",))]
+    found = [
+        f"{rel(p)} imports {m}"
+        for p in modules("store")
+        for m in imported(p)
+        if within(m, ("server",)) and not within(m, ("server.store",))
+    ]
     assert found == []
 
 
 def test_domain_errors_carry_a_code_only():
-    found = [f"{rel(p)}:{line} {code}" for p in modules(*DOMAIN, "store") if rel(p) not in DOMAIN_STATUS_EXCEPTIONS
-             for line, code, status in user_errors(p) if status]
+    found = [
+        f"{rel(p)}:{line} {code}"
+        for p in modules(*DOMAIN, "store")
+        if rel(p) not in DOMAIN_STATUS_EXCEPTIONS
+        for line, code, status in user_errors(p)
+        if status
+    ]
     leaves = [SERVER / name for name in ("errors.py", "payloads.py", "i18n.py", "phones.py")]
     found += [f"{rel(p)}:{line} {code}" for p in leaves for line, code, status in user_errors(p) if status]
     assert found == [], "raise the code only; its HTTP status goes into server/http/statuses.py"
@@ -132,7 +159,8 @@ def test_the_status_table():
     assert all(400 < s < 600 for s in STATUS.values()), "400 is the default: leave those out"
     # routing.py and errors.not_found build "<thing>_not_found" codes: every one of them is a 404
     assert {c: STATUS.get(c) for c in MESSAGES if c.endswith("_not_found")} == {
-        c: 404 for c in MESSAGES if c.endswith("_not_found")}
+        c: 404 for c in MESSAGES if c.endswith("_not_found")
+    }
 
 
 LISTENER_LISTS = {"listeners", "on_result", "on_review", "on_cancelled"}
@@ -146,11 +174,20 @@ def test_listeners_are_wired_in_the_composition_root_only():
         if rel(path) == "server/wiring.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
-                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in LISTENER_LISTS):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr in LISTENER_LISTS
+            ):
                 found.append(f"{rel(path)}:{node.lineno} {ast.unparse(node)}")
             if isinstance(node, ast.Assign):
-                found += [f"{rel(path)}:{node.lineno} {ast.unparse(t)} =" for t in node.targets
-                          if isinstance(t, ast.Attribute) and t.attr in CALLBACKS
-                          and not (isinstance(t.value, ast.Name) and t.value.id == "self")]
+                found += [
+                    f"{rel(path)}:{node.lineno} {ast.unparse(t)} ="
+                    for t in node.targets
+                    if isinstance(t, ast.Attribute)
+                    and t.attr in CALLBACKS
+                    and not (isinstance(t.value, ast.Name) and t.value.id == "self")
+                ]
     assert found == []

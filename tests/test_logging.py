@@ -28,10 +28,12 @@ def extra_keys(tree: ast.AST):
 
 
 def test_no_log_call_in_server_uses_a_reserved_record_attribute():
-    found = [(path.relative_to(SERVER.parent), line, key)
-             for path in sorted(SERVER.rglob("*.py"))
-             for line, key in extra_keys(ast.parse(path.read_text(), str(path)))
-             if key in RESERVED]
+    found = [
+        (path.relative_to(SERVER.parent), line, key)
+        for path in sorted(SERVER.rglob("*.py"))
+        for line, key in extra_keys(ast.parse(path.read_text(), str(path)))
+        if key in RESERVED
+    ]
     assert not found, f"reserved LogRecord attributes in extra= (they raise at INFO): {found}"
 
 

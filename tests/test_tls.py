@@ -11,15 +11,20 @@ from cryptography import x509
 from server.tls import certificate_names, interface_addresses, lan_addresses, self_signed, ssl_context
 from tests.conftest import fast_settings
 
-HOME = [("lo", "127.0.0.1"), ("wlan0", "192.168.1.23"), ("docker0", "172.17.0.1"),
-        ("br-3f2a9c1d7e60", "172.18.0.1"), ("eth0", "10.0.0.7"), ("eth1", "169.254.10.2")]
+HOME = [
+    ("lo", "127.0.0.1"),
+    ("wlan0", "192.168.1.23"),
+    ("docker0", "172.17.0.1"),
+    ("br-3f2a9c1d7e60", "172.18.0.1"),
+    ("eth0", "10.0.0.7"),
+    ("eth1", "169.254.10.2"),
+]
 
 
 def san(cert_path) -> tuple[set[str], set[str]]:
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return (set(names.get_values_for_type(x509.DNSName)),
-            {str(ip) for ip in names.get_values_for_type(x509.IPAddress)})
+    return (set(names.get_values_for_type(x509.DNSName)), {str(ip) for ip in names.get_values_for_type(x509.IPAddress)})
 
 
 def test_phones_get_the_lan_addresses_without_loopback_link_local_or_container_bridges():

@@ -55,8 +55,17 @@ class Directory:
         self.keys = store.keys
         self.passwords = passwords
 
-    async def create(self, role: str, password: str, actor: Actor, name: str = "", phone: str = "",
-                     email: str = "", username: str = "", password_hash: str | None = None) -> Account:
+    async def create(
+        self,
+        role: str,
+        password: str,
+        actor: Actor,
+        name: str = "",
+        phone: str = "",
+        email: str = "",
+        username: str = "",
+        password_hash: str | None = None,
+    ) -> Account:
         """Create an account; every login name must be free. ``password_hash`` skips hashing (bulk tools)."""
         if role not in ROLES:
             raise UserError("role_invalid", field="role")
@@ -66,9 +75,16 @@ class Directory:
         if password_hash is None:
             check_strength(password)
             password_hash = await self.passwords.hash(password)
-        account = Account(id=new_id("acc"), role=role, name=name.strip(), password_hash=password_hash,
-                          created_at=time.time(), phone=names.get("phone", ""), email=names.get("email", ""),
-                          username=names.get("username", ""))
+        account = Account(
+            id=new_id("acc"),
+            role=role,
+            name=name.strip(),
+            password_hash=password_hash,
+            created_at=time.time(),
+            phone=names.get("phone", ""),
+            email=names.get("email", ""),
+            username=names.get("username", ""),
+        )
         login_keys = [self.keys.login(kind, value) for kind, value in names.items()]
         fields = to_hash(account)
         argv = [account.id, len(fields), *(item for pair in fields.items() for item in pair)]

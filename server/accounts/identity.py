@@ -37,11 +37,16 @@ class Identity:
         actor = Actor(account.id, account.role)
         now = time.time()
         argv = [number, account.id, roster_name, f"{now:.3f}"]
-        argv += audit.flat_entry("identity_verified", actor, account.id, id_number=number,
-                                 exams=[e.exam_id for e in entries])
+        argv += audit.flat_entry(
+            "identity_verified", actor, account.id, id_number=number, exams=[e.exam_id for e in entries]
+        )
         result = await self.store.script("verify_identity")(
-            keys=[self.keys.id_claim(number), self.keys.account(account.id),
-                  self.keys.login("idnum", number), self.keys.audit(None)],
+            keys=[
+                self.keys.id_claim(number),
+                self.keys.account(account.id),
+                self.keys.login("idnum", number),
+                self.keys.audit(None),
+            ],
             args=argv,
         )
         if result == "already":
@@ -57,13 +62,28 @@ class Identity:
         existing = await self.store.redis.hgetall(self.keys.appeal(appeal_id))
         if existing and existing.get("status") == "open":
             return from_hash(Appeal, existing)
-        appeal = Appeal(id=appeal_id, account_id=account.id, id_number=number, name=name,
-                        claimed_by=claimed_by, created_at=time.time())
+        appeal = Appeal(
+            id=appeal_id,
+            account_id=account.id,
+            id_number=number,
+            name=name,
+            claimed_by=claimed_by,
+            created_at=time.time(),
+        )
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.appeal(appeal_id), mapping=to_hash(appeal))
             pipe.zadd(self.keys.open_appeals(), {appeal_id: appeal.created_at})
-            audit.add(pipe, self.keys, None, "identity_appeal_opened", Actor(account.id, account.role),
-                      account.id, appeal_id=appeal_id, id_number=number, claimed_by=claimed_by)
+            audit.add(
+                pipe,
+                self.keys,
+                None,
+                "identity_appeal_opened",
+                Actor(account.id, account.role),
+                account.id,
+                appeal_id=appeal_id,
+                id_number=number,
+                claimed_by=claimed_by,
+            )
             await pipe.execute()
         return appeal
 
@@ -92,10 +112,25 @@ class Identity:
                     pipe.hset(k.account(holder), mapping={"id_number": "", "verified_at": "0"})
                 pipe.set(k.id_claim(appeal.id_number), appeal.account_id)
                 pipe.set(k.login("idnum", appeal.id_number), appeal.account_id)
-                pipe.hset(k.account(appeal.account_id), mapping={
-                    "id_number": appeal.id_number, "name": appeal.name, "verified_at": f"{appeal.resolved_at:.3f}"})
-            audit.add(pipe, k, None, "identity_appeal_" + appeal.status, actor, appeal.account_id,
-                      appeal_id=appeal_id, id_number=appeal.id_number, previous_holder=appeal.claimed_by,
-                      comment=comment)
+                pipe.hset(
+                    k.account(appeal.account_id),
+                    mapping={
+                        "id_number": appeal.id_number,
+                        "name": appeal.name,
+                        "verified_at": f"{appeal.resolved_at:.3f}",
+                    },
+                )
+            audit.add(
+                pipe,
+                k,
+                None,
+                "identity_appeal_" + appeal.status,
+                actor,
+                appeal.account_id,
+                appeal_id=appeal_id,
+                id_number=appeal.id_number,
+                previous_holder=appeal.claimed_by,
+                comment=comment,
+            )
             await pipe.execute()
         return appeal

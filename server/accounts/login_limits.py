@@ -16,7 +16,10 @@ class LoginLimits:
         self.window_s = window_s
 
     def _keys(self, login: str, address: str) -> tuple[str, str]:
-        return (self.store.keys.rate_limit("login-account", login), self.store.keys.rate_limit("login-address", address))
+        return (
+            self.store.keys.rate_limit("login-account", login),
+            self.store.keys.rate_limit("login-address", address),
+        )
 
     async def check(self, login: str, address: str) -> None:
         """Refuse before checking the password when either counter is at its limit."""

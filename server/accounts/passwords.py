@@ -34,4 +34,5 @@ class Passwords:
                 return self._hasher.verify(stored_hash or self._dummy, password) and bool(stored_hash)
             except (VerificationError, InvalidHashError):
                 return False
+
         return await asyncio.to_thread(check)

@@ -38,10 +38,16 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         key_hash = _hash(token)
         async with self.store.pipeline() as pipe:
-            pipe.hset(self.keys.session(key_hash), mapping={
-                "account_id": account_id, "role": role, "created_at": f"{time.time():.3f}",
-                "address": address, "user_agent": user_agent[:200],
-            })
+            pipe.hset(
+                self.keys.session(key_hash),
+                mapping={
+                    "account_id": account_id,
+                    "role": role,
+                    "created_at": f"{time.time():.3f}",
+                    "address": address,
+                    "user_agent": user_agent[:200],
+                },
+            )
             pipe.expire(self.keys.session(key_hash), self.ttl_s)
             pipe.sadd(self.keys.account_sessions(account_id), key_hash)
             pipe.expire(self.keys.account_sessions(account_id), self.ttl_s)

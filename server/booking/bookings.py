@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import UserError
@@ -55,32 +56,52 @@ class Bookings:
         args = [account.id, f"{now:.3f}", exam_id, slot_id]
         args += audit.flat_entry("slot_booked", Actor(account.id, account.role), account.id, slot_id=slot_id)
         result = await self.store.script("book_slot")(
-            keys=[k.slot(slot_id), k.slot_booked(slot_id), k.bookings(account.id), k.exam(exam_id),
-                  k.enrolment(exam_id, account.id), k.roster_entry(exam_id, account.id_number), k.audit(exam_id),
-                  k.booking_cancellations(account.id)],
+            keys=[
+                k.slot(slot_id),
+                k.slot_booked(slot_id),
+                k.bookings(account.id),
+                k.exam(exam_id),
+                k.enrolment(exam_id, account.id),
+                k.roster_entry(exam_id, account.id_number),
+                k.audit(exam_id),
+                k.booking_cancellations(account.id),
+            ],
             args=args,
         )
         if result == "ok":
             return await self.catalog.slot(exam_id, slot_id)
-        params: dict[str, str] = {}
+        params: dict[str, Any] = {}
         if result in ("booking_not_open", "booking_closed"):
             exam = await self.catalog.exam(exam_id)
-            params = {"opens": _when(exam.booking_opens, self.timezone),
-                      "closes": _when(exam.booking_closes, self.timezone)}
-        raise UserError(result, None, "slot_id", **params)
+            params = {
+                "opens": _when(exam.booking_opens, self.timezone),
+                "closes": _when(exam.booking_closes, self.timezone),
+            }
+        raise UserError(result, field="slot_id", **params)
 
     async def cancel(self, actor: Actor, exam_id: str, slot_id: str, account_id: str, reason: str) -> None:
         slot = await self.catalog.slot(exam_id, slot_id)
         if not is_id(account_id):
             raise UserError("booking_not_found", field="account_id")
         k = self.keys
-        notice = {"slot_id": slot_id, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "reason": reason,
-                  "at": round(time.time(), 3)}
+        notice = {
+            "slot_id": slot_id,
+            "starts_at": slot.starts_at,
+            "ends_at": slot.ends_at,
+            "reason": reason,
+            "at": round(time.time(), 3),
+        }
         args = [account_id, slot.subject_id, slot_id, json.dumps(notice, ensure_ascii=False)]
         args += audit.flat_entry("booking_cancelled", actor, account_id, slot_id=slot_id, reason=reason)
         result = await self.store.script("cancel_booking")(
-            keys=[k.bookings(account_id), k.slot_booked(slot_id), k.audit(exam_id),
-                  k.booking_cancellations(account_id)], args=args)
+            keys=[
+                k.bookings(account_id),
+                k.slot_booked(slot_id),
+                k.audit(exam_id),
+                k.booking_cancellations(account_id),
+            ],
+            args=args,
+        )
         if result != "ok":
             raise UserError(result)
         for listener in self.on_cancelled:
@@ -91,7 +112,7 @@ class Bookings:
         if not subject_ids:
             return {}
         raw = await self.store.redis.hmget(self.keys.booking_cancellations(account_id), subject_ids)
-        return {subject: json.loads(value) for subject, value in zip(subject_ids, raw) if value}
+        return {subject: json.loads(value) for subject, value in zip(subject_ids, raw, strict=False) if value}
 
     async def of_candidate(self, account_id: str) -> dict[str, str]:
         return await self.store.redis.hgetall(self.keys.bookings(account_id))
@@ -109,7 +130,8 @@ class Bookings:
         rows = []
         for slot in await self.catalog.slots(exam_id):
             for account_id, booked_at in await self.store.redis.zrange(
-                    self.keys.slot_booked(slot.id), 0, -1, withscores=True):
+                self.keys.slot_booked(slot.id), 0, -1, withscores=True
+            ):
                 name, id_number = await self.store.redis.hmget(self.keys.account(account_id), "name", "id_number")
                 rows.append(BookingRow(slot, account_id, name or "", id_number or "", booked_at))
         return rows

@@ -20,16 +20,37 @@ class Catalog:
         self.redis = store.redis
 
     # exams
-    async def create_exam(self, actor: Actor, school: str, name: str, booking_opens: float, booking_closes: float,
-                          notice: str = "", pledge: str = "", subjects: list[dict] | None = None,
-                          late_booking_min: int = 0) -> Exam:
+    async def create_exam(
+        self,
+        actor: Actor,
+        school: str,
+        name: str,
+        booking_opens: float,
+        booking_closes: float,
+        notice: str = "",
+        pledge: str = "",
+        subjects: list[dict] | None = None,
+        late_booking_min: int = 0,
+    ) -> Exam:
         if booking_closes <= booking_opens:
             raise UserError("window_times", field="booking_closes")
-        exam = Exam(id=new_id("exam"), school=school, name=name, booking_opens=booking_opens,
-                    booking_closes=booking_closes, notice=notice, pledge=pledge, created_at=time.time(),
-                    late_booking_min=max(0, int(late_booking_min)))
-        new_subjects = [Subject(id=new_id("subj"), exam_id=exam.id, name=s["name"],
-                                interview_minutes=s.get("interview_minutes", 10)) for s in subjects or []]
+        exam = Exam(
+            id=new_id("exam"),
+            school=school,
+            name=name,
+            booking_opens=booking_opens,
+            booking_closes=booking_closes,
+            notice=notice,
+            pledge=pledge,
+            created_at=time.time(),
+            late_booking_min=max(0, int(late_booking_min)),
+        )
+        new_subjects = [
+            Subject(
+                id=new_id("subj"), exam_id=exam.id, name=s["name"], interview_minutes=s.get("interview_minutes", 10)
+            )
+            for s in subjects or []
+        ]
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.exam(exam.id), mapping=to_hash(exam))
             pipe.sadd(self.keys.exams(), exam.id)
@@ -74,8 +95,16 @@ class Catalog:
     def _queue_subject(self, pipe, subject: Subject, actor: Actor, order: int) -> None:
         pipe.hset(self.keys.subject(subject.id), mapping=to_hash(subject))
         pipe.zadd(self.keys.exam_subjects(subject.exam_id), {subject.id: time.time() + order / 1000})
-        audit.add(pipe, self.keys, subject.exam_id, "subject_created", actor, subject_id=subject.id,
-                  name=subject.name, interview_minutes=subject.interview_minutes)
+        audit.add(
+            pipe,
+            self.keys,
+            subject.exam_id,
+            "subject_created",
+            actor,
+            subject_id=subject.id,
+            name=subject.name,
+            interview_minutes=subject.interview_minutes,
+        )
 
     async def add_subject(self, actor: Actor, exam_id: str, name: str, interview_minutes: int) -> Subject:
         await self.exam(exam_id)
@@ -99,8 +128,7 @@ class Catalog:
         return from_hash(Subject, data)
 
     # rooms
-    async def create_room(self, actor: Actor, exam_id: str, subject_id: str, name: str,
-                          examiners: list[str]) -> Room:
+    async def create_room(self, actor: Actor, exam_id: str, subject_id: str, name: str, examiners: list[str]) -> Room:
         await self.subject(exam_id, subject_id)
         for account_id in examiners:
             if not is_id(account_id) or await self.redis.hget(self.keys.account(account_id), "role") != "examiner":
@@ -113,8 +141,17 @@ class Catalog:
             pipe.sadd(self.keys.exam_rooms(exam_id), room.id)
             if examiners:
                 pipe.sadd(self.keys.room_examiners(room.id), *examiners)
-            audit.add(pipe, self.keys, exam_id, "room_created", actor, room_id=room.id, name=name,
-                      subject_id=subject_id, examiners=examiners)
+            audit.add(
+                pipe,
+                self.keys,
+                exam_id,
+                "room_created",
+                actor,
+                room_id=room.id,
+                name=name,
+                subject_id=subject_id,
+                examiners=examiners,
+            )
             await pipe.execute()
         room.examiners = sorted(examiners)
         return room
@@ -145,23 +182,41 @@ class Catalog:
         return [await self.room(exam_id, room_id) for room_id in ids]
 
     # slots
-    async def create_slot(self, actor: Actor, exam_id: str, room_id: str, starts_at: float, ends_at: float,
-                          capacity: int) -> Slot:
+    async def create_slot(
+        self, actor: Actor, exam_id: str, room_id: str, starts_at: float, ends_at: float, capacity: int
+    ) -> Slot:
         room = await self.room(exam_id, room_id)
         if ends_at <= starts_at:
             raise UserError("slot_times", field="ends_at")
         for other in await self.slots(exam_id):  # one panel cannot sit two slots at once
             if other.room_id == room_id and other.starts_at < ends_at and starts_at < other.ends_at:
                 raise UserError("slot_overlap", field="starts_at")
-        slot = Slot(id=new_id("slot"), exam_id=exam_id, subject_id=room.subject_id, room_id=room_id,
-                    starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+        slot = Slot(
+            id=new_id("slot"),
+            exam_id=exam_id,
+            subject_id=room.subject_id,
+            room_id=room_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+        )
         fields = to_hash(slot)
         fields.pop("booked")
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.slot(slot.id), mapping=fields)
             pipe.zadd(self.keys.exam_slots(exam_id), {slot.id: starts_at})
-            audit.add(pipe, self.keys, exam_id, "slot_created", actor, slot_id=slot.id, room_id=room_id,
-                      starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+            audit.add(
+                pipe,
+                self.keys,
+                exam_id,
+                "slot_created",
+                actor,
+                slot_id=slot.id,
+                room_id=room_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                capacity=capacity,
+            )
             await pipe.execute()
         return slot
 
@@ -178,8 +233,16 @@ class Catalog:
                         raise UserError("slot_capacity_below_booked", field="capacity", booked=booked)
                     pipe.multi()
                     pipe.hset(keys.slot(slot_id), "capacity", capacity)
-                    audit.add(pipe, keys, exam_id, "slot_capacity_changed", actor, slot_id=slot_id,
-                              before=slot.capacity, after=capacity)
+                    audit.add(
+                        pipe,
+                        keys,
+                        exam_id,
+                        "slot_capacity_changed",
+                        actor,
+                        slot_id=slot_id,
+                        before=slot.capacity,
+                        after=capacity,
+                    )
                     await pipe.execute()
                     break
                 except WatchError:
@@ -210,4 +273,3 @@ class Catalog:
         ids = await self.redis.zrange(self.keys.exam_slots(exam_id), 0, -1)
         found = [await self.find_slot(slot_id) for slot_id in ids]
         return [s for s in found if s and (subject_id is None or s.subject_id == subject_id)]
-

@@ -57,17 +57,23 @@ class Enrolments:
     async def _candidate_exam(self, account: Account, exam: Exam, entry: RosterEntry) -> CandidateExam:
         bookings = await self.store.redis.hgetall(self.keys.bookings(account.id))
         subject_ids = set(entry.subjects)
-        return CandidateExam(exam, entry, await self.get(exam.id, account.id),
-                             {s: slot for s, slot in bookings.items() if s in subject_ids})
+        return CandidateExam(
+            exam,
+            entry,
+            await self.get(exam.id, account.id),
+            {s: slot for s, slot in bookings.items() if s in subject_ids},
+        )
 
-    async def _step(self, account: Account, exam_id: str, field: str, event: str,
-                    extra: tuple[str, str] = ("", "")) -> Enrolment:
+    async def _step(
+        self, account: Account, exam_id: str, field: str, event: str, extra: tuple[str, str] = ("", "")
+    ) -> Enrolment:
         """Record a step once; repeating it keeps the first time and adds no audit entry."""
         data = {extra[0]: extra[1]} if extra[0] else {}
         args = [field, f"{time.time():.3f}", exam_id, account.id, *extra]
         args += audit.flat_entry(event, Actor(account.id, account.role), account.id, **data)
         await self.store.script("enrolment_step")(
-            keys=[self.keys.enrolment(exam_id, account.id), self.keys.audit(exam_id)], args=args)
+            keys=[self.keys.enrolment(exam_id, account.id), self.keys.audit(exam_id)], args=args
+        )
         return await self.get(exam_id, account.id)
 
     async def confirm(self, account: Account, exam_id: str) -> Enrolment:

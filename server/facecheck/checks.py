@@ -49,9 +49,16 @@ class CheckResult:
     details: dict = field(default_factory=dict)
 
     def to_json(self, lang: str) -> dict:
-        out = {"check_id": self.check_id, "passed": self.passed, "reason": self.reason or None,
-               "distance": self.distance, "threshold": self.threshold, "strikes": self.strikes,
-               "strikes_left": max(0, self.strikes_limit - self.strikes), "locked": self.locked}
+        out = {
+            "check_id": self.check_id,
+            "passed": self.passed,
+            "reason": self.reason or None,
+            "distance": self.distance,
+            "threshold": self.threshold,
+            "strikes": self.strikes,
+            "strikes_left": max(0, self.strikes_limit - self.strikes),
+            "locked": self.locked,
+        }
         if self.reason:
             direction = message(f"face_turn_{self.direction}", lang) if self.direction else ""
             out["message"] = message(self.reason, lang)
@@ -69,9 +76,18 @@ def _refuse_if_locked(status: FaceStatus, strikes_limit: int) -> None:
 
 
 class FaceChecks:
-    def __init__(self, store: Store, pool: InferencePool | None, enrolments: Enrolments, gate: FaceGate,
-                 references: References, archive: FrameArchive, max_frames: int, challenge_ttl_s: int,
-                 pass_valid_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pool: InferencePool | None,
+        enrolments: Enrolments,
+        gate: FaceGate,
+        references: References,
+        archive: FrameArchive,
+        max_frames: int,
+        challenge_ttl_s: int,
+        pass_valid_s: float,
+    ) -> None:
         self.store = store
         self.keys = store.keys
         self.pool = pool
@@ -94,10 +110,15 @@ class FaceChecks:
         valid = state.valid(time.time(), self.pass_valid_s)
         # a pass older than the validity no longer clears the queue: the page must offer the check again
         status = "expired" if state.status == "passed" and not valid else state.status
-        return {"status": status, "cleared": valid, "strikes": state.strikes,
-                "valid_s": round(self.pass_valid_s),
-                "strikes_left": max(0, self.gate.strikes_limit - state.strikes), "last_reason": state.last_reason or None,
-                "review_id": state.review_id or None}
+        return {
+            "status": status,
+            "cleared": valid,
+            "strikes": state.strikes,
+            "valid_s": round(self.pass_valid_s),
+            "strikes_left": max(0, self.gate.strikes_limit - state.strikes),
+            "last_reason": state.last_reason or None,
+            "review_id": state.review_id or None,
+        }
 
     async def challenge(self, account: Account, exam_id: str) -> dict:
         self._pool()
@@ -109,12 +130,24 @@ class FaceChecks:
         direction = secrets.choice(("left", "right"))
         key = self.keys.face_challenge(challenge_id)
         async with self.store.pipeline() as pipe:
-            pipe.hset(key, mapping={"account_id": account.id, "exam_id": exam_id, "direction": direction,
-                                    "created_at": f"{time.time():.3f}"})
+            pipe.hset(
+                key,
+                mapping={
+                    "account_id": account.id,
+                    "exam_id": exam_id,
+                    "direction": direction,
+                    "created_at": f"{time.time():.3f}",
+                },
+            )
             pipe.expire(key, self.challenge_ttl_s)
             await pipe.execute()
-        return {"challenge_id": challenge_id, "direction": direction, "frames": RECOMMENDED_FRAMES,
-                "max_frames": self.max_frames, "expires_in": self.challenge_ttl_s}
+        return {
+            "challenge_id": challenge_id,
+            "direction": direction,
+            "frames": RECOMMENDED_FRAMES,
+            "max_frames": self.max_frames,
+            "expires_in": self.challenge_ttl_s,
+        }
 
     async def _take_challenge(self, challenge_id: str, account: Account, exam_id: str) -> str:
         """The challenge's direction; a challenge is used once (a replayed burst finds nothing)."""
@@ -129,8 +162,9 @@ class FaceChecks:
             raise UserError("challenge_expired", field="challenge_id")
         return data["direction"]
 
-    async def check_queue_entry(self, account: Account, exam_id: str, challenge_id: str,
-                                frames: list[bytes]) -> CheckResult:
+    async def check_queue_entry(
+        self, account: Account, exam_id: str, challenge_id: str, frames: list[bytes]
+    ) -> CheckResult:
         pool = self._pool()
         if not frames:
             raise UserError("no_frames", field="frame")
@@ -143,20 +177,26 @@ class FaceChecks:
         observations = await pool.observe_many(frames)
 
         first = observations[0]
-        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None
-                     for o in observations]
+        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
         distance = distances[0]
         if first.reason:
             reason = first.reason
-        elif distance is None or distance > pool.threshold or any(
-                d is not None and d > pool.threshold * TURN_SLACK for d in distances):
+        elif (
+            distance is None
+            or distance > pool.threshold
+            or any(d is not None and d > pool.threshold * TURN_SLACK for d in distances)
+        ):
             reason = "face_mismatch"
         elif not await asyncio.to_thread(turned, observations, direction):
             reason = "face_liveness"
         else:
             reason = ""
-        details = {"direction": direction, "distances": distances, "yaws": [o.yaw for o in observations],
-                   "reasons": [o.reason for o in observations]}
+        details = {
+            "direction": direction,
+            "distances": distances,
+            "yaws": [o.yaw for o in observations],
+            "reasons": [o.reason for o in observations],
+        }
         return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
 
     async def check_room_entry(self, account: Account, exam_id: str, frames: list[np.ndarray]) -> CheckResult:
@@ -168,8 +208,7 @@ class FaceChecks:
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
         reference = await self.references.embedding(entry.photo_sha256)
         observations = [await pool.observe_frame(f, liveness=False) for f in frames]
-        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None
-                     for o in observations]
+        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
         usable = [d for d in distances if d is not None]
         distance = min(usable) if usable else None
         if distance is None:
@@ -177,29 +216,73 @@ class FaceChecks:
         else:
             reason = "" if distance <= pool.threshold else "face_mismatch"
         jpegs = await asyncio.to_thread(lambda: [_jpeg(f) for f in frames])
-        return await self._record(account, exam_id, entry, jpegs, "room", reason, distance,
-                                  {"distances": distances, "reasons": [o.reason for o in observations]})
+        return await self._record(
+            account,
+            exam_id,
+            entry,
+            jpegs,
+            "room",
+            reason,
+            distance,
+            {"distances": distances, "reasons": [o.reason for o in observations]},
+        )
 
-    async def _record(self, account: Account, exam_id: str, entry, frames: list[bytes], kind: str, reason: str,
-                      distance: float | None, details: dict) -> CheckResult:
+    async def _record(
+        self,
+        account: Account,
+        exam_id: str,
+        entry,
+        frames: list[bytes],
+        kind: str,
+        reason: str,
+        distance: float | None,
+        details: dict,
+    ) -> CheckResult:
         pool = self._pool()
         check_id = new_id("check")
         await asyncio.to_thread(self.archive.save, exam_id, account.id, check_id, frames)
-        record = {"check_id": check_id, "at": round(time.time(), 3), "kind": kind, "passed": not reason,
-                  "reason": reason or None, "distance": distance, "threshold": pool.threshold,
-                  "frames": len(frames), **details}
+        record = {
+            "check_id": check_id,
+            "at": round(time.time(), 3),
+            "kind": kind,
+            "passed": not reason,
+            "reason": reason or None,
+            "distance": distance,
+            "threshold": pool.threshold,
+            "frames": len(frames),
+            **details,
+        }
         outcome, strikes = await self.gate.record(
-            exam_id, Actor(account.id, account.role), passed=not reason, reason=reason, distance=distance,
-            check=json.loads(json.dumps(record, default=float)), kind=kind, name=entry.name,
-            id_number=entry.id_number, photo_sha256=entry.photo_sha256)
+            exam_id,
+            Actor(account.id, account.role),
+            passed=not reason,
+            reason=reason,
+            distance=distance,
+            check=json.loads(json.dumps(record, default=float)),
+            kind=kind,
+            name=entry.name,
+            id_number=entry.id_number,
+            photo_sha256=entry.photo_sha256,
+        )
         if outcome == "already_locked":
             _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        return CheckResult(check_id, not reason, reason, distance, pool.threshold, strikes,
-                           self.gate.strikes_limit, outcome == "locked", details.get("direction", ""), details)
+        return CheckResult(
+            check_id,
+            not reason,
+            reason,
+            distance,
+            pool.threshold,
+            strikes,
+            self.gate.strikes_limit,
+            outcome == "locked",
+            details.get("direction", ""),
+            details,
+        )
 
 
 def _jpeg(frame: np.ndarray) -> bytes:
     from PIL import Image
+
     out = io.BytesIO()
     Image.fromarray(frame).save(out, "JPEG", quality=90)
     return out.getvalue()

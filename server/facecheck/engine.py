@@ -23,9 +23,10 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -110,10 +111,13 @@ class Observation:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (no embedding, no features), e.g. for an audit record."""
-        return {"reason": self.reason, "box": list(self.box) if self.box else None,
-                "keypoints": [[round(x, 1), round(y, 1)] for x, y in self.keypoints],
-                "yaw": None if self.yaw is None else round(self.yaw, 4),
-                "quality": {k: round(float(v), 4) for k, v in self.quality.items()}}
+        return {
+            "reason": self.reason,
+            "box": list(self.box) if self.box else None,
+            "keypoints": [[round(x, 1), round(y, 1)] for x, y in self.keypoints],
+            "yaw": None if self.yaw is None else round(self.yaw, 4),
+            "quality": {k: round(float(v), 4) for k, v in self.quality.items()},
+        }
 
 
 @contextlib.contextmanager
@@ -168,8 +172,16 @@ def yaw_from_keypoints(keypoints: Sequence[tuple[float, float]]) -> float | None
 class FaceEngine:
     """Loaded models for one process. ``observe`` looks at an RGB image; ``distance`` compares."""
 
-    def __init__(self, files: ModelFiles, model: EmbeddingModel, threshold: float,
-                 detector: Any, detector_full_range: Any, shape_predictor: Any, represent: Any) -> None:
+    def __init__(
+        self,
+        files: ModelFiles,
+        model: EmbeddingModel,
+        threshold: float,
+        detector: Any,
+        detector_full_range: Any,
+        shape_predictor: Any,
+        represent: Any,
+    ) -> None:
         self.files = files
         self.model = model
         self.model_name = model.name
@@ -182,7 +194,7 @@ class FaceEngine:
 
     # --- loading ---------------------------------------------------------------------------------
     @classmethod
-    def load(cls, models_dir: Path, model_name: str = "Dlib", threshold: float = 0.0) -> "FaceEngine":
+    def load(cls, models_dir: Path, model_name: str = "Dlib", threshold: float = 0.0) -> FaceEngine:
         """Check the files (ModelsMissing names the fix), then load every model and warm it up."""
         model = embedding_model(model_name)  # ValueError for an unknown name
         check_models(models_dir, model.name)
@@ -209,8 +221,9 @@ class FaceEngine:
         from deepface import DeepFace
 
         DeepFace.build_model(model_name=model.name, task="facial_recognition")
-        engine = cls(files, model, threshold or DEFAULT_THRESHOLDS[model.name], short, full, predictor,
-                     DeepFace.represent)
+        engine = cls(
+            files, model, threshold or DEFAULT_THRESHOLDS[model.name], short, full, predictor, DeepFace.represent
+        )
         # Close the detectors while mediapipe's dispatcher threads still run (they stop before
         # plain atexit handlers do); otherwise their __del__ fails noisily at interpreter exit.
         getattr(threading, "_register_atexit", atexit.register)(engine.close)
@@ -284,8 +297,9 @@ class FaceEngine:
                 faces.append(extra)
         return sorted(faces, key=lambda f: -f[0])
 
-    def observe(self, image: np.ndarray, embed: bool = True, reference: bool = False,
-                liveness: bool = True) -> Observation:
+    def observe(
+        self, image: np.ndarray, embed: bool = True, reference: bool = False, liveness: bool = True
+    ) -> Observation:
         """Look at one RGB uint8 image (H, W, 3).
 
         ``reference=True`` is for ID photos: only the absolute size rule applies (48 px, not 64 px,
@@ -318,7 +332,7 @@ class FaceEngine:
 
         score, box, keypoints = faces[0]
         x, y, w, h = box
-        grey_face = grey[max(0, y):max(0, y + h), max(0, x):max(0, x + w)]
+        grey_face = grey[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]
         if grey_face.size == 0 or w < 2 or h < 2:  # a box wholly outside the frame
             return Observation("face_no_face", None, [], None, None, quality)
         quality.update(
@@ -377,8 +391,9 @@ class FaceEngine:
         return self._embed_chip(self._align(_as_rgb(image), box))
 
     # --- the liveness patch ------------------------------------------------------------------------
-    def _patch_features(self, grey: np.ndarray, box, keypoints) -> tuple[
-            tuple[np.ndarray, np.ndarray] | None, float | None, np.ndarray | None]:
+    def _patch_features(
+        self, grey: np.ndarray, box, keypoints
+    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None, np.ndarray | None]:
         """(SIFT features, eye distance, patch) of a grey, square face patch: the face box enlarged
         PATCH_SCALE times, resized to PATCH_SIZE pixels."""
         import cv2
@@ -389,10 +404,16 @@ class FaceEngine:
         side = max(w, h) * PATCH_SCALE
         cx, cy = x + w / 2.0, y + h / 2.0
         scale = PATCH_SIZE / side
-        warp = np.array([[scale, 0, (side / 2.0 - cx) * scale], [0, scale, (side / 2.0 - cy) * scale]], dtype=np.float32)
-        patch = cv2.warpAffine(grey, warp, (PATCH_SIZE, PATCH_SIZE),
-                               flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+        warp = np.array(
+            [[scale, 0, (side / 2.0 - cx) * scale], [0, scale, (side / 2.0 - cy) * scale]], dtype=np.float32
+        )
+        patch = cv2.warpAffine(
+            grey,
+            warp,
+            (PATCH_SIZE, PATCH_SIZE),
+            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         eyes = np.subtract(keypoints[1], keypoints[0])
         eye_distance = float(np.hypot(*eyes)) * scale
         if self._sift is None:
@@ -406,6 +427,7 @@ class FaceEngine:
 
 def _same_face(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     """Two boxes of one face: the centre of either lies inside the other."""
+
     def inside(p: tuple[float, float], box) -> bool:
         x, y, w, h = box
         return x <= p[0] <= x + w and y <= p[1] <= y + h

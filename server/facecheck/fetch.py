@@ -30,8 +30,8 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .models import (
     CHECKSUMS_FILE,
@@ -72,8 +72,10 @@ def fetch_models(models_dir: Path, model_name: str = DEFAULT_MODEL, log: Callabl
     files = model_files(models_dir)
     files.weights_dir.mkdir(parents=True, exist_ok=True)
 
-    detectors = [(files.detector, DETECTORS[files.detector.name]),
-                 (files.detector_full_range, DETECTORS[files.detector_full_range.name])]
+    detectors = [
+        (files.detector, DETECTORS[files.detector.name]),
+        (files.detector_full_range, DETECTORS[files.detector_full_range.name]),
+    ]
     todo = [(path, spec) for path, spec in detectors if _needs_fetch(path, spec, models_dir, log)]
     if todo:
         _fetch_from_mediapipe_wheel(todo, log)
@@ -122,13 +124,29 @@ def _fetch_from_mediapipe_wheel(todo: list[tuple[Path, ModelFile]], log) -> None
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text(f"{MEDIAPIPE_WHEEL_REQUIREMENT} --hash=sha256:{MEDIAPIPE_WHEEL_SHA256}\n")
         command = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--only-binary=:all:", "--platform", platform, "--python-version", python,
-            "--implementation", implementation, "--abi", abi, "--require-hashes",
-            "-r", str(requirements), "--dest", tmp,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            platform,
+            "--python-version",
+            python,
+            "--implementation",
+            implementation,
+            "--abi",
+            abi,
+            "--require-hashes",
+            "-r",
+            str(requirements),
+            "--dest",
+            tmp,
         ]
-        log(f"  downloading {MEDIAPIPE_WHEEL_FILE} with pip (35 MB; two files are read from it, "
-            "it is not installed)")
+        log(f"  downloading {MEDIAPIPE_WHEEL_FILE} with pip (35 MB; two files are read from it, it is not installed)")
         done = subprocess.run(command, capture_output=True, text=True)
         wheel = Path(tmp) / MEDIAPIPE_WHEEL_FILE
         if done.returncode != 0 or not wheel.is_file():
@@ -224,10 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="fetch-models", description="Fetch and verify the face-check model files (once, at install time)."
     )
-    parser.add_argument("--models-dir", type=Path, default=models_dir,
-                        help=f"where the files go (default: {models_dir}, the models_dir setting)")
-    parser.add_argument("--model", default=model_name, choices=sorted(EMBEDDING_MODELS),
-                        help=f"embedding model (default: {model_name}, the facecheck_model setting)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=models_dir,
+        help=f"where the files go (default: {models_dir}, the models_dir setting)",
+    )
+    parser.add_argument(
+        "--model",
+        default=model_name,
+        choices=sorted(EMBEDDING_MODELS),
+        help=f"embedding model (default: {model_name}, the facecheck_model setting)",
+    )
     args = parser.parse_args(argv)
     print(f"fetch-models: {args.model} into {args.models_dir}", flush=True)
     try:

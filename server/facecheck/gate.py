@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from redis.exceptions import WatchError
 
@@ -82,22 +82,56 @@ class FaceGate:
     async def cleared(self, exam_id: str, account_id: str) -> bool:
         return (await self.status(exam_id, account_id)).cleared
 
-    async def record(self, exam_id: str, candidate: Actor, *, passed: bool, reason: str, distance: float | None,
-                     check: dict, kind: str, name: str, id_number: str, photo_sha256: str) -> tuple[str, int]:
+    async def record(
+        self,
+        exam_id: str,
+        candidate: Actor,
+        *,
+        passed: bool,
+        reason: str,
+        distance: float | None,
+        check: dict,
+        kind: str,
+        name: str,
+        id_number: str,
+        photo_sha256: str,
+    ) -> tuple[str, int]:
         """Store one result; returns (outcome, strikes), outcome passed | failed | locked | already_locked."""
         now = time.time()
-        review = Review(id=new_id("review"), exam_id=exam_id, account_id=candidate.account_id, name=name,
-                        id_number=id_number, photo_sha256=photo_sha256, created_at=now)
+        review = Review(
+            id=new_id("review"),
+            exam_id=exam_id,
+            account_id=candidate.account_id,
+            name=name,
+            id_number=id_number,
+            photo_sha256=photo_sha256,
+            created_at=now,
+        )
         review_fields = to_hash(review)
         review_fields.pop("check_ids")
         k = self.keys
         outcome, strikes = await self.store.script("face_result")(
-            keys=[k.face_state(exam_id, candidate.account_id), k.face_checks(exam_id, candidate.account_id),
-                  k.audit(exam_id), k.review(review.id), k.open_reviews()],
-            args=["1" if passed else "0", f"{now:.3f}", self.strikes_limit, reason,
-                  f"{distance:.4f}" if distance is not None else "-1", check["check_id"],
-                  json.dumps(check, ensure_ascii=False), review.id, json.dumps(review_fields, ensure_ascii=False),
-                  kind, *audit.base_fields(candidate, candidate.account_id)])
+            keys=[
+                k.face_state(exam_id, candidate.account_id),
+                k.face_checks(exam_id, candidate.account_id),
+                k.audit(exam_id),
+                k.review(review.id),
+                k.open_reviews(),
+            ],
+            args=[
+                "1" if passed else "0",
+                f"{now:.3f}",
+                self.strikes_limit,
+                reason,
+                f"{distance:.4f}" if distance is not None else "-1",
+                check["check_id"],
+                json.dumps(check, ensure_ascii=False),
+                review.id,
+                json.dumps(review_fields, ensure_ascii=False),
+                kind,
+                *audit.base_fields(candidate, candidate.account_id),
+            ],
+        )
         for listener in self.on_result:
             await listener(exam_id, candidate.account_id, "failed" if outcome == "already_locked" else outcome, kind)
         return outcome, int(strikes)
@@ -136,18 +170,39 @@ class FaceGate:
                     review.status = "approved" if approve else "rejected"
                     review.resolved_by, review.resolved_at, review.comment = actor.account_id, time.time(), comment
                     pipe.multi()
-                    pipe.hset(k.review(review_id), mapping={
-                        "status": review.status, "resolved_by": actor.account_id,
-                        "resolved_at": f"{review.resolved_at:.3f}", "comment": comment})
+                    pipe.hset(
+                        k.review(review_id),
+                        mapping={
+                            "status": review.status,
+                            "resolved_by": actor.account_id,
+                            "resolved_at": f"{review.resolved_at:.3f}",
+                            "comment": comment,
+                        },
+                    )
                     pipe.zrem(k.open_reviews(), review_id)
                     state = k.face_state(review.exam_id, review.account_id)
                     if approve:
-                        pipe.hset(state, mapping={"status": "approved", "strikes": 0, "streak": "[]",
-                                                  "passed_at": f"{review.resolved_at:.3f}"})
+                        pipe.hset(
+                            state,
+                            mapping={
+                                "status": "approved",
+                                "strikes": 0,
+                                "streak": "[]",
+                                "passed_at": f"{review.resolved_at:.3f}",
+                            },
+                        )
                     else:
                         pipe.hset(state, "status", "rejected")
-                    audit.add(pipe, k, review.exam_id, f"face_review_{review.status}", actor, review.account_id,
-                              review_id=review_id, comment=comment)
+                    audit.add(
+                        pipe,
+                        k,
+                        review.exam_id,
+                        f"face_review_{review.status}",
+                        actor,
+                        review.account_id,
+                        review_id=review_id,
+                        comment=comment,
+                    )
                     await pipe.execute()
                     break
                 except WatchError:

@@ -30,8 +30,8 @@ even a long burst off the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -110,8 +110,14 @@ def nonplanarity(a: Observation, b: Observation) -> float | None:
     """
     import cv2
 
-    if (a.features is None or b.features is None or a.patch is None or b.patch is None
-            or not a.patch_eye_distance or not b.patch_eye_distance):
+    if (
+        a.features is None
+        or b.features is None
+        or a.patch is None
+        or b.patch is None
+        or not a.patch_eye_distance
+        or not b.patch_eye_distance
+    ):
         return None
     (pa, da), (pb, db) = a.features, b.features
     if len(da) < MIN_MATCHES or len(db) < MIN_MATCHES:
@@ -139,8 +145,9 @@ def nonplanarity(a: Observation, b: Observation) -> float | None:
     grid = _grid(a.patch.shape[0])
     forward = flow[grid[:, 1].astype(int), grid[:, 0].astype(int)]
     moved = grid + forward
-    returned = cv2.remap(flow_back, moved[:, 0].reshape(-1, 1), moved[:, 1].reshape(-1, 1),
-                         cv2.INTER_LINEAR).reshape(-1, 2)
+    returned = cv2.remap(flow_back, moved[:, 0].reshape(-1, 1), moved[:, 1].reshape(-1, 1), cv2.INTER_LINEAR).reshape(
+        -1, 2
+    )
     eye = float(a.patch_eye_distance)
     reliable = np.linalg.norm(forward + returned, axis=1) / eye < FLOW_AGREEMENT
     if reliable.mean() < MIN_RELIABLE_SHARE or reliable.sum() < MIN_MATCHES:
@@ -171,7 +178,7 @@ def _grid(size: int) -> np.ndarray:
 
     half_box = size / PATCH_SCALE / 2
     lo, hi = size / 2 - 0.75 * half_box, size / 2 + 0.75 * half_box
-    ys, xs = np.mgrid[int(np.ceil(lo)):int(hi) + 1:GRID_STEP, int(np.ceil(lo)):int(hi) + 1:GRID_STEP]
+    ys, xs = np.mgrid[int(np.ceil(lo)) : int(hi) + 1 : GRID_STEP, int(np.ceil(lo)) : int(hi) + 1 : GRID_STEP]
     return np.asarray(np.c_[xs.ravel(), ys.ravel()], dtype=np.float32)
 
 
@@ -180,12 +187,15 @@ def _yaw(observation: Observation) -> float:
     return observation.yaw
 
 
-def measure_turn(observations: Sequence[Observation], direction: str, min_change: float = MIN_YAW_CHANGE,
-                 min_nonplanarity: float = MIN_NONPLANARITY) -> TurnEvidence:
+def measure_turn(
+    observations: Sequence[Observation],
+    direction: str,
+    min_change: float = MIN_YAW_CHANGE,
+    min_nonplanarity: float = MIN_NONPLANARITY,
+) -> TurnEvidence:
     """turned(), with the numbers behind the answer (for the audit record and the reviewer)."""
     sign = direction_sign(direction)
-    usable = [o for o in observations
-              if o.yaw is not None and o.features is not None and abs(o.yaw) <= MAX_ABS_YAW]
+    usable = [o for o in observations if o.yaw is not None and o.features is not None and abs(o.yaw) <= MAX_ABS_YAW]
     if len(usable) < 2:
         return TurnEvidence(False, usable[0].yaw if usable else None, None, None, len(usable))
     start = usable[0]
@@ -205,8 +215,12 @@ def measure_turn(observations: Sequence[Observation], direction: str, min_change
     return TurnEvidence(False, start.yaw, best_change, max(seen) if seen else None, len(usable))
 
 
-def turned(observations: list[Observation], direction: str, min_change: float = MIN_YAW_CHANGE,
-           min_nonplanarity: float = MIN_NONPLANARITY) -> bool:
+def turned(
+    observations: list[Observation],
+    direction: str,
+    min_change: float = MIN_YAW_CHANGE,
+    min_nonplanarity: float = MIN_NONPLANARITY,
+) -> bool:
     """True when, from the burst's frontal start, the head turned toward ``direction`` (the
     CANDIDATE's own "left"/"right", raw unmirrored front-camera frames) by at least ``min_change``
     of yaw, in a way no flat picture can move. Frames without exactly one face are skipped."""

@@ -241,9 +241,7 @@ def embedding_model(model_name: str) -> EmbeddingModel:
     try:
         return EMBEDDING_MODELS[model_name]
     except KeyError:
-        raise ValueError(
-            f"unknown face model {model_name!r}; choose one of {', '.join(EMBEDDING_MODELS)}"
-        ) from None
+        raise ValueError(f"unknown face model {model_name!r}; choose one of {', '.join(EMBEDDING_MODELS)}") from None
 
 
 def required_files(models_dir: Path, model_name: str) -> list[tuple[Path, ModelFile]]:

@@ -14,8 +14,8 @@ from ..store.models import is_id, public
 from .auth_api import account_json
 from .body import Field, check, human_size, read_json
 from .candidate_api import slot_json
-from .routing import Routes
 from .context import LANG, METRICS, SERVICES, SETTINGS, account_of
+from .routing import Routes
 
 routes = Routes()
 ADMIN = ("admin",)
@@ -34,8 +34,10 @@ def tz(request: web.Request) -> str:
 
 SUBJECT = {"name": Field("str", max_len=50, label="title"), "interview_minutes": Field("int", min=1, max=240)}
 EXAM_FIELDS = {
-    "school": Field("str", max_len=100), "name": Field("str", max_len=100, label="title"),
-    "booking_opens": Field("time"), "booking_closes": Field("time"),
+    "school": Field("str", max_len=100),
+    "name": Field("str", max_len=100, label="title"),
+    "booking_opens": Field("time"),
+    "booking_closes": Field("time"),
     "notice": Field("str", required=False, max_len=20000, default=""),
     "pledge": Field("str", required=False, max_len=20000, default=""),
 }
@@ -64,18 +66,22 @@ async def create_exam(request: web.Request) -> web.Response:
 async def get_exam(request: web.Request) -> web.Response:
     catalog = request.app[SERVICES].catalog
     exam = await catalog.exam(request.match_info["exam_id"])
-    return web.json_response({
-        "exam": public(exam),
-        "subjects": [public(s) for s in await catalog.subjects(exam.id)],
-        "rooms": [public(r) for r in await catalog.rooms(exam.id)],
-        "slots": [slot_json(s) for s in await catalog.slots(exam.id)],
-    })
+    return web.json_response(
+        {
+            "exam": public(exam),
+            "subjects": [public(s) for s in await catalog.subjects(exam.id)],
+            "rooms": [public(r) for r in await catalog.rooms(exam.id)],
+            "slots": [slot_json(s) for s in await catalog.slots(exam.id)],
+        }
+    )
 
 
 @routes.patch("/api/admin/exams/{exam_id}", ADMIN)
 async def update_exam(request: web.Request) -> web.Response:
-    spec = {name: Field(f.kind, required=False, max_len=f.max_len, blank=not f.required, label=f.label)
-            for name, f in EXAM_FIELDS.items()}
+    spec = {
+        name: Field(f.kind, required=False, max_len=f.max_len, blank=not f.required, label=f.label)
+        for name, f in EXAM_FIELDS.items()
+    }
     body = check(await read_json(request), spec, tz(request))
     changes = {k: v for k, v in body.items() if v is not None}
     exam = await request.app[SERVICES].catalog.update_exam(actor(request), request.match_info["exam_id"], **changes)
@@ -98,10 +104,14 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 @routes.post("/api/admin/exams/{exam_id}/rooms", ADMIN)
 async def create_room(request: web.Request) -> web.Response:
-    body = check(await read_json(request), {
-        "subject_id": Field("str", max_len=64), "name": Field("str", max_len=50, label="title"),
-        "examiners": Field("list[str]", required=False, max_len=3, default=[]),
-    })
+    body = check(
+        await read_json(request),
+        {
+            "subject_id": Field("str", max_len=64),
+            "name": Field("str", max_len=50, label="title"),
+            "examiners": Field("list[str]", required=False, max_len=3, default=[]),
+        },
+    )
     room = await request.app[SERVICES].catalog.create_room(actor(request), request.match_info["exam_id"], **body)
     return web.json_response({"room": public(room)}, status=201)
 
@@ -115,10 +125,16 @@ async def list_slots(request: web.Request) -> web.Response:
 
 @routes.post("/api/admin/exams/{exam_id}/slots", ADMIN)
 async def create_slot(request: web.Request) -> web.Response:
-    body = check(await read_json(request), {
-        "room_id": Field("str", max_len=64), "starts_at": Field("time"), "ends_at": Field("time"),
-        "capacity": Field("int", min=1, max=10000),
-    }, tz(request))
+    body = check(
+        await read_json(request),
+        {
+            "room_id": Field("str", max_len=64),
+            "starts_at": Field("time"),
+            "ends_at": Field("time"),
+            "capacity": Field("int", min=1, max=10000),
+        },
+        tz(request),
+    )
     slot = await request.app[SERVICES].catalog.create_slot(actor(request), request.match_info["exam_id"], **body)
     return web.json_response({"slot": slot_json(slot)}, status=201)
 
@@ -127,7 +143,8 @@ async def create_slot(request: web.Request) -> web.Response:
 async def update_slot(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"capacity": Field("int", min=1, max=10000)})
     slot = await request.app[SERVICES].catalog.set_slot_capacity(
-        actor(request), request.match_info["exam_id"], request.match_info["slot_id"], body["capacity"])
+        actor(request), request.match_info["exam_id"], request.match_info["slot_id"], body["capacity"]
+    )
     return web.json_response({"slot": slot_json(slot)})
 
 
@@ -142,14 +159,20 @@ async def list_users(request: web.Request) -> web.Response:
 
 @routes.post("/api/admin/users", ADMIN)
 async def create_user(request: web.Request) -> web.Response:
-    body = check(await read_json(request), {
-        "role": Field("str", max_len=20), "name": Field("str", max_len=50),
-        "password": Field("str", max_len=128), "username": Field("str", required=False, max_len=32, default=""),
-        "phone": Field("str", required=False, max_len=20, default=""),
-        "email": Field("str", required=False, max_len=254, default=""),
-    })
-    account = await request.app[SERVICES].directory.create(body.pop("role"), body.pop("password"), actor(request),
-                                                             **body)
+    body = check(
+        await read_json(request),
+        {
+            "role": Field("str", max_len=20),
+            "name": Field("str", max_len=50),
+            "password": Field("str", max_len=128),
+            "username": Field("str", required=False, max_len=32, default=""),
+            "phone": Field("str", required=False, max_len=20, default=""),
+            "email": Field("str", required=False, max_len=254, default=""),
+        },
+    )
+    account = await request.app[SERVICES].directory.create(
+        body.pop("role"), body.pop("password"), actor(request), **body
+    )
     return web.json_response({"user": account_json(account)}, status=201)
 
 
@@ -208,8 +231,9 @@ async def replace_roster_photo(request: web.Request) -> web.Response:
         data += chunk
         if len(data) > settings.max_photo_bytes:
             raise UserError("body_too_large", limit=human_size(settings.max_photo_bytes))
-    row = await services.importer.replace_photo(actor(request), request.match_info["exam_id"],
-                                                request.match_info["id_number"], bytes(data))
+    row = await services.importer.replace_photo(
+        actor(request), request.match_info["exam_id"], request.match_info["id_number"], bytes(data)
+    )
     report = ImportReport([row]).to_json(request[LANG])
     return web.json_response({"row": report["rows"][0]}, status=200 if row.status != "rejected" else 422)
 
@@ -229,8 +253,7 @@ async def import_roster(request: web.Request) -> web.Response:
             if not isinstance(part, BodyPartReader):  # a multipart nested in the form: not a roster upload
                 raise UserError("bad_multipart", field="file")
             if part.name in ("file", "photos") and part.name not in parts:
-                parts[part.name] = await _read_part(part, settings.max_upload_bytes - total,
-                                                    settings.max_upload_bytes)
+                parts[part.name] = await _read_part(part, settings.max_upload_bytes - total, settings.max_upload_bytes)
                 total += len(parts[part.name])
             else:
                 await part.release()
@@ -238,8 +261,9 @@ async def import_roster(request: web.Request) -> web.Response:
         raise UserError("bad_multipart", field="file") from exc
     if not parts.get("file"):
         raise UserError("roster_file_missing", field="file")
-    photos = (PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos")
-              else PhotoSource.empty())
+    photos = (
+        PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos") else PhotoSource.empty()
+    )
     import_id = request.query.get("import_id", "")
     progress = None
     if import_id:
@@ -276,17 +300,36 @@ async def list_bookings(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
     rows = await services.bookings.list(exam.id)
-    return web.json_response({"bookings": [
-        {"slot_id": r.slot.id, "subject_id": r.slot.subject_id, "room_id": r.slot.room_id,
-         "starts_at": r.slot.starts_at, "ends_at": r.slot.ends_at, "account_id": r.account_id,
-         "name": r.name, "id_number": r.id_number, "booked_at": r.booked_at} for r in rows]})
+    return web.json_response(
+        {
+            "bookings": [
+                {
+                    "slot_id": r.slot.id,
+                    "subject_id": r.slot.subject_id,
+                    "room_id": r.slot.room_id,
+                    "starts_at": r.slot.starts_at,
+                    "ends_at": r.slot.ends_at,
+                    "account_id": r.account_id,
+                    "name": r.name,
+                    "id_number": r.id_number,
+                    "booked_at": r.booked_at,
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 @routes.post("/api/admin/exams/{exam_id}/bookings/cancel", ADMIN)
 async def cancel_booking(request: web.Request) -> web.Response:
-    body = check(await read_json(request), {
-        "slot_id": Field("str", max_len=64), "account_id": Field("str", max_len=64),
-        "reason": Field("str", max_len=500)})
+    body = check(
+        await read_json(request),
+        {
+            "slot_id": Field("str", max_len=64),
+            "account_id": Field("str", max_len=64),
+            "reason": Field("str", max_len=500),
+        },
+    )
     await request.app[SERVICES].bookings.cancel(actor(request), request.match_info["exam_id"], **body)
     return web.json_response({"ok": True})
 

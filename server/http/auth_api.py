@@ -10,9 +10,9 @@ from ..errors import UserError
 from ..store.audit import Actor
 from ..store.models import Account, public
 from .body import Field, check, read_json
+from .context import METRICS, SERVICES, SETTINGS, account_of, session_of
 from .middleware import client_address
 from .routing import ANY, PUBLIC, Routes
-from .context import METRICS, SERVICES, SETTINGS, account_of, session_of
 
 routes = Routes()
 
@@ -23,30 +23,42 @@ def account_json(account: Account) -> dict:
 
 async def start_session(request: web.Request, account: Account, status: int = 200) -> web.Response:
     app = request.app
-    token = await app[SERVICES].sessions.create(account.id, account.role, client_address(request),
-                                                  request.headers.get("User-Agent", ""))
+    token = await app[SERVICES].sessions.create(
+        account.id, account.role, client_address(request), request.headers.get("User-Agent", "")
+    )
     app[METRICS].sessions_created.inc()
     settings = app[SETTINGS]
     secure = settings.cookie_secure if settings.cookie_secure is not None else request.secure
     response = web.json_response({"account": account_json(account)}, status=status)
-    response.set_cookie(COOKIE, token, max_age=settings.session_ttl_s, path="/", httponly=True,
-                        samesite="Lax", secure=secure)
+    response.set_cookie(
+        COOKIE, token, max_age=settings.session_ttl_s, path="/", httponly=True, samesite="Lax", secure=secure
+    )
     return response
 
 
 @routes.post("/api/auth/register", PUBLIC)
 async def register(request: web.Request) -> web.Response:
     """A candidate registers with a phone number (or an email, for overseas candidates) and a password."""
-    body = check(await read_json(request), {
-        "phone": Field("str", required=False, max_len=20), "email": Field("str", required=False, max_len=254),
-        "password": Field("str", max_len=128), "name": Field("str", required=False, max_len=50, default=""),
-    })
+    body = check(
+        await read_json(request),
+        {
+            "phone": Field("str", required=False, max_len=20),
+            "email": Field("str", required=False, max_len=254),
+            "password": Field("str", max_len=128),
+            "name": Field("str", required=False, max_len=50, default=""),
+        },
+    )
     if not body["phone"] and not body["email"]:
         raise UserError("register_needs_login", field="phone")
     services = request.app[SERVICES]
     account = await services.directory.create(
-        "candidate", body["password"], Actor.system(), name=body["name"] or "",
-        phone=body["phone"] or "", email=body["email"] or "")
+        "candidate",
+        body["password"],
+        Actor.system(),
+        name=body["name"] or "",
+        phone=body["phone"] or "",
+        email=body["email"] or "",
+    )
     return await start_session(request, account, status=201)
 
 

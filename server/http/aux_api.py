@@ -9,9 +9,9 @@ import segno
 from aiohttp import web
 
 from ..errors import UserError
-from .statuses import status_for
 from .context import LANG, SERVICES, SETTINGS, account_of
 from .routing import PUBLIC, Routes
+from .statuses import status_for
 
 routes = Routes()
 
@@ -31,8 +31,9 @@ async def aux_qr(request: web.Request) -> web.Response:
     url = f"{_origin(request)}/aux/{await services.aux_tokens.issue(exam_id, account_of(request).id)}"
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
-    return web.Response(body=out.getvalue(), content_type="image/svg+xml",
-                        headers={"Cache-Control": "no-store", "X-Aux-Url": url})
+    return web.Response(
+        body=out.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "no-store", "X-Aux-Url": url}
+    )
 
 
 @routes.get("/aux/{token}", PUBLIC, page=True)
@@ -41,10 +42,20 @@ async def aux_page(request: web.Request) -> web.StreamResponse:
     try:
         token = await services.aux_tokens.verify(request.match_info["token"])
     except UserError as err:
-        return aiohttp_jinja2.render_template("error.html", request, {
-            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=status_for(err))
+        return aiohttp_jinja2.render_template(
+            "error.html",
+            request,
+            {"code": err.code, "message": err.message(request.get(LANG, "zh"))},
+            status=status_for(err),
+        )
     exam = await services.catalog.find_exam(token.exam_id)
     account = await services.directory.get(token.account_id)
-    return aiohttp_jinja2.render_template("aux.html", request, {
-        "token": request.match_info["token"], "exam_name": exam.name if exam else "",
-        "candidate_name": account.name if account else ""})
+    return aiohttp_jinja2.render_template(
+        "aux.html",
+        request,
+        {
+            "token": request.match_info["token"],
+            "exam_name": exam.name if exam else "",
+            "candidate_name": account.name if account else "",
+        },
+    )

@@ -12,8 +12,8 @@ from ..exams.enrolment import CandidateExam
 from ..store.models import Slot, public
 from .auth_api import account_json
 from .body import Field, check, read_json
-from .routing import Routes
 from .context import METRICS, SERVICES, account_of
+from .routing import Routes
 
 routes = Routes()
 CANDIDATE = ("candidate",)
@@ -33,7 +33,8 @@ async def exam_json(request: web.Request, state: CandidateExam) -> dict:
         "bookings": state.bookings,
         # the school's cancellations not rebooked yet, per subject: the page says so, with the reason
         "cancellations": await request.app[SERVICES].bookings.cancellations(
-            account_of(request).id, [s.id for s in subjects if s.id not in state.bookings]),
+            account_of(request).id, [s.id for s in subjects if s.id not in state.bookings]
+        ),
         "photo_on_file": bool(state.entry.photo_sha256),
     }
 
@@ -65,8 +66,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 @routes.post("/api/candidate/exams/{exam_id}/notice", CANDIDATE)
 async def read_notice(request: web.Request) -> web.Response:
-    enrolment = await request.app[SERVICES].enrolments.read_notice(account_of(request),
-                                                                      request.match_info["exam_id"])
+    enrolment = await request.app[SERVICES].enrolments.read_notice(account_of(request), request.match_info["exam_id"])
     return web.json_response({"enrolment": public(enrolment)})
 
 
@@ -74,7 +74,8 @@ async def read_notice(request: web.Request) -> web.Response:
 async def sign_pledge(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"agree": Field("bool")})
     enrolment = await request.app[SERVICES].enrolments.sign_pledge(
-        account_of(request), request.match_info["exam_id"], body["agree"])
+        account_of(request), request.match_info["exam_id"], body["agree"]
+    )
     return web.json_response({"enrolment": public(enrolment)})
 
 
@@ -84,8 +85,15 @@ async def my_slots(request: web.Request) -> web.Response:
     state = await services.enrolments.exam_for(account_of(request), request.match_info["exam_id"])
     slots = await services.catalog.slots(state.exam.id)
     early = services.queue.early_entry_s  # when the page may enter the slot's waiting queue
-    return web.json_response({"slots": [slot_json(s) | {"queue_opens_at": s.starts_at - early}
-                                        for s in slots if s.subject_id in state.entry.subjects]})
+    return web.json_response(
+        {
+            "slots": [
+                slot_json(s) | {"queue_opens_at": s.starts_at - early}
+                for s in slots
+                if s.subject_id in state.entry.subjects
+            ]
+        }
+    )
 
 
 @routes.post("/api/candidate/exams/{exam_id}/bookings", CANDIDATE)

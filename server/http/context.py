@@ -34,5 +34,17 @@ def session_of(request: web.Request) -> Session:
     assert session is not None, "the route guard lets no anonymous caller through"
     return session
 
-__all__ = ["SETTINGS", "SERVICES", "METRICS", "ROUTE_TABLE", "ACCOUNT", "SESSION", "LANG",
-           "account_of", "session_of", "Account", "Session"]
+
+__all__ = [
+    "SETTINGS",
+    "SERVICES",
+    "METRICS",
+    "ROUTE_TABLE",
+    "ACCOUNT",
+    "SESSION",
+    "LANG",
+    "account_of",
+    "session_of",
+    "Account",
+    "Session",
+]

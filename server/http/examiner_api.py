@@ -23,7 +23,12 @@ async def my_rooms(request: web.Request) -> web.Response:
         for room in await catalog.rooms(exam.id):
             if me in room.examiners:
                 subject = subjects.get(room.subject_id)
-                out.append({"room": public(room), "exam": {"id": exam.id, "name": exam.name, "school": exam.school},
-                            "subject": public(subject) if subject else None,
-                            "slots": [slot_json(s) for s in slots if s.room_id == room.id]})
+                out.append(
+                    {
+                        "room": public(room),
+                        "exam": {"id": exam.id, "name": exam.name, "school": exam.school},
+                        "subject": public(subject) if subject else None,
+                        "slots": [slot_json(s) for s in slots if s.room_id == room.id],
+                    }
+                )
     return web.json_response({"rooms": out})

@@ -64,7 +64,8 @@ async def face_check(request: web.Request) -> web.Response:
     """A burst of frames for the challenge. A failed check is an answer (200), not an error."""
     challenge_id, frames = await read_frames(request)
     result = await request.app[SERVICES].face_checks.check_queue_entry(
-        account_of(request), request.match_info["exam_id"], challenge_id, frames)
+        account_of(request), request.match_info["exam_id"], challenge_id, frames
+    )
     return web.json_response(result.to_json(request[LANG]))
 
 
@@ -107,6 +108,7 @@ async def review_frame(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/proctor/reviews/{review_id}", PROCTOR)
 async def resolve_review(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"approve": Field("bool"), "comment": Field("str", max_len=500)})
-    review = await request.app[SERVICES].face_gate.resolve(actor(request), request.match_info["review_id"],
-                                                           body["approve"], body["comment"])
+    review = await request.app[SERVICES].face_gate.resolve(
+        actor(request), request.match_info["review_id"], body["approve"], body["comment"]
+    )
     return web.json_response({"review": review_json(review)})

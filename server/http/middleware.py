@@ -8,13 +8,13 @@ import time
 
 from aiohttp import web
 
+from ..accounts.sessions import COOKIE
 from ..errors import UserError
 from ..i18n import human_size, pick_lang
 from ..logs import request_id
 from ..store.redis import RedisUnavailable
-from ..accounts.sessions import COOKIE
-from .statuses import status_for
 from .context import ACCOUNT, LANG, METRICS, SERVICES, SESSION, SETTINGS
+from .statuses import status_for
 
 log = logging.getLogger("server.http")
 
@@ -57,9 +57,17 @@ async def access_log(request: web.Request, handler):
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.request_seconds.labels(request.method, route).observe(elapsed)
         account = request.get(ACCOUNT)
-        log.info("request", extra={
-            "method": request.method, "path": request.path, "status": status, "ms": round(elapsed * 1000, 1),
-            "account": account.id if account else None, "address": client_address(request)})
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round(elapsed * 1000, 1),
+                "account": account.id if account else None,
+                "address": client_address(request),
+            },
+        )
         request_id.reset(token)
 
 

@@ -8,9 +8,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..store.redis import RedisUnavailable
-from .routing import PUBLIC, Routes
 from .context import METRICS, SERVICES, SETTINGS
 from .metrics_product import product_metrics
+from .routing import PUBLIC, Routes
 
 routes = Routes()
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -41,8 +41,9 @@ def facecheck_check(app: web.Application) -> dict:
 async def healthz(request: web.Request) -> web.Response:
     checks = {"redis": await redis_check(request.app), "facecheck": facecheck_check(request.app)}
     healthy = all(c["ok"] for c in checks.values())
-    return web.json_response({"status": "ok" if healthy else "unavailable", "checks": checks},
-                             status=200 if healthy else 503)
+    return web.json_response(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 @routes.get("/metrics", PUBLIC)

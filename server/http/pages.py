@@ -11,9 +11,9 @@ from aiohttp import web
 from ..errors import UserError
 from ..i18n import LABELS, MESSAGES, candidate_labels, label
 from ..store.models import ROLES
+from .context import ACCOUNT, LANG, SERVICES, SETTINGS, account_of
 from .routing import PUBLIC, Routes
 from .statuses import status_for
-from .context import ACCOUNT, LANG, SERVICES, SETTINGS, account_of
 
 FAVICON = Path(__file__).resolve().parents[2] / "web" / "static" / "favicon.svg"
 
@@ -25,8 +25,20 @@ HOME = {"candidate": "/candidate", "examiner": "/examiner", "proctor": "/proctor
 
 # What staff pages label from the server's catalogue (server/i18n.py), by code prefix: audit events,
 # reasons, states, audit details... (common.js label(code)); face-check reasons are the codes with advice.
-LABEL_PREFIXES = ("event_", "reason_", "queue_state_", "face_status_", "face_kind_", "detail_", "role_", "rec_state_",
-                  "track_kind_", "participant_kind_", "phrase_", "roster_row_")
+LABEL_PREFIXES = (
+    "event_",
+    "reason_",
+    "queue_state_",
+    "face_status_",
+    "face_kind_",
+    "detail_",
+    "role_",
+    "rec_state_",
+    "track_kind_",
+    "participant_kind_",
+    "phrase_",
+    "roster_row_",
+)
 STAFF = ("examiner", "proctor", "admin")
 
 
@@ -44,10 +56,15 @@ async def page_context(request: web.Request) -> dict:
     def t(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
-    return {"lang": lang, "t": t, "account": account, "path": request.path,
-            "timezone": request.app[SETTINGS].timezone,
-            "labels": labels(lang) if account is not None and account.role in STAFF else None,
-            "candidate_labels": None if account is not None and account.role in STAFF else candidate_labels(lang)}
+    return {
+        "lang": lang,
+        "t": t,
+        "account": account,
+        "path": request.path,
+        "timezone": request.app[SETTINGS].timezone,
+        "labels": labels(lang) if account is not None and account.role in STAFF else None,
+        "candidate_labels": None if account is not None and account.role in STAFF else candidate_labels(lang),
+    }
 
 
 def _safe_next(value: str | None) -> str:
@@ -63,7 +80,9 @@ async def index(request: web.Request) -> web.StreamResponse:
 @routes.get("/favicon.ico", PUBLIC)
 async def favicon(request: web.Request) -> web.StreamResponse:
     """Browsers ask for /favicon.ico whatever the page links: the same small SVG as <link rel=icon>."""
-    return web.FileResponse(FAVICON, headers={"Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400"})
+    return web.FileResponse(
+        FAVICON, headers={"Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400"}
+    )
 
 
 @routes.get("/login", PUBLIC, page=True)
@@ -105,8 +124,12 @@ async def _candidate_exam_page(request: web.Request, template: str) -> web.Strea
     try:
         state = await request.app[SERVICES].enrolments.exam_for(account_of(request), request.match_info["exam_id"])
     except UserError as err:
-        return aiohttp_jinja2.render_template("error.html", request, {
-            "code": err.code, "message": err.message(request.get(LANG, "zh"))}, status=status_for(err))
+        return aiohttp_jinja2.render_template(
+            "error.html",
+            request,
+            {"code": err.code, "message": err.message(request.get(LANG, "zh"))},
+            status=status_for(err),
+        )
     return aiohttp_jinja2.render_template(template, request, {"exam": state.exam})
 
 
@@ -137,12 +160,14 @@ async def examiner_room_page(request: web.Request) -> web.StreamResponse:
     room = await services.catalog.examiner_room(room_id, account_of(request).id)
     if room is None:
         err = UserError("room_not_found")
-        return aiohttp_jinja2.render_template("error.html", request, {"code": err.code, "message": err.message(lang)},
-                                              status=404)
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"code": err.code, "message": err.message(lang)}, status=404
+        )
     exam = await services.catalog.exam(room.exam_id)
     subject = await services.catalog.subject(exam.id, room.subject_id)
-    return aiohttp_jinja2.render_template("room.html", request, {
-        "room": {"id": room_id, "name": room.name}, "exam": exam, "subject": subject})
+    return aiohttp_jinja2.render_template(
+        "room.html", request, {"room": {"id": room_id, "name": room.name}, "exam": exam, "subject": subject}
+    )
 
 
 @routes.get("/proctor", ("proctor", "admin"), page=True)

@@ -7,8 +7,8 @@ from aiohttp import web
 from ..store.models import public
 from .admin_api import actor
 from .body import Field, check, read_json
-from .routing import Routes
 from .context import SERVICES
+from .routing import Routes
 
 routes = Routes()
 PROCTOR = ("proctor", "admin")
@@ -24,5 +24,6 @@ async def open_appeals(request: web.Request) -> web.Response:
 async def resolve_appeal(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"approve": Field("bool"), "comment": Field("str", max_len=500)})
     appeal = await request.app[SERVICES].identity.resolve_appeal(
-        actor(request), request.match_info["appeal_id"], body["approve"], body["comment"])
+        actor(request), request.match_info["appeal_id"], body["approve"], body["comment"]
+    )
     return web.json_response({"appeal": public(appeal)})

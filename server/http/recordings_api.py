@@ -50,28 +50,50 @@ async def recording_json(request: web.Request, record: dict, names: dict[str, st
         file = track.get("file") or ""
         who = track.get("participant_id") or ""
         owner = record["account_id"] if who.startswith("aux_") else who  # an aux camera is the candidate's
-        tracks.append({
-            "file": file, "kind": track.get("kind"), "participant_id": who,
-            "participant_name": names.get(owner, ""),
-            "label": track.get("label"), "status": track.get("status"), "size": track.get("size"),
-            "sha256": track.get("sha256"), "started_at": track.get("started_at"), "ended_at": track.get("ended_at"),
-            "duration_s": track.get("duration_s") or _length(track.get("started_at"), track.get("ended_at")),
-            "segment": int(m.group(1)) if (m := SEGMENT.search(file)) else None,
-            "width": track.get("width"), "height": track.get("height"),
-            "url": base + file, "content_type": _content_type(track, file)})
+        tracks.append(
+            {
+                "file": file,
+                "kind": track.get("kind"),
+                "participant_id": who,
+                "participant_name": names.get(owner, ""),
+                "label": track.get("label"),
+                "status": track.get("status"),
+                "size": track.get("size"),
+                "sha256": track.get("sha256"),
+                "started_at": track.get("started_at"),
+                "ended_at": track.get("ended_at"),
+                "duration_s": track.get("duration_s") or _length(track.get("started_at"), track.get("ended_at")),
+                "segment": int(m.group(1)) if (m := SEGMENT.search(file)) else None,
+                "width": track.get("width"),
+                "height": track.get("height"),
+                "url": base + file,
+                "content_type": _content_type(track, file),
+            }
+        )
     ended = record.get("ended_at")
     started = record.get("started_at")
     return {
-        "interview_id": record["interview_id"], "exam_id": record["exam_id"], "room_id": record["room_id"],
-        "account_id": record["account_id"], "candidate_name": names.get(record["account_id"], ""),
-        "state": record["state"], "status": manifest.get("status"), "started_at": started, "ended_at": ended,
+        "interview_id": record["interview_id"],
+        "exam_id": record["exam_id"],
+        "room_id": record["room_id"],
+        "account_id": record["account_id"],
+        "candidate_name": names.get(record["account_id"], ""),
+        "state": record["state"],
+        "status": manifest.get("status"),
+        "started_at": started,
+        "ended_at": ended,
         "duration_s": round(ended - started, 1) if ended and started else None,
-        "bytes": sum(int(t.get("size") or 0) for t in tracks), "tracks": tracks}
+        "bytes": sum(int(t.get("size") or 0) for t in tracks),
+        "tracks": tracks,
+    }
 
 
 def _length(started, ended) -> float | None:
-    return round(ended - started, 1) if isinstance(started, (int, float)) and isinstance(ended, (int, float)) \
-        and ended >= started else None
+    return (
+        round(ended - started, 1)
+        if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended >= started
+        else None
+    )
 
 
 async def _names(request: web.Request, account_ids: set[str]) -> dict[str, str]:
@@ -114,8 +136,11 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise UserError("not_found")
     track = next((t for t in _manifest(record).get("tracks", []) if t.get("file") == name), None)
-    headers = {"Content-Type": _content_type(track, name), "Cache-Control": "private, no-store",
-               "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Content-Type": _content_type(track, name),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
     if request.query.get("download"):
         headers["Content-Disposition"] = f'attachment; filename="{record["interview_id"]}-{name}"'
     return web.FileResponse(path, headers=headers)
@@ -127,9 +152,13 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
     tz = ZoneInfo(request.app[SETTINGS].timezone)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "private, no-store",
-        "Content-Disposition": f'attachment; filename="audit-{exam.id}.csv"'})
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'attachment; filename="audit-{exam.id}.csv"',
+        }
+    )
     await response.prepare(request)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -140,9 +169,17 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
         buffer.truncate()
         for entry_id, fields in batch:
             at = float(fields.get("at") or 0)
-            writer.writerow([entry_id, datetime.fromtimestamp(at, tz).isoformat(timespec="seconds") if at else "",
-                             fields.get("event", ""), fields.get("actor", ""), fields.get("actor_role", ""),
-                             fields.get("subject", ""), _safe(fields.get("data") or "{}")])
+            writer.writerow(
+                [
+                    entry_id,
+                    datetime.fromtimestamp(at, tz).isoformat(timespec="seconds") if at else "",
+                    fields.get("event", ""),
+                    fields.get("actor", ""),
+                    fields.get("actor_role", ""),
+                    fields.get("subject", ""),
+                    _safe(fields.get("data") or "{}"),
+                ]
+            )
         await response.write(buffer.getvalue().encode("utf-8"))
     await response.write_eof()
     return response
@@ -151,4 +188,3 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
 def _safe(value: str) -> str:
     """A cell that a spreadsheet would run as a formula starts with a quote instead (CSV injection)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-

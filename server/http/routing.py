@@ -7,8 +7,8 @@ The table of every route and its roles is kept on the app for the route x role t
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -50,6 +50,7 @@ class Routes:
         def decorate(handler: Handler) -> Handler:
             self.entries.append((RouteInfo(method, path, roles, page), handler))
             return handler
+
         return decorate
 
     def get(self, path: str, roles, page: bool = False):
@@ -91,4 +92,5 @@ def _guard(info: RouteInfo, handler: Handler) -> Handler:
                 code = name[:-3] + "_not_found"
                 raise UserError(code if code in MESSAGES else "not_found")
         return await handler(request)
+
     return guarded

@@ -20,7 +20,7 @@ class DevicePolicy:
     min_browsers: tuple[tuple[str, int], ...] = ()  # (name, major version)
 
     @classmethod
-    def parse(cls, min_battery_pct: int, min_browsers: str) -> "DevicePolicy":
+    def parse(cls, min_battery_pct: int, min_browsers: str) -> DevicePolicy:
         """``min_browsers``: ``chrome:80,safari:14``; unknown browsers are not refused."""
         pairs = []
         for item in filter(None, (p.strip() for p in min_browsers.split(","))):

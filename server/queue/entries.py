@@ -25,8 +25,15 @@ ACTIVE = IN_LINE + (CALLED, IN_ROOM)
 STATES = ACTIVE + (DONE, ABSENT, REMOVED, REVIEW_PENDING)
 # reasons the server gives (each has a message ``queue_reason_<reason>``); an examiner's removal
 # reason is free text and shown as written
-SYSTEM_REASONS = ("disconnected", "slot_over", "no_show", "face_check_locked", "face_room_failed",
-                  "face_review_rejected", "booking_cancelled")
+SYSTEM_REASONS = (
+    "disconnected",
+    "slot_over",
+    "no_show",
+    "face_check_locked",
+    "face_room_failed",
+    "face_review_rejected",
+    "booking_cancelled",
+)
 
 
 @dataclass
@@ -61,6 +68,7 @@ class QueueEntry:
 @dataclass(frozen=True)
 class QueueChange:
     """Something changed in a room's queue; listeners (the signaling layer) push new views."""
+
     room: str
     exam: str
     event: str

@@ -14,8 +14,24 @@ from .entries import ACTIVE, CALLED, IN_LINE, IN_ROOM, WAITING_FACE_CHECK, Queue
 RECENT_S = 12 * 3600
 MAX_RECENT = 50  # finished entries shown (newest slots first)
 # what a view shows (not the device report): read with HMGET, the first must always be set
-VIEW_FIELDS = ("state", "room", "account", "slot", "exam", "name", "score", "seq", "slot_start", "slot_end", "joined_at",
-               "state_at", "disconnected_at", "reason", "in_room_at", "called_at")  # finished entries of slots that started this long ago still show
+VIEW_FIELDS = (
+    "state",
+    "room",
+    "account",
+    "slot",
+    "exam",
+    "name",
+    "score",
+    "seq",
+    "slot_start",
+    "slot_end",
+    "joined_at",
+    "state_at",
+    "disconnected_at",
+    "reason",
+    "in_room_at",
+    "called_at",
+)  # finished entries of slots that started this long ago still show
 
 
 @dataclass
@@ -41,8 +57,11 @@ class RoomView:
         """Position (1 = next), people ahead and estimated wait of a waiting candidate."""
         for index, entry in enumerate(self.line):
             if entry.account == account_id:
-                return {"position": index + 1, "ahead": index,
-                        "eta_s": round(self.remaining_current_s() + index * self.average_s)}
+                return {
+                    "position": index + 1,
+                    "ahead": index,
+                    "eta_s": round(self.remaining_current_s() + index * self.average_s),
+                }
         return None
 
     def face_status(self, entry: QueueEntry) -> str:
@@ -51,21 +70,33 @@ class RoomView:
         return "expired" if status == "passed" and entry.state == WAITING_FACE_CHECK else status
 
     def entry_json(self, entry: QueueEntry) -> dict:
-        return {"account_id": entry.account, "name": entry.name, "state": entry.state, "reason": entry.reason or None,
-                "face_status": self.face_status(entry), "connected": entry.connected,
-                "slot_id": entry.slot, "joined_at": entry.joined_at or None,
-                "waiting_s": round(self.now - entry.joined_at) if entry.state in IN_LINE and entry.joined_at else None,
-                "state_at": entry.state_at}
+        return {
+            "account_id": entry.account,
+            "name": entry.name,
+            "state": entry.state,
+            "reason": entry.reason or None,
+            "face_status": self.face_status(entry),
+            "connected": entry.connected,
+            "slot_id": entry.slot,
+            "joined_at": entry.joined_at or None,
+            "waiting_s": round(self.now - entry.joined_at) if entry.state in IN_LINE and entry.joined_at else None,
+            "state_at": entry.state_at,
+        }
 
     def to_json(self) -> dict:
         longest = max((self.now - e.joined_at for e in self.line), default=0.0)
         return {
-            "room_id": self.room, "exam_id": self.exam, "name": self.name,
+            "room_id": self.room,
+            "exam_id": self.exam,
+            "name": self.name,
             "current": self.entry_json(self.current) | {"since": self.current.state_at} if self.current else None,
             "line": [self.entry_json(e) | {"position": i + 1} for i, e in enumerate(self.line)],
             "recent": [self.entry_json(e) for e in self.recent],
-            "waiting": len(self.line), "longest_wait_s": round(longest), "average_interview_s": round(self.average_s),
-            "idle": self.current is None, "at": self.now,
+            "waiting": len(self.line),
+            "longest_wait_s": round(longest),
+            "average_interview_s": round(self.average_s),
+            "idle": self.current is None,
+            "at": self.now,
         }
 
 
@@ -74,14 +105,23 @@ async def room_view(store: Store, room_id: str, now: float | None = None) -> Roo
     k = store.keys
     room, line_ids, listed, live, stats, minutes, values, faces = await store.script("queue_view")(
         keys=[k.room(room_id), k.queue(room_id), k.queue_all(room_id), k.queue_live(room_id), k.queue_stats(room_id)],
-        args=[f"{(now - RECENT_S) * 100000:.0f}", k.queue_entry(room_id, ""),
-              k.face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT), k.subject(TEMPLATE_SUBJECT), MAX_RECENT, *VIEW_FIELDS])
+        args=[
+            f"{(now - RECENT_S) * 100000:.0f}",
+            k.queue_entry(room_id, ""),
+            k.face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT),
+            k.subject(TEMPLATE_SUBJECT),
+            MAX_RECENT,
+            *VIEW_FIELDS,
+        ],
+    )
     room, live, stats = _pairs(room), _pairs(live), _pairs(stats)
     entries = {}
-    for account, row in zip(listed, values):
+    for account, row in zip(listed, values, strict=False):
         if row[0] is not None:
-            entries[account] = from_hash(QueueEntry, {f: v for f, v in zip(VIEW_FIELDS, row) if v is not None})
-    face = dict(zip(listed, faces))
+            entries[account] = from_hash(
+                QueueEntry, {f: v for f, v in zip(VIEW_FIELDS, row, strict=False) if v is not None}
+            )
+    face = dict(zip(listed, faces, strict=False))
     count = int(stats.get("count", 0))
     average = float(stats.get("total_s", 0)) / count if count else int(minutes) * 60.0
     current = entries.get(live.get("account", ""))
@@ -90,9 +130,10 @@ async def room_view(store: Store, room_id: str, now: float | None = None) -> Roo
     line = [entries[a] for a in line_ids if a in entries]
     recent = [e for e in entries.values() if e.state not in ACTIVE]
     recent.sort(key=lambda e: -e.state_at)
-    return RoomView(room_id, room.get("exam_id", ""), room.get("name", ""), line, current, recent, face, average,
-                    now=now)
+    return RoomView(
+        room_id, room.get("exam_id", ""), room.get("name", ""), line, current, recent, face, average, now=now
+    )
 
 
 def _pairs(flat: list) -> dict:
-    return dict(zip(flat[::2], flat[1::2]))
+    return dict(zip(flat[::2], flat[1::2], strict=False))

@@ -10,21 +10,32 @@ import json
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from ..errors import UserError
-from ..i18n import label, message
 from ..exams.catalog import Catalog
 from ..exams.enrolment import Enrolments
+from ..i18n import label, message
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Slot, from_hash, is_id, new_id
 from .device import DevicePolicy
-from .entries import ABSENT, ACTIVE, CALLED, DONE, IN_ROOM, REMOVED, REVIEW_PENDING, WAITING, \
-    WAITING_FACE_CHECK, QueueChange, QueueEntry
+from .entries import (
+    ABSENT,
+    ACTIVE,
+    CALLED,
+    DONE,
+    IN_ROOM,
+    REMOVED,
+    REVIEW_PENDING,
+    WAITING,
+    WAITING_FACE_CHECK,
+    QueueChange,
+    QueueEntry,
+)
 
 log = logging.getLogger("server.queue")
 Listener = Callable[[QueueChange], Awaitable[None]]
@@ -67,7 +78,7 @@ class NobodyReady(UserError):
 
     def _names(self, people: list[dict], lang: str) -> str:
         names = [p["name"] or p["account_id"] for p in people]
-        shown = label("names_sep", lang).join(names[:self.MAX_NAMES])
+        shown = label("names_sep", lang).join(names[: self.MAX_NAMES])
         if len(names) > self.MAX_NAMES:
             return label("names_more", lang, names=shown, count=len(names), more=len(names) - self.MAX_NAMES)
         return shown
@@ -84,8 +95,13 @@ class NobodyReady(UserError):
             return message("nobody_ready", lang)
         groups: dict[tuple, list[dict]] = {}
         for person in blocked:  # one clause per reason (per start time, per state), in line order
-            extra = self._when(person["slot_start"]) if person["why"] == "slot_not_started" \
-                else person["state"] if person["why"] == "state" else ""
+            extra = (
+                self._when(person["slot_start"])
+                if person["why"] == "slot_not_started"
+                else person["state"]
+                if person["why"] == "state"
+                else ""
+            )
             groups.setdefault((person["why"], extra), []).append(person)
         clauses = []
         for (why, extra), people in groups.items():
@@ -96,13 +112,23 @@ class NobodyReady(UserError):
                 clauses.append(label("nobody_ready_state", lang, names=names, state_code=f"queue_state_{extra}"))
             else:
                 clauses.append(label(f"nobody_ready_{why}", lang, names=names))
-        return label("nobody_ready_detail", lang, count=len(blocked),
-                       detail=label("nobody_ready_sep", lang).join(clauses))
+        return label(
+            "nobody_ready_detail", lang, count=len(blocked), detail=label("nobody_ready_sep", lang).join(clauses)
+        )
 
 
 class WaitingQueue:
-    def __init__(self, store: Store, catalog: Catalog, enrolments: Enrolments, device_policy: DevicePolicy,
-                 early_entry_s: float, grace_s: float, face_pass_valid_s: float, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        enrolments: Enrolments,
+        device_policy: DevicePolicy,
+        early_entry_s: float,
+        grace_s: float,
+        face_pass_valid_s: float,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
         self.store = store
         self.keys = store.keys
         self.catalog = catalog
@@ -154,8 +180,10 @@ class WaitingQueue:
             pipe.zcard(k.queue(room_id))
             pipe.zrange(k.queue(room_id), 0, max_line - 1)
         found = await pipe.execute()
-        lines = [(room_id, found[i * 3] or "", int(found[i * 3 + 1] or 0), found[i * 3 + 2])
-                 for i, room_id in enumerate(rooms)]
+        lines = [
+            (room_id, found[i * 3] or "", int(found[i * 3 + 1] or 0), found[i * 3 + 2])
+            for i, room_id in enumerate(rooms)
+        ]
         pipe = self.store.pipeline(transaction=False)
         for room_id, _, _, accounts in lines:
             for account_id in accounts:
@@ -164,13 +192,20 @@ class WaitingQueue:
         figures = []
         for room_id, exam_id, waiting, accounts in lines:
             times = [float(t) for t in (next(joined) for _ in accounts) if t]
-            figures.append({"room": room_id, "exam": exam_id, "waiting": waiting,
-                            "longest_wait_s": max((now - t for t in times), default=0.0)})
+            figures.append(
+                {
+                    "room": room_id,
+                    "exam": exam_id,
+                    "waiting": waiting,
+                    "longest_wait_s": max((now - t for t in times), default=0.0),
+                }
+            )
         return figures
 
     # the candidate
-    async def join(self, account: Account, exam_id: str, slot_id: str, device: dict,
-                   now: float | None = None) -> QueueEntry:
+    async def join(
+        self, account: Account, exam_id: str, slot_id: str, device: dict, now: float | None = None
+    ) -> QueueEntry:
         """Enter the queue of the booked slot's room: inside the slot (plus the early margin), with a fit device."""
         now = time.time() if now is None else now
         candidate = await self.enrolments.exam_for(account, exam_id)
@@ -179,20 +214,37 @@ class WaitingQueue:
             raise UserError("queue_not_booked", field="slot_id")
         if now < slot.starts_at - self.early_entry_s:
             minutes = math.ceil((slot.starts_at - self.early_entry_s - now) / 60)
-            raise UserError("queue_too_early", field="slot_id", minutes=minutes,
-                            early=round(self.early_entry_s / 60))
+            raise UserError("queue_too_early", field="slot_id", minutes=minutes, early=round(self.early_entry_s / 60))
         if now >= slot.ends_at:
             raise UserError("queue_slot_over", field="slot_id")
         self.device_policy.check(device)
         k = self.keys
         actor = Actor(account.id, account.role)
         result = await self.store.script("queue_join")(
-            keys=[k.queue_entry(slot.room_id, account.id), k.queue(slot.room_id), k.queue_all(slot.room_id),
-                  k.arrivals(slot.id), k.audit(exam_id), k.active_queues(), k.face_state(exam_id, account.id),
-                  k.queued(account.id)],
-            args=[f"{now:.3f}", slot.room_id, slot.id, exam_id, account.id, candidate.entry.name, f"{slot.starts_at}",
-                  f"{slot.ends_at}", json.dumps(device, ensure_ascii=False), self.face_pass_valid_s,
-                  *audit.base_fields(actor, account.id)])
+            keys=[
+                k.queue_entry(slot.room_id, account.id),
+                k.queue(slot.room_id),
+                k.queue_all(slot.room_id),
+                k.arrivals(slot.id),
+                k.audit(exam_id),
+                k.active_queues(),
+                k.face_state(exam_id, account.id),
+                k.queued(account.id),
+            ],
+            args=[
+                f"{now:.3f}",
+                slot.room_id,
+                slot.id,
+                exam_id,
+                account.id,
+                candidate.entry.name,
+                f"{slot.starts_at}",
+                f"{slot.ends_at}",
+                json.dumps(device, ensure_ascii=False),
+                self.face_pass_valid_s,
+                *audit.base_fields(actor, account.id),
+            ],
+        )
         if result[0] == "err":
             raise UserError(result[1], field="slot_id")
         await self._notify(QueueChange(slot.room_id, exam_id, f"queue_{result[2]}", account.id))
@@ -205,8 +257,9 @@ class WaitingQueue:
             raise UserError("room_not_admitted", field="room_id")
         if entry.state == IN_ROOM:
             return entry
-        remind = await self._move(Actor(account.id, account.role), entry, (CALLED,), IN_ROOM, "keep", "enter",
-                                  event="queue_in_room")
+        remind = await self._move(
+            Actor(account.id, account.role), entry, (CALLED,), IN_ROOM, "keep", "enter", event="queue_in_room"
+        )
         await self._notify(QueueChange(room_id, entry.exam, "queue_in_room", account.id, remind))
         return await self._own_entry(account.id, room_id)
 
@@ -227,33 +280,59 @@ class WaitingQueue:
             actor = Actor(account_id, "candidate")
             moved: str | None = ""
             if outcome == "locked" and entry.state in ACTIVE:
-                moved = await self._try_move(actor, entry, ACTIVE, REVIEW_PENDING, "remove", "release",
-                                             reason="face_check_locked", event="queue_face_locked")
+                moved = await self._try_move(
+                    actor,
+                    entry,
+                    ACTIVE,
+                    REVIEW_PENDING,
+                    "remove",
+                    "release",
+                    reason="face_check_locked",
+                    event="queue_face_locked",
+                )
             elif outcome == "passed" and entry.state == WAITING_FACE_CHECK:
-                moved = await self._try_move(actor, entry, (WAITING_FACE_CHECK,), WAITING, "keep", "keep",
-                                             event="queue_face_cleared")
+                moved = await self._try_move(
+                    actor, entry, (WAITING_FACE_CHECK,), WAITING, "keep", "keep", event="queue_face_cleared"
+                )
             elif outcome == "failed" and kind == "room" and entry.state in (CALLED, IN_ROOM):
-                moved = await self._try_move(actor, entry, (CALLED, IN_ROOM), WAITING_FACE_CHECK, "add", "release",
-                                             reason="face_room_failed", event="queue_face_room_failed")
+                moved = await self._try_move(
+                    actor,
+                    entry,
+                    (CALLED, IN_ROOM),
+                    WAITING_FACE_CHECK,
+                    "add",
+                    "release",
+                    reason="face_room_failed",
+                    event="queue_face_room_failed",
+                )
             if moved is not None:
                 await self._notify(QueueChange(entry.room, exam_id, f"face_{outcome}", account_id, moved or ""))
 
-    async def review_resolved(self, actor: Actor, exam_id: str, account_id: str, approved: bool,
-                              now: float | None = None) -> None:
+    async def review_resolved(
+        self, actor: Actor, exam_id: str, account_id: str, approved: bool, now: float | None = None
+    ) -> None:
         """Approval puts the candidate back at their own place if the slot is still open."""
         now = time.time() if now is None else now
         for entry in await self.entries_of(account_id):
             if entry.exam != exam_id or entry.state != REVIEW_PENDING:
                 continue
             if approved and now < entry.slot_end:
-                await self._try_move(actor, entry, (REVIEW_PENDING,), WAITING, "add", "keep",
-                                     event="queue_restored")
+                await self._try_move(actor, entry, (REVIEW_PENDING,), WAITING, "add", "keep", event="queue_restored")
             elif approved:
-                await self._try_move(actor, entry, (REVIEW_PENDING,), ABSENT, "keep", "keep", reason="slot_over",
-                                     event="queue_absent")
+                await self._try_move(
+                    actor, entry, (REVIEW_PENDING,), ABSENT, "keep", "keep", reason="slot_over", event="queue_absent"
+                )
             else:
-                await self._try_move(actor, entry, (REVIEW_PENDING,), REMOVED, "keep", "keep",
-                                     reason="face_review_rejected", event="queue_removed")
+                await self._try_move(
+                    actor,
+                    entry,
+                    (REVIEW_PENDING,),
+                    REMOVED,
+                    "keep",
+                    "keep",
+                    reason="face_review_rejected",
+                    event="queue_removed",
+                )
             await self._notify(QueueChange(entry.room, exam_id, "review_resolved", account_id))
 
     # the examiners
@@ -267,15 +346,28 @@ class WaitingQueue:
         k = self.keys
         result = await self.store.script("queue_call")(
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id)],
-            args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), admission, examiner.account_id,
-                  *audit.base_fields(examiner, "")])
+            args=[
+                f"{now:.3f}",
+                self._entry_prefix(room_id),
+                k.presence(""),
+                admission,
+                examiner.account_id,
+                *audit.base_fields(examiner, ""),
+            ],
+        )
         if result[0] == "err" and result[1] == "nobody_ready":
-            blocked = [{"account_id": b.get("account", ""), "name": b.get("name") or "", "why": b.get("why", ""),
-                        "state": b.get("state") or "", "slot_start": float(b.get("slot_start") or 0)}
-                       for b in (json.loads(result[3]) if len(result) > 3 else [])]
+            blocked = [
+                {
+                    "account_id": b.get("account", ""),
+                    "name": b.get("name") or "",
+                    "why": b.get("why", ""),
+                    "state": b.get("state") or "",
+                    "slot_start": float(b.get("slot_start") or 0),
+                }
+                for b in (json.loads(result[3]) if len(result) > 3 else [])
+            ]
             reasons = list(dict.fromkeys(b["why"] for b in blocked))
-            raise NobodyReady(blocked, reasons[0] if len(reasons) == 1 else "mixed", result[2],
-                              self.timezone, now)
+            raise NobodyReady(blocked, reasons[0] if len(reasons) == 1 else "mixed", result[2], self.timezone, now)
         if result[0] == "err":
             raise UserError(result[1], waiting="")
         account_id = result[1]
@@ -295,8 +387,7 @@ class WaitingQueue:
     async def remove(self, examiner: Actor, room_id: str, account_id: str, reason: str) -> QueueEntry:
         """Out of the line or the room with a reason; the candidate may enter again within the slot."""
         entry = await self._own_entry(account_id, room_id)
-        await self._move(examiner, entry, ACTIVE, REMOVED, "remove", "release", reason=reason,
-                         event="queue_removed")
+        await self._move(examiner, entry, ACTIVE, REMOVED, "remove", "release", reason=reason, event="queue_removed")
         await self._notify(QueueChange(room_id, entry.exam, "queue_removed", account_id))
         return await self._own_entry(account_id, room_id)
 
@@ -305,20 +396,61 @@ class WaitingQueue:
         entry = await self.entry(slot.room_id, account_id)
         if entry is None or entry.slot != slot.id or entry.state not in ACTIVE:
             return
-        if await self._try_move(actor, entry, ACTIVE, REMOVED, "remove", "release", reason="booking_cancelled",
-                                event="queue_removed", note=reason) is not None:
+        if (
+            await self._try_move(
+                actor,
+                entry,
+                ACTIVE,
+                REMOVED,
+                "remove",
+                "release",
+                reason="booking_cancelled",
+                event="queue_removed",
+                note=reason,
+            )
+            is not None
+        ):
             await self._notify(QueueChange(slot.room_id, entry.exam, "queue_removed", account_id))
 
-    async def _move(self, actor: Actor, entry: QueueEntry, from_states: tuple[str, ...], to: str, line: str,
-                    room: str, *, reason: str = "", event: str, stats: bool = False, **data) -> str:
+    async def _move(
+        self,
+        actor: Actor,
+        entry: QueueEntry,
+        from_states: tuple[str, ...],
+        to: str,
+        line: str,
+        room: str,
+        *,
+        reason: str = "",
+        event: str,
+        stats: bool = False,
+        **data,
+    ) -> str:
         """Run queue_move.lua; returns the account to remind ("" for nobody), raises on a wrong state."""
         k = self.keys
         result = await self.store.script("queue_move")(
-            keys=[k.queue_entry(entry.room, entry.account), k.queue(entry.room), k.queue_live(entry.room),
-                  k.audit(entry.exam), k.queue_stats(entry.room)],
-            args=[f"{time.time():.3f}", entry.account, ",".join(from_states), to, line, room, reason, event,
-                  json.dumps({"room": entry.room, **data}, ensure_ascii=False), "1" if stats else "0",
-                  self._entry_prefix(entry.room), *audit.base_fields(actor, entry.account)])
+            keys=[
+                k.queue_entry(entry.room, entry.account),
+                k.queue(entry.room),
+                k.queue_live(entry.room),
+                k.audit(entry.exam),
+                k.queue_stats(entry.room),
+            ],
+            args=[
+                f"{time.time():.3f}",
+                entry.account,
+                ",".join(from_states),
+                to,
+                line,
+                room,
+                reason,
+                event,
+                json.dumps({"room": entry.room, **data}, ensure_ascii=False),
+                "1" if stats else "0",
+                self._entry_prefix(entry.room),
+                *audit.base_fields(actor, entry.account),
+            ],
+        )
         if result[0] == "err":
             raise UserError(result[1], state_code=f"queue_state_{result[2]}")
         return result[2]
@@ -353,8 +485,15 @@ class WaitingQueue:
         k = self.keys
         changed = await self.store.script("queue_sweep")(
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id), k.active_queues()],
-            args=[f"{now:.3f}", self._entry_prefix(room_id), k.presence(""), self.grace_s, room_id,
-                  *audit.base_fields(Actor.system(), "")])
+            args=[
+                f"{now:.3f}",
+                self._entry_prefix(room_id),
+                k.presence(""),
+                self.grace_s,
+                room_id,
+                *audit.base_fields(Actor.system(), ""),
+            ],
+        )
         if changed:
             await self._notify(QueueChange(room_id, exam_id, "presence"))
         return changed
@@ -365,8 +504,18 @@ class WaitingQueue:
         k = self.keys
         marked = await self.store.script("queue_close_slot")(
             keys=[k.slot_booked(slot.id), k.slot_closed(slot.id), k.audit(slot.exam_id), k.queue_all(slot.room_id)],
-            args=[f"{now:.3f}", self._entry_prefix(slot.room_id), slot.room_id, slot.id, slot.exam_id,
-                  f"{slot.starts_at}", f"{slot.ends_at}", k.queued(""), *audit.base_fields(Actor.system(), "")])
+            args=[
+                f"{now:.3f}",
+                self._entry_prefix(slot.room_id),
+                slot.room_id,
+                slot.id,
+                slot.exam_id,
+                f"{slot.starts_at}",
+                f"{slot.ends_at}",
+                k.queued(""),
+                *audit.base_fields(Actor.system(), ""),
+            ],
+        )
         if marked:
             await self._notify(QueueChange(slot.room_id, slot.exam_id, "no_show"))
         return marked or []

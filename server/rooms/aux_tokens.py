@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..store.base import Store
 from ..store.models import is_id
 
+
 @dataclass(frozen=True)
 class AuxToken:
     id: str
@@ -72,6 +73,7 @@ class AuxTokens:
             raise UserError("aux_device_invalid")
         key = self.store.keys.aux_devices(token.id)
         admitted = await self.store.script("aux_admit")(
-            keys=[key], args=[device, self.max_devices, max(1, int(token.expires_at - time.time()))])
+            keys=[key], args=[device, self.max_devices, max(1, int(token.expires_at - time.time()))]
+        )
         if not admitted:
             raise UserError("aux_device_limit", max=self.max_devices)

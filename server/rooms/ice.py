@@ -29,8 +29,10 @@ def _check_url(where: str, url: object, entry: dict) -> None:
     try:
         parsed = parse_stun_turn_uri(url)
     except ValueError as exc:
-        raise ValueError(f"{where}: {url!r} is not a stun:, turn: or turns: URL ({exc}; e.g. "
-                         "stun:stun.example.edu or turns:turn.example.edu:443?transport=tcp)") from None
+        raise ValueError(
+            f"{where}: {url!r} is not a stun:, turn: or turns: URL ({exc}; e.g. "
+            "stun:stun.example.edu or turns:turn.example.edu:443?transport=tcp)"
+        ) from None
     scheme, transport = parsed["scheme"], parsed.get("transport")
     if scheme == "stuns":
         raise ValueError(f"{where}: {url!r}: stuns: is not supported, use stun: or turns:")
@@ -73,5 +75,4 @@ def parse_ice_servers(text: str) -> list[dict]:
 
 def rtc_ice_servers(servers: list[dict]) -> list[RTCIceServer]:
     """The same servers for aiortc's ``RTCConfiguration``."""
-    return [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in servers]
+    return [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in servers]

@@ -67,11 +67,19 @@ INTERNALS = (
     # install(): the decoder thread's decoder, replaced process-wide
     Internal("get_decoder", "aiortc.rtcrtpreceiver", "function", ("aiortc.rtcrtpreceiver:decoder_worker",)),
     # bypass_decoder_thread(): the queue to the decoder thread, replaced before the receiver starts
-    Internal("_RTCRtpReceiver__decoder_queue", _RECEIVER, "attribute",
-             (f"{_RECEIVER}.receive", f"{_RECEIVER}._handle_rtp_packet")),
+    Internal(
+        "_RTCRtpReceiver__decoder_queue",
+        _RECEIVER,
+        "attribute",
+        (f"{_RECEIVER}.receive", f"{_RECEIVER}._handle_rtp_packet"),
+    ),
     Internal("_RTCRtpReceiver__started", _RECEIVER, "attribute", (f"{_RECEIVER}.receive",)),
-    Internal("_queue", "aiortc.rtcrtpreceiver:RemoteStreamTrack", "attribute",
-             ("aiortc.rtcrtpreceiver:RemoteStreamTrack.recv",)),
+    Internal(
+        "_queue",
+        "aiortc.rtcrtpreceiver:RemoteStreamTrack",
+        "attribute",
+        ("aiortc.rtcrtpreceiver:RemoteStreamTrack.recv",),
+    ),
     # shrink_jitter_buffer(): the video jitter buffer, replaced by a smaller one
     Internal("_RTCRtpReceiver__jitter_buffer", _RECEIVER, "attribute", (f"{_RECEIVER}._handle_rtp_packet",)),
     Internal("_is_video", "aiortc.jitterbuffer:JitterBuffer", "attribute"),
@@ -79,11 +87,19 @@ INTERNALS = (
     Internal("_RTCRtpReceiver__rtx_ssrc", _RECEIVER, "attribute", (f"{_RECEIVER}.receive",)),
     Internal("_send_rtcp_pli", _RECEIVER, "method"),
     # set_stream_id(): the msid stream id of a forwarded track (media.MediaRoom)
-    Internal("_stream_id", "aiortc.rtcrtpsender:RTCRtpSender", "attribute",
-             ("aiortc.rtcpeerconnection:create_media_description_for_transceiver",)),
+    Internal(
+        "_stream_id",
+        "aiortc.rtcrtpsender:RTCRtpSender",
+        "attribute",
+        ("aiortc.rtcpeerconnection:create_media_description_for_transceiver",),
+    ),
     # on_keyframe_request(): a subscriber's PLI/FIR, replaced (forwarding.ForwardedTrack)
-    Internal("_send_keyframe", "aiortc.rtcrtpsender:RTCRtpSender", "method",
-             ("aiortc.rtcrtpsender:RTCRtpSender._handle_rtcp_packet",)),
+    Internal(
+        "_send_keyframe",
+        "aiortc.rtcrtpsender:RTCRtpSender",
+        "method",
+        ("aiortc.rtcrtpsender:RTCRtpSender._handle_rtcp_packet",),
+    ),
     # enlarge_socket_buffers(): the ICE connection's UDP sockets
     Internal("_connection", "aiortc.rtcicetransport:RTCIceTransport", "attribute"),
     Internal("_protocols", "aioice.ice:Connection", "attribute"),
@@ -99,8 +115,7 @@ def _versions() -> dict[str, str]:
     import aioice
     import aiortc
 
-    return {"aiortc": getattr(aiortc, "__version__", "unknown"),
-            "aioice": getattr(aioice, "__version__", "unknown")}
+    return {"aiortc": getattr(aiortc, "__version__", "unknown"), "aioice": getattr(aioice, "__version__", "unknown")}
 
 
 def _pins_text() -> str:
@@ -146,7 +161,8 @@ def _stored_by_init(cls, name: str) -> bool:
     init = inspect.unwrap(cls.__init__)
     code = getattr(init, "__code__", None)
     return code is not None and any(
-        ins.opname == "STORE_ATTR" and ins.argval == name for ins in dis.get_instructions(code))
+        ins.opname == "STORE_ATTR" and ins.argval == name for ins in dis.get_instructions(code)
+    )
 
 
 def _problem(internal: Internal) -> str | None:
@@ -193,7 +209,8 @@ def check_internals() -> None:
     if problems:
         raise PassthroughError(
             f"{_found_text(_versions())}: internals used by server/rooms/passthrough.py are missing: "
-            + "; ".join(problems) + ". Re-read docs/rooms.md before changing the pin"
+            + "; ".join(problems)
+            + ". Re-read docs/rooms.md before changing the pin"
         )
 
 

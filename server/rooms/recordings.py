@@ -32,8 +32,7 @@ class RecordingIndex:
     def folder(self, exam_id: str, account_id: str, interview_id: str) -> Path:
         return self.root / exam_id / account_id / interview_id
 
-    async def started(self, exam_id: str, room_id: str, account_id: str, interview_id: str,
-                      process: str = "") -> Path:
+    async def started(self, exam_id: str, room_id: str, account_id: str, interview_id: str, process: str = "") -> Path:
         """Index an interview being recorded by ``process`` (the room's holder). An interview that
         was already recorded (its process died, or stopped, and the candidate came back) is
         resumed: same folder, same start, its earlier files kept (see InterviewRecorder)."""
@@ -41,14 +40,35 @@ class RecordingIndex:
         folder = Path(earlier["folder"]) if earlier else self.folder(exam_id, account_id, interview_id)
         now = time.time()
         async with self.store.pipeline() as pipe:
-            pipe.hset(self.keys.recording(interview_id), mapping={
-                "interview_id": interview_id, "exam_id": exam_id, "room_id": room_id, "account_id": account_id,
-                "folder": str(folder), "state": "recording", "process": process, "ended_at": "",
-                "manifest": "", **({} if earlier else {"started_at": f"{now:.3f}"})})
+            pipe.hset(
+                self.keys.recording(interview_id),
+                mapping={
+                    "interview_id": interview_id,
+                    "exam_id": exam_id,
+                    "room_id": room_id,
+                    "account_id": account_id,
+                    "folder": str(folder),
+                    "state": "recording",
+                    "process": process,
+                    "ended_at": "",
+                    "manifest": "",
+                    **({} if earlier else {"started_at": f"{now:.3f}"}),
+                },
+            )
             pipe.zadd(self.keys.exam_recordings(exam_id), {interview_id: now}, nx=True)
             pipe.sadd(self.keys.open_recordings(), interview_id)
-            audit.add(pipe, self.keys, exam_id, "recording_started", Actor.system(), account_id,
-                      interview_id=interview_id, room_id=room_id, folder=str(folder), resumed=bool(earlier))
+            audit.add(
+                pipe,
+                self.keys,
+                exam_id,
+                "recording_started",
+                Actor.system(),
+                account_id,
+                interview_id=interview_id,
+                room_id=room_id,
+                folder=str(folder),
+                resumed=bool(earlier),
+            )
             await pipe.execute()
         return folder
 
@@ -58,14 +78,27 @@ class RecordingIndex:
             return
         status = (manifest or {}).get("status") or "stopped"
         async with self.store.pipeline() as pipe:
-            pipe.hset(self.keys.recording(interview_id), mapping={
-                "state": status if status in ("failed", "recovered") else "stopped",
-                "ended_at": f"{(manifest or {}).get('ended_at') or time.time():.3f}",
-                "manifest": json.dumps(manifest or {}, ensure_ascii=False)})
+            pipe.hset(
+                self.keys.recording(interview_id),
+                mapping={
+                    "state": status if status in ("failed", "recovered") else "stopped",
+                    "ended_at": f"{(manifest or {}).get('ended_at') or time.time():.3f}",
+                    "manifest": json.dumps(manifest or {}, ensure_ascii=False),
+                },
+            )
             pipe.srem(self.keys.open_recordings(), interview_id)
-            audit.add(pipe, self.keys, record["exam_id"], "recording_stopped", Actor.system(), record["account_id"],
-                      interview_id=interview_id, status=status,
-                      tracks=len((manifest or {}).get("tracks", [])), bytes=_bytes(manifest))
+            audit.add(
+                pipe,
+                self.keys,
+                record["exam_id"],
+                "recording_stopped",
+                Actor.system(),
+                record["account_id"],
+                interview_id=interview_id,
+                status=status,
+                tracks=len((manifest or {}).get("tracks", [])),
+                bytes=_bytes(manifest),
+            )
             await pipe.execute()
 
     @contextlib.asynccontextmanager
@@ -103,8 +136,11 @@ class RecordingIndex:
                 if holder is not None and holder == record.get("process"):
                     continue  # being recorded by a live process
                 folder = Path(record["folder"])
-                manifest = (await asyncio.to_thread(recover_manifest, folder) if (folder / MANIFEST).exists()
-                            else {"status": "failed", "error": "no manifest", "tracks": []})
+                manifest = (
+                    await asyncio.to_thread(recover_manifest, folder)
+                    if (folder / MANIFEST).exists()
+                    else {"status": "failed", "error": "no manifest", "tracks": []}
+                )
                 await self.stopped(interview_id, manifest)
                 count += 1
         return count

@@ -102,8 +102,7 @@ def _default_section(kind: str):
 
     codecs = [c for c in CODECS[kind] if c.mimeType.lower() == CODEC_MIME[kind]][:1]
     main = codecs[0].payloadType
-    codecs += [c for c in CODECS[kind] if c.mimeType.lower() == f"{kind}/rtx"
-               and c.parameters.get("apt") == main]
+    codecs += [c for c in CODECS[kind] if c.mimeType.lower() == f"{kind}/rtx" and c.parameters.get("apt") == main]
     return copy.deepcopy(codecs), copy.deepcopy(HEADER_EXTENSIONS[kind])
 
 
@@ -116,8 +115,7 @@ def negotiated_sections(answer_sdp: str) -> dict:
     sections: dict = {}
     for media in aiortc_sdp.SessionDescription.parse(answer_sdp).media:
         if media.kind in CODEC_MIME and media.kind not in sections and media.rtp.codecs:
-            sections[media.kind] = (copy.deepcopy(media.rtp.codecs),
-                                    copy.deepcopy(media.rtp.headerExtensions))
+            sections[media.kind] = (copy.deepcopy(media.rtp.codecs), copy.deepcopy(media.rtp.headerExtensions))
     used_pts = {c.payloadType for codecs, _ in sections.values() for c in codecs}
     used_ids = {x.id: x.uri for _, exts in sections.values() for x in exts}
     for kind in CODEC_MIME:
@@ -127,8 +125,9 @@ def negotiated_sections(answer_sdp: str) -> dict:
         renumber: dict[int, int] = {}
         for codec in codecs:
             if codec.payloadType in used_pts:
-                renumber[codec.payloadType] = next(pt for pt in range(96, 128) if pt not in used_pts
-                                                   and pt not in renumber.values())
+                renumber[codec.payloadType] = next(
+                    pt for pt in range(96, 128) if pt not in used_pts and pt not in renumber.values()
+                )
             used_pts.add(renumber.get(codec.payloadType, codec.payloadType))
         for codec in codecs:
             codec.payloadType = renumber.get(codec.payloadType, codec.payloadType)

@@ -10,8 +10,10 @@ from ..store.models import RosterEntry, from_hash, to_hash
 
 def same_name(a: str, b: str) -> bool:
     """Names compare equal ignoring width, case and spaces (全角/半角, 'Li  Lei' vs 'li lei')."""
+
     def norm(s: str) -> str:
         return "".join(unicodedata.normalize("NFKC", s).split()).casefold()
+
     return norm(a) == norm(b) and bool(norm(a))
 
 

@@ -13,8 +13,10 @@ import io
 import re
 import time
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
+
 from redis.exceptions import WatchError
 
 from ..errors import UserError
@@ -41,11 +43,16 @@ HEADERS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("name", "id_number", "subject")
 ID_TYPES = {
     **dict.fromkeys(("", "身份证", "居民身份证", "id_card"), "id_card"),
-    **dict.fromkeys(("护照", "passport", "港澳居民来往内地通行证", "台湾居民来往大陆通行证",
-                     "港澳台居民居住证", "permit"), "passport"),
+    **dict.fromkeys(
+        ("护照", "passport", "港澳居民来往内地通行证", "台湾居民来往大陆通行证", "港澳台居民居住证", "permit"),
+        "passport",
+    ),
 }
 MAX_NAME = 50
-_PHOTO_FACE: dict[str, tuple[str, dict]] = {"face_no_face": ("row_photo_no_face", {}), "face_multiple": ("row_photo_faces", {})}
+_PHOTO_FACE: dict[str, tuple[str, dict]] = {
+    "face_no_face": ("row_photo_no_face", {}),
+    "face_multiple": ("row_photo_faces", {}),
+}
 PhotoCheck = Callable[[str, bytes], Awaitable["str | None"]]  # (sha256, bytes) -> why the photo cannot serve
 Progress = Callable[[str, int, int], Awaitable[None]]  # (stage, done, total)
 _ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
@@ -90,17 +97,30 @@ class ImportReport:
     def to_json(self, lang: str) -> dict:
         """Each row's ``reasons``: why it was rejected, or, for a written row, what will go wrong later
         (``"level": "warning"``, and the row has ``"warning": true``); ``warnings`` counts those rows."""
+
         def row(r: RowResult) -> dict:
-            out: dict[str, Any] = {"line": r.line, "id_number": r.id_number, "name": r.name, "status": r.status,
-                   "reasons": [{"code": code, "message": message(code, lang, **params)} for code, params in r.reasons]}
+            out: dict[str, Any] = {
+                "line": r.line,
+                "id_number": r.id_number,
+                "name": r.name,
+                "status": r.status,
+                "reasons": [{"code": code, "message": message(code, lang, **params)} for code, params in r.reasons],
+            }
             if r.warnings and r.status != "rejected":
                 out["warning"] = True
-                out["reasons"] += [{"code": code, "message": message(code, lang, **params), "level": "warning"}
-                                   for code, params in r.warnings]
+                out["reasons"] += [
+                    {"code": code, "message": message(code, lang, **params), "level": "warning"}
+                    for code, params in r.warnings
+                ]
             return out
 
-        return {"imported": self.imported, "updated": self.updated, "rejected": self.rejected,
-                "warnings": self.warnings, "rows": [row(r) for r in self.rows]}
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "rows": [row(r) for r in self.rows],
+        }
 
 
 def decode(data: bytes) -> str:
@@ -176,8 +196,16 @@ def _fold(text: str) -> str:
 
 
 class RosterImporter:
-    def __init__(self, store: Store, book: RosterBook, catalog: Catalog, photos: PhotoStore,
-                 max_rows: int, max_photo_bytes: int, photo_check: PhotoCheck | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        book: RosterBook,
+        catalog: Catalog,
+        photos: PhotoStore,
+        max_rows: int,
+        max_photo_bytes: int,
+        photo_check: PhotoCheck | None = None,
+    ) -> None:
         self.store = store
         self.photo_check = photo_check
         self.book = book
@@ -186,8 +214,9 @@ class RosterImporter:
         self.max_rows = max_rows
         self.max_photo_bytes = max_photo_bytes
 
-    async def import_csv(self, actor: Actor, exam_id: str, csv_bytes: bytes, photos: PhotoSource,
-                         progress: Progress | None = None) -> ImportReport:
+    async def import_csv(
+        self, actor: Actor, exam_id: str, csv_bytes: bytes, photos: PhotoSource, progress: Progress | None = None
+    ) -> ImportReport:
         """Check every row, then write all accepted rows at once; raises UserError for a bad file.
 
         ``progress(stage, done, total)`` is awaited as the long steps advance."""
@@ -204,7 +233,7 @@ class RosterImporter:
         if entries:
             existing = await self._write(actor, exam_id, entries, rejected=len(results) - len(entries))
             accepted = [r for r in results if r.status != "rejected"]  # in the order of ``entries``
-            for result, entry in zip(accepted, entries):
+            for result, entry in zip(accepted, entries, strict=False):
                 result.status = "updated" if result.id_number in existing else "imported"
                 if not entry.photo_sha256:  # none given, none kept from an earlier import
                     result.warnings.append(("row_no_photo", {}))
@@ -233,13 +262,22 @@ class RosterImporter:
             return result
         async with self.store.pipeline() as pipe:
             self.book.queue_put(pipe, entry)
-            audit.add(pipe, self.store.keys, exam_id, "roster_photo_replaced", actor, subject=number,
-                      before=before, after=entry.photo_sha256)
+            audit.add(
+                pipe,
+                self.store.keys,
+                exam_id,
+                "roster_photo_replaced",
+                actor,
+                subject=number,
+                before=before,
+                after=entry.photo_sha256,
+            )
             await pipe.execute()
         return result
 
-    async def _check_faces(self, results: list[RowResult], entries: list[RosterEntry],
-                           progress: Progress | None) -> list[RosterEntry]:
+    async def _check_faces(
+        self, results: list[RowResult], entries: list[RosterEntry], progress: Progress | None
+    ) -> list[RosterEntry]:
         """Every ID photo must show exactly one usable face (it is the face-check reference)."""
         assert self.photo_check is not None
         photo_check = self.photo_check
@@ -261,7 +299,7 @@ class RosterImporter:
         await asyncio.gather(*(look(sha) for sha in shas))
         accepted = [r for r in results if r.status != "rejected"]
         kept = []
-        for result, entry in zip(accepted, entries):
+        for result, entry in zip(accepted, entries, strict=False):
             reason = verdicts.get(entry.photo_sha256)
             if reason:
                 result.status = "rejected"
@@ -270,8 +308,9 @@ class RosterImporter:
                 kept.append(entry)
         return kept
 
-    def _check_file(self, exam: Exam, subjects: list[Subject], csv_bytes: bytes,
-                    photos: PhotoSource) -> tuple[list[RowResult], list[RosterEntry]]:
+    def _check_file(
+        self, exam: Exam, subjects: list[Subject], csv_bytes: bytes, photos: PhotoSource
+    ) -> tuple[list[RowResult], list[RosterEntry]]:
         _, rows = read_rows(decode(csv_bytes), self.max_rows)
         by_name = {_fold(s.name): s.id for s in subjects}
         seen: dict[str, int] = {}
@@ -286,8 +325,15 @@ class RosterImporter:
                 entries.append(entry)
         return results, entries
 
-    def _check_row(self, exam: Exam, by_name: dict[str, str], seen: dict[str, int], line: int,
-                   row: dict[str, str], photos: PhotoSource) -> tuple[RowResult, RosterEntry | None, bytes | None]:
+    def _check_row(
+        self,
+        exam: Exam,
+        by_name: dict[str, str],
+        seen: dict[str, int],
+        line: int,
+        row: dict[str, str],
+        photos: PhotoSource,
+    ) -> tuple[RowResult, RosterEntry | None, bytes | None]:
         reasons: list[tuple[str, dict]] = []
         name, raw_id = row["name"], row["id_number"]
         if not name:
@@ -336,12 +382,20 @@ class RosterImporter:
         result = RowResult(line, number or raw_id, name, "rejected" if reasons else "imported", reasons)
         if reasons:
             return result, None, None
-        entry = RosterEntry(exam_id=exam.id, id_number=number, name=name, phone=phone, id_type=id_type or "id_card",
-                            subjects=subject_ids, updated_at=time.time())
+        entry = RosterEntry(
+            exam_id=exam.id,
+            id_number=number,
+            name=name,
+            phone=phone,
+            id_type=id_type or "id_card",
+            subjects=subject_ids,
+            updated_at=time.time(),
+        )
         return result, entry, photo
 
-    def _check_photo(self, named: str, number: str, photos: PhotoSource,
-                     reasons: list[tuple[str, dict]]) -> bytes | None:
+    def _check_photo(
+        self, named: str, number: str, photos: PhotoSource, reasons: list[tuple[str, dict]]
+    ) -> bytes | None:
         """The row's photo bytes. A photo is required when the row names one or an archive was given."""
         if not named and (not number or not len(photos)):
             return None
@@ -378,16 +432,33 @@ class RosterImporter:
                     existing = set(numbers) & set(await pipe.smembers(keys.roster(exam_id)))
                     for entry in entries:  # a re-import without photos keeps the photo on file
                         if entry.id_number in existing and not entry.photo_sha256:
-                            entry.photo_sha256 = await pipe.hget(keys.roster_entry(exam_id, entry.id_number),
-                                                                 "photo_sha256") or ""
+                            entry.photo_sha256 = (
+                                await pipe.hget(keys.roster_entry(exam_id, entry.id_number), "photo_sha256") or ""
+                            )
                     pipe.multi()
                     for entry in entries:
                         updated = entry.id_number in existing
                         self.book.queue_put(pipe, entry)
-                        audit.add(pipe, keys, exam_id, "roster_entry_updated" if updated else "roster_entry_imported",
-                                  actor, subject=entry.id_number, name=entry.name, subjects=entry.subjects)
-                    audit.add(pipe, keys, exam_id, "roster_imported", actor, imported=len(entries) - len(existing),
-                              updated=len(existing), rejected=rejected)
+                        audit.add(
+                            pipe,
+                            keys,
+                            exam_id,
+                            "roster_entry_updated" if updated else "roster_entry_imported",
+                            actor,
+                            subject=entry.id_number,
+                            name=entry.name,
+                            subjects=entry.subjects,
+                        )
+                    audit.add(
+                        pipe,
+                        keys,
+                        exam_id,
+                        "roster_imported",
+                        actor,
+                        imported=len(entries) - len(existing),
+                        updated=len(existing),
+                        rejected=rejected,
+                    )
                     await pipe.execute()
                     return existing
                 except WatchError:

@@ -9,8 +9,8 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
@@ -22,7 +22,7 @@ _UTF8_FLAG = 0x800
 
 
 def check_image(data: bytes) -> str | None:
-    """"jpg" or "png" when Pillow can open, verify and decode the bytes as that format, else None."""
+    """ "jpg" or "png" when Pillow can open, verify and decode the bytes as that format, else None."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             kind = {"JPEG": "jpg", "PNG": "png"}.get(img.format or "")
@@ -61,11 +61,11 @@ class PhotoSource:
         self.max_photo_bytes = max_photo_bytes
 
     @classmethod
-    def empty(cls) -> "PhotoSource":
+    def empty(cls) -> PhotoSource:
         return cls({}, 0)
 
     @classmethod
-    def from_zip(cls, data: bytes, max_photo_bytes: int, max_members: int = 50000) -> "PhotoSource":
+    def from_zip(cls, data: bytes, max_photo_bytes: int, max_members: int = 50000) -> PhotoSource:
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             infos = archive.infolist()
@@ -88,7 +88,7 @@ class PhotoSource:
         return cls(files, max_photo_bytes)
 
     @classmethod
-    def from_folder(cls, path: Path, max_photo_bytes: int) -> "PhotoSource":
+    def from_folder(cls, path: Path, max_photo_bytes: int) -> PhotoSource:
         files: dict[str, tuple[str, int, Callable[[], bytes]]] = {}
         for file in sorted(Path(path).rglob("*")):
             if not file.is_file() or file.name.startswith("."):

@@ -25,5 +25,9 @@ class ImportProgress:
         data = await self.store.redis.hgetall(self.keys.import_progress(import_id))
         if not data:
             return None
-        return {"stage": data["stage"], "done": int(data["done"]), "total": int(data["total"]),
-                "exam_id": data["exam_id"]}
+        return {
+            "stage": data["stage"],
+            "done": int(data["done"]),
+            "total": int(data["total"]),
+            "exam_id": data["exam_id"],
+        }

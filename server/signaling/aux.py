@@ -28,8 +28,11 @@ class AuxNamespace(RoleNamespace):
 
     async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
         request = environ.get("aiohttp.request")
-        lang = pick_lang(request.cookies.get("lang") if request else None,
-                         request.headers.get("Accept-Language") if request else None, self.settings.default_lang)
+        lang = pick_lang(
+            request.cookies.get("lang") if request else None,
+            request.headers.get("Accept-Language") if request else None,
+            self.settings.default_lang,
+        )
         auth = auth if isinstance(auth, dict) else {}
         tokens = self.services.aux_tokens
         try:
@@ -38,8 +41,12 @@ class AuxNamespace(RoleNamespace):
         except UserError as err:
             raise Refused(err.code, lang, **err.params) from None
         candidate = Account(id=token.account_id, role="candidate")
-        user = User(candidate, lang, TokenBucket(self.settings.signal_rate_per_s, self.settings.signal_burst),
-                    {"exam_id": token.exam_id, "participant": f"aux_{auth['device'][:12]}"})
+        user = User(
+            candidate,
+            lang,
+            TokenBucket(self.settings.signal_rate_per_s, self.settings.signal_burst),
+            {"exam_id": token.exam_id, "participant": f"aux_{auth['device'][:12]}"},
+        )
         self.users[sid] = user
         await self.enter_room(sid, aux_room(user.scope["participant"]))
         await self.enter_room(sid, aux_room(f"of:{token.account_id}"))
@@ -48,8 +55,9 @@ class AuxNamespace(RoleNamespace):
 
     async def welcome(self, sid: str, user: User) -> None:
         entry = await self._entry(user)
-        await self.emit("aux:state", {"state": entry.state if entry else "none",
-                                      "room_id": entry.room if entry else None}, to=sid)
+        await self.emit(
+            "aux:state", {"state": entry.state if entry else "none", "room_id": entry.room if entry else None}, to=sid
+        )
 
     async def _entry(self, user: User):
         for entry in await self.services.queue.entries_of(user.account.id):

@@ -17,8 +17,8 @@ import socketio
 from ..accounts.sessions import COOKIE
 from ..config import Settings
 from ..errors import UserError
-from ..payloads import Field, check
 from ..i18n import message, pick_lang
+from ..payloads import Field, check
 from ..services import Services
 from ..store.models import Account
 from .limits import TokenBucket
@@ -33,6 +33,7 @@ MAX_EVENT_BYTES = 128 * 1024  # an SDP offer is the largest payload (64 KB at mo
 @dataclass
 class User:
     """The account behind one socket, and what the connection is bound to."""
+
     account: Account
     lang: str
     bucket: TokenBucket
@@ -50,7 +51,9 @@ class RoleNamespace(socketio.AsyncNamespace):
     ROLES: tuple[str, ...] = ()
     EVENTS: dict[str, dict[str, Field]] = {}
 
-    def __init__(self, namespace: str, services: Services, settings: Settings, rooms: RoomSignals | None = None) -> None:
+    def __init__(
+        self, namespace: str, services: Services, settings: Settings, rooms: RoomSignals | None = None
+    ) -> None:
         super().__init__(namespace)
         self.services = services
         self.settings = settings
@@ -59,8 +62,11 @@ class RoleNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
         request = environ.get("aiohttp.request")
-        lang = pick_lang(request.cookies.get("lang") if request else None,
-                         request.headers.get("Accept-Language") if request else None, self.settings.default_lang)
+        lang = pick_lang(
+            request.cookies.get("lang") if request else None,
+            request.headers.get("Accept-Language") if request else None,
+            self.settings.default_lang,
+        )
         session = await self.services.sessions.get(request.cookies.get(COOKIE) if request else None)
         if session is None:
             raise Refused("login_required", lang)
@@ -73,8 +79,9 @@ class RoleNamespace(socketio.AsyncNamespace):
         except UserError as err:
             raise Refused(err.code, lang, **err.params) from None
         self.users[sid] = user
-        log.info("socket connected", extra={"namespace": self.namespace, "account": account.id, "sid": sid,
-                                            **user.scope})
+        log.info(
+            "socket connected", extra={"namespace": self.namespace, "account": account.id, "sid": sid, **user.scope}
+        )
         self.server.start_background_task(self._welcome, sid, user)
 
     async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
@@ -99,8 +106,10 @@ class RoleNamespace(socketio.AsyncNamespace):
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         user = self.users.pop(sid, None)
         if user is not None:
-            log.info("socket disconnected", extra={"namespace": self.namespace, "account": user.account.id,
-                                                   "sid": sid, "reason": str(reason)})
+            log.info(
+                "socket disconnected",
+                extra={"namespace": self.namespace, "account": user.account.id, "sid": sid, "reason": str(reason)},
+            )
             await self.gone(sid, user)
 
     async def gone(self, sid: str, user: User) -> None:
@@ -128,8 +137,10 @@ class RoleNamespace(socketio.AsyncNamespace):
             return {"ok": True, **(result or {})}
         except UserError as err:
             body = error_body(err, user.lang)
-            log.info("socket event refused", extra={"namespace": self.namespace, "event": event[:60],
-                                                    "account": user.account.id, "code": err.code})
+            log.info(
+                "socket event refused",
+                extra={"namespace": self.namespace, "event": event[:60], "account": user.account.id, "code": err.code},
+            )
             await self.emit("event_error", {"event": event[:60], **body}, to=sid)
             return {"ok": False, "error": body}
 
@@ -140,8 +151,9 @@ def error_body(err: UserError, lang: str) -> dict:
         body["field"] = err.field
     problems = err.params.get("problems")
     if problems:
-        body["problems"] = [{**p, "message": message(p["code"], lang, **{k: v for k, v in p.items() if k != "code"})}
-                            for p in problems]
+        body["problems"] = [
+            {**p, "message": message(p["code"], lang, **{k: v for k, v in p.items() if k != "code"})} for p in problems
+        ]
     for key in ("why", "blocked"):  # call-next's refusal: which condition holds, for whom
         if key in err.params:
             body[key] = err.params[key]

@@ -5,21 +5,31 @@ from __future__ import annotations
 import time
 
 from ..errors import UserError
-from ..payloads import Field
 from ..i18n import message
+from ..payloads import Field
 from ..queue.entries import ACTIVE, CALLED, IN_ROOM
 from ..queue.views import room_view
+from ..rooms.media import MAX_SDP_BYTES, MediaError
 from ..store.models import is_id
 from .base import RoleNamespace, User
-from ..rooms.media import MAX_SDP_BYTES, MediaError
 from .fanout import candidate_room, candidate_state, line_room
 from .rooms import RoomSignals, media_error
 
 ROOM_ID = Field("str", max_len=40)
 SDP = Field("str", max_len=MAX_SDP_BYTES)
 PHRASES = ("cant_hear", "cant_see", "frozen", "echo", "repeat", "ready")
-DEVICE_KEYS = {"camera", "microphone", "battery_level", "charging", "browser", "browser_version", "os", "in_app",
-               "network", "user_agent"}
+DEVICE_KEYS = {
+    "camera",
+    "microphone",
+    "battery_level",
+    "charging",
+    "browser",
+    "browser_version",
+    "os",
+    "in_app",
+    "network",
+    "user_agent",
+}
 
 
 def device_report(raw: dict) -> dict:
@@ -29,8 +39,9 @@ def device_report(raw: dict) -> dict:
         if key not in DEVICE_KEYS:
             raise UserError("field_unknown", field=f"device.{key}", name=f"device.{key}"[:60])
         if key == "battery_level":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0 <= value <= 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1
+            ):
                 raise UserError("field_invalid", field="device.battery_level", label="device.battery_level")
         elif key == "charging":
             if value is not None and not isinstance(value, bool):
@@ -44,8 +55,11 @@ def device_report(raw: dict) -> dict:
 class CandidateNamespace(RoleNamespace):
     ROLES = ("candidate",)
     EVENTS = {
-        "queue:join": {"exam_id": Field("str", max_len=40), "slot_id": Field("str", max_len=40),
-                       "device": Field("dict")},
+        "queue:join": {
+            "exam_id": Field("str", max_len=40),
+            "slot_id": Field("str", max_len=40),
+            "device": Field("dict"),
+        },
         "queue:state": {},
         "room:enter": {"room_id": Field("str", max_len=40)},
         "rtc:config": {},
@@ -73,12 +87,17 @@ class CandidateNamespace(RoleNamespace):
         await self.services.queue.drop(user.account.id, sid)
 
     async def states(self, user: User) -> dict:
-        return {"entries": [candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)
-                            for entry in await self.services.queue.entries_of(user.account.id)]}
+        return {
+            "entries": [
+                candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)
+                for entry in await self.services.queue.entries_of(user.account.id)
+            ]
+        }
 
     async def on_queue_join(self, sid: str, user: User, data: dict) -> dict:
-        entry = await self.services.queue.join(user.account, data["exam_id"], data["slot_id"],
-                                               device_report(data["device"]))
+        entry = await self.services.queue.join(
+            user.account, data["exam_id"], data["slot_id"], device_report(data["device"])
+        )
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
 
     async def on_queue_state(self, sid: str, user: User, data: dict) -> dict:
@@ -107,9 +126,17 @@ class CandidateNamespace(RoleNamespace):
             raise UserError("phrase_unknown", field="phrase")
         entry = await self._in_room(user, _room(data))
         code = f"phrase_{data['phrase']}"
-        await self.rooms.room_event(entry.room, "room:phrase", {
-            "account_id": user.account.id, "name": entry.name, "phrase": data["phrase"],
-            "message": {lg: message(code, lg) for lg in ("zh", "en")}, "at": time.time()})
+        await self.rooms.room_event(
+            entry.room,
+            "room:phrase",
+            {
+                "account_id": user.account.id,
+                "name": entry.name,
+                "phrase": data["phrase"],
+                "message": {lg: message(code, lg) for lg in ("zh", "en")},
+                "at": time.time(),
+            },
+        )
         return {}
 
     async def _in_room(self, user: User, room_id: str):

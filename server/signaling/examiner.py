@@ -5,11 +5,11 @@ from __future__ import annotations
 from ..errors import UserError
 from ..payloads import Field
 from ..queue.views import room_view
+from ..rooms.interviews import Participant
+from ..rooms.media import MediaError
 from ..store.audit import Actor
 from ..store.models import is_id
 from .base import RoleNamespace, User
-from ..rooms.interviews import Participant
-from ..rooms.media import MediaError
 from .candidate import SDP
 from .fanout import examiner_room, user_room
 from .rooms import RoomSignals, media_error
@@ -54,11 +54,15 @@ class ExaminerNamespace(RoleNamespace):
             await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        participant = Participant(user.account.id, "examiner", user.account.name or user.account.username or "",
-                                  user.account.id)
+        participant = Participant(
+            user.account.id, "examiner", user.account.name or user.account.username or "", user.account.id
+        )
         try:
-            return {"sdp": await self.rooms.interviews.join(user.scope["room_id"], user.scope["exam_id"],
-                                                            participant, data["sdp"])}
+            return {
+                "sdp": await self.rooms.interviews.join(
+                    user.scope["room_id"], user.scope["exam_id"], participant, data["sdp"]
+                )
+            }
         except MediaError as exc:
             raise media_error(exc) from None
 

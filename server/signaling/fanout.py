@@ -49,9 +49,14 @@ def line_room(room_id: str) -> str:
 def line_json(view: RoomView) -> dict:
     """The waiting line without names or accounts: arrival numbers (``n``), state and estimated wait.
     A candidate's position is the index of their own ``n`` (from their ``queue:state``) plus one."""
-    return {"room_id": view.room, "at": view.now, "line": [
-        {"n": e.seq, "state": e.state, "eta_s": round(view.remaining_current_s() + i * view.average_s)}
-        for i, e in enumerate(view.line)]}
+    return {
+        "room_id": view.room,
+        "at": view.now,
+        "line": [
+            {"n": e.seq, "state": e.state, "eta_s": round(view.remaining_current_s() + i * view.average_s)}
+            for i, e in enumerate(view.line)
+        ],
+    }
 
 
 def reason_message(reason: str, lang: str | None = None) -> dict | None:
@@ -59,16 +64,30 @@ def reason_message(reason: str, lang: str | None = None) -> dict | None:
     unless ``lang`` is given."""
     if not reason:
         return None
-    return {lg: message(f"queue_reason_{reason}", lg) if reason in SYSTEM_REASONS else reason
-            for lg in ((lang,) if lang else ("zh", "en"))}
+    return {
+        lg: message(f"queue_reason_{reason}", lg) if reason in SYSTEM_REASONS else reason
+        for lg in ((lang,) if lang else ("zh", "en"))
+    }
 
 
 def candidate_state(view: RoomView, entry: QueueEntry, lang: str | None = None) -> dict:
     """What the candidate's page shows; ``reason_message`` in both languages unless ``lang`` is given."""
-    out = {"room_id": entry.room, "room_name": view.name, "exam_id": entry.exam, "slot_id": entry.slot,
-           "n": entry.seq, "state": entry.state, "reason": entry.reason or None, "slot_starts_at": entry.slot_start,
-           "slot_ends_at": entry.slot_end, "face_status": view.face_status(entry), "position": None, "ahead": None, "eta_s": None,
-           "at": view.now}
+    out = {
+        "room_id": entry.room,
+        "room_name": view.name,
+        "exam_id": entry.exam,
+        "slot_id": entry.slot,
+        "n": entry.seq,
+        "state": entry.state,
+        "reason": entry.reason or None,
+        "slot_starts_at": entry.slot_start,
+        "slot_ends_at": entry.slot_end,
+        "face_status": view.face_status(entry),
+        "position": None,
+        "ahead": None,
+        "eta_s": None,
+        "at": view.now,
+    }
     if entry.reason:
         out["reason_message"] = reason_message(entry.reason, lang)
     if entry.state in IN_LINE:
@@ -114,34 +133,56 @@ class Fanout:
         view = await room_view(self.services.store, room_id)
         stamp = {"events": sorted({c.event for c in changes}), "at": round(min(c.at for c in changes), 4)}
         mentioned = {c.account for c in changes if c.account}
-        sends = [("queue:state", candidate_state(view, e) | {"change": stamp}, e.account)
-                 for e in view.line + ([view.current] if view.current else []) + view.recent
-                 if e.account in mentioned]
+        sends = [
+            ("queue:state", candidate_state(view, e) | {"change": stamp}, e.account)
+            for e in view.line + ([view.current] if view.current else []) + view.recent
+            if e.account in mentioned
+        ]
         if view.current and view.current.state == CALLED and any(c.event == "queue_called" for c in changes):
-            sends.append(("queue:called", {"room_id": view.room, "room_name": view.name, "exam_id": view.exam},
-                          view.current.account))
-        sends += [("queue:next", {"room_id": view.room, "room_name": view.name}, c.remind)
-                  for c in changes if c.remind]
+            sends.append(
+                (
+                    "queue:called",
+                    {"room_id": view.room, "room_name": view.name, "exam_id": view.exam},
+                    view.current.account,
+                )
+            )
+        sends += [("queue:next", {"room_id": view.room, "room_name": view.name}, c.remind) for c in changes if c.remind]
         # one after the other: socket.io's Redis manager publishes each on one connection, and on a
         # failed publish it reconnects (dropping its subscription), so bursts must not exhaust its pool
-        await self.sio.emit("queue:line", line_json(view) | {"change": stamp}, to=line_room(view.room),
-                            namespace=CANDIDATE)
+        await self.sio.emit(
+            "queue:line", line_json(view) | {"change": stamp}, to=line_room(view.room), namespace=CANDIDATE
+        )
         for event, data, account in sends:
             await self.sio.emit(event, data, to=candidate_room(account), namespace=CANDIDATE)
             if event == "queue:state":
-                await self.sio.emit("aux:state", {"state": data["state"], "room_id": data["room_id"]},
-                                    to=aux_room(f"of:{account}"), namespace=AUX)
+                await self.sio.emit(
+                    "aux:state",
+                    {"state": data["state"], "room_id": data["room_id"]},
+                    to=aux_room(f"of:{account}"),
+                    namespace=AUX,
+                )
         room = view.to_json()
         await self.sio.emit("queue:room", room, to=examiner_room(view.room), namespace=EXAMINER)
         await self.sio.emit("proctor:room", room, to=proctor_room(view.exam), namespace=PROCTOR)
         if any(c.event in ("face_locked", "review_resolved") for c in changes):
             await self.reviews_changed(view.exam)
-        log.debug("queue change pushed", extra={"room": room_id, "changes": len(changes), "sends": len(sends),
-                                                "ms": round((time.perf_counter() - started) * 1000, 1)})
+        log.debug(
+            "queue change pushed",
+            extra={
+                "room": room_id,
+                "changes": len(changes),
+                "sends": len(sends),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
 
     async def reviews_changed(self, exam_id: str) -> None:
-        await self.sio.emit("proctor:reviews", {"reviews": await open_reviews(self.services, exam_id)},
-                            to=proctor_room(exam_id), namespace=PROCTOR)
+        await self.sio.emit(
+            "proctor:reviews",
+            {"reviews": await open_reviews(self.services, exam_id)},
+            to=proctor_room(exam_id),
+            namespace=PROCTOR,
+        )
 
 
 async def open_reviews(services: Services, exam_id: str) -> list[dict]:

@@ -27,8 +27,7 @@ def media_error(exc: MediaError) -> UserError:
 
 
 class RoomSignals:
-    def __init__(self, sio: socketio.AsyncServer, services: Services, interviews: Interviews,
-                 face_frames: int) -> None:
+    def __init__(self, sio: socketio.AsyncServer, services: Services, interviews: Interviews, face_frames: int) -> None:
         self.sio = sio
         self.services = services
         self.interviews = interviews
@@ -40,9 +39,11 @@ class RoomSignals:
         participant = interview.participants.get(participant_id) if interview else None
         if participant is None:
             return
-        namespace, room = {"candidate": (CANDIDATE, candidate_room(participant.account_id)),
-                           "examiner": (EXAMINER, user_room(participant.account_id)),
-                           "aux": (AUX, aux_room(participant.id))}[participant.kind]
+        namespace, room = {
+            "candidate": (CANDIDATE, candidate_room(participant.account_id)),
+            "examiner": (EXAMINER, user_room(participant.account_id)),
+            "aux": (AUX, aux_room(participant.id)),
+        }[participant.kind]
         await self.sio.emit("rtc:offer", {"room_id": room_id, "sdp": sdp}, to=room, namespace=namespace)
 
     async def room_event(self, room_id: str, event: str, payload: dict) -> None:
@@ -73,8 +74,11 @@ class RoomSignals:
         interview = self.interviews.rooms.get(entry.room)
         payload: dict = {"account_id": account.id, "passed": None, "reason": None, "distance": None}
         try:
-            frames = await interview.media.sample_frames(account.id, count=self.face_frames, timeout=10.0,
-                                                         interval=0.3) if interview else []
+            frames = (
+                await interview.media.sample_frames(account.id, count=self.face_frames, timeout=10.0, interval=0.3)
+                if interview
+                else []
+            )
             if not frames:
                 raise UserError("face_no_frames")
             result = await self.services.face_checks.check_room_entry(account, entry.exam, frames)
@@ -86,8 +90,10 @@ class RoomSignals:
             payload["reason"] = "internal"
         code = payload["reason"]
         payload["message"] = {lg: message(code, lg) for lg in ("zh", "en")} if code else None
-        log.info("room face check", extra={"room": entry.room, "account": account.id, "passed": payload["passed"],
-                                           "reason": code})
+        log.info(
+            "room face check",
+            extra={"room": entry.room, "account": account.id, "passed": payload["passed"], "reason": code},
+        )
         await self.room_event(entry.room, "room:face", payload)
         if payload["passed"] is False:  # back to the face check: the queue moved them; close the media
             await self.interviews.end_candidate(entry.room, account.id)
@@ -100,8 +106,12 @@ class RoomSignals:
         await self.interviews.end_candidate(change.room, change.account)
         entry = await self.services.queue.entry(change.room, change.account)
         reason = entry.reason if entry else ""
-        payload = {"room_id": change.room, "state": entry.state if entry else state, "reason": reason or None,
-                   "reason_message": reason_message(reason)}
+        payload = {
+            "room_id": change.room,
+            "state": entry.state if entry else state,
+            "reason": reason or None,
+            "reason_message": reason_message(reason),
+        }
         await self.sio.emit("room:ended", payload, to=candidate_room(change.account), namespace=CANDIDATE)
         await self.sio.emit("room:ended", payload, to=aux_room(f"of:{change.account}"), namespace=AUX)
 

@@ -21,7 +21,7 @@ class Actor:
     role: str
 
     @classmethod
-    def system(cls) -> "Actor":
+    def system(cls) -> Actor:
         return cls("system", "system")
 
 
@@ -54,8 +54,9 @@ def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, su
     return pipe.xadd(keys.audit(exam_id), entry(event, actor, subject, **data))
 
 
-async def read(redis: Any, keys: Keys, exam_id: str | None, count: int = 200, before: str = "+",
-               subject: str | None = None) -> list[dict[str, Any]]:
+async def read(
+    redis: Any, keys: Keys, exam_id: str | None, count: int = 200, before: str = "+", subject: str | None = None
+) -> list[dict[str, Any]]:
     """Newest first; ``subject`` keeps the entries about one account."""
     out: list[dict[str, Any]] = []
     cursor = before
@@ -68,11 +69,17 @@ async def read(redis: Any, keys: Keys, exam_id: str | None, count: int = 200, be
         for entry_id, fields in batch:
             if subject and fields.get("subject") != subject and fields.get("actor") != subject:
                 continue
-            out.append({
-                "id": entry_id, "event": fields.get("event"), "actor": fields.get("actor"),
-                "actor_role": fields.get("actor_role"), "subject": fields.get("subject") or None,
-                "at": float(fields.get("at", 0)), "data": json.loads(fields.get("data") or "{}"),
-            })
+            out.append(
+                {
+                    "id": entry_id,
+                    "event": fields.get("event"),
+                    "actor": fields.get("actor"),
+                    "actor_role": fields.get("actor_role"),
+                    "subject": fields.get("subject") or None,
+                    "at": float(fields.get("at", 0)),
+                    "data": json.loads(fields.get("data") or "{}"),
+                }
+            )
             if len(out) >= count:
                 break
         cursor = batch[-1][0]
@@ -90,8 +97,9 @@ class Audit:
     async def add(self, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> None:
         await add(self.redis, self.keys, exam_id, event, actor, subject, **data)
 
-    async def read(self, exam_id: str | None, count: int = 200, before: str = "+",
-                   subject: str | None = None) -> list[dict[str, Any]]:
+    async def read(
+        self, exam_id: str | None, count: int = 200, before: str = "+", subject: str | None = None
+    ) -> list[dict[str, Any]]:
         return await read(self.redis, self.keys, exam_id, count, before=before, subject=subject)
 
     async def iter_range(self, exam_id: str | None, page: int = 1000) -> AsyncIterator[list[tuple[str, dict]]]:

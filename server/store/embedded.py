@@ -44,8 +44,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _serves(port: int, folder: Path) -> bool:
     """True when a redis-server on ``port`` answers PING and keeps its data in ``folder``
     (a stale file may name a port that another Redis, for another folder, took since)."""
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1,
-                         retry=Retry(NoBackoff(), 0))  # a refused connection is the answer: no retries
+    client = redis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )  # a refused connection is the answer: no retries
     try:
         client.ping()
         return Path(client.config_get("dir").get("dir", "")) == folder.resolve()
@@ -90,7 +91,7 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout_s: float = 10.0) -> "EmbeddedRedis":
+    def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         binary = shutil.which("redis-server")
         if not binary:
             raise EmbeddedRedisError(INSTALL_HINT)
@@ -100,23 +101,42 @@ class EmbeddedRedis:
             if isinstance(owner, int) and not _alive(owner):
                 raise EmbeddedRedisError(
                     f"a redis-server (pid {child}, port {other['port']}) still runs on {self.data_dir}, left by an "
-                    f"interview-server that is gone: stop it (`kill {child}`) and start again")
+                    f"interview-server that is gone: stop it (`kill {child}`) and start again"
+                )
             raise EmbeddedRedisError(
                 f"another interview-server (pid {owner or '?'}) already runs the embedded Redis of "
-                f"{self.data_dir} on port {other['port']}: stop it first, or use another --data-dir")
+                f"{self.data_dir} on port {other['port']}: stop it first, or use another --data-dir"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-            "--dir", str(self.data_dir.resolve()), "--save", "",
-            "--appendonly", "yes" if self.persist else "no", "--appendfsync", "everysec",
-            "--logfile", "redis.log" if self.persist else "", "--daemonize", "no",
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--protected-mode",
+            "yes",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--appendfsync",
+            "everysec",
+            "--logfile",
+            "redis.log" if self.persist else "",
+            "--daemonize",
+            "no",
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = (self.proc.stderr.read() or b"").decode(errors="replace").strip() if self.proc.stderr else ""
-                raise EmbeddedRedisError(f"redis-server exited at start (code {self.proc.returncode}): {err or 'see ' + str(self.data_dir / 'redis.log')}")
+                raise EmbeddedRedisError(
+                    f"redis-server exited at start (code {self.proc.returncode}): {err or 'see ' + str(self.data_dir / 'redis.log')}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
@@ -136,8 +156,13 @@ class EmbeddedRedis:
     def _publish(self) -> None:
         """Write ``server.json`` atomically, readable by this user only (it names a password-less Redis)."""
         assert self.proc is not None
-        info = {"url": self.url, "port": self.port, "redis_pid": self.proc.pid, "owner_pid": os.getpid(),
-                "started_at": round(time.time(), 3)}
+        info = {
+            "url": self.url,
+            "port": self.port,
+            "redis_pid": self.proc.pid,
+            "owner_pid": os.getpid(),
+            "started_at": round(time.time(), 3),
+        }
         tmp = self.data_dir / f".{SERVER_FILE}.{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -165,7 +190,7 @@ class EmbeddedRedis:
             log.info("embedded redis stopped", extra={"port": self.port})
         self.proc = None
 
-    def __enter__(self) -> "EmbeddedRedis":
+    def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
     def __exit__(self, *exc) -> None:

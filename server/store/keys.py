@@ -81,7 +81,6 @@ demo:exam                              string  id of the demo exam (``interview-
 
 from __future__ import annotations
 
-
 # placeholders of key templates handed to Lua scripts (ids never contain braces)
 TEMPLATE_EXAM = "{exam}"
 TEMPLATE_ACCOUNT = "{account}"

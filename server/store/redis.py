@@ -16,8 +16,14 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A client whose pool waits for a free connection (up to 10 s) instead of failing a burst of
     requests: thousands of sockets connecting at once must queue, not error."""
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=10, decode_responses=True, socket_connect_timeout=3,
-        socket_timeout=5, health_check_interval=15, retry_on_timeout=False,
+        url,
+        max_connections=max_connections,
+        timeout=10,
+        decode_responses=True,
+        socket_connect_timeout=3,
+        socket_timeout=5,
+        health_check_interval=15,
+        retry_on_timeout=False,
     )
     return aioredis.Redis.from_pool(pool)
 
@@ -35,7 +41,7 @@ async def ping(client: aioredis.Redis, timeout_s: float = 2.0) -> float:
     start = time.perf_counter()
     try:
         await asyncio.wait_for(client.ping(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise RedisTimeoutError(f"no answer within {timeout_s} s") from None
     return time.perf_counter() - start
 

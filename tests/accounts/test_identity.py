@@ -29,6 +29,7 @@ async def test_verification_matches_name_and_id_number_on_the_roster(app, world)
         err = (await resp.json())["error"]
         assert (resp.status, err["code"], err.get("field")) == (status, code, field)
     from server.roster import idcard
+
     resp = await verify(client, name, idcard.make("310101", "20050505", 7))
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "id_not_on_roster"
     # nothing above changed the account
@@ -62,7 +63,9 @@ async def test_second_account_claiming_an_id_gets_an_appeal_a_proctor_decides(ap
     appeals = (await (await http.get("/api/proctor/appeals")).json())["appeals"]
     assert [(a["account_id"], a["claimed_by"], a["id_number"]) for a in appeals] == [(second.id, first.id, number)]
 
-    resp = await http.post(f"/api/proctor/appeals/{appeals[0]['id']}", json={"approve": True, "comment": "本人持证核实"})
+    resp = await http.post(
+        f"/api/proctor/appeals/{appeals[0]['id']}", json={"approve": True, "comment": "本人持证核实"}
+    )
     assert resp.status == 200 and (await resp.json())["appeal"]["status"] == "approved"
     assert (await (await http.get("/api/proctor/appeals")).json())["appeals"] == []
     # deciding twice is refused
@@ -76,8 +79,7 @@ async def test_second_account_claiming_an_id_gets_an_appeal_a_proctor_decides(ap
     await login(http, number, PASSWORD)  # the ID number now logs into the second account
     assert (await (await http.get("/api/auth/me")).json())["account"]["id"] == second.id
 
-    events = [e["event"] for e in await read_audit(world.services.store.redis,
-                                                   world.services.store.keys, None)]
+    events = [e["event"] for e in await read_audit(world.services.store.redis, world.services.store.keys, None)]
     assert {"identity_verified", "identity_appeal_opened", "identity_appeal_approved"} <= set(events)
     await first_client.close()
     await second_client.close()

@@ -62,12 +62,20 @@ async def test_a_cancelled_candidate_waiting_in_the_queue_leaves_it_with_the_rea
 async def test_a_started_slot_is_bookable_only_where_the_exam_allows_it(services, world):
     now = time.time()
     late = await services.catalog.create_exam(
-        ADMIN, school="演示", name="可补约", booking_opens=now - 3600, booking_closes=now + 86400,
-        subjects=[{"name": "声乐"}], late_booking_min=30)
+        ADMIN,
+        school="演示",
+        name="可补约",
+        booking_opens=now - 3600,
+        booking_closes=now + 86400,
+        subjects=[{"name": "声乐"}],
+        late_booking_min=30,
+    )
     assert (await services.catalog.exam(late.id)).late_booking_min == 30
     (subject,) = await services.catalog.subjects(late.id)
-    rooms = [await services.catalog.create_room(ADMIN, late.id, subject.id, f"考场{i}", [world.staff["examiner"].id])
-             for i in range(2)]
+    rooms = [
+        await services.catalog.create_room(ADMIN, late.id, subject.id, f"考场{i}", [world.staff["examiner"].id])
+        for i in range(2)
+    ]
     running = await services.catalog.create_slot(ADMIN, late.id, rooms[0].id, now - 600, now + 3000, 3)
     ending = await services.catalog.create_slot(ADMIN, late.id, rooms[1].id, now - 3000, now + 600, 3)
     # the usual exam refuses a started slot (tests/booking/test_rules.py); this one takes it while 30 min remain
@@ -75,8 +83,12 @@ async def test_a_started_slot_is_bookable_only_where_the_exam_allows_it(services
     from tests.conftest import photo_zip
 
     name, number, _ = world.roster[0]
-    await services.importer.import_csv(ADMIN, late.id, f"姓名,身份证号,手机号,报考科目\n{name},{number},,声乐".encode(),
-                                       PhotoSource.from_zip(photo_zip([f"{number}.jpg"]), 5 << 20))
+    await services.importer.import_csv(
+        ADMIN,
+        late.id,
+        f"姓名,身份证号,手机号,报考科目\n{name},{number},,声乐".encode(),
+        PhotoSource.from_zip(photo_zip([f"{number}.jpg"]), 5 << 20),
+    )
     account = await world.candidate(0)
     for step in (services.enrolments.confirm, services.enrolments.read_notice):
         await step(account, late.id)

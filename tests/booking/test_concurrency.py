@@ -3,17 +3,22 @@
 import time
 
 from bench.booking import double_booked, overbooked, race
-from server.roster.photos import PhotoSource
 from server.roster import idcard
+from server.roster.photos import PhotoSource
 from server.store.audit import Actor
 from tests.conftest import ADMIN
 
 
 async def test_200_candidates_4_processes_capacity_10_gives_exactly_10(services, redis_url, prefix):
     now = time.time()
-    exam = await services.catalog.create_exam(ADMIN, school="学院", name="抢号", booking_opens=now - 60,
-                                              booking_closes=now + 3600,
-                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    exam = await services.catalog.create_exam(
+        ADMIN,
+        school="学院",
+        name="抢号",
+        booking_opens=now - 60,
+        booking_closes=now + 3600,
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
     subject = (await services.catalog.subjects(exam.id))[0]
     room = await services.catalog.create_room(ADMIN, exam.id, subject.id, "考场", [])
     slot = await services.catalog.create_slot(ADMIN, exam.id, room.id, now + 86400, now + 90000, 10)
@@ -23,8 +28,9 @@ async def test_200_candidates_4_processes_capacity_10_gives_exactly_10(services,
     pw = await services.passwords.hash("password-123")
     jobs = []
     for i, number in enumerate(numbers):
-        account = await services.directory.create("candidate", "", Actor.system(), phone=f"137{i:08d}",
-                                                  password_hash=pw)
+        account = await services.directory.create(
+            "candidate", "", Actor.system(), phone=f"137{i:08d}", password_hash=pw
+        )
         account = await services.identity.verify(account, f"考生{i}", number)
         await services.enrolments.confirm(account, exam.id)
         await services.enrolments.read_notice(account, exam.id)

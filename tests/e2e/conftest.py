@@ -29,9 +29,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 VIEWPORT = {"width": 390, "height": 844}  # a phone
 DESKTOP = {"width": 1366, "height": 900}  # an examiner's screen
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-         "--use-fake-device-for-media-stream"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
 STEP_TIMEOUT_MS = 20_000  # any single wait in a page
 TEST_TIMEOUT_S = 240  # a whole browser test
 
@@ -75,8 +82,10 @@ def cameras(models_dir) -> dict[str, Path]:
     engine = FaceEngine.load(models_dir)
     try:
         observe = lambda image: engine.observe(image, embed=False)  # noqa: E731
-        return {name: fakecam.make_camera(folder / f"{name}.y4m", photo, observe)
-                for name, photo in (("grace_hopper", faces.grace_hopper()), ("astronaut", faces.astronaut()))}
+        return {
+            name: fakecam.make_camera(folder / f"{name}.y4m", photo, observe)
+            for name, photo in (("grace_hopper", faces.grace_hopper()), ("astronaut", faces.astronaut()))
+        }
     finally:
         engine.close()
 
@@ -127,15 +136,23 @@ async def browsers(tmp_path):
     contexts = []
     errors: list[str] = []
     async with async_playwright() as pw:
-        async def open_browser(camera: Path, lang: str = "zh-CN", user_agent: str | None = None,
-                               desktop: bool = False):
+
+        async def open_browser(camera: Path, lang: str = "zh-CN", user_agent: str | None = None, desktop: bool = False):
             """desktop=True: an examiner's or proctor's 1366x900 desktop instead of a phone."""
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await pw.chromium.launch_persistent_context(
-                str(profile), executable_path=str(CHROMIUM), headless=True,
+                str(profile),
+                executable_path=str(CHROMIUM),
+                headless=True,
                 args=[*FLAGS, f"--use-file-for-fake-video-capture={camera}", "--autoplay-policy=user-gesture-required"],
-                viewport=DESKTOP if desktop else VIEWPORT, device_scale_factor=1 if desktop else 2,
-                is_mobile=not desktop, has_touch=not desktop, locale=lang, user_agent=user_agent, timeout=60_000)
+                viewport=DESKTOP if desktop else VIEWPORT,
+                device_scale_factor=1 if desktop else 2,
+                is_mobile=not desktop,
+                has_touch=not desktop,
+                locale=lang,
+                user_agent=user_agent,
+                timeout=60_000,
+            )
             contexts.append(context)
             context.set_default_timeout(STEP_TIMEOUT_MS)
             page = context.pages[0] if context.pages else await context.new_page()
@@ -144,8 +161,14 @@ async def browsers(tmp_path):
             await cdp.send("Network.enable")
             await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
             page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
-            page.on("console", lambda msg: msg.type == "error" and "favicon" not in (msg.location or {}).get("url", "")
-                    and errors.append(f"console {page.url}: {msg.text}"))
+            page.on(
+                "console",
+                lambda msg: (
+                    msg.type == "error"
+                    and "favicon" not in (msg.location or {}).get("url", "")
+                    and errors.append(f"console {page.url}: {msg.text}")
+                ),
+            )
             return page
 
         open_browser.errors = errors
@@ -177,10 +200,12 @@ async def page_weight(page, label: str) -> dict:
       return { files: files.map((e) => [new URL(e.name).pathname, e.transferSize]),
                static_bytes: sum(files), api_bytes: sum(api), api_calls: api.length };
     }""")
-    line = (f"page weight {label}: {weight['static_bytes'] / 1024:.1f} KB transferred for {len(weight['files'])} files "
-            f"(HTML, CSS, JS; uncompressed, headers included) + {weight['api_bytes'] / 1024:.1f} KB for "
-            f"{weight['api_calls']} API calls; " + ", ".join(f"{p.rsplit('/', 1)[-1] or p} {b / 1024:.1f}"
-                                                            for p, b in weight["files"]))
+    line = (
+        f"page weight {label}: {weight['static_bytes'] / 1024:.1f} KB transferred for {len(weight['files'])} files "
+        f"(HTML, CSS, JS; uncompressed, headers included) + {weight['api_bytes'] / 1024:.1f} KB for "
+        f"{weight['api_calls']} API calls; "
+        + ", ".join(f"{p.rsplit('/', 1)[-1] or p} {b / 1024:.1f}" for p, b in weight["files"])
+    )
     print(line)
     FIGURES.append(line)
     return weight

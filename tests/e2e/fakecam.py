@@ -58,8 +58,8 @@ def stamp(frame: np.ndarray, index: int) -> np.ndarray:
     m = MARKER
     for bit in range(m["bits"]):
         x = m["x"] + bit * m["step"]
-        out[m["y"] - 2:m["y"] + m["size"] + 2, x - 2:x + m["size"] + 2] = 128  # grey frame around each square
-        out[m["y"]:m["y"] + m["size"], x:x + m["size"]] = 255 if (index >> bit) & 1 else 0
+        out[m["y"] - 2 : m["y"] + m["size"] + 2, x - 2 : x + m["size"] + 2] = 128  # grey frame around each square
+        out[m["y"] : m["y"] + m["size"], x : x + m["size"]] = 255 if (index >> bit) & 1 else 0
     return out
 
 
@@ -74,7 +74,9 @@ def clip_frames(photo: np.ndarray, observe) -> list[np.ndarray]:
     for i, angle in enumerate(schedule()):
         if angle not in rendered:
             rendered[angle] = faces.turn_head(frontal, seen.box, seen.keypoints, angle)
-        noisy = np.clip(rendered[angle].astype(np.float32) + rng.normal(0.0, 1.5, frontal.shape), 0, 255).astype(np.uint8)
+        noisy = np.clip(rendered[angle].astype(np.float32) + rng.normal(0.0, 1.5, frontal.shape), 0, 255).astype(
+            np.uint8
+        )
         out.append(stamp(noisy, i))
     return out
 
@@ -113,4 +115,4 @@ READ_MARKER_JS = """(video) => {
     if (r > 128) index |= 1 << bit;
   }
   return index;
-}""" % (str(MARKER).replace("'", '"'), WIDTH, HEIGHT)
+}""" % (str(MARKER).replace("'", '"'), WIDTH, HEIGHT)  # noqa: UP031 (a JS template: braces everywhere)

@@ -35,8 +35,9 @@ async def start_device_check(page, shots) -> None:
     await page.wait_for_selector("#check-page[data-device]")
     await page.wait_for_selector("#check-page[data-camera=live]")
     await shots(page, "device-check")
-    statuses = dict(await page.eval_on_selector_all(
-        ".check-item", "items => items.map(i => [i.dataset.item, i.dataset.status])"))
+    statuses = dict(
+        await page.eval_on_selector_all(".check-item", "items => items.map(i => [i.dataset.item, i.dataset.status])")
+    )
     assert statuses["camera"] == "ok" and statuses["secure"] == "ok", statuses
     assert statuses["mic"] in ("ok", "warn") and statuses["network"] == "ok", statuses
     assert await page.eval_on_selector("#video", "v => v.videoWidth") == fakecam.WIDTH
@@ -69,11 +70,16 @@ async def face_check(page, shots, step: str) -> dict:
     result = await page.wait_for_selector(".face-result", timeout=60_000)
     seconds = time.monotonic() - started
     await shots(page, f"{step}-result")
-    out = {"state": await result.get_attribute("data-state"), "reason": await result.get_attribute("data-reason"),
-           "text": await result.inner_text()}
+    out = {
+        "state": await result.get_attribute("data-state"),
+        "reason": await result.get_attribute("data-reason"),
+        "text": await result.inner_text(),
+    }
     frames, size = await page.eval_on_selector("#face-box", "b => [b.dataset.frames, b.dataset.bytes]")
-    FIGURES.append(f"face check {step}: {out['state']} {out['reason'] or ''} {seconds:.1f} s from the tap to the "
-                   f"answer (capture ~3 s), {frames} frames, {int(size) / 1024:.0f} KB uploaded")
+    FIGURES.append(
+        f"face check {step}: {out['state']} {out['reason'] or ''} {seconds:.1f} s from the tap to the "
+        f"answer (capture ~3 s), {frames} frames, {int(size) / 1024:.0f} KB uploaded"
+    )
     return out
 
 
@@ -91,7 +97,9 @@ async def pass_face_check(page, shots, step: str) -> dict:
     return tries[-1]
 
 
-async def test_candidate_books_checks_devices_and_passes_the_face_check(live_server, services, browsers, cameras, shots):
+async def test_candidate_books_checks_devices_and_passes_the_face_check(
+    live_server, services, browsers, cameras, shots
+):
     world, account = await face_world(services)
     page = await browsers(cameras["grace_hopper"])
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # the booking's confirm()
@@ -176,13 +184,16 @@ async def test_someone_else_on_camera_is_refused_with_the_reason(live_server, se
         assert not browsers.errors, browsers.errors
 
 
-WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2219A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
-             "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160027 MMWEBSDK/20231202 MMWEBID/2247 "
-             "MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+WECHAT_UA = (
+    "Mozilla/5.0 (Linux; Android 13; V2219A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160027 MMWEBSDK/20231202 MMWEBID/2247 "
+    "MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+)
 
 
-async def test_in_app_browser_denied_camera_and_insecure_page_are_told_clearly(live_server, services, browsers,
-                                                                                 cameras, shots):
+async def test_in_app_browser_denied_camera_and_insecure_page_are_told_clearly(
+    live_server, services, browsers, cameras, shots
+):
     world, account = await face_world(services)
     check = f"/candidate/exams/{world.exam.id}/check"
     async with asyncio.timeout(TEST_TIMEOUT_S):
@@ -217,8 +228,9 @@ async def test_in_app_browser_denied_camera_and_insecure_page_are_told_clearly(l
 
         # not a secure context (plain HTTP on a name other than localhost): said before any tap
         cookies = await page.context.cookies(live_server)
-        await page.context.add_cookies([{**c, "domain": "exam.test", "path": "/"} for c in cookies
-                                        if c["name"] == "iv_session"])
+        await page.context.add_cookies(
+            [{**c, "domain": "exam.test", "path": "/"} for c in cookies if c["name"] == "iv_session"]
+        )
 
         async def via_live_server(route):
             url = live_server + route.request.url.split("exam.test", 1)[1]
@@ -239,30 +251,78 @@ async def test_in_app_browser_denied_camera_and_insecure_page_are_told_clearly(l
 # user agent -> (in-app id or None, browser name, os) as device.js should see them
 USER_AGENTS = [
     (WECHAT_UA, "wechat", "Chrome", "Android"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
-     "MicroMessenger/8.0.44(0x18002c2d) NetType/WIFI Language/zh_CN", "wechat", None, "iOS"),
-    ("Mozilla/5.0 (Linux; Android 12; PEHM00 Build/SKQ1.210216.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Version/4.0 Chrome/89.0.4389.72 MQQBrowser/6.2 TBS/046247 Mobile Safari/537.36 V1_AND_SQ_8.9.38_4218_YYB_D "
-     "QQ/8.9.38.10545 NetType/WIFI WebP/0.3.0", "qq", "QQ Browser", "Android"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
-     "Weibo (iPhone14,2__weibo__13.8.1__iphone__os16.6)", "weibo", None, "iOS"),
-    ("Mozilla/5.0 (Linux; U; Android 11; zh-CN; M2012K11AC Build/RKQ1.200826.002) AppleWebKit/537.36 (KHTML, like "
-     "Gecko) Version/4.0 Chrome/69.0.3497.100 UWS/3.22.2.33 Mobile Safari/537.36 AliApp(DingTalk/6.5.50) "
-     "com.alibaba.android.rimet/28489469 Channel/227200 language/zh-CN", "dingtalk", "Chrome", "Android"),
-    ("Mozilla/5.0 (Linux; Android 13; 22081212C) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
-     "Chrome/109.0.5414.86 Mobile Safari/537.36 AlipayChannelId/5136 AlipayClient/10.5.36.7100 Language/zh-Hans",
-     "alipay", "Chrome", "Android"),
-    ("Mozilla/5.0 (Linux; U; Android 13; zh-cn; 22081212C Build/TKQ1.220829.002) AppleWebKit/537.36 (KHTML, like "
-     "Gecko) Version/4.0 Chrome/109.0.5414.86 MQQBrowser/14.2 Mobile Safari/537.36 COVC/046511", None, "QQ Browser",
-     "Android"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
-     "Mobile/15E148 Safari/604.1", None, "Safari", "iOS"),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
-     "Safari/537.36", None, "Chrome", "Android"),
-    ("Mozilla/5.0 (Linux; Android 12; HarmonyOS; NOH-AN00; HMSCore 6.13.0.302) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/99.0.4844.88 HuaweiBrowser/14.0.5.302 Mobile Safari/537.36", None, "Huawei Browser", "HarmonyOS"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 "
-     "Mobile/15E148 Safari/604.1", None, "Chrome", "iOS"),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+        "MicroMessenger/8.0.44(0x18002c2d) NetType/WIFI Language/zh_CN",
+        "wechat",
+        None,
+        "iOS",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 12; PEHM00 Build/SKQ1.210216.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Version/4.0 Chrome/89.0.4389.72 MQQBrowser/6.2 TBS/046247 Mobile Safari/537.36 V1_AND_SQ_8.9.38_4218_YYB_D "
+        "QQ/8.9.38.10545 NetType/WIFI WebP/0.3.0",
+        "qq",
+        "QQ Browser",
+        "Android",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+        "Weibo (iPhone14,2__weibo__13.8.1__iphone__os16.6)",
+        "weibo",
+        None,
+        "iOS",
+    ),
+    (
+        "Mozilla/5.0 (Linux; U; Android 11; zh-CN; M2012K11AC Build/RKQ1.200826.002) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Version/4.0 Chrome/69.0.3497.100 UWS/3.22.2.33 Mobile Safari/537.36 AliApp(DingTalk/6.5.50) "
+        "com.alibaba.android.rimet/28489469 Channel/227200 language/zh-CN",
+        "dingtalk",
+        "Chrome",
+        "Android",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; 22081212C) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+        "Chrome/109.0.5414.86 Mobile Safari/537.36 AlipayChannelId/5136 AlipayClient/10.5.36.7100 Language/zh-Hans",
+        "alipay",
+        "Chrome",
+        "Android",
+    ),
+    (
+        "Mozilla/5.0 (Linux; U; Android 13; zh-cn; 22081212C Build/TKQ1.220829.002) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Version/4.0 Chrome/109.0.5414.86 MQQBrowser/14.2 Mobile Safari/537.36 COVC/046511",
+        None,
+        "QQ Browser",
+        "Android",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+        "Mobile/15E148 Safari/604.1",
+        None,
+        "Safari",
+        "iOS",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
+        "Safari/537.36",
+        None,
+        "Chrome",
+        "Android",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 12; HarmonyOS; NOH-AN00; HMSCore 6.13.0.302) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/99.0.4844.88 HuaweiBrowser/14.0.5.302 Mobile Safari/537.36",
+        None,
+        "Huawei Browser",
+        "HarmonyOS",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 "
+        "Mobile/15E148 Safari/604.1",
+        None,
+        "Chrome",
+        "iOS",
+    ),
 ]
 
 
@@ -270,12 +330,15 @@ async def test_browser_and_in_app_detection(live_server, browsers, cameras):
     page = await browsers(cameras["grace_hopper"])
     async with asyncio.timeout(60):
         await page.goto(f"{live_server}/login")
-        seen = await page.evaluate("""async (uas) => {
+        seen = await page.evaluate(
+            """async (uas) => {
           const m = await import('/static/js/device.js');
           return uas.map((ua) => { const app = m.inAppBrowser(ua), info = m.browserInfo(ua);
                                    return [app && app.id, info.name, info.os, info.mobile]; });
-        }""", [ua for ua, *_ in USER_AGENTS])
-    for (ua, app, browser, os_name), (got_app, got_browser, got_os, mobile) in zip(USER_AGENTS, seen):
+        }""",
+            [ua for ua, *_ in USER_AGENTS],
+        )
+    for (ua, app, browser, os_name), (got_app, got_browser, got_os, mobile) in zip(USER_AGENTS, seen, strict=False):
         assert got_app == app and got_os == os_name and mobile, (ua, seen)
         if browser:
             assert got_browser == browser, (ua, got_browser)

@@ -30,8 +30,9 @@ def settings(tmp_path, redis_url, prefix):
 
 
 async def booked_world(services, slot_in: float):
-    world = await build_world(services, roster_size=1, capacity=2, slot_in=slot_in,
-                              photos=[faces.encode(faces.grace_hopper())])
+    world = await build_world(
+        services, roster_size=1, capacity=2, slot_in=slot_in, photos=[faces.encode(faces.grace_hopper())]
+    )
     account = await world.candidate(0)
     await services.bookings.book(account, world.exam.id, world.slots[0].id, now=world.slots[0].starts_at - 60)
     return world, account
@@ -69,14 +70,16 @@ async def test_too_early_the_page_counts_down_and_joins_by_itself(live_server, s
         assert await page.inner_text("#q-countdown-label") == "距时段开始"
         assert "开始叫号" in await page.inner_text("#q-eta")
         await shots(page, "queue-before-the-slot", full_page=False)
-        await page.wait_for_function("() => document.getElementById('q-countdown-label').textContent === '本时段剩余'",
-                                     timeout=40_000)
+        await page.wait_for_function(
+            "() => document.getElementById('q-countdown-label').textContent === '本时段剩余'", timeout=40_000
+        )
         assert "开始叫号" not in await page.inner_text("#q-eta")
         assert not browsers.errors, browsers.errors
 
 
 async def test_a_stale_face_pass_is_offered_again_and_a_new_pass_lets_the_candidate_be_called(
-        live_server, services, browsers, cameras, shots):
+    live_server, services, browsers, cameras, shots
+):
     world, account = await booked_world(services, slot_in=-30)
     live = LiveWorld(world, services)
     await live.pass_face(account)  # e.g. at 考前准备, long before joining
@@ -103,7 +106,8 @@ async def test_a_stale_face_pass_is_offered_again_and_a_new_pass_lets_the_candid
 
 
 async def test_a_cancelled_booking_shows_its_reason_and_booking_again_brings_the_next_step_into_view(
-        live_server, services, browsers, cameras, shots):
+    live_server, services, browsers, cameras, shots
+):
     world, account = await booked_world(services, slot_in=3600)
     reason = "考场调整，请改约其他时段"
     await services.bookings.cancel(ADMIN, world.exam.id, world.slots[0].id, account.id, reason)

@@ -29,8 +29,9 @@ VIDEO_PLAYS_JS = """async (selector) => {
 
 async def running_world(services):
     """One rostered candidate (ID photo: grace_hopper) booked into a slot that started 30 s ago."""
-    world = await build_world(services, roster_size=1, capacity=2, slot_in=-30,
-                              photos=[faces.encode(faces.grace_hopper())])
+    world = await build_world(
+        services, roster_size=1, capacity=2, slot_in=-30, photos=[faces.encode(faces.grace_hopper())]
+    )
     account = await world.candidate(0)
     slot = world.slots[0]  # room 0, subject 声乐: the candidate's only subject
     await services.bookings.book(account, world.exam.id, slot.id, now=slot.starts_at - 60)
@@ -44,8 +45,11 @@ async def video_plays(page, selector: str, timeout_s: float = 30) -> dict:
         if await page.evaluate(VIDEO_PLAYS_JS, selector):
             return await page.eval_on_selector(selector, "v => ({w: v.videoWidth, h: v.videoHeight, t: v.currentTime})")
         await asyncio.sleep(0.1)
-    state = await page.evaluate("""(s) => { const v = document.querySelector(s); const p = document.querySelector('[data-rtc]');
-      return v ? {w: v.videoWidth, t: v.currentTime, src: Boolean(v.srcObject), rtc: p && p.dataset.rtc} : null; }""", selector)
+    state = await page.evaluate(
+        """(s) => { const v = document.querySelector(s); const p = document.querySelector('[data-rtc]');
+      return v ? {w: v.videoWidth, t: v.currentTime, src: Boolean(v.srcObject), rtc: p && p.dataset.rtc} : null; }""",
+        selector,
+    )
     raise AssertionError(f"{selector} never played: {state}")
 
 
@@ -131,7 +135,9 @@ async def test_candidate_is_called_interviewed_and_recorded(live_server, service
         await candidate.click("[data-phrase=cant_hear]")
         await examiner.wait_for_selector("#phrases li[data-phrase=cant_hear]")
         await candidate.wait_for_selector("#room-face[data-passed]", timeout=30_000)
-        assert await candidate.get_attribute("#room-face", "data-passed") == "true", await candidate.inner_text("#room-face")
+        assert await candidate.get_attribute("#room-face", "data-passed") == "true", await candidate.inner_text(
+            "#room-face"
+        )
         await examiner.wait_for_selector("#face-badge[data-state=verified]")
         await asyncio.sleep(2)  # some recorded media
 
@@ -197,13 +203,18 @@ async def test_candidate_is_called_interviewed_and_recorded(live_server, service
         await admin.click("[data-panel=panel-recordings]")
         video_file = next(t["file"] for t in tracks if t["participant_id"] == account.id and t["kind"] == "video")
         await admin.click(f"#recordings-table li[data-file='{video_file}'] button")
-        await admin.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.videoWidth > 0; }")
+        await admin.wait_for_function(
+            "() => { const v = document.querySelector('#player video'); return v && v.videoWidth > 0; }"
+        )
         assert await admin.get_attribute("#audit-csv", "href") == f"/api/admin/exams/{world.exam.id}/audit.csv"
         await shots(admin, "admin-recording-playback")
-        FIGURES.append(f"recording {record['interview_id']}: " + ", ".join(f"{f} {n} frames" for f, n in decoded.items()))
+        FIGURES.append(
+            f"recording {record['interview_id']}: " + ", ".join(f"{f} {n} frames" for f, n in decoded.items())
+        )
         FIGURES.append(f"candidate: interview page opened -> in queue {in_queue_s:.2f} s (device check + one tap)")
-        FIGURES.append(f"call next -> candidate sees the examiner {candidate_video_s:.2f} s, "
-                       f"both sides playing {both_s:.2f} s")
+        FIGURES.append(
+            f"call next -> candidate sees the examiner {candidate_video_s:.2f} s, both sides playing {both_s:.2f} s"
+        )
         print("\n".join(FIGURES[-3:]))
         assert not browsers.errors, browsers.errors
 

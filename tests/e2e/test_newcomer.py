@@ -71,7 +71,7 @@ def demo(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-                raise AssertionError("the demo did not stop within 30 s of Ctrl+C")
+                raise AssertionError("the demo did not stop within 30 s of Ctrl+C") from None
         assert proc.returncode == 0, (proc.returncode, err.read_text(errors="replace")[-3000:])
 
 
@@ -87,8 +87,16 @@ def logins(banner: str) -> dict:
     admin = find(r"/admin\s+login (\S+)\s+password (\S+)")
     (exam_id,) = find(r"\(demo exam (exam_\w+)\)")
     (room,) = find(r"open (\S+), press 叫号")
-    return {"phone": phone, "password": password, "name": name, "id_number": id_number, "examiner": examiner,
-            "admin": admin, "exam_id": exam_id, "room": room}
+    return {
+        "phone": phone,
+        "password": password,
+        "name": name,
+        "id_number": id_number,
+        "examiner": examiner,
+        "admin": admin,
+        "exam_id": exam_id,
+        "room": room,
+    }
 
 
 async def staff_login(page, base: str, username: str, password: str, home: str) -> None:

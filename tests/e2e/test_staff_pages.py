@@ -49,8 +49,13 @@ PLACEHOLDER_FITS_JS = """(sel) => {
 
 def watch_console(page, errors: list[str]) -> None:
     """Every console error and page error, none ignored (favicon included)."""
-    page.on("console", lambda msg: msg.type == "error" and errors.append(
-        f"console {page.url}: {msg.text} @ {(msg.location or {}).get('url', '')}"))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and errors.append(f"console {page.url}: {msg.text} @ {(msg.location or {}).get('url', '')}")
+        ),
+    )
     page.on("pageerror", lambda exc: errors.append(f"pageerror {page.url}: {exc}"))
     page.on("response", lambda r: r.status >= 400 and errors.append(f"HTTP {r.status} {r.url}"))
 
@@ -67,11 +72,20 @@ async def normal_day(services):
     second = people[1]
     await queue.join(second, world.exam.id, live.slot.id, FIT_DEVICE)
     entry = (await services.enrolments.exam_for(second, world.exam.id)).entry
-    await services.face_gate.record(world.exam.id, Actor(second.id, "candidate"), passed=False,
-                                    reason="face_liveness", distance=0.31, check={"check_id": "check_00000000aaaa"},
-                                    kind="queue", name=entry.name, id_number=entry.id_number,
-                                    photo_sha256=entry.photo_sha256)
+    await services.face_gate.record(
+        world.exam.id,
+        Actor(second.id, "candidate"),
+        passed=False,
+        reason="face_liveness",
+        distance=0.31,
+        check={"check_id": "check_00000000aaaa"},
+        kind="queue",
+        name=entry.name,
+        id_number=entry.id_number,
+        photo_sha256=entry.photo_sha256,
+    )
     await live.pass_face(second)
+
     async def away_too_long():
         await queue.sweep(room.id)  # no live socket: disconnected
         await queue.sweep(room.id, now=time.time() + services.queue.grace_s + 5)  # past the grace period: absent
@@ -94,8 +108,18 @@ async def recorded(services, world, account) -> None:
     for kind in ("video", "audio"):
         name = f"{account.id}-{kind}-01.webm"
         (folder / name).write_bytes(b"\x1aE\xdf\xa3" + bytes(2000))
-        tracks.append({"participant_id": account.id, "kind": kind, "label": "candidate", "file": name,
-                       "size": 2004, "sha256": "c" * 64, "started_at": start, "ended_at": start + 252})
+        tracks.append(
+            {
+                "participant_id": account.id,
+                "kind": kind,
+                "label": "candidate",
+                "file": name,
+                "size": 2004,
+                "sha256": "c" * 64,
+                "started_at": start,
+                "ended_at": start + 252,
+            }
+        )
     manifest = {"interview_id": interview_id, "status": "closed", "tracks": tracks, "ended_at": start + 252}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     await services.recordings.stopped(interview_id, manifest)
@@ -162,7 +186,14 @@ async def test_staff_pages_and_the_candidate_home_in_normal_use(live_server, ser
         await page.wait_for_selector(f"#timeline ol[data-account='{people[1].id}'] li")
         timeline = await page.inner_text("#timeline")
         no_raw_codes(timeline, "timeline")
-        for words in ("重新进入候考", "未检测到转头动作", "断线超过等待时限", "到达序号", world.rooms[0].name, "北京时间"):
+        for words in (
+            "重新进入候考",
+            "未检测到转头动作",
+            "断线超过等待时限",
+            "到达序号",
+            world.rooms[0].name,
+            "北京时间",
+        ):
             assert words in timeline, (words, timeline)
         assert "=" not in timeline
         audit_text = await page.inner_text("#audit-log")
@@ -177,9 +208,16 @@ async def test_staff_pages_and_the_candidate_home_in_normal_use(live_server, ser
         await page.goto(f"{live_server}/admin?exam={world.exam.id}")
         await page.wait_for_selector("#exam-detail:not([hidden])")
         await page.click("[data-panel=panel-roster]")
-        await page.set_input_files("#roster-form [name=file]", files=[{
-            "name": "roster.csv", "mimeType": "text/csv",
-            "buffer": f"姓名,身份证号,报考科目\n新考生,{idcard.make('110101', '20060101', 50)},声乐\n".encode()}])
+        await page.set_input_files(
+            "#roster-form [name=file]",
+            files=[
+                {
+                    "name": "roster.csv",
+                    "mimeType": "text/csv",
+                    "buffer": f"姓名,身份证号,报考科目\n新考生,{idcard.make('110101', '20060101', 50)},声乐\n".encode(),
+                }
+            ],
+        )
         await page.click("#roster-form button[type=submit]")
         await page.wait_for_selector("#report-table tr[data-warning=true]")
         report = await page.inner_text("#roster-report")
@@ -247,8 +285,10 @@ async def test_a_new_candidate_with_nothing_yet_logs_no_error(live_server, servi
         await login(phone, live_server, pledging.phone, "/candidate")
         await phone.wait_for_selector("#step-pledge input[type=checkbox]")
         await shots(phone, "candidate-pledge")
-        box = await phone.eval_on_selector("#step-pledge input[type=checkbox]",
-                                           "b => { const r = b.closest('label').getBoundingClientRect(); return [r.width, r.height]; }")
+        box = await phone.eval_on_selector(
+            "#step-pledge input[type=checkbox]",
+            "b => { const r = b.closest('label').getBoundingClientRect(); return [r.width, r.height]; }",
+        )
         assert box[0] >= 44 and box[1] >= 44, box
         small = await phone.evaluate(TARGETS_JS)
         assert not small, f"touch targets under 44x44 px: {small}"

@@ -65,10 +65,12 @@ async def test_another_schools_exam_is_invisible(app, http, world, services):
     other = await build_world_other(services)
     account = await world.candidate(0)
     await login(http, account.phone, PASSWORD)
-    for resp in (await http.get(f"/api/candidate/exams/{other.id}"),
-                 await step(http, other.id, "confirm"),
-                 await http.get(f"/api/candidate/exams/{other.id}/slots"),
-                 await http.post(f"/api/candidate/exams/{other.id}/bookings", json={"slot_id": "slot_x"})):
+    for resp in (
+        await http.get(f"/api/candidate/exams/{other.id}"),
+        await step(http, other.id, "confirm"),
+        await http.get(f"/api/candidate/exams/{other.id}/slots"),
+        await http.post(f"/api/candidate/exams/{other.id}/bookings", json={"slot_id": "slot_x"}),
+    ):
         assert resp.status == 404 and (await resp.json())["error"]["code"] == "exam_not_found"
     # and it does not appear in the candidate's list
     exams = (await (await http.get("/api/candidate/exams")).json())["exams"]
@@ -77,6 +79,11 @@ async def test_another_schools_exam_is_invisible(app, http, world, services):
 
 async def build_world_other(services):
     now = time.time()
-    return await services.catalog.create_exam(ADMIN, school="别的学院", name="别的考试", booking_opens=now - 60,
-                                              booking_closes=now + 3600,
-                                              subjects=[{"name": "声乐", "interview_minutes": 10}])
+    return await services.catalog.create_exam(
+        ADMIN,
+        school="别的学院",
+        name="别的考试",
+        booking_opens=now - 60,
+        booking_closes=now + 3600,
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )

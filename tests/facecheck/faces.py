@@ -134,7 +134,7 @@ def on_canvas(image: np.ndarray, width: int, height: int, at: tuple[int, int] = 
     canvas = np.full((height, width, 3), grey, np.uint8)
     x, y = at
     h, w = image.shape[:2]
-    canvas[y:y + h, x:x + w] = image[: height - y, : width - x]
+    canvas[y : y + h, x : x + w] = image[: height - y, : width - x]
     return canvas
 
 
@@ -145,7 +145,7 @@ def side_by_side(*images: np.ndarray, gap: int = 20) -> np.ndarray:
     canvas = np.full((height, width, 3), 200, np.uint8)
     x = 0
     for image in images:
-        canvas[: image.shape[0], x:x + image.shape[1]] = image
+        canvas[: image.shape[0], x : x + image.shape[1]] = image
         x += image.shape[1] + gap
     return canvas
 
@@ -192,6 +192,7 @@ def decode(data: bytes) -> np.ndarray:
 
 def png_header_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header says width x height (one empty IDAT chunk)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
@@ -219,9 +220,16 @@ def with_exif_orientation(image: np.ndarray, orientation: int) -> bytes:
 # --- liveness simulators ---------------------------------------------------------------------------
 
 
-def photo_in_hand(image: np.ndarray, turn: float = 0.0, tilt: float = 0.0, roll: float = 0.0,
-                  focal: float = 1.0, distance: float = 1.0, background: int = 90,
-                  scene: np.ndarray | None = None) -> np.ndarray:
+def photo_in_hand(
+    image: np.ndarray,
+    turn: float = 0.0,
+    tilt: float = 0.0,
+    roll: float = 0.0,
+    focal: float = 1.0,
+    distance: float = 1.0,
+    background: int = 90,
+    scene: np.ndarray | None = None,
+) -> np.ndarray:
     """A flat print of ``image`` seen by the camera after turning it ``turn`` degrees about the
     vertical axis, tilting it ``tilt`` degrees about the horizontal one and rolling it ``roll``
     degrees in its plane, at ``distance`` (1 = filling the frame) with a lens of focal length
@@ -236,9 +244,11 @@ def photo_in_hand(image: np.ndarray, turn: float = 0.0, tilt: float = 0.0, roll:
     def rotation(axis: str, degrees: float) -> np.ndarray:
         t = np.radians(degrees)
         c, s = np.cos(t), np.sin(t)
-        return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
-                "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
-                "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+        return {
+            "x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
+            "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+            "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]),
+        }[axis]
 
     r = rotation("y", turn) @ rotation("x", tilt) @ rotation("z", roll)
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
@@ -246,8 +256,9 @@ def photo_in_hand(image: np.ndarray, turn: float = 0.0, tilt: float = 0.0, roll:
     projected = points @ camera_matrix.T
     projected = projected[:, :2] / projected[:, 2:]
     homography = cv2.getPerspectiveTransform(corners.astype(np.float32), projected.astype(np.float32))
-    seen = cv2.warpPerspective(image, homography, (w, h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(background,) * 3)
+    seen = cv2.warpPerspective(
+        image, homography, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(background,) * 3
+    )
     if scene is None:
         return seen
     print_area = cv2.warpPerspective(np.full((h, w), 255, np.uint8), homography, (w, h), flags=cv2.INTER_NEAREST)
@@ -255,8 +266,15 @@ def photo_in_hand(image: np.ndarray, turn: float = 0.0, tilt: float = 0.0, roll:
     return np.where(print_area[:, :, None] > 0, seen, room)
 
 
-def turn_head(image: np.ndarray, box: tuple[int, int, int, int], keypoints, degrees: float,
-              radius: float = 0.62, nose: float = 0.35, supersample: int = 4) -> np.ndarray:
+def turn_head(
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    keypoints,
+    degrees: float,
+    radius: float = 0.62,
+    nose: float = 0.35,
+    supersample: int = 4,
+) -> np.ndarray:
     """Simulate the person in a frontal photo turning their head by ``degrees`` (> 0: the nose
     moves toward the image's right, i.e. the person turns to THEIR left).
 
@@ -290,7 +308,7 @@ def turn_head(image: np.ndarray, box: tuple[int, int, int, int], keypoints, degr
     along = np.clip((Y - eye_y) / span, 0.0, 1.0)  # 0 at the eye line, 1 at the nose tip
     below = np.clip(Y - nose_y, 0.0, None)
     ridge = nose * eye_distance * along * np.exp(-((X - nose_x) ** 2) / (2 * (0.13 * eye_distance) ** 2))
-    z = z + ridge * np.exp(-(below ** 2) / (2 * (0.15 * span) ** 2))
+    z = z + ridge * np.exp(-(below**2) / (2 * (0.15 * span) ** 2))
     xp = x0 + dx * c + z * s
     zp = -dx * s + z * c
 

@@ -30,7 +30,7 @@ ASTRONAUT = faces.astronaut()
 
 def roster_csv(world, photo_names):
     lines = ["姓名,身份证号,报考科目,照片"]
-    for (name, number, subjects), photo in zip(world.roster, photo_names):
+    for (name, number, subjects), photo in zip(world.roster, photo_names, strict=False):
         lines.append(f"{name},{number},{subjects},{photo}")
     return "\n".join(lines).encode()
 
@@ -57,8 +57,9 @@ async def send(http, world, challenge_id, frames, lang="zh"):
     form.add_field("challenge_id", challenge_id)
     for i, data in enumerate(frames):
         form.add_field("frame", data, filename=f"{i}.jpg", content_type="image/jpeg")
-    return await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck", data=form,
-                           headers={"Accept-Language": lang})
+    return await http.post(
+        f"/api/candidate/exams/{world.exam.id}/facecheck", data=form, headers={"Accept-Language": lang}
+    )
 
 
 async def turning_burst(face_engine, photo, direction):
@@ -67,8 +68,9 @@ async def turning_burst(face_engine, photo, direction):
     sign = 1 if direction == "left" else -1
     frames = [faces.encode(start)]
     for i, degrees in enumerate((10, 20, 30, 35)):
-        frames.append(faces.encode(faces.sensor(faces.turn_head(photo, base.box, base.keypoints, sign * degrees),
-                                                seed=10 + i)))
+        frames.append(
+            faces.encode(faces.sensor(faces.turn_head(photo, base.box, base.keypoints, sign * degrees), seed=10 + i))
+        )
     return frames
 
 
@@ -98,7 +100,9 @@ async def test_failures_say_why_and_what_to_do_and_three_lock(http, services, fa
     account = await candidate_client(http, world)
     ch = await challenge(http, world)
     # someone else (the astronaut) doing a perfect head turn
-    result = await (await send(http, world, ch["challenge_id"], await turning_burst(face_engine, ASTRONAUT, ch["direction"]))).json()
+    result = await (
+        await send(http, world, ch["challenge_id"], await turning_burst(face_engine, ASTRONAUT, ch["direction"]))
+    ).json()
     assert (result["passed"], result["reason"], result["strikes_left"]) == (False, "face_mismatch", 2)
     assert result["message"] == "人脸比对未通过" and "美瞳" in result["advice"]
     # the right person, but a still photo held up: no head turn
@@ -159,6 +163,7 @@ async def test_roster_photos_without_exactly_one_face_are_rejected(services):
     out = faces.encode(GRACE), faces.encode(faces.coffee()), faces.encode(two)
     import io
     import zipfile
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for i, data in enumerate(out):
@@ -168,10 +173,18 @@ async def test_roster_photos_without_exactly_one_face_are_rejected(services):
     async def progress(stage, done, total):
         seen.append((stage, done, total))
 
-    report = await services.importer.import_csv(ADMIN, world.exam.id, roster_csv(world, ["p0.jpg", "p1.jpg", "p2.jpg"]),
-                                                PhotoSource.from_zip(buf.getvalue(), 5 << 20), progress)
+    report = await services.importer.import_csv(
+        ADMIN,
+        world.exam.id,
+        roster_csv(world, ["p0.jpg", "p1.jpg", "p2.jpg"]),
+        PhotoSource.from_zip(buf.getvalue(), 5 << 20),
+        progress,
+    )
     assert [(r.status, [c for c, _ in r.reasons]) for r in report.rows] == [
-        ("updated", []), ("rejected", ["row_photo_no_face"]), ("rejected", ["row_photo_faces"])]
+        ("updated", []),
+        ("rejected", ["row_photo_no_face"]),
+        ("rejected", ["row_photo_faces"]),
+    ]
     assert ("faces", 3, 3) in seen and seen[-1][0] == "writing"
     # the reference embedding was computed once, at import, and cached under the model's name
     entry = await services.roster.entry(world.exam.id, world.roster[0][1])
@@ -184,7 +197,9 @@ async def test_no_reference_photo_is_a_clear_refusal(http, services):
     csv = f"姓名,身份证号,报考科目\n{world.roster[0][0]},{world.roster[0][1]},声乐\n".encode()
     await services.importer.import_csv(ADMIN, world.exam.id, csv, PhotoSource.empty())
     entry = await services.roster.entry(world.exam.id, world.roster[0][1])
-    await services.store.redis.hset(services.store.keys.roster_entry(world.exam.id, entry.id_number), "photo_sha256", "")
+    await services.store.redis.hset(
+        services.store.keys.roster_entry(world.exam.id, entry.id_number), "photo_sha256", ""
+    )
     await candidate_client(http, world)
     resp = await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
     err = (await resp.json())["error"]
@@ -210,8 +225,9 @@ async def test_a_full_pool_answers_busy_with_a_wait(models_dir, settings, redis,
         services.attach_face_pool(small)
         ch = await services.face_checks.challenge(account, world.exam.id)
         with pytest.raises(Exception) as caught:
-            await services.face_checks.check_queue_entry(account, world.exam.id, ch["challenge_id"],
-                                                         [faces.encode(GRACE)] * 3)
+            await services.face_checks.check_queue_entry(
+                account, world.exam.id, ch["challenge_id"], [faces.encode(GRACE)] * 3
+            )
         assert caught.value.code == "facecheck_busy" and caught.value.status == 503
         assert caught.value.params["seconds"] >= 1
     finally:
@@ -238,6 +254,7 @@ async def test_checks_run_off_the_event_loop(http, services, face_engine):
 
 async def test_missing_models_leave_the_server_up_and_name_the_command(tmp_path, redis_url, prefix, redis):
     from tests.conftest import fast_settings
+
     settings = fast_settings(tmp_path, redis_url, prefix, facecheck_workers=2, models_dir=tmp_path / "no-models")
     client = await new_client(create_app(settings, redis))
     try:

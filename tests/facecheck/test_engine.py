@@ -35,10 +35,12 @@ def test_no_face(face_engine):
 
 
 def test_two_faces(face_engine):
-    for frame in (faces.side_by_side(faces.astronaut(), faces.grace_hopper()),
-                  faces.side_by_side(faces.grace_hopper(), faces.grace_hopper()),
-                  # someone further back: half the size, still counted (the full-range detector)
-                  faces.side_by_side(faces.grace_hopper(), faces.scale(faces.grace_hopper(), 0.5))):
+    for frame in (
+        faces.side_by_side(faces.astronaut(), faces.grace_hopper()),
+        faces.side_by_side(faces.grace_hopper(), faces.grace_hopper()),
+        # someone further back: half the size, still counted (the full-range detector)
+        faces.side_by_side(faces.grace_hopper(), faces.scale(faces.grace_hopper(), 0.5)),
+    ):
         obs = face_engine.observe(frame)
         assert obs.reason == "face_multiple" and obs.quality["faces"] == 2
         assert obs.embedding is None
@@ -125,8 +127,11 @@ def test_metric(face_engine):
     assert face_engine.threshold == DEFAULT_THRESHOLDS["Dlib"]
     assert face_engine.distance(a, a) == 0.0
     assert face_engine.distance(a, b) == pytest.approx(face_engine.distance(b, a))
-    assert face_engine.distance(a, b) == FaceEngine.metric("Dlib", a, b) == pytest.approx(
-        float(np.linalg.norm(np.subtract(a, b))))
+    assert (
+        face_engine.distance(a, b)
+        == FaceEngine.metric("Dlib", a, b)
+        == pytest.approx(float(np.linalg.norm(np.subtract(a, b))))
+    )
     assert face_engine.matches(a, a) and not face_engine.matches(a, b)
     assert FaceEngine.metric("ArcFace", [1, 0], [0, 1]) == pytest.approx(1.0)  # cosine for the others
     assert FaceEngine.metric("ArcFace", [1, 2], [2, 4]) == pytest.approx(0.0)

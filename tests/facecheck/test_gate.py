@@ -17,9 +17,17 @@ async def fail(world, account, reason="face_mismatch", passed=False):
     services.frame_archive.save(world.exam.id, account.id, check_id, [jpeg(), jpeg((90, 90, 90))])
     entry = await services.roster.entry(world.exam.id, account.id_number)
     return await services.face_gate.record(
-        world.exam.id, Actor(account.id, "candidate"), passed=passed, reason="" if passed else reason,
-        distance=0.3 if passed else 0.8, check={"check_id": check_id, "frames": 2, "kind": "queue"},
-        kind="queue", name=entry.name, id_number=entry.id_number, photo_sha256=entry.photo_sha256), check_id
+        world.exam.id,
+        Actor(account.id, "candidate"),
+        passed=passed,
+        reason="" if passed else reason,
+        distance=0.3 if passed else 0.8,
+        check={"check_id": check_id, "frames": 2, "kind": "queue"},
+        kind="queue",
+        name=entry.name,
+        id_number=entry.id_number,
+        photo_sha256=entry.photo_sha256,
+    ), check_id
 
 
 async def test_three_failures_in_a_row_lock_and_open_one_review(world):
@@ -44,8 +52,14 @@ async def test_three_failures_in_a_row_lock_and_open_one_review(world):
     assert (outcome, strikes) == ("already_locked", 3)
     events = [e for _, e in await world.services.store.redis.xrange(world.services.store.keys.audit(world.exam.id))]
     names = [e["event"] for e in events if e["subject"] == account.id and e["event"].startswith("face_")]
-    assert names == ["face_check_failed", "face_check_passed", "face_check_failed", "face_check_failed",
-                     "face_check_failed", "face_review_opened"]
+    assert names == [
+        "face_check_failed",
+        "face_check_passed",
+        "face_check_failed",
+        "face_check_failed",
+        "face_check_failed",
+        "face_review_opened",
+    ]
 
 
 async def test_concurrent_failures_open_exactly_one_review(world):

@@ -60,8 +60,16 @@ def test_exif_orientation_is_applied():
     assert np.abs(upright.astype(int) - photo.astype(int)).mean() < 6  # JPEG noise only
 
 
-@pytest.mark.parametrize("data", [b"", b"hello", b"<html><body>not a picture</body></html>", b"\xff\xd8\xff" + b"\0" * 50,
-                                  b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello",
+        b"<html><body>not a picture</body></html>",
+        b"\xff\xd8\xff" + b"\0" * 50,
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+    ],
+)
 def test_not_an_image(data):
     assert rejected(data) == "image_invalid"
 

@@ -44,8 +44,15 @@ def test_the_fetched_models_pass(models_dir):
     assert files.embedding_weights("Dlib").name == "dlib_face_recognition_resnet_model_v1.dat"
 
 
-@pytest.mark.parametrize("missing", ["face_detection_short_range.tflite", "face_detection_full_range_sparse.tflite",
-                                     "shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "face_detection_short_range.tflite",
+        "face_detection_full_range_sparse.tflite",
+        "shape_predictor_5_face_landmarks.dat",
+        "dlib_face_recognition_resnet_model_v1.dat",
+    ],
+)
 def test_a_missing_file_names_itself_and_the_command(models_dir, tmp_path, missing):
     linked_copy(models_dir, tmp_path, skip=missing)
     with pytest.raises(ModelsMissing) as caught:

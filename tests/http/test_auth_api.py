@@ -113,8 +113,9 @@ async def test_forged_or_garbage_cookie_is_not_a_session(http):
 
 async def test_cookie_is_secure_under_tls(tmp_path, redis_url, prefix, redis):
     settings = fast_settings(tmp_path, redis_url, prefix, tls_self_signed=True, host="127.0.0.1")
-    from server.tls import ssl_context
     from server.store.embedded import free_port
+    from server.tls import ssl_context
+
     app = create_app(settings, redis)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -122,8 +123,11 @@ async def test_cookie_is_secure_under_tls(tmp_path, redis_url, prefix, redis):
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context(settings)).start()
     try:
         async with aiohttp.ClientSession() as session:
-            resp = await session.post(f"https://127.0.0.1:{port}/api/auth/register",
-                                      json={"phone": "13900139000", "password": "abc12345"}, ssl=False)
+            resp = await session.post(
+                f"https://127.0.0.1:{port}/api/auth/register",
+                json={"phone": "13900139000", "password": "abc12345"},
+                ssl=False,
+            )
             assert resp.status == 201
             assert "Secure" in resp.headers["Set-Cookie"]
             # the certificate is self-signed for localhost / 127.0.0.1: a verifying client refuses it

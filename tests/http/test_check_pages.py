@@ -12,10 +12,23 @@ from tests.http.test_pages import _asset_refs, _module_imports, _route_matches, 
 
 # Shared by both pages: the preview (playsinline for iOS) with its framing oval, the microphone
 # meter, the device check, the in-app-browser and blocked-camera notices, dead-camera recovery.
-COMMON = ['<video id="video" autoplay muted playsinline>', 'class="guide"', 'id="mic-level"', 'id="device-list"',
-          'id="start"', 'id="in-app"', 'id="camera-blocked"', 'id="camera-dead"', 'id="camera-restart"',
-          '<script type="module" src="/static/js/check.js"></script>', "设备检测", "麦克风", "重新打开摄像头",
-          "在浏览器中打开", "务必退出、关闭微信、QQ、录屏"]
+COMMON = [
+    '<video id="video" autoplay muted playsinline>',
+    'class="guide"',
+    'id="mic-level"',
+    'id="device-list"',
+    'id="start"',
+    'id="in-app"',
+    'id="camera-blocked"',
+    'id="camera-dead"',
+    'id="camera-restart"',
+    '<script type="module" src="/static/js/check.js"></script>',
+    "设备检测",
+    "麦克风",
+    "重新打开摄像头",
+    "在浏览器中打开",
+    "务必退出、关闭微信、QQ、录屏",
+]
 NEW_MODULES = ("check.js", "camera.js", "device.js", "facecheck.js")
 
 
@@ -37,8 +50,15 @@ async def test_practice_page(http, world):
 async def test_check_page_of_an_exam(http, world):
     await as_candidate(http, world)
     html = await get_html(http, f"/candidate/exams/{world.exam.id}/check")
-    for needle in COMMON + [f'data-exam-id="{world.exam.id}"', 'id="face-card"', 'id="face-box"', "人脸比对",
-                            world.exam.name, "进入面试前，考生应完成机位架设、通过人脸比对", 'id="booking-info"']:
+    for needle in COMMON + [
+        f'data-exam-id="{world.exam.id}"',
+        'id="face-card"',
+        'id="face-box"',
+        "人脸比对",
+        world.exam.name,
+        "进入面试前，考生应完成机位架设、通过人脸比对",
+        'id="booking-info"',
+    ]:
         assert needle in html, needle
 
 
@@ -50,9 +70,16 @@ async def test_candidate_home_links_to_practice(http, world):
 
 async def test_check_page_of_someone_elses_exam_is_a_clear_404_page(http, services, world):
     now = time.time()  # an exam this candidate is not on
-    other = await services.catalog.create_exam(ADMIN, school="另一所学院", name="另一场面试", booking_opens=now - 60,
-                                               booking_closes=now + 3600, notice="", pledge="",
-                                               subjects=[{"name": "声乐", "interview_minutes": 10}])
+    other = await services.catalog.create_exam(
+        ADMIN,
+        school="另一所学院",
+        name="另一场面试",
+        booking_opens=now - 60,
+        booking_closes=now + 3600,
+        notice="",
+        pledge="",
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
     await as_candidate(http, world)
     resp = await http.get(f"/candidate/exams/{other.id}/check", allow_redirects=False)
     assert resp.status == 404 and resp.content_type == "text/html"
@@ -112,8 +139,11 @@ async def test_modules_are_local_served_and_call_existing_routes(http, app, worl
     assert {f"/static/js/{m}" for m in NEW_MODULES} <= set(seen)
     # every API path the new modules call exists (a typo would only show in a browser)
     routes = [info.path for info in app[ROUTE_TABLE]]
-    calls = {re.sub(r"\$\{[^}]*\}", "{}", raw) for name in NEW_MODULES
-             for raw in re.findall(r'["`](/api/[^"`?]*)', seen[f"/static/js/{name}"])}
+    calls = {
+        re.sub(r"\$\{[^}]*\}", "{}", raw)
+        for name in NEW_MODULES
+        for raw in re.findall(r'["`](/api/[^"`?]*)', seen[f"/static/js/{name}"])
+    }
     assert len(calls) >= 4
     assert not [c for c in calls if not any(_route_matches(c, r) for r in routes)]
     assert "/healthz" in seen["/static/js/device.js"]  # the network check's round trip

@@ -19,7 +19,11 @@ async def test_import_progress_of_a_running_import(http, services, world):
     key = services.store.keys.import_progress("imp_0a1b2c3d4e5f")
     await services.store.redis.hset(key, mapping={"stage": "faces", "done": 3, "total": 9, "exam_id": world.exam.id})
     assert await (await http.get("/api/admin/imports/imp_0a1b2c3d4e5f")).json() == {
-        "stage": "faces", "done": 3, "total": 9, "exam_id": world.exam.id}
+        "stage": "faces",
+        "done": 3,
+        "total": 9,
+        "exam_id": world.exam.id,
+    }
 
 
 async def test_the_favicon_is_there_without_a_session(http):

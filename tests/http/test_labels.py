@@ -20,12 +20,17 @@ from tests.conftest import PASSWORD, login
 SERVER = Path(__file__).resolve().parents[2] / "server"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # events whose name is built at run time: prefix -> every ending it takes
-DYNAMIC = {"face_review_": ("approved", "rejected"), "identity_appeal_": ("approved", "rejected"),
-           "queue_": ("joined", "reentered")}
+DYNAMIC = {
+    "face_review_": ("approved", "rejected"),
+    "identity_appeal_": ("approved", "rejected"),
+    "queue_": ("joined", "reentered"),
+}
 # ``**mapping`` passed into an audit entry: the keys it may hold
-EXPANDED = {"names": ("phone", "email", "username"),
-            "changes": ("school", "name", "booking_opens", "booking_closes", "notice", "pledge"),
-            "data": ("pledge_sha256",)}
+EXPANDED = {
+    "names": ("phone", "email", "username"),
+    "changes": ("school", "name", "booking_opens", "booking_closes", "notice", "pledge"),
+    "data": ("pledge_sha256",),
+}
 MOVE_PARAMS = {"reason", "event", "stats"}  # WaitingQueue._move's own keywords; the others are audit data
 
 
@@ -59,8 +64,12 @@ def _python_audit() -> tuple[set[str], set[str], set[str]]:
             elif name == "_step" and len(call.args) >= 4:
                 event_arg = call.args[3]
             elif name in ("_move", "_try_move"):  # (_try_move forwards its **kwargs to _move)
-                data_kw = [k for k in call.keywords if k.arg not in MOVE_PARAMS
-                           and not (k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "kwargs")]
+                data_kw = [
+                    k
+                    for k in call.keywords
+                    if k.arg not in MOVE_PARAMS
+                    and not (k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "kwargs")
+                ]
                 event_arg = next((k.value for k in call.keywords if k.arg == "event"), None)
                 keys.add("room")  # every move's data names the room
             else:
@@ -113,9 +122,19 @@ def chinese(code: str) -> str:
 
 def test_the_source_scan_finds_the_events_it_should():
     events = audit_events()
-    assert {"queue_reentered", "queue_called", "queue_absent", "face_check_failed", "face_review_approved",
-            "identity_appeal_rejected", "roster_entry_updated", "pledge_signed", "recording_stopped",
-            "account_created", "slot_booked"} <= events
+    assert {
+        "queue_reentered",
+        "queue_called",
+        "queue_absent",
+        "face_check_failed",
+        "face_review_approved",
+        "identity_appeal_rejected",
+        "roster_entry_updated",
+        "pledge_signed",
+        "recording_stopped",
+        "account_created",
+        "slot_booked",
+    } <= events
     assert {"waited_s", "away_s", "arrival", "device", "reason", "from", "to", "room", "examiners"} <= audit_keys()
 
 
@@ -231,7 +250,9 @@ def test_no_module_keeps_its_own_label_table_or_time_zone():
     assert len(modules) > 15
     for path in modules:
         text = path.read_text(encoding="utf-8")
-        assert not LABEL_PAIR.search(text), f"{path.relative_to(JS)}: a code -> [zh, en] label table: {LABEL_PAIR.search(text)[0]}"
+        assert not LABEL_PAIR.search(text), (
+            f"{path.relative_to(JS)}: a code -> [zh, en] label table: {LABEL_PAIR.search(text)[0]}"
+        )
         assert "Asia/Shanghai" not in text, path.relative_to(JS)
     assert LABEL_PAIR.search('  absent: ["缺考 / 已离开", "Absent / left"],')  # the pattern finds what it should
     for path in (SERVER.parent / "web" / "templates").glob("*.html"):

@@ -11,9 +11,18 @@ async def test_interview_page_for_the_candidates_own_exam(http, world):
     resp = await http.get(f"/candidate/exams/{world.exam.id}/interview")
     html = await resp.text()
     assert resp.status == 200
-    for needle in ('id="video" autoplay muted playsinline', 'id="self-video" autoplay muted playsinline', 'id="join"',
-                   'id="face-box"', 'id="aux-qr"', 'src="/static/js/interview.js"', "开启声音并进入候考",
-                   "考生的前一位考生进入面试后，系统会发出语音提醒", "双机位", "在浏览器中打开"):
+    for needle in (
+        'id="video" autoplay muted playsinline',
+        'id="self-video" autoplay muted playsinline',
+        'id="join"',
+        'id="face-box"',
+        'id="aux-qr"',
+        'src="/static/js/interview.js"',
+        "开启声音并进入候考",
+        "考生的前一位考生进入面试后，系统会发出语音提醒",
+        "双机位",
+        "在浏览器中打开",
+    ):
         assert needle in html, needle
     resp = await http.get("/candidate/exams/exam_000000000000/interview")
     assert resp.status == 404 and "考试不存在" in await resp.text()
@@ -26,8 +35,16 @@ async def test_room_page_only_for_an_examiner_on_its_panel(http, services, world
     resp = await http.get(f"/examiner/rooms/{world.rooms[0].id}")
     html = await resp.text()
     assert resp.status == 200
-    for needle in ('id="call-next"', 'id="cand-video"', 'id="aux-video"', 'id="self-video" autoplay playsinline muted',
-                   'id="queue-table"', 'id="remove-form"', 'data-length-s="600"', "叫号"):
+    for needle in (
+        'id="call-next"',
+        'id="cand-video"',
+        'id="aux-video"',
+        'id="self-video" autoplay playsinline muted',
+        'id="queue-table"',
+        'id="remove-form"',
+        'data-length-s="600"',
+        "叫号",
+    ):
         assert needle in html, needle
     other = await services.directory.create("examiner", PASSWORD, Actor.system(), name="other", username="examiner-two")
     await login(http, other.username, PASSWORD)

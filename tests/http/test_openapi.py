@@ -93,8 +93,11 @@ def test_every_served_route_goes_through_the_role_table(app):
     """A route added to the router directly would skip the role check and this spec's test.
 
     socket.io's endpoint is the one exception: it authenticates on connect, per namespace."""
-    served = {(r.method, r.resource.canonical) for r in app.router.routes()
-              if r.method != "HEAD" and not r.resource.canonical.startswith(("/static", "/socket.io"))}
+    served = {
+        (r.method, r.resource.canonical)
+        for r in app.router.routes()
+        if r.method != "HEAD" and not r.resource.canonical.startswith(("/static", "/socket.io"))
+    }
     assert served == {(r.method, r.path) for r in routes(app)}
 
 
@@ -162,8 +165,9 @@ def test_error_codes_are_real_and_every_code_is_documented(spec):
             schema = resolve(spec, node["content"]["application/json"]["schema"])
             assert schema is spec["components"]["schemas"]["Error"]
     report = spec["components"]["schemas"]["ImportReport"]
-    row_codes = set(report["properties"]["rows"]["items"]["properties"]["reasons"]["items"]
-                    ["properties"]["code"]["enum"])
+    row_codes = set(
+        report["properties"]["rows"]["items"]["properties"]["reasons"]["items"]["properties"]["code"]["enum"]
+    )
     assert documented - set(MESSAGES) == set(), "codes the server never sends"
     assert row_codes - set(MESSAGES) == set()
     assert {c for c in MESSAGES if c.startswith("row_")} <= row_codes

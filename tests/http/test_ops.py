@@ -33,6 +33,7 @@ async def test_every_answer_has_a_request_id_and_a_json_log_line(http, caplog):
     records = [r for r in caplog.records if r.getMessage() == "request" and getattr(r, "path", "") == "/api/auth/me"]
     assert records and records[-1].status == 401
     from server.logs import JsonFormatter, request_id
+
     token = request_id.set("abc123")
     try:
         line = json.loads(JsonFormatter().format(records[-1]))
@@ -49,6 +50,7 @@ async def test_redis_lost_while_running_gives_503_and_recovers(tmp_path, prefix)
     http = await new_client(app)
     from server.http.context import SERVICES
     from server.store.audit import Actor
+
     await app[SERVICES].directory.create("admin", PASSWORD, Actor.system(), username="admin-one")
     await login(http, "admin-one", PASSWORD)
     port = server.port
@@ -75,6 +77,7 @@ async def test_redis_lost_while_running_gives_503_and_recovers(tmp_path, prefix)
 async def test_app_refuses_to_start_without_redis(tmp_path, prefix):
     from server.app import StartupError
     from server.store.embedded import free_port
+
     url = f"redis://127.0.0.1:{free_port()}/0"
     app = create_app(fast_settings(tmp_path, url, prefix))
     try:

@@ -13,15 +13,48 @@ PAGES = ("/candidate", "/examiner", "/proctor", "/admin")
 
 # Key elements of each page: the forms and containers its module fills in, and the UI's Chinese wording.
 KEY_ELEMENTS = {
-    "/candidate": ['id="identity-form"', 'name="name"', 'name="id_number"', 'id="step-confirm"', 'id="step-notice"',
-                   'id="step-pledge"', 'id="step-booking"', "身份证号中带有 X 请输入大写 X", "认证后不可更改信息",
-                   "预约完成后不可修改", "考前阅读", "诚信承诺书"],
+    "/candidate": [
+        'id="identity-form"',
+        'name="name"',
+        'name="id_number"',
+        'id="step-confirm"',
+        'id="step-notice"',
+        'id="step-pledge"',
+        'id="step-booking"',
+        "身份证号中带有 X 请输入大写 X",
+        "认证后不可更改信息",
+        "预约完成后不可修改",
+        "考前阅读",
+        "诚信承诺书",
+    ],
     "/examiner": ['id="room-list"', "我的考场", "考生按进入的顺序排队面试"],
-    "/proctor": ['id="appeal-table"', 'id="audit-form"', 'name="exam_id"', 'id="audit-log"', "身份认证申诉", "审计日志"],
-    "/admin": ['id="exam-form"', 'name="booking_opens"', 'name="booking_closes"', 'id="subject-rows"',
-               'id="subject-form"', 'id="room-form"', 'id="slot-form"', 'id="roster-form"', 'name="file"',
-               'name="photos"', 'id="roster-table"', 'id="booking-table"', 'id="audit-log"', 'id="user-form"',
-               'id="user-table"', "考试列表", "账号管理"],
+    "/proctor": [
+        'id="appeal-table"',
+        'id="audit-form"',
+        'name="exam_id"',
+        'id="audit-log"',
+        "身份认证申诉",
+        "审计日志",
+    ],
+    "/admin": [
+        'id="exam-form"',
+        'name="booking_opens"',
+        'name="booking_closes"',
+        'id="subject-rows"',
+        'id="subject-form"',
+        'id="room-form"',
+        'id="slot-form"',
+        'id="roster-form"',
+        'name="file"',
+        'name="photos"',
+        'id="roster-table"',
+        'id="booking-table"',
+        'id="audit-log"',
+        'id="user-form"',
+        'id="user-table"',
+        "考试列表",
+        "账号管理",
+    ],
 }
 MODULE = {"/candidate": "candidate.js", "/examiner": "examiner.js", "/proctor": "proctor.js", "/admin": "admin.js"}
 
@@ -65,12 +98,22 @@ async def test_logged_out_goes_to_login_with_next(http, world, path):
     assert resp.headers["Location"] == f"/login?next={path}"
 
 
-@pytest.mark.parametrize("role,path", [
-    ("candidate", "/admin"), ("candidate", "/examiner"), ("candidate", "/proctor"),
-    ("examiner", "/candidate"), ("examiner", "/admin"), ("examiner", "/proctor"),
-    ("proctor", "/admin"), ("proctor", "/candidate"), ("proctor", "/examiner"),
-    ("admin", "/candidate"), ("admin", "/examiner"),
-])
+@pytest.mark.parametrize(
+    "role,path",
+    [
+        ("candidate", "/admin"),
+        ("candidate", "/examiner"),
+        ("candidate", "/proctor"),
+        ("examiner", "/candidate"),
+        ("examiner", "/admin"),
+        ("examiner", "/proctor"),
+        ("proctor", "/admin"),
+        ("proctor", "/candidate"),
+        ("proctor", "/examiner"),
+        ("admin", "/candidate"),
+        ("admin", "/examiner"),
+    ],
+)
 async def test_wrong_role_is_refused(http, world, role, path):
     await as_role(http, world, role)
     resp = await http.get(path, allow_redirects=False)
@@ -150,8 +193,9 @@ async def test_pages_use_only_local_assets_and_every_module_is_served(http, worl
 
 def _route_matches(call: str, route: str) -> bool:
     a, b = call.strip("/").split("/"), route.strip("/").split("/")
-    return len(a) == len(b) and all(x == y or (y.startswith("{") and y.endswith("}")) or x == "{}"
-                                    for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x == y or (y.startswith("{") and y.endswith("}")) or x == "{}" for x, y in zip(a, b, strict=False)
+    )
 
 
 async def test_every_api_path_the_modules_call_exists(http, app):

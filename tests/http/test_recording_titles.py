@@ -12,5 +12,10 @@ async def test_each_file_carries_its_segment_and_length(http, services, world):
     await login(http, "admin-one", PASSWORD)
     (rec,) = (await (await http.get(f"/api/admin/exams/{world.exam.id}/recordings")).json())["recordings"]
     video, audio = rec["tracks"]
-    assert (video["participant_name"], video["kind"], video["segment"], video["duration_s"]) == ("考生0", "video", 0, 10.0)
+    assert (video["participant_name"], video["kind"], video["segment"], video["duration_s"]) == (
+        "考生0",
+        "video",
+        0,
+        10.0,
+    )
     assert (audio["kind"], audio["segment"], audio["duration_s"]) == ("audio", 0, 10.0)

@@ -21,11 +21,32 @@ async def recorded(services, world, account_id: str, interview_id: str = "intv_0
     (folder / f"{account_id}-video-0.webm").write_bytes(VIDEO)
     (folder / f"{account_id}-audio-0.webm").write_bytes(AUDIO)
     (folder / "secret.webm").write_bytes(b"not listed")
-    manifest = {"interview_id": interview_id, "status": "closed", "tracks": [
-        {"participant_id": account_id, "kind": "video", "file": f"{account_id}-video-0.webm", "size": len(VIDEO),
-         "sha256": "a" * 64, "started_at": 1.0, "ended_at": 11.0, "width": 640, "height": 480},
-        {"participant_id": account_id, "kind": "audio", "file": f"{account_id}-audio-0.webm", "size": len(AUDIO),
-         "sha256": "b" * 64, "started_at": 1.0, "ended_at": 11.0}]}
+    manifest = {
+        "interview_id": interview_id,
+        "status": "closed",
+        "tracks": [
+            {
+                "participant_id": account_id,
+                "kind": "video",
+                "file": f"{account_id}-video-0.webm",
+                "size": len(VIDEO),
+                "sha256": "a" * 64,
+                "started_at": 1.0,
+                "ended_at": 11.0,
+                "width": 640,
+                "height": 480,
+            },
+            {
+                "participant_id": account_id,
+                "kind": "audio",
+                "file": f"{account_id}-audio-0.webm",
+                "size": len(AUDIO),
+                "sha256": "b" * 64,
+                "started_at": 1.0,
+                "ended_at": 11.0,
+            },
+        ],
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     await services.recordings.stopped(interview_id, manifest)
     return manifest
@@ -40,8 +61,12 @@ async def test_admin_lists_plays_and_downloads_recordings(http, services, world)
     assert resp.status == 200, await resp.text()
     body = await resp.json()
     (rec,) = body["recordings"]
-    assert (rec["interview_id"], rec["state"], rec["candidate_name"], rec["room_name"]) == \
-        ("intv_0000000000aa", "stopped", "考生0", world.rooms[0].name)
+    assert (rec["interview_id"], rec["state"], rec["candidate_name"], rec["room_name"]) == (
+        "intv_0000000000aa",
+        "stopped",
+        "考生0",
+        world.rooms[0].name,
+    )
     assert rec["bytes"] == len(VIDEO) + len(AUDIO)
     video, audio = rec["tracks"]
     assert video["content_type"] == "video/webm" and audio["content_type"] == "audio/webm"
@@ -82,8 +107,15 @@ async def test_recordings_are_for_the_admin_only(http, services, world):
 async def test_audit_export_is_csv_with_bom_oldest_first(http, services, world):
     candidate = await world.candidate(0)
     redis, keys = services.store.redis, services.store.keys
-    await audit.add(redis, keys, world.exam.id, "queue_removed", Actor(world.staff["examiner"].id, "examiner"),
-                    candidate.id, reason="=HYPERLINK(\"http://x\")，手机离开画面")
+    await audit.add(
+        redis,
+        keys,
+        world.exam.id,
+        "queue_removed",
+        Actor(world.staff["examiner"].id, "examiner"),
+        candidate.id,
+        reason='=HYPERLINK("http://x")，手机离开画面',
+    )
     await login(http, "admin-one", PASSWORD)
     resp = await http.get(f"/api/admin/exams/{world.exam.id}/audit.csv")
     assert resp.status == 200 and resp.content_type == "text/csv"

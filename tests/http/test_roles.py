@@ -89,8 +89,9 @@ async def test_table_covers_every_route(app):
     declared = {(r.method, r.path): r.roles for r in app[ROUTE_TABLE]}
     assert set(declared) == set(EXPECTED), set(declared) ^ set(EXPECTED)
     for key, roles in declared.items():
-        assert (roles if isinstance(roles, str) else set(roles)) == \
-            (EXPECTED[key] if isinstance(EXPECTED[key], str) else set(EXPECTED[key])), key
+        assert (roles if isinstance(roles, str) else set(roles)) == (
+            EXPECTED[key] if isinstance(EXPECTED[key], str) else set(EXPECTED[key])
+        ), key
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -98,11 +99,23 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     services = app[SERVICES]
     candidate = await world.candidate(0)
     accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
-    ids = {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "account_id": candidate.id,
-           "appeal_id": "appeal_x", "id_number": world.roster[0][1], "sha256": "0" * 64, "lang": "en",
-           "review_id": "review_000000000000", "check_id": "check_000000000000", "import_id": "imp_000000000000",
-           "index": "0", "token": await services.aux_tokens.issue(world.exam.id, candidate.id),
-           "room_id": world.rooms[0].id, "interview_id": "intv_000000000000", "name": "x-video-0.webm"}
+    ids = {
+        "exam_id": world.exam.id,
+        "slot_id": world.slots[0].id,
+        "account_id": candidate.id,
+        "appeal_id": "appeal_x",
+        "id_number": world.roster[0][1],
+        "sha256": "0" * 64,
+        "lang": "en",
+        "review_id": "review_000000000000",
+        "check_id": "check_000000000000",
+        "import_id": "imp_000000000000",
+        "index": "0",
+        "token": await services.aux_tokens.issue(world.exam.id, candidate.id),
+        "room_id": world.rooms[0].id,
+        "interview_id": "intv_000000000000",
+        "name": "x-video-0.webm",
+    }
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)
         headers = {}

@@ -103,8 +103,10 @@ async def test_several_reasons_name_each_candidate_in_line_order(live, services)
     assert err.params["why"] == "mixed"
     assert [b["why"] for b in err.params["blocked"]] == ["face_check_pending", "disconnected", "face_check_pending"]
     zh = err.message("zh")
-    assert zh == (f"暂无可叫号的考生（候考 3 人）：{name(live, 0)}、{name(live, 2)} 尚未通过人脸核验（等待人脸核验），"
-                  f"通过后才能叫号；{name(live, 1)} 已断线，重新连接后才能叫号"), zh
+    assert zh == (
+        f"暂无可叫号的考生（候考 3 人）：{name(live, 0)}、{name(live, 2)} 尚未通过人脸核验（等待人脸核验），"
+        f"通过后才能叫号；{name(live, 1)} 已断线，重新连接后才能叫号"
+    ), zh
 
 
 async def test_a_long_line_names_the_first_few(services):

@@ -76,19 +76,27 @@ async def test_entering_needs_the_booked_slot_and_its_time(services):
     with pytest.raises(UserError) as err:
         await services.queue.join(account, live.exam.id, live.slot.id, FIT_DEVICE, now=live.slot.ends_at + 1)
     assert err.value.code == "queue_slot_over"
-    entry = await services.queue.join(account, live.exam.id, live.slot.id, FIT_DEVICE,
-                                      now=live.slot.starts_at - 14 * 60)
+    entry = await services.queue.join(
+        account, live.exam.id, live.slot.id, FIT_DEVICE, now=live.slot.starts_at - 14 * 60
+    )
     assert entry.state == "waiting_face_check"
 
 
-@pytest.mark.parametrize("device, codes", [
-    ({**FIT_DEVICE, "battery_level": 0.12, "charging": False}, ["device_battery_low"]),
-    ({**FIT_DEVICE, "camera": "denied", "microphone": "prompt"}, ["device_camera_denied", "device_microphone_denied"]),
-    ({**FIT_DEVICE, "in_app": "微信"}, ["device_in_app_browser"]),
-    ({**FIT_DEVICE, "browser": "Safari", "browser_version": "12.1"}, ["device_browser_old"]),
-])
-async def test_an_unfit_device_is_refused_with_every_reason_and_nothing_changes(live, services, redis, prefix,
-                                                                               device, codes):
+@pytest.mark.parametrize(
+    "device, codes",
+    [
+        ({**FIT_DEVICE, "battery_level": 0.12, "charging": False}, ["device_battery_low"]),
+        (
+            {**FIT_DEVICE, "camera": "denied", "microphone": "prompt"},
+            ["device_camera_denied", "device_microphone_denied"],
+        ),
+        ({**FIT_DEVICE, "in_app": "微信"}, ["device_in_app_browser"]),
+        ({**FIT_DEVICE, "browser": "Safari", "browser_version": "12.1"}, ["device_browser_old"]),
+    ],
+)
+async def test_an_unfit_device_is_refused_with_every_reason_and_nothing_changes(
+    live, services, redis, prefix, device, codes
+):
     account = await live.booked(0)
     before = await snapshot(redis, prefix)
     with pytest.raises(UserError) as err:
@@ -100,8 +108,9 @@ async def test_an_unfit_device_is_refused_with_every_reason_and_nothing_changes(
 
 async def test_low_battery_is_fine_while_charging(live, services):
     account = await live.booked(0)
-    entry = await services.queue.join(account, live.exam.id, live.slot.id,
-                                      {**FIT_DEVICE, "battery_level": 0.05, "charging": True})
+    entry = await services.queue.join(
+        account, live.exam.id, live.slot.id, {**FIT_DEVICE, "battery_level": 0.05, "charging": True}
+    )
     assert entry.state == "waiting_face_check"
 
 
@@ -135,8 +144,9 @@ async def test_call_next_on_an_empty_queue_or_a_busy_room_is_refused(live, servi
 async def test_two_examiners_calling_at_once_admit_one_candidate(live, services):
     await ready(live, 0)
     await ready(live, 1)
-    results = await asyncio.gather(*(services.queue.call_next(examiner(live), live.room.id) for _ in range(5)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(services.queue.call_next(examiner(live), live.room.id) for _ in range(5)), return_exceptions=True
+    )
     admitted = [r for r in results if not isinstance(r, Exception)]
     assert len(admitted) == 1
     assert {r.code for r in results if isinstance(r, UserError)} == {"room_busy"}
@@ -164,8 +174,9 @@ async def test_finished_interviews_set_the_estimated_wait(live, services):
     people = [await ready(live, i) for i in range(3)]
     await services.queue.call_next(examiner(live), live.room.id)
     await services.queue.enter_room(people[0], live.room.id)
-    await services.store.redis.hset(services.store.keys.queue_entry(live.room.id, people[0].id), "in_room_at",
-                                    time.time() - 300)  # the interview began 5 minutes ago
+    await services.store.redis.hset(
+        services.store.keys.queue_entry(live.room.id, people[0].id), "in_room_at", time.time() - 300
+    )  # the interview began 5 minutes ago
     await services.queue.finish(examiner(live), live.room.id, people[0].id)
     view = await room_view(services.store, live.room.id)
     assert 299 <= view.average_s <= 302
@@ -224,8 +235,9 @@ async def test_removed_candidates_see_the_reason_and_reenter_at_the_end(live, se
     assert again.state == "waiting"  # the face check passed minutes ago still counts
     view = await room_view(services.store, live.room.id)
     assert [e.account for e in view.line] == [second.id, first.id]
-    events = [e["event"] for e in await audit.read(services.store.redis, services.store.keys, live.exam.id,
-                                                    subject=first.id)]
+    events = [
+        e["event"] for e in await audit.read(services.store.redis, services.store.keys, live.exam.id, subject=first.id)
+    ]
     assert "queue_removed" in events and "queue_reentered" in events
 
 

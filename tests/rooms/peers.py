@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from aiortc import sdp as aiortc_sdp
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 COLORS = {  # Y, U, V of a solid picture per participant, recognisable after decoding
     "red": (81, 90, 240),
@@ -49,7 +49,7 @@ class ColorTrack(VideoStreamTrack):
         pts, time_base = await self.next_timestamp()
         data = self._base.copy()
         x = (self.frames * 4) % (self.width - 16)
-        data[8:24, x:x + 16] = 16
+        data[8:24, x : x + 16] = 16
         frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
         frame.pts, frame.time_base = pts, time_base
         self.frames += 1
@@ -70,9 +70,17 @@ class Received:
 class Client:
     """One participant: a browser stand-in holding one peer connection to the room."""
 
-    def __init__(self, room, participant_id: str, kind: str, color: str = "red",
-                 audio: bool = True, video: bool = True, size=(160, 120),
-                 config: RTCConfiguration | None = None) -> None:
+    def __init__(
+        self,
+        room,
+        participant_id: str,
+        kind: str,
+        color: str = "red",
+        audio: bool = True,
+        video: bool = True,
+        size=(160, 120),
+        config: RTCConfiguration | None = None,
+    ) -> None:
         self.room = room
         self.config = config or RTCConfiguration(iceServers=[])
         self.participant_id = participant_id
@@ -193,8 +201,9 @@ async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05) -> b
     return bool(predicate())
 
 
-def encode_clip(frames: int = 60, width: int = 160, height: int = 120, fps: int = 30,
-                gop: int = 30, bitrate: int = 300_000) -> list[tuple[bytes, bool]]:
+def encode_clip(
+    frames: int = 60, width: int = 160, height: int = 120, fps: int = 30, gop: int = 30, bitrate: int = 300_000
+) -> list[tuple[bytes, bool]]:
     """VP8 packets (data, keyframe) of a generated clip, encoded once with PyAV."""
     enc = av.CodecContext.create("libvpx", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
@@ -225,7 +234,7 @@ def encode_opus(packets: int = 50) -> list[bytes]:
     pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
     out = []
     for i in range(packets):
-        chunk = np.repeat(pcm[i * 960:(i + 1) * 960], 2).reshape(1, -1)
+        chunk = np.repeat(pcm[i * 960 : (i + 1) * 960], 2).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
         frame.sample_rate, frame.pts = 48000, i * 960
         out.extend(bytes(p) for p in enc.encode(frame))

@@ -27,8 +27,7 @@ async def test_forged_truncated_and_foreign_tokens_are_refused(services):
     tokens = AuxTokens(services.store, ttl_s=600, max_devices=3)
     good = await tokens.issue("exam_00000000abcd", "acct_00000000abcd")
     payload, signature = good.split(".")
-    for bad in (None, 42, "", "no-dot", good + ".x", good[:-2], f"{payload}.{signature[::-1]}",
-                "x" * 500):
+    for bad in (None, 42, "", "no-dot", good + ".x", good[:-2], f"{payload}.{signature[::-1]}", "x" * 500):
         assert await refused(tokens, bad) == "aux_token_invalid", bad
     # same payload signed with another secret (another deployment): refused
     other_key = services.store.keys.prefix + "secret:aux"

@@ -47,19 +47,24 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -75,13 +80,32 @@ def turn(tmp_path_factory):
     log = folder / "turnserver.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [binary, "-n", "--no-cli", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-             f"--listening-port={free_port()}", f"--tls-listening-port={tls_port}",
-             "--no-udp", "--no-tcp", "--no-dtls", f"--cert={cert}", f"--pkey={key}",
-             "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}", "--realm=interview.test",
-             "--allow-loopback-peers", "--log-file=stdout", "--simple-log", "--verbose",
-             f"--pidfile={folder / 'turnserver.pid'}", f"--userdb={folder / 'turndb'}"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                binary,
+                "-n",
+                "--no-cli",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                f"--listening-port={free_port()}",
+                f"--tls-listening-port={tls_port}",
+                "--no-udp",
+                "--no-tcp",
+                "--no-dtls",
+                f"--cert={cert}",
+                f"--pkey={key}",
+                "--lt-cred-mech",
+                f"--user={TURN_USER}:{TURN_PASSWORD}",
+                "--realm=interview.test",
+                "--allow-loopback-peers",
+                "--log-file=stdout",
+                "--simple-log",
+                "--verbose",
+                f"--pidfile={folder / 'turnserver.pid'}",
+                f"--userdb={folder / 'turndb'}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -109,8 +133,7 @@ def nominated(pc):
 
 
 def candidate_types(sdp: str) -> set[str]:
-    return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines()
-            if line.startswith("a=candidate:")}
+    return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines() if line.startswith("a=candidate:")}
 
 
 async def test_a_peer_that_cannot_use_udp_reaches_the_room_through_turn_over_tls(turn, monkeypatch):
@@ -119,8 +142,15 @@ async def test_a_peer_that_cannot_use_udp_reaches_the_room_through_turn_over_tls
     board = Switchboard()
     room = MediaRoom("room-turn", board, ice_servers=servers)
     # the candidate's phone: only relayed candidates, its TURN connection is TLS over TCP
-    phone = board.add(Client(room, "cand", "candidate", color="red", config=RTCConfiguration(
-        iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)))
+    phone = board.add(
+        Client(
+            room,
+            "cand",
+            "candidate",
+            color="red",
+            config=RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY),
+        )
+    )
     examiner = board.add(Client(room, "exam", "examiner", color="blue"))
     try:
         await examiner.join()
@@ -134,8 +164,11 @@ async def test_a_peer_that_cannot_use_udp_reaches_the_room_through_turn_over_tls
         assert await wait_for(lambda: phone.received_from().get(("exam", "video"), 0) > 10, 20)
         local, _ = nominated(phone.pc)
         assert local.type == "relay" and local.host == "127.0.0.1"
-        sessions = [line for line in turn.log.read_text(errors="replace").splitlines()
-                    if f"new, realm=<interview.test>, username=<{TURN_USER}>" in line]
+        sessions = [
+            line
+            for line in turn.log.read_text(errors="replace").splitlines()
+            if f"new, realm=<interview.test>, username=<{TURN_USER}>" in line
+        ]
         assert sessions and all("method=TLS" in line for line in sessions)
     finally:
         await room.close()
@@ -159,20 +192,23 @@ async def test_without_ice_servers_only_host_candidates_are_offered():
         await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize("value, complaint", [
-    ("not json", "not valid JSON"),
-    ('{"urls": "stun:x"}', "JSON list"),
-    ('[{"url": "stun:x"}]', "urls"),
-    ('[{"urls": "stun:x", "password": "p"}]', "unknown keys"),
-    ('[{"urls": "http://turn.example.edu"}]', "not a stun:, turn: or turns: URL"),
-    ('[{"urls": "turns:t.example.edu:443?transport=udp", "username": "u", "credential": "p"}]', "TCP only"),
-    ('[{"urls": "turn:t.example.edu:3478?transport=sctp", "username": "u", "credential": "p"}]', "udp or tcp"),
-    ('[{"urls": ["stun:s.example.edu", "turn:t.example.edu"]}]', "username and a credential"),
-    ('[{"urls": "stuns:s.example.edu"}]', "stuns: is not supported"),
-    ('[{"urls": "stun:s.example.edu?transport=udp"}]', "must not contain transport"),
-    ('[{"urls": []}]', "urls"),
-    ('[{"urls": "turn:t.example.edu", "username": "u", "credential": 5}]', "credential must be a string"),
-])
+@pytest.mark.parametrize(
+    "value, complaint",
+    [
+        ("not json", "not valid JSON"),
+        ('{"urls": "stun:x"}', "JSON list"),
+        ('[{"url": "stun:x"}]', "urls"),
+        ('[{"urls": "stun:x", "password": "p"}]', "unknown keys"),
+        ('[{"urls": "http://turn.example.edu"}]', "not a stun:, turn: or turns: URL"),
+        ('[{"urls": "turns:t.example.edu:443?transport=udp", "username": "u", "credential": "p"}]', "TCP only"),
+        ('[{"urls": "turn:t.example.edu:3478?transport=sctp", "username": "u", "credential": "p"}]', "udp or tcp"),
+        ('[{"urls": ["stun:s.example.edu", "turn:t.example.edu"]}]', "username and a credential"),
+        ('[{"urls": "stuns:s.example.edu"}]', "stuns: is not supported"),
+        ('[{"urls": "stun:s.example.edu?transport=udp"}]', "must not contain transport"),
+        ('[{"urls": []}]', "urls"),
+        ('[{"urls": "turn:t.example.edu", "username": "u", "credential": 5}]', "credential must be a string"),
+    ],
+)
 def test_a_bad_ice_servers_setting_stops_the_server_with_the_reason(value, complaint):
     with pytest.raises(ConfigError) as caught:
         load_settings(env={}, ice_servers=value)
@@ -180,9 +216,16 @@ def test_a_bad_ice_servers_setting_stops_the_server_with_the_reason(value, compl
 
 
 def test_a_good_ice_servers_setting_is_handed_over_as_written():
-    value = json.dumps([{"urls": "stun:stun.example.edu:3478"},
-                        {"urls": ["turns:turn.example.edu:443?transport=tcp", "turn:turn.example.edu"],
-                         "username": "u", "credential": "p"}])
+    value = json.dumps(
+        [
+            {"urls": "stun:stun.example.edu:3478"},
+            {
+                "urls": ["turns:turn.example.edu:443?transport=tcp", "turn:turn.example.edu"],
+                "username": "u",
+                "credential": "p",
+            },
+        ]
+    )
     assert load_settings(env={}, ice_servers=value).ice_servers == value
     assert parse_ice_servers(value)[1]["urls"][0].startswith("turns:")
     assert parse_ice_servers("  ") == []

@@ -39,8 +39,9 @@ async def test_each_participant_receives_what_the_rules_allow(room, client, swit
     ex1_expect = {("cand", "video"), ("cand", "audio"), ("aux1", "video"), ("ex2", "video"), ("ex2", "audio")}
     ex2_expect = {("cand", "video"), ("cand", "audio"), ("aux1", "video"), ("ex1", "video"), ("ex1", "audio")}
     cand_expect = {("ex1", "video"), ("ex1", "audio"), ("ex2", "video"), ("ex2", "audio")}
-    assert await wait_for(lambda: flowing(ex1, ex1_expect) and flowing(ex2, ex2_expect)
-                          and flowing(cand, cand_expect), timeout=10)
+    assert await wait_for(
+        lambda: flowing(ex1, ex1_expect) and flowing(ex2, ex2_expect) and flowing(cand, cand_expect), timeout=10
+    )
     # nothing else: the candidate never gets the aux stream or its own, aux gets nothing
     assert set(ex1.received_from()) == ex1_expect
     assert set(ex2.received_from()) == ex2_expect
@@ -80,7 +81,9 @@ async def test_keyframe_promptly_at_a_late_examiner(room, client):
     cand = client("cand", "candidate")
     await cand.join()
     pub = None
-    assert await wait_for(lambda: (room.publisher("cand", "video") or pub) and room.publisher("cand", "video").frames_in > 30)
+    assert await wait_for(
+        lambda: (room.publisher("cand", "video") or pub) and room.publisher("cand", "video").frames_in > 30
+    )
     keyframes_before = room.publisher("cand", "video").keyframes_in
     ex = client("ex1", "examiner")
     t0 = asyncio.get_running_loop().time()
@@ -214,8 +217,9 @@ async def test_room_records_every_track_and_keeps_going_after_a_reconnect(room, 
     t0 = asyncio.get_running_loop().time()
     await asyncio.sleep(1.5)
     await cand.reconnect()
-    assert await wait_for(lambda: len(recorder.writers) >= 6 and all(
-        w.packets > 20 for w in recorder.writers), timeout=8)
+    assert await wait_for(
+        lambda: len(recorder.writers) >= 6 and all(w.packets > 20 for w in recorder.writers), timeout=8
+    )
     state = room.recording_state()
     assert state["status"] == "recording" and state["bytes"] > 0
     manifest = await room.stop_recording()
@@ -246,17 +250,20 @@ async def test_server_offers_keep_the_browsers_numbering(room, client, switchboa
     def browser_numbering(offer: str) -> str:
         desc = aiortc_sdp.SessionDescription.parse(offer)
         pts = {"audio/opus": 111, "video/vp8": 96, "video/rtx": 97}
-        uris = {"urn:ietf:params:rtp-hdrext:sdes:mid": 4,
-                "urn:ietf:params:rtp-hdrext:ssrc-audio-level": 1,
-                "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time": 2}
+        uris = {
+            "urn:ietf:params:rtp-hdrext:sdes:mid": 4,
+            "urn:ietf:params:rtp-hdrext:ssrc-audio-level": 1,
+            "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time": 2,
+        }
         for media in desc.media:
             old = {c.payloadType: pts.get(c.mimeType.lower(), c.payloadType) for c in media.rtp.codecs}
             for codec in media.rtp.codecs:
                 codec.payloadType = old[codec.payloadType]
                 if "apt" in codec.parameters:
                     codec.parameters["apt"] = old.get(codec.parameters["apt"], codec.parameters["apt"])
-            media.rtp.codecs = [c for c in media.rtp.codecs if c.mimeType.lower() in pts
-                                and c.parameters.get("apt", 96) == 96]
+            media.rtp.codecs = [
+                c for c in media.rtp.codecs if c.mimeType.lower() in pts and c.parameters.get("apt", 96) == 96
+            ]
             media.fmt = [c.payloadType for c in media.rtp.codecs]
             for ext in media.rtp.headerExtensions:
                 ext.id = uris[ext.uri]
@@ -270,8 +277,10 @@ async def test_server_offers_keep_the_browsers_numbering(room, client, switchboa
     await ex.join()
     cand = switchboard.add(Browserish(room, "cand", "candidate"))
     await cand.join()
-    assert await wait_for(lambda: cand.received_from().get(("ex1", "video"), 0) > 5
-                          and ex.received_from().get(("cand", "video"), 0) > 5, timeout=8)
+    assert await wait_for(
+        lambda: cand.received_from().get(("ex1", "video"), 0) > 5 and ex.received_from().get(("cand", "video"), 0) > 5,
+        timeout=8,
+    )
     offer = next(sdp for pid, sdp in switchboard.offers if pid == "cand")
     desc = aiortc_sdp.SessionDescription.parse(offer)
     pt_codec, ext_uri = {}, {}

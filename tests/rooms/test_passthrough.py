@@ -77,9 +77,14 @@ def foreign_uses(path: Path, watched: set[str]) -> set[tuple[int, str]]:
             if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
                 continue  # our own classes' attributes
             name = node.attr
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) > 1
-              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             name = node.args[1].value
         else:
             continue
@@ -104,24 +109,32 @@ def test_no_other_module_of_the_server_uses_them():
     assert EXPECTED <= library  # the scan sees aiortc's names, mangled ones included
     offenders = [
         (str(path.relative_to(ROOT)), line, name)
-        for path in sorted(SERVER.rglob("*.py")) if path != PASSTHROUGH
-        for line, name in sorted(foreign_uses(path, EXPECTED)) if name in library
+        for path in sorted(SERVER.rglob("*.py"))
+        if path != PASSTHROUGH
+        for line, name in sorted(foreign_uses(path, EXPECTED))
+        if name in library
     ]
     mangled = [
         (str(path.relative_to(ROOT)), node.lineno, node.value)
-        for path in sorted(SERVER.rglob("*.py")) if path != PASSTHROUGH
+        for path in sorted(SERVER.rglob("*.py"))
+        if path != PASSTHROUGH
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        and re.fullmatch(r"_[A-Z]\w*__\w+", node.value) and node.value in library
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"_[A-Z]\w*__\w+", node.value)
+        and node.value in library
     ]
     assert not offenders and not mangled, (
-        f"aiortc/aioice private names outside server/rooms/passthrough.py: {offenders + mangled}")
+        f"aiortc/aioice private names outside server/rooms/passthrough.py: {offenders + mangled}"
+    )
 
 
 def test_the_scan_sees_a_private_use(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("def f(sender, receiver):\n    sender._send_keyframe = None\n"
-                      "    getattr(receiver, '_RTCRtpReceiver__rtx_ssrc')\n    self._mine = 1\n")
+    sample.write_text(
+        "def f(sender, receiver):\n    sender._send_keyframe = None\n"
+        "    getattr(receiver, '_RTCRtpReceiver__rtx_ssrc')\n    self._mine = 1\n"
+    )
     assert foreign_uses(sample, EXPECTED) == {(2, "_send_keyframe"), (3, "_RTCRtpReceiver__rtx_ssrc")}
 
 
@@ -150,8 +163,11 @@ def test_a_missing_method_is_refused_by_name(monkeypatch):
         _send_keyframe = None  # gone: no longer a method
 
     monkeypatch.setattr(aiortc.rtcrtpsender, "RTCRtpSender", Sender)
-    with pytest.raises(passthrough.PassthroughError, match=r"aiortc 1\.16\.0, aioice 0\.13\.0: .*"
-                       r"method aiortc\.rtcrtpsender\.RTCRtpSender\._send_keyframe\(\) not found"):
+    with pytest.raises(
+        passthrough.PassthroughError,
+        match=r"aiortc 1\.16\.0, aioice 0\.13\.0: .*"
+        r"method aiortc\.rtcrtpsender\.RTCRtpSender\._send_keyframe\(\) not found",
+    ):
         passthrough.check_internals()
 
 

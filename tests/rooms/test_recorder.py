@@ -102,8 +102,8 @@ def test_a_broken_disk_shows_as_failed(tmp_path):
 
 def test_killed_recorder_leaves_playable_files(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.rooms.record_helper", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "tests.rooms.record_helper", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("started"), line
@@ -133,8 +133,8 @@ def test_a_resumed_interview_keeps_the_files_of_the_killed_process(tmp_path):
     """The process holding the room dies; the candidate comes back on another process, whose
     recorder opens the same folder: nothing written before is overwritten or forgotten."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.rooms.record_helper", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "tests.rooms.record_helper", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         started = float(proc.stdout.readline().split()[1])
         time.sleep(2.0)

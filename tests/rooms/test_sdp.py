@@ -97,12 +97,15 @@ def test_media_still_exports_what_callers_import_from_it():
     assert media.PUBLISHES is sdp.PUBLISHES
 
 
-@pytest.mark.parametrize("text,detail", [
-    (None, "empty offer"),
-    ("", "empty offer"),
-    ("   \r\n", "empty offer"),
-    ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", "offer has no audio or video section"),
-])
+@pytest.mark.parametrize(
+    "text,detail",
+    [
+        (None, "empty offer"),
+        ("", "empty offer"),
+        ("   \r\n", "empty offer"),
+        ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", "offer has no audio or video section"),
+    ],
+)
 def test_empty_or_sectionless_offers_are_refused(text, detail):
     assert refused("sdp_invalid", text).detail == detail
 
@@ -184,16 +187,34 @@ def test_server_offers_keep_the_clients_numbers():
 def aiortc_offer() -> str:
     """A server offer as aiortc numbers it: Opus 96, VP8 97 + rtx 98, mid extension 1."""
     text = offer()
-    for old, new in (("UDP/TLS/RTP/SAVPF 96 97 98 99 102", "UDP/TLS/RTP/SAVPF 97 98"),  # video first
-                     ("a=rtpmap:96 VP8", "a=rtpmap:97 VP8"), ("a=rtcp-fb:96 ", "a=rtcp-fb:97 "),
-                     ("a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96", "a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=97"),
-                     ("UDP/TLS/RTP/SAVPF 111 63 0", "UDP/TLS/RTP/SAVPF 96"), ("a=rtpmap:111 opus", "a=rtpmap:96 opus"),
-                     ("a=fmtp:111 ", "a=fmtp:96 "), ("a=rtcp-fb:111 ", "a=rtcp-fb:96 "),
-                     ("a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
-                      "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid")):
+    for old, new in (
+        ("UDP/TLS/RTP/SAVPF 96 97 98 99 102", "UDP/TLS/RTP/SAVPF 97 98"),  # video first
+        ("a=rtpmap:96 VP8", "a=rtpmap:97 VP8"),
+        ("a=rtcp-fb:96 ", "a=rtcp-fb:97 "),
+        ("a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96", "a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=97"),
+        ("UDP/TLS/RTP/SAVPF 111 63 0", "UDP/TLS/RTP/SAVPF 96"),
+        ("a=rtpmap:111 opus", "a=rtpmap:96 opus"),
+        ("a=fmtp:111 ", "a=fmtp:96 "),
+        ("a=rtcp-fb:111 ", "a=rtcp-fb:96 "),
+        ("a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid", "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid"),
+    ):
         assert old in text, old
         text = text.replace(old, new)
-    lines = [line for line in text.split("\r\n") if not line.startswith((
-        "a=rtpmap:63", "a=fmtp:63", "a=rtpmap:0 ", "a=rtpmap:98 VP9", "a=rtpmap:99", "a=fmtp:99", "a=rtpmap:102",
-        "a=fmtp:102", "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"))]
+    lines = [
+        line
+        for line in text.split("\r\n")
+        if not line.startswith(
+            (
+                "a=rtpmap:63",
+                "a=fmtp:63",
+                "a=rtpmap:0 ",
+                "a=rtpmap:98 VP9",
+                "a=rtpmap:99",
+                "a=fmtp:99",
+                "a=rtpmap:102",
+                "a=fmtp:102",
+                "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+            )
+        )
+    ]
     return "\r\n".join(lines)

@@ -10,9 +10,15 @@ def code_of(raw: str, id_type: str = "id_card") -> str:
     return caught.value.code
 
 
-@pytest.mark.parametrize("region,birth,sequence", [
-    ("110101", "20070101", 1), ("440305", "19991231", 123), ("310115", "20080229", 999), ("510107", "19000101", 0),
-])
+@pytest.mark.parametrize(
+    "region,birth,sequence",
+    [
+        ("110101", "20070101", 1),
+        ("440305", "19991231", 123),
+        ("310115", "20080229", 999),
+        ("510107", "19000101", 0),
+    ],
+)
 def test_made_numbers_pass(region, birth, sequence):
     number = idcard.make(region, birth, sequence)
     assert idcard.validate(number) == number
@@ -29,18 +35,21 @@ def test_wrong_check_digit():
     assert code_of(wrong) == "id_number_checksum"
 
 
-@pytest.mark.parametrize("raw", [
-    "110101200713010015",  # month 13
-    "110101200702300010",  # 30 February
-    "110101180001010010",  # before 1900
-    "110101299901010010",  # in the future
-    "11010120070101001",   # 17 characters
-    "1101012007010100111",  # 19 characters
-    "11010120070101001A",  # a letter other than X
-    "ABCDEFGHIJKLMNOPQR",
-    "010101200701010011",  # leading zero
-    "",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "110101200713010015",  # month 13
+        "110101200702300010",  # 30 February
+        "110101180001010010",  # before 1900
+        "110101299901010010",  # in the future
+        "11010120070101001",  # 17 characters
+        "1101012007010100111",  # 19 characters
+        "11010120070101001A",  # a letter other than X
+        "ABCDEFGHIJKLMNOPQR",
+        "010101200701010011",  # leading zero
+        "",
+    ],
+)
 def test_invalid_shapes(raw):
     assert code_of(raw) == "id_number_invalid"
 

@@ -70,10 +70,14 @@ def importer(store, book, catalog, photo_store):
 
 async def new_exam(catalog, name="2025 音乐学院校考"):
     now = time.time()
-    return await catalog.create_exam(ADMIN, school="示例音乐学院", name=name, booking_opens=now,
-                                     booking_closes=now + 86400,
-                                     subjects=[{"name": "声乐", "interview_minutes": 10},
-                                               {"name": "器乐", "interview_minutes": 15}])
+    return await catalog.create_exam(
+        ADMIN,
+        school="示例音乐学院",
+        name=name,
+        booking_opens=now,
+        booking_closes=now + 86400,
+        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}],
+    )
 
 
 @pytest.fixture
@@ -102,11 +106,14 @@ async def test_encodings_give_the_same_result(catalog, importer, encoding):
     report = await importer.import_csv(ADMIN, exam.id, SIMPLE.encode(encoding), PhotoSource.empty())
     no_photo = [{"code": "row_no_photo", "message": "未提供证件照，考生将无法通过人脸比对", "level": "warning"}]
     assert report.to_json("zh") == {  # written, with a warning: no archive, so no ID photo for the face check
-        "imported": 2, "updated": 0, "rejected": 0, "warnings": 2,
-        "rows": [{"line": 2, "id_number": ID[0], "name": "张三", "status": "imported", "reasons": no_photo,
-                  "warning": True},
-                 {"line": 3, "id_number": ID[1], "name": "李四", "status": "imported", "reasons": no_photo,
-                  "warning": True}],
+        "imported": 2,
+        "updated": 0,
+        "rejected": 0,
+        "warnings": 2,
+        "rows": [
+            {"line": 2, "id_number": ID[0], "name": "张三", "status": "imported", "reasons": no_photo, "warning": True},
+            {"line": 3, "id_number": ID[1], "name": "李四", "status": "imported", "reasons": no_photo, "warning": True},
+        ],
     }
     entry = await importer.book.entry(exam.id, ID[1])
     names = {s.id: s.name for s in await catalog.subjects(exam.id)}
@@ -128,7 +135,7 @@ async def test_tab_and_semicolon(exam, importer, delimiter):
 
 
 async def test_header_aliases_in_english_and_blank_lines(exam, importer):
-    text = f"\ufeff Name ,ID_Number,Subject,PHONE\r\n\r\nAlice,{ID[0]},声乐,\r\n,,,\r\n\"Bob\nJr\",{ID[1]},器乐,\r\n"
+    text = f'\ufeff Name ,ID_Number,Subject,PHONE\r\n\r\nAlice,{ID[0]},声乐,\r\n,,,\r\n"Bob\nJr",{ID[1]},器乐,\r\n'
     report = await importer.import_csv(ADMIN, exam.id, text.encode(), PhotoSource.empty())
     assert summary(report) == [(3, "imported", []), (5, "imported", [])]
 
@@ -157,11 +164,13 @@ async def test_too_many_rows_and_empty(exam, importer):
 
 async def test_malformed_csv(exam, importer):
     import csv
+
     old = csv.field_size_limit(100)
     try:
         with pytest.raises(UserError) as caught:
-            await importer.import_csv(ADMIN, exam.id, f"姓名,身份证号,科目\n{'x' * 200},{ID[0]},声乐\n".encode(),
-                                      PhotoSource.empty())
+            await importer.import_csv(
+                ADMIN, exam.id, f"姓名,身份证号,科目\n{'x' * 200},{ID[0]},声乐\n".encode(), PhotoSource.empty()
+            )
         assert caught.value.code == "csv_malformed"
     finally:
         csv.field_size_limit(old)
@@ -179,38 +188,42 @@ BAD_CHECKSUM = ID[2][:17] + ("0" if ID[2][17] != "0" else "1")
 
 
 def mixed_csv(exam) -> str:
-    return "\n".join([
-        "姓名,身份证号,手机号,报考科目,照片,证件类型,考试",
-        f"张三,{ID[0]},13800138000,声乐,,,",                      # 2 photo found in a sub-folder by ID number
-        f"李四,{BAD_CHECKSUM},,器乐,ok.jpg,身份证,",               # 3
-        f"王五,{ID[0]},,声乐,ok.jpg,,",                           # 4 duplicate of line 2
-        f"赵六,{ID[3]},,器乐,missing.jpg,,",                      # 5
-        f"钱七,{ID[4]},,舞蹈,ok.jpg,,",                           # 6
-        f"孙八,{ID[5]},12345,声乐,ok.jpg,,",                      # 7
-        f"周九,{ID[6]},,声乐,notimage.jpg,,",                     # 8
-        f"吴十,{ID[7]},,器乐,big.png,,",                          # 9
-        "",                                                        # 10 blank
-        f"郑一,{ID[8]},+86 139-0013-9000,声乐；器乐,photos\\{ID[8]}.png,居民身份证,{exam.name}",  # 11
-        f"冯二,{ID_X.lower()},,器乐,,,{exam.id}",                 # 12 photo <ID>.png at the root
-        ",123,,钢琴,,,",                                           # 13 several reasons
-        "Tom Lee,e1234567,,声乐,ok.jpg,护照,",                     # 14 passport
-        f"陈三,{ID[9]},,声乐,ok.jpg,军官证,",                      # 15
-        f"卫四,{ID[9]},,声乐,ok.jpg,,另一场考试",                  # 16
-        f"{'长' * 51},{ID[1]},,声乐,ok.jpg,,",                     # 17
-        "",
-    ])
+    return "\n".join(
+        [
+            "姓名,身份证号,手机号,报考科目,照片,证件类型,考试",
+            f"张三,{ID[0]},13800138000,声乐,,,",  # 2 photo found in a sub-folder by ID number
+            f"李四,{BAD_CHECKSUM},,器乐,ok.jpg,身份证,",  # 3
+            f"王五,{ID[0]},,声乐,ok.jpg,,",  # 4 duplicate of line 2
+            f"赵六,{ID[3]},,器乐,missing.jpg,,",  # 5
+            f"钱七,{ID[4]},,舞蹈,ok.jpg,,",  # 6
+            f"孙八,{ID[5]},12345,声乐,ok.jpg,,",  # 7
+            f"周九,{ID[6]},,声乐,notimage.jpg,,",  # 8
+            f"吴十,{ID[7]},,器乐,big.png,,",  # 9
+            "",  # 10 blank
+            f"郑一,{ID[8]},+86 139-0013-9000,声乐；器乐,photos\\{ID[8]}.png,居民身份证,{exam.name}",  # 11
+            f"冯二,{ID_X.lower()},,器乐,,,{exam.id}",  # 12 photo <ID>.png at the root
+            ",123,,钢琴,,,",  # 13 several reasons
+            "Tom Lee,e1234567,,声乐,ok.jpg,护照,",  # 14 passport
+            f"陈三,{ID[9]},,声乐,ok.jpg,军官证,",  # 15
+            f"卫四,{ID[9]},,声乐,ok.jpg,,另一场考试",  # 16
+            f"{'长' * 51},{ID[1]},,声乐,ok.jpg,,",  # 17
+            "",
+        ]
+    )
 
 
 def mixed_zip() -> bytes:
-    return make_zip({
-        f"考生照片/第一批/{ID[0]}.JPG": image(),
-        "ok.jpg": image(),
-        "notimage.jpg": b"hello, not a picture",
-        "big.png": noisy_png(),
-        f"photos/{ID[8]}.png": image("PNG"),
-        f"{ID_X}.png": image("PNG", (100, 100)),
-        "__MACOSX/._ok.jpg": b"junk",
-    })
+    return make_zip(
+        {
+            f"考生照片/第一批/{ID[0]}.JPG": image(),
+            "ok.jpg": image(),
+            "notimage.jpg": b"hello, not a picture",
+            "big.png": noisy_png(),
+            f"photos/{ID[8]}.png": image("PNG"),
+            f"{ID_X}.png": image("PNG", (100, 100)),
+            "__MACOSX/._ok.jpg": b"junk",
+        }
+    )
 
 
 MIXED_EXPECTED = [
@@ -233,7 +246,9 @@ MIXED_EXPECTED = [
 
 
 async def test_mixed_file(store, exam, importer, book, catalog, photo_store):
-    report = await importer.import_csv(ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO))
+    report = await importer.import_csv(
+        ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO)
+    )
     assert summary(report) == MIXED_EXPECTED
     assert (report.imported, report.updated, report.rejected) == (4, 0, 11)
     params = {r.line: r.reasons for r in report.rows}
@@ -264,9 +279,12 @@ async def test_mixed_file(store, exam, importer, book, catalog, photo_store):
     assert done["data"] == {"imported": 4, "updated": 0, "rejected": 11}
 
     # Re-import: the same entries are updated, never duplicated.
-    again = await importer.import_csv(ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO))
-    assert summary(again) == [(line, "updated" if status == "imported" else status, codes)
-                              for line, status, codes in MIXED_EXPECTED]
+    again = await importer.import_csv(
+        ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO)
+    )
+    assert summary(again) == [
+        (line, "updated" if status == "imported" else status, codes) for line, status, codes in MIXED_EXPECTED
+    ]
     assert (again.imported, again.updated, again.rejected) == (0, 4, 11)
     assert len(await book.entries(exam.id)) == 4
     assert await store.redis.scard(store.keys.roster(exam.id)) == 4
@@ -276,7 +294,9 @@ async def test_mixed_file(store, exam, importer, book, catalog, photo_store):
 
 
 async def test_report_messages(exam, importer):
-    report = await importer.import_csv(ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO))
+    report = await importer.import_csv(
+        ADMIN, exam.id, mixed_csv(exam).encode(), PhotoSource.from_zip(mixed_zip(), MAX_PHOTO)
+    )
     zh, en = report.to_json("zh"), report.to_json("en")
     assert (zh["imported"], zh["rejected"]) == (4, 11)
     by_line = {row["line"]: row for row in zh["rows"]}
@@ -304,6 +324,7 @@ async def test_named_photo_without_archive_is_missing(exam, importer):
 
 
 # -- photos ------------------------------------------------------------------------------------------
+
 
 def test_broken_zip():
     for data in (b"not a zip at all", make_zip({"a.jpg": image()})[:-30]):
@@ -334,7 +355,7 @@ def test_zip_member_lying_about_its_size():
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
         info = z.getinfo("a.jpg")
     central = data.rfind(b"PK\x01\x02")
-    data[central + 24:central + 28] = (100).to_bytes(4, "little")
+    data[central + 24 : central + 28] = (100).to_bytes(4, "little")
     source = PhotoSource.from_zip(bytes(data), MAX_PHOTO)
     assert info.file_size > MAX_PHOTO
     name, read = source.find("a.jpg")
@@ -362,7 +383,9 @@ async def test_import_with_folder_photos(tmp_path, exam, importer):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / f"{ID_X}.jpeg").write_bytes(image())
     text = f"姓名,身份证号,科目\n冯二,{ID_X},器乐\n张三,{ID[0]},声乐\n"
-    report = await importer.import_csv(ADMIN, exam.id, text.encode(), PhotoSource.from_folder(tmp_path / "p", MAX_PHOTO))
+    report = await importer.import_csv(
+        ADMIN, exam.id, text.encode(), PhotoSource.from_folder(tmp_path / "p", MAX_PHOTO)
+    )
     assert summary(report) == [(2, "imported", []), (3, "rejected", ["row_photo_missing"])]
     assert report.rows[1].reasons == [("row_photo_missing", {"photo": f"{ID[0]}.jpg"})]
 
@@ -392,8 +415,9 @@ def test_photo_store(tmp_path):
 
 async def test_reimport_without_photos_keeps_the_photo_on_file(exam, importer, book):
     text = f"姓名,身份证号,报考科目\n张三,{ID[0]},声乐\n"
-    first = await importer.import_csv(ADMIN, exam.id, text.encode(),
-                                      PhotoSource.from_zip(make_zip({f"{ID[0]}.jpg": image()}), MAX_PHOTO))
+    first = await importer.import_csv(
+        ADMIN, exam.id, text.encode(), PhotoSource.from_zip(make_zip({f"{ID[0]}.jpg": image()}), MAX_PHOTO)
+    )
     photo = (await book.entry(exam.id, ID[0])).photo_sha256
     assert first.imported == 1 and photo
     # the school corrects a subject and re-imports the CSV alone

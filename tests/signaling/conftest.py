@@ -35,8 +35,14 @@ class Peer:
 
     async def connect(self, url: str, token: str | None, auth: dict | None = None, lang: str = "zh") -> None:
         cookies = [f"lang={lang}"] + ([f"{COOKIE}={token}"] if token else [])
-        await self.client.connect(url, headers={"Cookie": "; ".join(cookies)}, namespaces=[self.namespace],
-                                  auth=auth or {}, transports=["websocket"], wait_timeout=5)
+        await self.client.connect(
+            url,
+            headers={"Cookie": "; ".join(cookies)},
+            namespaces=[self.namespace],
+            auth=auth or {},
+            transports=["websocket"],
+            wait_timeout=5,
+        )
 
     async def call(self, event: str, data: Any = None) -> dict:
         return await self.client.call(event, data if data is not None else {}, namespace=self.namespace, timeout=5)
@@ -60,7 +66,7 @@ class Peer:
             self.arrived.clear()
             try:
                 await asyncio.wait_for(self.arrived.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def close(self) -> None:

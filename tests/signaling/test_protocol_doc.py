@@ -13,10 +13,21 @@ from server.signaling.examiner import ExaminerNamespace
 from server.signaling.proctor import ProctorNamespace
 
 DOC = (Path(__file__).parents[2] / "docs" / "signaling.md").read_text(encoding="utf-8")
-SOURCES = [Path(__file__).parents[2] / "server" / p for p in
-           ("queue/waiting.py", "queue/device.py", "signaling/base.py", "signaling/candidate.py",
-            "signaling/examiner.py", "signaling/proctor.py", "signaling/aux.py", "signaling/rooms.py",
-            "rooms/aux_tokens.py", "rooms/media.py")]
+SOURCES = [
+    Path(__file__).parents[2] / "server" / p
+    for p in (
+        "queue/waiting.py",
+        "queue/device.py",
+        "signaling/base.py",
+        "signaling/candidate.py",
+        "signaling/examiner.py",
+        "signaling/proctor.py",
+        "signaling/aux.py",
+        "signaling/rooms.py",
+        "rooms/aux_tokens.py",
+        "rooms/media.py",
+    )
+]
 LUA = sorted((Path(__file__).parents[2] / "server" / "store" / "lua").glob("queue_*.lua"))
 
 

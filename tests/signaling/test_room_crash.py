@@ -32,8 +32,12 @@ def settings(tmp_path, redis_url, prefix):
 @pytest.fixture
 async def doomed(settings, tmp_path):
     """A second server process on the same Redis, to be killed."""
-    url, proc = await server_process(settings, tmp_path / "doomed", recordings_dir=str(tmp_path / "doomed-recordings"),
-                                     room_claim_ttl_s=str(CLAIM_TTL_S))
+    url, proc = await server_process(
+        settings,
+        tmp_path / "doomed",
+        recordings_dir=str(tmp_path / "doomed-recordings"),
+        room_claim_ttl_s=str(CLAIM_TTL_S),
+    )
     yield url, proc
     if proc.poll() is None:
         proc.kill()
@@ -47,8 +51,7 @@ def decoded_seconds(path) -> float:
     return max(times) - min(times) if times else 0.0
 
 
-async def test_a_killed_room_process_loses_nothing_of_the_interview(
-        doomed, server, services, live, peers, clients):
+async def test_a_killed_room_process_loses_nothing_of_the_interview(doomed, server, services, live, peers, clients):
     url, proc = doomed
     account, candidate = await candidate_peer(peers, url, services, live, 0)
     examiner = await peers(url, "/examiner", live.examiner, {"room_id": live.room.id}, services)
@@ -79,7 +82,11 @@ async def test_a_killed_room_process_loses_nothing_of_the_interview(
     assert record["state"] == "recovered", record
     tracks = record["manifest"]["tracks"]
     assert {(t["participant_id"], t["kind"]) for t in tracks} == {
-        (account.id, "video"), (account.id, "audio"), (live.examiner.id, "video"), (live.examiner.id, "audio")}
+        (account.id, "video"),
+        (account.id, "audio"),
+        (live.examiner.id, "video"),
+        (live.examiner.id, "audio"),
+    }
     for track in tracks:
         path = services.recordings.file(record, track["file"])  # what the admin can download
         assert path is not None and track["status"] == "recovered" and track["sha256"], track

@@ -14,6 +14,7 @@ from ..live import live_world
 from ..rooms.peers import Client
 from .test_rooms import called_candidate, media_client
 
+
 @pytest.fixture
 async def app(app_with_faces):
     return app_with_faces
@@ -74,11 +75,13 @@ async def test_another_face_goes_back_to_the_face_check(server, services, live, 
     account, candidate, examiner = await enter_with(faces.astronaut(), server, services, live, peers, clients)
     face = await examiner.wait_for("room:face", timeout=40)
     assert face["passed"] is False and face["reason"] == "face_mismatch" and face["message"]["zh"]
-    state = await candidate.wait_for("queue:state", lambda d: d["state"] == "waiting_face_check" and d["reason"],
-                                     timeout=10)
+    state = await candidate.wait_for(
+        "queue:state", lambda d: d["state"] == "waiting_face_check" and d["reason"], timeout=10
+    )
     assert state["reason"] == "face_room_failed" and state["position"] == 1
-    people = await examiner.wait_for("room:participants", lambda d: not any(
-        p["kind"] == "candidate" for p in d["participants"]), timeout=10)
+    people = await examiner.wait_for(
+        "room:participants", lambda d: not any(p["kind"] == "candidate" for p in d["participants"]), timeout=10
+    )
     assert people["room_id"] == live.room.id
     room = await examiner.wait_for("queue:room", lambda d: d["current"] is None)
     assert room["line"][0]["account_id"] == account.id  # back at the head of the line

@@ -66,7 +66,8 @@ async def called_candidate(peers, server, services, live):
 
 
 async def test_a_called_candidate_and_the_examiner_see_each_other_and_it_is_recorded(
-        server, services, live, peers, clients):
+    server, services, live, peers, clients
+):
     account, candidate, examiner, cam, exam_cam = await in_room(peers, server, services, live, clients)
     entry = await services.queue.entry(live.room.id, account.id)
     assert entry.state == "in_room"  # joining the media is entering the room
@@ -75,8 +76,9 @@ async def test_a_called_candidate_and_the_examiner_see_each_other_and_it_is_reco
     assert exam_cam.received_from().get((account.id, "audio"), 0) > 0
     people = await examiner.wait_for("room:participants", lambda d: len(d["participants"]) == 2)
     assert {p["kind"] for p in people["participants"]} == {"candidate", "examiner"}
-    recording = await examiner.wait_for("room:recording", lambda d: d["state"] == "recording" and d["bytes"] > 0,
-                                        timeout=10)
+    recording = await examiner.wait_for(
+        "room:recording", lambda d: d["state"] == "recording" and d["bytes"] > 0, timeout=10
+    )
     assert recording["interview_id"] == entry.admission
     face = await examiner.wait_for("room:face", timeout=15)  # no face models in this test: not verified
     assert face["passed"] is None and face["reason"] and face["message"]["zh"]
@@ -90,8 +92,11 @@ async def test_a_called_candidate_and_the_examiner_see_each_other_and_it_is_reco
     folder = Path(record["folder"])
     assert folder.parts[-3:] == (live.exam.id, account.id, entry.admission)
     tracks = record["manifest"]["tracks"]
-    assert {(t["participant_id"], t["kind"]) for t in tracks} >= {(account.id, "video"), (account.id, "audio"),
-                                                                   (live.examiner.id, "video")}
+    assert {(t["participant_id"], t["kind"]) for t in tracks} >= {
+        (account.id, "video"),
+        (account.id, "audio"),
+        (live.examiner.id, "video"),
+    }
     for track in tracks:
         path = services.recordings.file(record, track["file"])
         assert path is not None and track["size"] == path.stat().st_size and len(track["sha256"]) == 64
@@ -102,7 +107,8 @@ async def test_a_called_candidate_and_the_examiner_see_each_other_and_it_is_reco
 
 
 async def test_only_the_admitted_candidate_may_join_and_bad_sdp_changes_nothing(
-        server, services, live, peers, clients, redis, prefix):
+    server, services, live, peers, clients, redis, prefix
+):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
     other_account, other = await candidate_peer(peers, server, services, live, 1)  # waiting, not called
     intruder = media_client(other, other_account.id, "candidate", live.room.id, "green")
@@ -111,8 +117,11 @@ async def test_only_the_admitted_candidate_may_join_and_bad_sdp_changes_nothing(
     ack = await other.call("rtc:join", {"room_id": live.room.id, "sdp": offer})
     assert ack["error"]["code"] == "room_not_admitted"
     before = await snapshot(redis, prefix)
-    for sdp, code in [("v=0 garbage", "sdp_invalid"), ("x" * 70000, "field_too_long"),
-                      (offer.replace("VP8", "XYZ").replace("opus", "xyz"), "no_usable_codec")]:
+    for sdp, code in [
+        ("v=0 garbage", "sdp_invalid"),
+        ("x" * 70000, "field_too_long"),
+        (offer.replace("VP8", "XYZ").replace("opus", "xyz"), "no_usable_codec"),
+    ]:
         ack = await candidate.call("rtc:join", {"room_id": live.room.id, "sdp": sdp})
         assert ack["ok"] is False and ack["error"]["code"] == code, (code, ack)
     assert await snapshot(redis, prefix) == before
@@ -121,24 +130,28 @@ async def test_only_the_admitted_candidate_may_join_and_bad_sdp_changes_nothing(
 
 
 async def test_the_aux_camera_joins_with_the_qr_token_at_most_three_devices(
-        server, services, live, peers, clients, http):
+    server, services, live, peers, clients, http
+):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
     token = await services.aux_tokens.issue(live.exam.id, account.id)
     aux_peers = []
     for i in range(3):
-        aux = await peers(url_of(server), "/aux", None, {"token": token, "device": f"device{i:04d}abcd"},
-                          services=services)
+        aux = await peers(
+            url_of(server), "/aux", None, {"token": token, "device": f"device{i:04d}abcd"}, services=services
+        )
         aux_peers.append(aux)
     state = await aux_peers[0].wait_for("aux:state")
     assert state["state"] == "called"
     with pytest.raises(socketio.exceptions.ConnectionError):
         await peers(url_of(server), "/aux", None, {"token": token, "device": "device9999abcd"}, services=services)
-    again = await peers(url_of(server), "/aux", None, {"token": token, "device": "device0000abcd"},
-                        services=services)  # a device already admitted comes back
+    again = await peers(
+        url_of(server), "/aux", None, {"token": token, "device": "device0000abcd"}, services=services
+    )  # a device already admitted comes back
     await again.wait_for("aux:state")
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await peers(url_of(server), "/aux", None, {"token": token[:-3] + "abc", "device": "device0000abcd"},
-                    services=services)
+        await peers(
+            url_of(server), "/aux", None, {"token": token[:-3] + "abc", "device": "device0000abcd"}, services=services
+        )
 
     cam = media_client(candidate, account.id, "candidate", live.room.id, "red")
     exam_cam = media_client(examiner, live.examiner.id, "examiner", None, "blue")
@@ -161,6 +174,7 @@ async def test_the_aux_camera_joins_with_the_qr_token_at_most_three_devices(
 
 async def test_the_qr_code_is_an_svg_for_the_candidates_own_exam(server, services, live, http):
     from ..conftest import login
+
     account = await live.booked(0)
     await login(http, "13900000000", "secret-pass-1")
     resp = await http.get(f"/api/candidate/exams/{live.exam.id}/aux-qr")
@@ -174,7 +188,8 @@ async def test_the_qr_code_is_an_svg_for_the_candidates_own_exam(server, service
 
 
 async def test_a_reconnect_gets_the_streams_back_and_recording_goes_on_in_the_same_folder(
-        server, services, live, peers, clients):
+    server, services, live, peers, clients
+):
     account, candidate, examiner, cam, exam_cam = await in_room(peers, server, services, live, clients)
     assert await wait_for(lambda: exam_cam.received_from().get((account.id, "video"), 0) > 10, 15)
     await cam.reconnect()  # a network change: a new peer connection, rtc:restart

@@ -10,8 +10,10 @@ from ..conftest import fast_settings
 from .conftest import url_of
 from .test_rooms import called_candidate
 
-ICE = [{"urls": "stun:stun.school.example.edu:3478"},
-       {"urls": ["turns:turn.school.example.edu:443?transport=tcp"], "username": "u", "credential": "p"}]
+ICE = [
+    {"urls": "stun:stun.school.example.edu:3478"},
+    {"urls": ["turns:turn.school.example.edu:443?transport=tcp"], "username": "u", "credential": "p"},
+]
 
 
 @pytest.fixture
@@ -19,8 +21,7 @@ def settings(tmp_path, redis_url, prefix):
     return fast_settings(tmp_path, redis_url, prefix, ice_servers=json.dumps(ICE))
 
 
-async def test_candidates_examiners_and_aux_cameras_get_the_configured_ice_servers(
-        server, services, live, peers):
+async def test_candidates_examiners_and_aux_cameras_get_the_configured_ice_servers(server, services, live, peers):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
     token = await services.aux_tokens.issue(live.exam.id, account.id)
     aux = await peers(url_of(server), "/aux", None, {"token": token, "device": "device0000abcd"}, services=services)

@@ -37,8 +37,13 @@ async def test_connections_need_a_session_the_role_and_the_room(server, services
     with pytest.raises(socketio.exceptions.ConnectionError):  # a candidate on the examiners' namespace
         await peers(url_of(server), "/examiner", candidate, {"room_id": live.room.id}, services)
     with pytest.raises(socketio.exceptions.ConnectionError):  # an examiner of another room
-        await peers(url_of(server), "/examiner", live.examiner, {"room_id": live.world.rooms[1].id.replace(
-            live.world.rooms[1].id[-4:], "0000")}, services)
+        await peers(
+            url_of(server),
+            "/examiner",
+            live.examiner,
+            {"room_id": live.world.rooms[1].id.replace(live.world.rooms[1].id[-4:], "0000")},
+            services,
+        )
     await services.store.redis.srem(services.store.keys.room_examiners(live.room.id), live.examiner.id)
     with pytest.raises(socketio.exceptions.ConnectionError):
         await peers(url_of(server), "/examiner", live.examiner, {"room_id": live.room.id}, services)
@@ -49,8 +54,13 @@ async def test_refusal_reason_reaches_the_client(server, services, live):
     reasons = []
     client.on("connect_error", lambda data: reasons.append(data), namespace="/proctor")
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.connect(url_of(server), namespaces=["/proctor"], transports=["websocket"],
-                             headers={"Cookie": "lang=en"}, wait_timeout=5)
+        await client.connect(
+            url_of(server),
+            namespaces=["/proctor"],
+            transports=["websocket"],
+            headers={"Cookie": "lang=en"},
+            wait_timeout=5,
+        )
     await asyncio.sleep(0.1)
     assert reasons and reasons[0]["data"]["code"] == "login_required" and "log in" in reasons[0]["message"]
 
@@ -100,7 +110,7 @@ async def test_ending_and_removing_tell_the_candidate(server, services, live, pe
     account, second = await candidate_peer(peers, server, services, live, 1)
     examiner = await examiner_peer(peers, server, services, live)
     await examiner.call("queue:call_next")
-    first_id = (await first.wait_for("queue:state", lambda d: d["state"] == "called"))
+    first_id = await first.wait_for("queue:state", lambda d: d["state"] == "called")
     await first.call("room:enter", {"room_id": live.room.id})
     me = [e for e in (await first.call("queue:state"))["entries"]][0]
     assert me["state"] == "in_room"
@@ -131,22 +141,30 @@ async def test_reconnecting_within_the_grace_period_restores_the_place(server, s
     await again.wait_for("queue:called")
 
 
-@pytest.mark.parametrize("event, payload, code, field", [
-    ("queue:join", {"slot_id": "slot_000000000000", "device": FIT_DEVICE}, "field_required", "exam_id"),
-    ("queue:join", {"exam_id": 5, "slot_id": "x", "device": FIT_DEVICE}, "field_type", "exam_id"),
-    ("queue:join", {"exam_id": "e", "slot_id": "s", "device": FIT_DEVICE, "extra": 1}, "field_unknown", "extra"),
-    ("queue:join", {"exam_id": "e", "slot_id": "s", "device": []}, "field_type", "device"),
-    ("queue:join", {"exam_id": "e", "slot_id": "s", "device": {"battery_level": 7}}, "field_invalid",
-     "device.battery_level"),
-    ("queue:join", {"exam_id": "e", "slot_id": "s", "device": {"gps": "x"}}, "field_unknown", "device.gps"),
-    ("queue:join", ["not", "an", "object"], "bad_json", None),
-    ("room:enter", {"room_id": "room_000000000000"}, "room_not_admitted", "room_id"),
-    ("room:enter", {"room_id": "../../etc"}, "room_not_admitted", "room_id"),
-    ("queue:call_next", {}, "event_unknown", None),  # an examiner's event from a candidate
-    ("nonsense", {}, "event_unknown", None),
-])
-async def test_bad_candidate_events_get_a_clear_error_and_change_nothing(server, services, live, peers, redis,
-                                                                        prefix, event, payload, code, field):
+@pytest.mark.parametrize(
+    "event, payload, code, field",
+    [
+        ("queue:join", {"slot_id": "slot_000000000000", "device": FIT_DEVICE}, "field_required", "exam_id"),
+        ("queue:join", {"exam_id": 5, "slot_id": "x", "device": FIT_DEVICE}, "field_type", "exam_id"),
+        ("queue:join", {"exam_id": "e", "slot_id": "s", "device": FIT_DEVICE, "extra": 1}, "field_unknown", "extra"),
+        ("queue:join", {"exam_id": "e", "slot_id": "s", "device": []}, "field_type", "device"),
+        (
+            "queue:join",
+            {"exam_id": "e", "slot_id": "s", "device": {"battery_level": 7}},
+            "field_invalid",
+            "device.battery_level",
+        ),
+        ("queue:join", {"exam_id": "e", "slot_id": "s", "device": {"gps": "x"}}, "field_unknown", "device.gps"),
+        ("queue:join", ["not", "an", "object"], "bad_json", None),
+        ("room:enter", {"room_id": "room_000000000000"}, "room_not_admitted", "room_id"),
+        ("room:enter", {"room_id": "../../etc"}, "room_not_admitted", "room_id"),
+        ("queue:call_next", {}, "event_unknown", None),  # an examiner's event from a candidate
+        ("nonsense", {}, "event_unknown", None),
+    ],
+)
+async def test_bad_candidate_events_get_a_clear_error_and_change_nothing(
+    server, services, live, peers, redis, prefix, event, payload, code, field
+):
     account = await live.booked(0)
     peer = await peers(url_of(server), "/candidate", account, services=services, lang="en")
     await peer.wait_for("queue:snapshot")

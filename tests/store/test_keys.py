@@ -44,7 +44,9 @@ def test_every_key_is_under_the_prefix_and_no_two_collide():
 def test_templates_fill_in_to_the_keys_themselves():
     keys = Keys("iv:")
     template = keys.face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT)
-    assert template.replace(TEMPLATE_EXAM, "exam_1").replace(TEMPLATE_ACCOUNT, "acc_2") == keys.face_state("exam_1", "acc_2")
+    assert template.replace(TEMPLATE_EXAM, "exam_1").replace(TEMPLATE_ACCOUNT, "acc_2") == keys.face_state(
+        "exam_1", "acc_2"
+    )
     assert keys.subject(TEMPLATE_SUBJECT).replace(TEMPLATE_SUBJECT, "subj_3") == keys.subject("subj_3")
 
 
@@ -52,7 +54,7 @@ def test_no_script_or_module_spells_a_key_shape():
     """A key shape written outside keys.py would escape the prefix and the table: no Lua script holds
     a literal like 'face:' and no module outside store/ glues a key onto the prefix."""
     names = {re.match(r"[a-z]+", shape(Keys(""), n, f)).group(0) for n, f in METHODS}
-    literal = re.compile(r"""['"](%s):""" % "|".join(sorted(names)))
+    literal = re.compile(r"""['"]({}):""".format("|".join(sorted(names))))
     found = []
     for path in sorted((SERVER / "store" / "lua").glob("*.lua")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
