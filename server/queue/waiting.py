@@ -11,13 +11,10 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
 from ..exams.enrolment import Enrolments
-from ..i18n import label, message
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
@@ -36,85 +33,11 @@ from .entries import (
     QueueChange,
     QueueEntry,
 )
+from .refusals import NobodyReady
+from .stats import QueueStats
 
 log = logging.getLogger("server.queue")
 Listener = Callable[[QueueChange], Awaitable[None]]
-CALL_WAIT_BOUNDS_S = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
-
-
-class Durations:
-    """Durations by label, in buckets (read by the metrics; no metrics library here).
-    ``counts[label][i]``: durations <= ``bounds[i]``, not cumulative; the last one is above all."""
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = tuple(bounds)
-        self.counts: dict[str, list[int]] = {}
-        self.sums: dict[str, float] = {}
-
-    def observe(self, label: str, seconds: float) -> None:
-        counts = self.counts.setdefault(label, [0] * (len(self.bounds) + 1))
-        counts[next((i for i, b in enumerate(self.bounds) if seconds <= b), len(self.bounds))] += 1
-        self.sums[label] = self.sums.get(label, 0.0) + seconds
-
-
-class QueueStats:
-    """What this process's queue did since it started (the metrics read it)."""
-
-    def __init__(self) -> None:
-        self.call_waits = Durations(CALL_WAIT_BOUNDS_S)  # by exam: joining -> called, for calls made here
-        self.changes: dict[str, int] = {}  # QueueChange events announced here
-        self.face_results: dict[tuple[str, str], int] = {}  # (kind, outcome) of face results heard
-
-
-class NobodyReady(UserError):
-    """``nobody_ready`` (the refusal of call-next): its message names each waiting candidate and why they
-    cannot be called yet, grouped by reason, in line order."""
-
-    MAX_NAMES = 5
-
-    def __init__(self, blocked: list[dict], why: str, waiting: str, timezone: str, now: float) -> None:
-        super().__init__("nobody_ready", waiting=waiting, why=why, blocked=blocked)
-        self.timezone, self.now = timezone, now
-
-    def _names(self, people: list[dict], lang: str) -> str:
-        names = [p["name"] or p["account_id"] for p in people]
-        shown = label("names_sep", lang).join(names[: self.MAX_NAMES])
-        if len(names) > self.MAX_NAMES:
-            return label("names_more", lang, names=shown, count=len(names), more=len(names) - self.MAX_NAMES)
-        return shown
-
-    def _when(self, epoch: float) -> str:
-        tz = ZoneInfo(self.timezone)
-        at = datetime.fromtimestamp(epoch, tz)
-        same_day = at.date() == datetime.fromtimestamp(self.now, tz).date()
-        return at.strftime("%H:%M" if same_day else "%m-%d %H:%M")
-
-    def message(self, lang: str) -> str:
-        blocked = self.params["blocked"]
-        if not blocked:
-            return message("nobody_ready", lang)
-        groups: dict[tuple, list[dict]] = {}
-        for person in blocked:  # one clause per reason (per start time, per state), in line order
-            extra = (
-                self._when(person["slot_start"])
-                if person["why"] == "slot_not_started"
-                else person["state"]
-                if person["why"] == "state"
-                else ""
-            )
-            groups.setdefault((person["why"], extra), []).append(person)
-        clauses = []
-        for (why, extra), people in groups.items():
-            names = self._names(people, lang)
-            if why == "slot_not_started":
-                clauses.append(label("nobody_ready_slot_not_started", lang, names=names, starts=extra))
-            elif why == "state":
-                clauses.append(label("nobody_ready_state", lang, names=names, state_code=f"queue_state_{extra}"))
-            else:
-                clauses.append(label(f"nobody_ready_{why}", lang, names=names))
-        return label(
-            "nobody_ready_detail", lang, count=len(blocked), detail=label("nobody_ready_sep", lang).join(clauses)
-        )
 
 
 class WaitingQueue:
