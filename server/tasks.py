@@ -1,4 +1,5 @@
-"""Stopping a process's background loops at shutdown, for sure and in bounded time.
+"""Shutdown in bounded time: stopping a process's background loops for sure, and work that must not
+hold the shutdown up.
 
 A loop that catches ``Exception`` around a Redis call can swallow its cancellation: redis-py may turn
 a command cancelled mid-flight into a ``ConnectionError``, the loop logs it and sleeps again, and an
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 log = logging.getLogger("server.tasks")
 
@@ -32,3 +33,15 @@ async def stop(tasks: Iterable[asyncio.Task | None], timeout_s: float = 5.0) -> 
         _, pending = await asyncio.wait(pending, timeout=min(0.5, max(0.01, deadline - time.monotonic())))
     if pending:
         log.error("background tasks did not stop", extra={"tasks": sorted(t.get_name() for t in pending)})
+
+
+async def bounded(work: Awaitable[object], seconds: float, what: str, **context: object) -> None:
+    """Run ``work`` for at most ``seconds`` (then cancel it without waiting for the cancellation to
+    finish); a timeout or a failure is logged with ``context``, never raised."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.error(f"{what} did not finish", extra={**context, "seconds": seconds})
+    elif task.exception() is not None:
+        log.error(f"{what} failed", extra=context, exc_info=task.exception())

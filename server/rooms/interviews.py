@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..store.base import Store
 from ..store.redis import RedisUnavailable
+from ..tasks import bounded
 from .claims import PROCESS_ID, RoomClaims
 from .ice import rtc_ice_servers
 from .media import MediaError, MediaRoom
@@ -231,7 +232,9 @@ class Interviews:
                 log.exception("stopping the recording at shutdown failed", extra={"room": room_id})
             if interview.watcher:
                 interview.watcher.cancel()
-            await _bounded(interview.media.close(), CLOSE_TIMEOUT_S, "closing the media room at shutdown", room_id)
+            # a peer connection that never finishes closing must not hold up the process's shutdown
+            # (the recording's files are already closed and playable by then)
+            await bounded(interview.media.close(), CLOSE_TIMEOUT_S, "closing the media room at shutdown", room=room_id)
             try:
                 await self.claims.release(room_id)
             except RedisUnavailable as exc:
@@ -239,15 +242,3 @@ class Interviews:
             except Exception:
                 log.exception("releasing the room claim failed", extra={"room": room_id})
         self.rooms.clear()
-
-
-async def _bounded(work, seconds: float, what: str, room_id: str) -> None:
-    """Run ``work`` for at most ``seconds``: a peer connection that never finishes closing must not hold
-    up the process's shutdown (the recording's files are already closed and playable by then)."""
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    if not done:
-        task.cancel()
-        log.error(f"{what} did not finish", extra={"room": room_id, "seconds": seconds})
-    elif task.exception() is not None:
-        log.error(f"{what} failed", extra={"room": room_id}, exc_info=task.exception())
