@@ -19,15 +19,17 @@ from .http import (
     auth_api,
     aux_api,
     candidate_api,
+    contact_api,
     examiner_api,
     facecheck_api,
     ops,
     pages,
     proctor_api,
     recordings_api,
+    security_headers,
 )
 from .http.context import METRICS, SERVICES, SETTINGS
-from .http.middleware import MIDDLEWARES
+from .http.middleware import MIDDLEWARES, POLLING_MAX_BYTES
 from .metrics import Metrics
 from .services import Services
 from .store.base import Store
@@ -40,6 +42,7 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 ROUTE_MODULES = (
     ops,
     auth_api,
+    contact_api,
     candidate_api,
     aux_api,
     facecheck_api,
@@ -118,13 +121,16 @@ def create_app(
         services.attach_face_pool(pool)
         warm = asyncio.create_task(pool.warm_up()) if owned and pool else None
         sweeper = asyncio.create_task(_sweep_frames(services, settings.facecheck_retention_days))
+        expiry = asyncio.create_task(_expire_accounts(services))
         yield
-        await stop([warm, sweeper])
+        await stop([warm, sweeper, expiry])
         if owned and pool:
             pool.close()
 
     app.cleanup_ctx.append(face_lifecycle)
-    build_process(app, settings, app[SERVICES])  # after Redis is known reachable (its start reads Redis)
+    sio = build_process(app, settings, app[SERVICES])  # after Redis is known reachable (its start reads Redis)
+    app[POLLING_MAX_BYTES] = sio.eio.max_http_buffer_size
+    security_headers.install(app)
     return app
 
 
@@ -135,6 +141,16 @@ async def _sweep_frames(services: Services, retention_days: float, every_s: floa
         if removed:
             log.info("face check frames deleted after retention", extra={"checks": removed, "days": retention_days})
         await asyncio.sleep(every_s)
+
+
+async def _expire_accounts(services: Services, every_s: float = 3600) -> None:
+    """Delete candidate accounts that never verified an identity (accounts/expiry.py), hourly."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await services.unverified.expire()
+        except RedisUnavailable:
+            pass  # Redis is away (logged by _watch_redis): the next hour tries again
 
 
 async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: float = 5.0) -> None:

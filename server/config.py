@@ -39,17 +39,24 @@ class Settings:
     tls_self_signed: bool = False
     cookie_secure: bool | None = None  # None: Secure exactly when served over TLS
     session_ttl_s: int = 12 * 3600
+    unverified_account_days: float = (
+        30  # a candidate account without a verified identity is deleted after this (0: never)
+    )
     trusted_proxies: tuple[str, ...] = ()
     max_json_bytes: int = 64 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
     max_photo_bytes: int = 5 * 1024 * 1024
     max_roster_rows: int = 20000
-    login_fail_limit_account: int = 5
-    login_fail_limit_address: int = 30
+    login_fail_limit_pair: int = 5  # per (account, address) in login_window_s
+    login_fail_limit_account: int = 100  # per account from any address in login_account_window_s
+    login_fail_limit_address: int = 30  # per address over any accounts in login_window_s
     login_window_s: int = 15 * 60
+    login_account_window_s: int = 3600
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 2
+    argon2_concurrency: int = 2  # hashes at once (each ~64 MiB and a core); more wait
+    argon2_max_waiting: int = 64  # waiting for a hash beyond this: 503 auth_busy
     timezone: str = "Asia/Shanghai"
     default_lang: str = "zh"
     models_dir: Path = Path("models")  # face detector file(s) and DEEPFACE_HOME, filled by fetch-models
@@ -63,6 +70,9 @@ class Settings:
     facecheck_strikes: int = 3  # failures in a row that lock the candidate and open a review
     facecheck_challenge_ttl_s: int = 120
     facecheck_retention_days: int = 30  # captured frames kept for audit, then deleted
+    facecheck_max_frame_side: int = 1920  # a frame's width and height at most this (header, before decoding)
+    facecheck_attempts_per_window: int = 10  # challenges, and checks, per candidate in facecheck_attempt_window_s
+    facecheck_attempt_window_s: int = 600
     queue_early_entry_s: int = 15 * 60  # how long before the slot a candidate may enter the queue
     queue_grace_s: int = 120  # a disconnected candidate keeps their place this long
     queue_face_pass_valid_s: int = 10 * 60  # a passed face check this recent clears a re-entry
@@ -73,10 +83,37 @@ class Settings:
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)
     signal_burst: int = 30  # socket events a connection may send at once
     ice_servers: str = ""  # JSON list of {urls, username?, credential?} for aiortc and browsers
+    turn_secret: str = ""  # coturn's static-auth-secret: mint time-limited TURN credentials per participant
+    turn_credential_ttl_s: int = 4 * 3600  # how long minted TURN credentials stay valid
     aux_token_ttl_s: int = 6 * 3600  # how long the auxiliary-camera QR code stays valid
-    aux_max_devices: int = 3  # different devices one auxiliary-camera QR code admits
+    aux_max_devices: int = 3  # aux-camera devices per candidate, exam and admission (and per room)
     room_face_frames: int = 3  # frames decoded from the candidate's video for the room face check
     room_claim_ttl_s: int = 30  # a dead process's rooms (and recordings) are taken over after this
+    # contact codes and registration (docs/security.md "Contact codes and registration")
+    code_ttl_s: int = 300  # a verification code is valid this long
+    code_max_attempts: int = 5  # tries per code, then it is void
+    code_resend_s: int = 60  # one code per phone/email per this many seconds
+    code_per_destination_day: int = 10  # codes per phone/email per day
+    code_per_address_hour: int = 20  # code requests per client address per hour
+    code_global_hour: int = 3000  # code requests per hour in total (SMS budget)
+    register_per_address_hour: int = 10  # registration attempts per client address per hour
+    register_global_hour: int = 3000  # registration attempts per hour in total
+    # notifications (server/notify): console prints them (demo, development)
+    notify_site_name: str = "在线面试"  # how messages name the service
+    sms_backend: str = "console"  # console | http
+    sms_http_url: str = ""
+    sms_http_auth_header: str = "Authorization"
+    sms_http_auth_value: str = ""  # e.g. "Bearer <token>"; empty: no auth header
+    sms_http_body: str = '{"to": "{to}", "text": "{text}"}'  # JSON template: {to} {text} {kind} {code}
+    sms_http_timeout_s: float = 10.0
+    email_backend: str = "console"  # console | smtp
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | tls | none
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""  # the From address, e.g. "Admissions <noreply@school.edu.cn>"
+    smtp_timeout_s: float = 10.0
 
     @property
     def tls(self) -> bool:
@@ -176,13 +213,19 @@ def load_settings(
         raise ConfigError("setting 'default_lang' must be 'zh' or 'en'")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("settings 'tls_cert' and 'tls_key' must be given together")
+    from .notify.backends import check as check_notify
+
+    try:
+        check_notify(settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if settings.room_claim_ttl_s < 3:
         raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
     if settings.ice_servers.strip():
         from .rooms.ice import parse_ice_servers  # imports aiortc: only when there are servers
 
         try:
-            parse_ice_servers(settings.ice_servers)
+            parse_ice_servers(settings.ice_servers, settings.turn_secret)
         except ValueError as exc:
             raise ConfigError(f"setting 'ice_servers': {exc}") from None
     return settings

@@ -15,6 +15,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cannot_disable_self": ("不能停用自己的账号", "You cannot disable your own account"),
     "slot_overlap": ("该考场在此时间段已有考试时段", "The room already has a slot at that time"),
     "bad_json": ("请求格式错误：需要 JSON 对象", "Malformed request: a JSON object is expected"),
+    "bad_text": (
+        "提交的内容含有无法识别的字符，请删除后重新输入",
+        "The request contains a character that is not valid text; remove it and type it again",
+    ),
     "body_too_large": ("提交的内容过大（上限 {limit}）", "Request body too large (limit {limit})"),
     "field_required": ("请填写{label}", "{label} is required"),
     "field_type": ("{label}格式不正确", "{label} has the wrong type"),
@@ -69,17 +73,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "身份证号校验位不正确，请核对后重新输入",
         "ID number checksum does not match; please check it",
     ),
-    "id_not_on_roster": (
-        "暂无您的考试信息，请确认姓名和证件号码是否正确，或联系报考院校核对导入名单",
-        "No exam found for this ID; check your name and ID number or ask the school to check its roster",
+    "auth_busy": ("当前登录和注册人数较多，请稍后重试", "Many people are logging in right now; try again shortly"),
+    "contact_unverified": (
+        "请先用短信验证码验证您的手机号（或邮箱），再进行身份认证",
+        "Prove your phone number (or email) with a code first, then verify your identity",
     ),
-    "id_name_mismatch": (
-        "姓名与学校导入名单不一致，请联系学校在后台核对",
-        "Name does not match the school's roster; ask the school to check it",
+    "identity_mismatch": (
+        "姓名或身份证号与报考院校导入的考生名单不一致，请核对后重新输入；仍有问题请联系报考院校",
+        "Name or ID number does not match the school's roster; check them, or ask the school",
+    ),
+    "identity_locked": (
+        "认证尝试次数过多，请 {minutes} 分钟后再试",
+        "Too many verification attempts; try again in {minutes} min",
     ),
     "id_claimed": (
-        "该身份证号已被其他账号认证，已为您提交申诉，请等待人工审核",
-        "This ID number is verified by another account; an appeal has been filed for review",
+        "该身份证号已被其他账号认证。如果您是本人，请点击“去申诉”，完成人脸比对后提交申诉，等待人工审核",
+        "This ID number is verified by another account. If it is yours, choose 'Appeal', pass a face check and submit it for review",
+    ),
+    "appeal_not_needed": (
+        "该身份证号未被其他账号认证，请直接提交身份认证",
+        "This ID number is not verified by another account; verify it directly",
+    ),
+    "appeal_open": ("您的申诉已提交，请耐心等待人工审核结果", "Your appeal is filed; please wait for the review"),
+    "appeal_limit": (
+        "该身份证号的申诉正在审核中，请联系报考院校",
+        "Appeals about this ID number are under review; contact the school",
+    ),
+    "appeal_busy": ("该申诉正在被处理，请刷新后重试", "This appeal is being handled; refresh and try again"),
+    "appeal_holder_verified": (
+        "申诉人已认证其他身份，无法通过该申诉",
+        "The appellant verified another identity; this appeal cannot be approved",
     ),
     "already_verified": (
         "您已完成身份认证，认证后不可更改信息",
@@ -182,6 +205,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The ID photo on the school's roster cannot be used for face checks; ask the school to replace it",
     ),
     "facecheck_busy": ("人脸比对繁忙，请 {seconds} 秒后重试", "Face check is busy; retry in {seconds} s"),
+    "facecheck_rate_limited": (
+        "人脸比对尝试次数过多，请 {minutes} 分钟后再试",
+        "Too many face-check attempts; try again in {minutes} minutes",
+    ),
+    "facecheck_in_progress": (
+        "您的上一次人脸比对仍在进行中，请等待结果后再试",
+        "Your previous face check is still running; wait for its result",
+    ),
     "facecheck_unavailable": (
         "人脸比对服务暂不可用，请稍后再试",
         "Face check is not available right now, please retry later",
@@ -276,6 +307,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "学校已取消您本时段的预约，请返回“我的考试”查看原因并重新预约",
         "The school cancelled your booking for this slot; see 'My exams' for the reason and book again",
     ),
+    "queue_reason_identity_moved": (
+        "经监考老师审核，该身份证号已转给提交申诉的本人账号，您已离开队列",
+        "After review the ID number was moved to the appellant's account; you left the queue",
+    ),
     "queue_reason_face_check_locked": (
         "人脸核验连续 3 次未通过，已转人工审核",
         "Three failed face checks: a proctor will review",
@@ -333,13 +368,78 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This QR code is invalid or expired; refresh it on the candidate's phone and scan again",
     ),
     "aux_device_invalid": ("设备标识不正确，请重新扫码", "Bad device id; scan the code again"),
-    "aux_device_limit": ("该二维码最多可供 {max} 台设备使用", "This QR code admits at most {max} devices"),
+    "aux_device_limit": (
+        "该考生的辅机位设备已达上限（最多 {max} 台），请继续使用已连接过的设备",
+        "This candidate already has the most auxiliary cameras allowed ({max}); use one of those devices",
+    ),
+    "aux_token_logged_out": (
+        "考生已退出登录，此二维码已失效。请考生重新登录后刷新二维码，再重新扫码",
+        "The candidate has logged out, so this QR code no longer works: log in again on the candidate's phone, "
+        "refresh the QR code and scan it again",
+    ),
+    "aux_token_replaced": (
+        "此二维码已失效（考生已重新登录，或本场面试已结束），请在考生手机上刷新二维码后重新扫码",
+        "This QR code no longer works (the candidate logged in again, or the interview is over): refresh it on "
+        "the candidate's phone and scan it again",
+    ),
+    "aux_ended": (
+        "考生已退出登录或本场面试已结束，辅机位已断开。如需继续，请在考生手机上刷新二维码后重新扫码",
+        "The candidate logged out or the interview is over, so this camera is disconnected: to go on, refresh "
+        "the QR code on the candidate's phone and scan it again",
+    ),
+    # a room's media takes one candidate, aux_max_devices auxiliary cameras and three examiners
+    "room_full_candidate": ("考场中已有其他考生，请等待叫号", "Another candidate is in the room; wait to be called"),
+    "room_full_aux": (
+        "本场面试的辅机位已满（最多 {max} 台），无法再加入",
+        "This interview already has the most auxiliary cameras allowed ({max})",
+    ),
+    "room_full_examiners": (
+        "考场的考官人数已满（最多 {max} 位）",
+        "The room already has the most examiners allowed ({max})",
+    ),
+    # a socket whose login session ended (session:ended, and the refusal of its events)
+    "session_ended": ("登录已失效，请重新登录", "Your login has ended; please log in again"),
+    "session_ended_logout": ("您已退出登录，本页面的连接已断开", "You logged out; this page's connection is closed"),
+    "session_ended_account_disabled": (
+        "账号已被停用，连接已断开。如有疑问请联系学校",
+        "This account has been disabled and its connection closed; contact the school if this is a mistake",
+    ),
+    "session_ended_revoked": ("登录已被学校注销，请重新登录", "The school ended this login; please log in again"),
+    "session_ended_role_changed": ("账号角色已变更，请重新登录", "The account's role changed; please log in again"),
+    "session_ended_identity_moved": (
+        "账号的身份信息已变更，请重新登录",
+        "This account's identity changed; please log in again",
+    ),
+    "session_ended_expired": ("登录已过期，请重新登录", "Your login expired; please log in again"),
     "aux_wait": (
         "考生尚未进入考场，请保持本页面打开，叫号后自动连接",
         "The candidate is not in the room yet; keep this page open, it connects when they are called",
     ),
     # roster import warnings (the row is imported)
     "row_no_photo": ("未提供证件照，考生将无法通过人脸比对", "No ID photo: this candidate cannot pass the face check"),
+    # contact codes (server/accounts/codes.py)
+    "code_invalid": (
+        "验证码错误或已失效，请重新获取验证码",
+        "The verification code is wrong or no longer valid; request a new one",
+    ),
+    "code_wait": (
+        "验证码已发送，请 {seconds} 秒后再重新获取",
+        "A code was just sent; you can ask again in {seconds} s",
+    ),
+    "code_rate_limited": (
+        "获取验证码次数过多，请 {minutes} 分钟后再试",
+        "Too many verification codes requested; try again in {minutes} minutes",
+    ),
+    "register_rate_limited": (
+        "注册请求过于频繁，请 {minutes} 分钟后再试",
+        "Too many registrations from here; try again in {minutes} minutes",
+    ),
+    "notify_failed": (
+        "验证码发送失败，请稍后再试",
+        "The verification code could not be sent; please try again later",
+    ),
+    "code_purpose_invalid": ("验证码用途不正确", "Unknown purpose for a verification code"),
+    "contact_one_only": ("请只填写手机号或邮箱中的一项", "Give either a phone number or an email, not both"),
 }
 
 
@@ -380,6 +480,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_roster_entry_imported": ("名单新增考生", "Roster entry added"),
     "event_roster_entry_updated": ("名单更新考生", "Roster entry updated"),
     "event_account_created": ("创建账号", "Account created"),
+    "event_account_expired": ("未认证账号过期删除", "Unverified account expired"),
     "event_account_disabled": ("停用账号", "Account disabled"),
     "event_account_enabled": ("启用账号", "Account enabled"),
     "event_identity_verified": ("身份认证通过", "Identity verified"),
@@ -422,6 +523,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_face_room_failed": ("入场人脸核验未通过", "The room face check failed"),
     "reason_face_review_rejected": ("人工审核驳回", "Rejected by the manual review"),
     "reason_booking_cancelled": ("学校取消了预约", "The school cancelled the booking"),
+    "reason_identity_moved": ("身份申诉通过，身份转给申诉人", "Identity moved to the appellant by an appeal"),
     # face-check status of a queue entry: face_status_<status>
     "face_status_passed": ("已通过", "Passed"),
     "face_status_approved": ("人工审核通过", "Approved"),
@@ -491,6 +593,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_check_id": ("", ""),
     "detail_review_id": ("", ""),
     "detail_appeal_id": ("", ""),
+    "detail_created_at": ("注册时间", "Registered at"),
+    "detail_evidence_passed": ("申诉人人脸比对通过", "Appellant passed the face check"),
+    "detail_moved_bookings": ("转移的预约时段", "Bookings moved"),
     "detail_pledge_sha256": ("", ""),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
@@ -512,6 +617,38 @@ LABELS: dict[str, tuple[str, str]] = {
     "roster_row_imported": ("已导入", "imported"),
     "roster_row_updated": ("已更新", "updated"),
     "roster_row_rejected": ("未通过", "rejected"),
+    # contact codes: audit events, and the messages sent by SMS / email (server/accounts/codes.py);
+    # {site} is the setting notify_site_name, {contact} the word for the phone or the email
+    "event_password_reset": ("重置密码（验证码）", "Password reset (code)"),
+    "event_contact_changed": ("更换手机号/邮箱（验证码）", "Phone/email changed (code)"),
+    "notify_contact_phone": ("手机号", "phone number"),
+    "notify_contact_email": ("邮箱", "email address"),
+    "notify_subject_code": ("{site}验证码", "{site} verification code"),
+    "notify_subject_notice": ("{site}账号提醒", "{site} account notice"),
+    "notify_code_register": (
+        "【{site}】验证码 {otp}，用于注册考生账号，{minutes} 分钟内有效。请勿告诉他人；如非本人操作，请忽略。",
+        "[{site}] Your registration code is {otp}, valid for {minutes} minutes. Do not share it; if you did not ask for it, ignore this message.",
+    ),
+    "notify_code_reset": (
+        "【{site}】验证码 {otp}，用于重置登录密码，{minutes} 分钟内有效。请勿告诉他人；如非本人操作，请忽略。",
+        "[{site}] Your password reset code is {otp}, valid for {minutes} minutes. Do not share it; if you did not ask for it, ignore this message.",
+    ),
+    "notify_code_change": (
+        "【{site}】验证码 {otp}，用于将此{contact}绑定到您的账号，{minutes} 分钟内有效。请勿告诉他人；如非本人操作，请忽略。",
+        "[{site}] Your code to link this {contact} to your account is {otp}, valid for {minutes} minutes. Do not share it; if you did not ask for it, ignore this message.",
+    ),
+    "notify_register_taken": (
+        "【{site}】此{contact}已注册考生账号，无需再次注册，请直接登录；忘记密码可在登录页点击“忘记密码”重置。如非本人操作，请忽略。",
+        "[{site}] This {contact} already has an account: log in instead; if you forgot the password, use 'Forgot password' on the login page. If you did not ask, ignore this message.",
+    ),
+    "notify_reset_unknown": (
+        "【{site}】有人申请用此{contact}重置密码，但它尚未注册考生账号。如需报名，请在注册页注册；如非本人操作，请忽略。",
+        "[{site}] Someone asked to reset a password with this {contact}, but no account uses it. To take part, register on the registration page; if you did not ask, ignore this message.",
+    ),
+    "notify_change_taken": (
+        "【{site}】有人申请将此{contact}绑定到另一个账号，但它已被其他账号使用，未做更改。如非本人操作，请忽略。",
+        "[{site}] Someone asked to link this {contact} to another account, but an account already uses it; nothing was changed. If you did not ask, ignore this message.",
+    ),
 }
 
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as
@@ -573,6 +710,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "account_id": ("账号", "Account"),
     "disabled": ("停用", "Disabled"),
     "lang": ("语言", "Language"),
+    "code": ("验证码", "Verification code"),
+    "purpose": ("用途", "Purpose"),
 }
 
 

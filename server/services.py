@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .accounts.codes import CodeLimits, ContactCodes, ContactProofs
 from .accounts.directory import Directory
+from .accounts.expiry import UnverifiedAccounts
 from .accounts.identity import Identity
 from .accounts.login_limits import LoginLimits
 from .accounts.passwords import Passwords
@@ -13,11 +15,13 @@ from .booking.bookings import Bookings
 from .config import Settings
 from .exams.catalog import Catalog
 from .exams.enrolment import Enrolments
+from .facecheck.appeal import AppealChecks
 from .facecheck.checks import FaceChecks
 from .facecheck.frames import FrameArchive
 from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
+from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
 from .rooms.aux_tokens import AuxTokens
@@ -36,6 +40,7 @@ class Services:
     store: Store
     passwords: Passwords
     directory: Directory
+    unverified: UnverifiedAccounts
     sessions: Sessions
     login_limits: LoginLimits
     catalog: Catalog
@@ -49,17 +54,22 @@ class Services:
     frame_archive: FrameArchive
     references: References
     face_checks: FaceChecks
+    appeal_checks: AppealChecks
     queue: WaitingQueue
     recordings: RecordingIndex
     aux_tokens: AuxTokens
     audit: Audit
     import_progress: ImportProgress
+    contact: ContactProofs  # contact codes: registration, password reset, changing the phone/email
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> Services:
         s = settings
-        passwords = Passwords(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+        passwords = Passwords(
+            s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism, s.argon2_concurrency, s.argon2_max_waiting
+        )
+        directory = Directory(store, passwords)
         catalog = Catalog(store)
         roster = RosterBook(store)
         photos = PhotoStore(s.photos_dir)
@@ -78,12 +88,34 @@ class Services:
             s.timezone,
         )
         bookings = Bookings(store, catalog, s.timezone)
+        face_checks = FaceChecks(
+            store,
+            None,
+            enrolments,
+            face_gate,
+            references,
+            archive,
+            s.facecheck_max_frames,
+            s.facecheck_challenge_ttl_s,
+            s.queue_face_pass_valid_s,
+            s.facecheck_max_frame_side,
+            s.facecheck_attempts_per_window,
+            s.facecheck_attempt_window_s,
+        )
         services = cls(
             store=store,
             passwords=passwords,
-            directory=Directory(store, passwords),
+            directory=directory,
+            unverified=UnverifiedAccounts(store, s.unverified_account_days * 86400),
             sessions=Sessions(store, s.session_ttl_s),
-            login_limits=LoginLimits(store, s.login_fail_limit_account, s.login_fail_limit_address, s.login_window_s),
+            login_limits=LoginLimits(
+                store,
+                s.login_fail_limit_pair,
+                s.login_fail_limit_account,
+                s.login_fail_limit_address,
+                s.login_window_s,
+                s.login_account_window_s,
+            ),
             catalog=catalog,
             roster=roster,
             photos=photos,
@@ -96,22 +128,33 @@ class Services:
             face_gate=face_gate,
             frame_archive=archive,
             references=references,
-            face_checks=FaceChecks(
-                store,
-                None,
-                enrolments,
-                face_gate,
-                references,
-                archive,
-                s.facecheck_max_frames,
-                s.facecheck_challenge_ttl_s,
-                s.queue_face_pass_valid_s,
-            ),
+            face_checks=face_checks,
+            appeal_checks=AppealChecks(face_checks, roster),
             queue=queue,
             recordings=RecordingIndex(store, s.recordings_dir),
             aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),
             audit=Audit(store.redis, store.keys),
             import_progress=ImportProgress(store),
+            contact=ContactProofs(
+                store,
+                directory,
+                passwords,
+                ContactCodes(
+                    store,
+                    CodeLimits(
+                        s.code_ttl_s,
+                        s.code_max_attempts,
+                        s.code_resend_s,
+                        s.code_per_destination_day,
+                        s.code_per_address_hour,
+                        s.code_global_hour,
+                        s.register_per_address_hour,
+                        s.register_global_hour,
+                    ),
+                ),
+                build_notifier(s),
+                s.notify_site_name,
+            ),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

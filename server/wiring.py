@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import socketio
 from aiohttp import web
 
+from .accounts.identity import IdentityMove
+from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
 from .rooms import passthrough
-from .rooms.ice import parse_ice_servers
+from .rooms.ice import TurnMint, parse_ice_servers
 from .rooms.interviews import Interviews
 from .signaling import hub
 from .signaling.aux import AuxNamespace
@@ -32,10 +34,19 @@ if TYPE_CHECKING:
 
 def wire_domain(services: Services) -> None:
     """The domain talks up through listeners: the face gate's results and decisions and the school's
-    booking cancellations reach the waiting queue."""
+    booking cancellations reach the waiting queue; the end of an interview voids the candidate's
+    auxiliary-camera codes."""
     services.face_gate.on_result.append(services.queue.face_result)
     services.face_gate.on_review.append(services.queue.review_resolved)
     services.bookings.on_cancelled.append(services.queue.booking_cancelled)
+    services.queue.listeners.append(services.aux_tokens.queue_changed)  # an interview's end voids its aux codes
+    services.identity.on_moved.append(services.queue.identity_moved)
+
+    async def log_out_former_holder(move: IdentityMove) -> None:
+        """The former holder of an identity moved by an appeal is logged out everywhere, sockets cut."""
+        await services.sessions.end_account(move.from_account, IDENTITY_MOVED)
+
+    services.identity.on_moved.append(log_out_former_holder)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:
@@ -65,12 +76,20 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=socketio_manager(settings),
-        max_http_buffer_size=2 * hub.MAX_EVENT_BYTES,
+        # the events' own limit counts characters; on the wire one may take up to 6 bytes (a JSON
+        # \uXXXX escape), so the transport's byte limit leaves room for that: an event over the
+        # character limit gets its bad_json answer instead of a closed connection
+        max_http_buffer_size=6 * hub.MAX_EVENT_BYTES + 4096,
         logger=False,
         engineio_logger=False,
     )
     interviews = Interviews(
-        services.store, services.recordings, parse_ice_servers(settings.ice_servers), settings.room_claim_ttl_s
+        services.store,
+        services.recordings,
+        parse_ice_servers(settings.ice_servers, settings.turn_secret),
+        settings.room_claim_ttl_s,
+        max_aux=settings.aux_max_devices,
+        turn=TurnMint(settings.turn_secret, settings.turn_credential_ttl_s),
     )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
     interviews.on_offer = rooms.send_offer  # Interviews takes no callbacks in its constructor

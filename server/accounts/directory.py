@@ -65,6 +65,7 @@ class Directory:
         email: str = "",
         username: str = "",
         password_hash: str | None = None,
+        contact_verified_at: float = 0.0,
     ) -> Account:
         """Create an account; every login name must be free. ``password_hash`` skips hashing (bulk tools)."""
         if role not in ROLES:
@@ -84,6 +85,7 @@ class Directory:
             phone=names.get("phone", ""),
             email=names.get("email", ""),
             username=names.get("username", ""),
+            contact_verified_at=contact_verified_at,
         )
         login_keys = [self.keys.login(kind, value) for kind, value in names.items()]
         fields = to_hash(account)
@@ -96,6 +98,9 @@ class Directory:
         if taken:
             kind = list(names)[int(taken) - 1]
             raise UserError(f"{kind}_taken", field=kind)
+        await audit.trim_system(self.store.redis, self.keys)
+        if role == "candidate":  # until the identity is verified it may expire (accounts/expiry.py)
+            await self.store.redis.zadd(self.keys.unverified_accounts(), {account.id: account.created_at})
         return account
 
     async def get(self, account_id: str) -> Account | None:

@@ -4,13 +4,21 @@ Queue entry: the candidate asks for a challenge (turn left or right, chosen at r
 short burst of frames: the first facing the camera, the rest turning. The check passes when the
 frontal frame shows exactly one usable face matching the ID photo, every other frame with a face
 is the same person, and the keypoints show the head turning the asked way (a flat photo cannot).
+
+Abuse (docs/security.md, "Face check abuse"): every challenge and every check a candidate asks for
+is counted (``count_attempt``, one Redis counter each per window, whatever the answer); a burst is
+refused whole on its frames' headers before anything is decoded, queued or used up; and a
+candidate has one check running at a time (a Redis lock), so their frames hold a small share of
+the worker pool at most.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -25,6 +33,7 @@ from ..store.base import Store
 from ..store.models import Account, is_id, new_id
 from .frames import FrameArchive
 from .gate import FaceGate, FaceStatus
+from .imaging import ImageRejected, check_frame
 from .liveness import turned
 from .pool import InferencePool
 from .references import References
@@ -33,6 +42,9 @@ from .references import References
 # this close to the reference (a multiple of the threshold), so nobody else can do the turn.
 TURN_SLACK = 1.25
 RECOMMENDED_FRAMES = 5
+# A candidate's check in flight holds their lock (``facerunning:{account}``) until it ends; the expiry only frees
+# the lock of a process that died mid-check. A check waits at most for a full pool, a few seconds.
+RUNNING_TTL_S = 120
 
 
 @dataclass
@@ -87,6 +99,9 @@ class FaceChecks:
         max_frames: int,
         challenge_ttl_s: int,
         pass_valid_s: float,
+        max_frame_side: int = 1920,
+        attempts_per_window: int = 10,
+        attempt_window_s: int = 600,
     ) -> None:
         self.store = store
         self.keys = store.keys
@@ -98,8 +113,11 @@ class FaceChecks:
         self.max_frames = max_frames
         self.challenge_ttl_s = challenge_ttl_s
         self.pass_valid_s = pass_valid_s
+        self.max_frame_side = max_frame_side
+        self.attempts_per_window = attempts_per_window
+        self.attempt_window_s = attempt_window_s
 
-    def _pool(self) -> InferencePool:
+    def require_pool(self) -> InferencePool:
         if self.pool is None:
             raise UserError("facecheck_unavailable")
         return self.pool
@@ -120,12 +138,44 @@ class FaceChecks:
             "review_id": state.review_id or None,
         }
 
+    async def count_attempt(self, account: Account, kind: str) -> None:
+        """Count one ``challenge`` or ``check`` of the candidate, whatever comes of it, before anything
+        else is looked at; past ``attempts_per_window`` in the window: 429 with the minutes to wait.
+
+        One Lua script (``rate_limit_hit.lua``: INCR, and the window's expiry on the first), so the
+        count holds across processes. The HTTP edge counts a check before reading its body, so a
+        refused burst counts too."""
+        key = self.keys.rate_limit(f"facecheck-{kind}", account.id)
+        count, ttl = await self.store.script("rate_limit_hit")(keys=[key], args=[self.attempt_window_s])
+        if int(count) > self.attempts_per_window:
+            wait = int(ttl) if int(ttl) > 0 else self.attempt_window_s
+            raise UserError("facecheck_rate_limited", minutes=max(1, math.ceil(wait / 60)), seconds=wait)
+
+    def check_frames(self, frames: list[bytes]) -> None:
+        """The burst's size and every frame's header (type, width, height: ``imaging.check_frame``),
+        in this process and before anything is decoded or queued: one bad frame refuses all."""
+        if not frames:
+            raise UserError("no_frames", field="frame")
+        if len(frames) > self.max_frames:
+            raise UserError("too_many_frames", field="frame", max=self.max_frames)
+        for data in frames:
+            try:
+                check_frame(data, self.max_frame_side)
+            except ImageRejected as exc:
+                raise UserError(exc.code, field="frame") from None
+
     async def challenge(self, account: Account, exam_id: str) -> dict:
-        self._pool()
+        await self.count_attempt(account, "challenge")
+        self.require_pool()
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
         _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
         if not entry.photo_sha256:
             raise UserError("no_reference_photo")
+        return await self.issue_challenge(account, exam_id)
+
+    async def issue_challenge(self, account: Account, scope: str) -> dict:
+        """A head-turn challenge for ``account``, bound to ``scope`` (an exam id, or what another
+        check, such as an identity appeal, names its own)."""
         challenge_id = new_id("chal")
         direction = secrets.choice(("left", "right"))
         key = self.keys.face_challenge(challenge_id)
@@ -134,7 +184,7 @@ class FaceChecks:
                 key,
                 mapping={
                     "account_id": account.id,
-                    "exam_id": exam_id,
+                    "exam_id": scope,
                     "direction": direction,
                     "created_at": f"{time.time():.3f}",
                 },
@@ -149,33 +199,38 @@ class FaceChecks:
             "expires_in": self.challenge_ttl_s,
         }
 
-    async def _take_challenge(self, challenge_id: str, account: Account, exam_id: str) -> str:
-        """The challenge's direction; a challenge is used once (a replayed burst finds nothing)."""
-        if not is_id(challenge_id):
+    async def challenge_of(self, challenge_id: str, account: Account) -> dict[str, str]:
+        """The candidate's challenge (direction, scope), or ``challenge_expired``."""
+        data = await self.store.redis.hgetall(self.keys.face_challenge(challenge_id)) if is_id(challenge_id) else {}
+        if not data or data.get("account_id") != account.id:
             raise UserError("challenge_expired", field="challenge_id")
-        key = self.keys.face_challenge(challenge_id)
-        async with self.store.pipeline() as pipe:
-            pipe.hgetall(key)
-            pipe.delete(key)
-            data, _ = await pipe.execute()
-        if not data or data.get("account_id") != account.id or data.get("exam_id") != exam_id:
+        return data
+
+    async def _challenge_direction(self, challenge_id: str, account: Account, exam_id: str) -> str:
+        """The challenge's direction. It is used up (deleted) once the frames were looked at, not before:
+        a refused burst leaves it usable; the candidate's running-check lock keeps two bursts of theirs
+        from sharing it, and a replayed burst finds nothing."""
+        data = await self.challenge_of(challenge_id, account)
+        if data.get("exam_id") != exam_id:
             raise UserError("challenge_expired", field="challenge_id")
         return data["direction"]
 
-    async def check_queue_entry(
-        self, account: Account, exam_id: str, challenge_id: str, frames: list[bytes]
-    ) -> CheckResult:
-        pool = self._pool()
-        if not frames:
-            raise UserError("no_frames", field="frame")
-        if len(frames) > self.max_frames:
-            raise UserError("too_many_frames", field="frame", max=self.max_frames)
-        entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        reference = await self.references.embedding(entry.photo_sha256)
-        direction = await self._take_challenge(challenge_id, account, exam_id)
-        observations = await pool.observe_many(frames)
+    @contextlib.asynccontextmanager
+    async def running(self, account: Account):
+        """The candidate's one check in flight (across processes): a second gets ``facecheck_in_progress``."""
+        key, token = self.keys.face_running(account.id), secrets.token_hex(8)
+        if not await self.store.redis.set(key, token, nx=True, ex=RUNNING_TTL_S):
+            raise UserError("facecheck_in_progress")
+        try:
+            yield
+        finally:
+            await self.store.script("lock_release")(keys=[key], args=[token])
 
+    async def judge_burst(
+        self, pool: InferencePool, account: Account, reference, direction: str, frames: list[bytes]
+    ) -> tuple[str, float | None, dict]:
+        """Identity and the head turn on a burst: (reason or "", the frontal frame's distance, details)."""
+        observations = await pool.observe_many(frames, owner=account.id, max_side=self.max_frame_side)
         first = observations[0]
         distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
         distance = distances[0]
@@ -197,16 +252,34 @@ class FaceChecks:
             "yaws": [o.yaw for o in observations],
             "reasons": [o.reason for o in observations],
         }
-        return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
+        return reason, distance, details
+
+    async def check_queue_entry(
+        self, account: Account, exam_id: str, challenge_id: str, frames: list[bytes]
+    ) -> CheckResult:
+        """The burst for a challenge; refusals (bad frames, a check of theirs still running, ...)
+        change nothing: the challenge stays usable and no strike is counted."""
+        pool = self.require_pool()
+        self.check_frames(frames)
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        reference = await self.references.embedding(entry.photo_sha256)
+        async with self.running(account):
+            direction = await self._challenge_direction(challenge_id, account, exam_id)
+            reason, distance, details = await self.judge_burst(pool, account, reference, direction, frames)
+            await self.store.redis.delete(self.keys.face_challenge(challenge_id))  # used once
+            return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
 
     async def check_room_entry(self, account: Account, exam_id: str, frames: list[np.ndarray]) -> CheckResult:
         """Identity only, on frames decoded from the live track; the best frame decides.
 
         Called by the interview room. A failure counts as a strike and clears the candidate's
         pass, so they go back to the queue-entry check (docs/facecheck.md)."""
-        pool = self._pool()
+        pool = self.require_pool()
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
         reference = await self.references.embedding(entry.photo_sha256)
+        # the sender picks the video's size: frames over the frames' cap are scaled down to it first
+        frames = await asyncio.to_thread(lambda: [_fit(f, self.max_frame_side) for f in frames])
         observations = [await pool.observe_frame(f, liveness=False) for f in frames]
         distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
         usable = [d for d in distances if d is not None]
@@ -238,7 +311,7 @@ class FaceChecks:
         distance: float | None,
         details: dict,
     ) -> CheckResult:
-        pool = self._pool()
+        pool = self.require_pool()
         check_id = new_id("check")
         await asyncio.to_thread(self.archive.save, exam_id, account.id, check_id, frames)
         record = {
@@ -278,6 +351,17 @@ class FaceChecks:
             details.get("direction", ""),
             details,
         )
+
+
+def _fit(frame: np.ndarray, max_side: int) -> np.ndarray:
+    from PIL import Image
+
+    height, width = frame.shape[:2]
+    if max(height, width) <= max_side:
+        return frame
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
 
 
 def _jpeg(frame: np.ndarray) -> bytes:

@@ -4,6 +4,11 @@ Only JPEG and PNG are accepted (what phone browsers send and what rosters hold).
 read from the header before anything is decoded, so a tiny file that claims 30000x30000
 pixels is refused without allocating the pixels. EXIF orientation is applied, because phone
 photos are often stored sideways with a tag saying how to turn them.
+
+A candidate's face-check frames get stricter header checks (``check_frame``) in the server's own
+process, before any frame of a burst is decoded or queued for the workers: each side at most
+``facecheck_max_frame_side`` pixels, and a JPEG at most ``MAX_JPEG_SCANS`` scans (a progressive
+JPEG's decoding time grows with its scans, not with its bytes).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
+# A canvas's toBlob JPEG has 1 scan, libjpeg's progressive default 10 (colour); a crafted file can
+# repeat scans by the thousand, each one a pass over every coefficient of the picture.
+MAX_JPEG_SCANS = 32
 
 
 class ImageRejected(Exception):
@@ -45,13 +53,35 @@ def image_size(data: bytes) -> tuple[str, int, int]:
         raise ImageRejected("image_invalid", str(exc) or type(exc).__name__) from None
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+def check_frame(data: bytes, max_side: int) -> tuple[str, int, int]:
+    """(format, width, height) of one face-check frame, from its header, or ImageRejected.
+
+    ``image_invalid``: not a JPEG/PNG (Pillow is told to try no other format), or a header it
+    cannot read, or a JPEG with more than ``MAX_JPEG_SCANS`` scans (no camera or canvas makes one);
+    ``image_too_large``: a side over ``max_side`` pixels. Nothing is decoded: ``Image.open`` reads only the header (microseconds
+    for a 512 KB frame); Pillow's own decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, ~89 M
+    pixels, an error at twice that) is far above this cap and becomes ``image_too_large`` too.
+    """
+    fmt, width, height = image_size(data)
+    if width < 1 or height < 1:
+        raise ImageRejected("image_invalid", f"{width}x{height}")
+    if width > max_side or height > max_side:
+        raise ImageRejected("image_too_large", f"{width}x{height}: a side is over {max_side} pixels")
+    # 0xFFDA starts a scan; inside entropy-coded data a 0xFF byte is always followed by 0x00 or a
+    # restart marker, so counting the pair counts the scans (an EXIF thumbnail adds its own one).
+    if fmt != "PNG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:  # JPEG (or MPO: a JPEG with extra pictures)
+        raise ImageRejected("image_invalid", f"more than {MAX_JPEG_SCANS} JPEG scans")
+    return fmt, width, height
+
+
+def decode_image(data: bytes, max_pixels: int, max_side: int = 0) -> np.ndarray:
     """Decode JPEG/PNG bytes into an RGB uint8 array of shape (H, W, 3), upright.
 
     Raises ImageRejected: ``image_too_large`` when width x height exceeds ``max_pixels``
     (checked on the header, before decoding), ``image_invalid`` for anything else wrong.
+    ``max_side``: a candidate's frame, checked again with ``check_frame`` (0: an ID photo).
     """
-    fmt, width, height = image_size(data)
+    fmt, width, height = check_frame(data, max_side) if max_side else image_size(data)
     if width < 1 or height < 1:
         raise ImageRejected("image_invalid", f"{width}x{height}")
     if width * height > max_pixels:

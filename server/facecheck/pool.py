@@ -3,6 +3,12 @@
 The number of checks waiting or running is bounded; past it, callers get "busy, retry in N s"
 with N estimated from the recent time per image, so a burst of candidates never blocks
 signaling and never builds an unbounded backlog.
+
+One candidate holds a small share at most (docs/security.md, "Face check abuse"): a burst's
+frames are checked on their headers here, in the server's process, before any of them is queued
+(one bad frame refuses the whole burst, and nothing reaches a worker); an owner has at most one
+burst waiting or running in the pool (the check across processes is a Redis lock in checks.py);
+and when one frame of a burst turns out bad while decoding, its frames still waiting are cancelled.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from ..errors import UserError
 from .engine import FaceEngine, Observation
-from .imaging import ImageRejected, decode_image
+from .imaging import ImageRejected, check_frame, decode_image
 from .models import DEFAULT_THRESHOLDS, check_models
 
 log = logging.getLogger(__name__)
@@ -53,9 +59,9 @@ def _init_worker(models_dir: str, model_name: str, threshold: float) -> None:
     _ENGINE = FaceEngine.load(Path(models_dir), model_name, threshold)
 
 
-def _observe_bytes(data: bytes, max_pixels: int, embed: bool, reference: bool) -> tuple[str, object]:
+def _observe_bytes(data: bytes, max_pixels: int, embed: bool, reference: bool, max_side: int = 0) -> tuple[str, object]:
     try:
-        image = decode_image(data, max_pixels)
+        image = decode_image(data, max_pixels, max_side)
     except ImageRejected as exc:
         return "rejected", exc.code
     assert _ENGINE is not None
@@ -88,6 +94,8 @@ class InferencePool:
         self.max_pending = max(1, max_pending)
         self.max_pixels = max_pixels
         self.pending = 0
+        self.pending_by_owner: dict[str, int] = {}  # images of a burst waiting or running, by candidate
+        self.submitted = 0  # images handed to the workers since the start
         # for the metrics: queue = one queue-entry burst, room = one frame of a room check, reference = an ID photo
         self.latency = LatencyStats()
         self.busy_refusals = 0  # checks answered "busy, retry in N s"
@@ -119,6 +127,7 @@ class InferencePool:
             self.busy_refusals += 1
             raise UserError("facecheck_busy", seconds=self.retry_after_s())
         self.pending += images
+        self.submitted += images
         start = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -139,21 +148,52 @@ class InferencePool:
         self.latency.observe("reference" if reference else "image", time.perf_counter() - start)
         return value
 
-    async def _observe(self, data: bytes, embed: bool, reference: bool) -> Observation:
-        kind, value = await self._run(1, _observe_bytes, data, self.max_pixels, embed, reference)
+    async def _observe(self, data: bytes, embed: bool, reference: bool, max_side: int = 0) -> Observation:
+        kind, value = await self._run(1, _observe_bytes, data, self.max_pixels, embed, reference, max_side)
         if kind == "rejected":
             raise UserError(str(value))
         return value
 
-    async def observe_many(self, frames: list[bytes], embed: bool = True) -> list[Observation]:
-        """All frames of one burst, or none: the whole burst counts against the pending bound."""
+    async def observe_many(
+        self, frames: list[bytes], embed: bool = True, owner: str = "", max_side: int = 0
+    ) -> list[Observation]:
+        """All frames of one burst, or none: the whole burst counts against the pending bound.
+
+        ``max_side`` (a candidate's frames): every frame's header is checked first (``check_frame``),
+        so a burst with one bad frame is refused (image_invalid / image_too_large) before any frame is
+        queued. ``owner`` (the candidate): one burst of theirs at a time (``facecheck_in_progress``).
+        """
+        if max_side:
+            for data in frames:
+                try:
+                    check_frame(data, max_side)
+                except ImageRejected as exc:
+                    raise UserError(exc.code, field="frame") from None
+        if owner and self.pending_by_owner.get(owner):
+            raise UserError("facecheck_in_progress")
         if self.pending + len(frames) > self.max_pending:
             self.busy_refusals += 1
             raise UserError("facecheck_busy", seconds=self.retry_after_s())
         start = time.perf_counter()
-        found = list(await asyncio.gather(*(self._observe(f, embed, False) for f in frames)))
+        if owner:
+            self.pending_by_owner[owner] = len(frames)
+        tasks = [asyncio.ensure_future(self._observe(f, embed, False, max_side)) for f in frames]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            # A frame refused while decoding (or the caller gone): the frames still waiting are not
+            # worth a worker's time. Those a worker already took finish there (they cannot be
+            # stopped), so ``pending`` briefly counts fewer images than the workers hold.
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            if owner:
+                self.pending_by_owner.pop(owner, None)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:  # the refusal itself rather than the cancellations it caused
+            raise next((e for e in errors if not isinstance(e, asyncio.CancelledError)), errors[0])
         self.latency.observe("queue", time.perf_counter() - start)
-        return found
+        return list(outcomes)  # type: ignore[arg-type]
 
     async def observe_frame(self, image: np.ndarray, embed: bool = True, liveness: bool = True) -> Observation:
         """A decoded video frame (RGB), e.g. from a live track in an interview room."""

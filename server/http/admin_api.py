@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from ..errors import UserError
 from ..roster.importer import ImportReport
@@ -171,8 +173,8 @@ async def create_user(request: web.Request) -> web.Response:
         },
     )
     account = await request.app[SERVICES].directory.create(
-        body.pop("role"), body.pop("password"), actor(request), **body
-    )
+        body.pop("role"), body.pop("password"), actor(request), contact_verified_at=time.time(), **body
+    )  # an admin vouches for the contact details they enter
     return web.json_response({"user": account_json(account)}, status=201)
 
 
@@ -184,8 +186,8 @@ async def update_user(request: web.Request) -> web.Response:
     if body["disabled"] and account_id == account_of(request).id:
         raise UserError("cannot_disable_self", field="disabled")
     account = await services.directory.set_disabled(account_id, body["disabled"], actor(request))
-    if body["disabled"]:
-        await services.sessions.revoke_all(account_id)
+    if body["disabled"]:  # its sessions end and its sockets are cut on every process
+        await services.sessions.end_account(account_id, "account_disabled")
     return web.json_response({"user": account_json(account)})
 
 
@@ -193,7 +195,7 @@ async def update_user(request: web.Request) -> web.Response:
 async def revoke_sessions(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await services.directory.require(request.match_info["account_id"])
-    count = await services.sessions.revoke_all(request.match_info["account_id"])
+    count = await services.sessions.end_account(request.match_info["account_id"], "revoked")
     await services.audit.add(None, "sessions_revoked", actor(request), request.match_info["account_id"], count=count)
     request.app[METRICS].sessions_revoked.inc(count)
     return web.json_response({"revoked": count})
@@ -257,7 +259,8 @@ async def import_roster(request: web.Request) -> web.Response:
                 total += len(parts[part.name])
             else:
                 await part.release()
-    except (ValueError, AssertionError, KeyError) as exc:  # what aiohttp raises on a body that is not multipart
+    # what aiohttp raises on a body that is not multipart, or a part whose headers are not HTTP headers
+    except (ValueError, AssertionError, KeyError, BadHttpMessage) as exc:
         raise UserError("bad_multipart", field="file") from exc
     if not parts.get("file"):
         raise UserError("roster_file_missing", field="file")

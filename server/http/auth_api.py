@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..accounts.codes import destination
 from ..accounts.directory import login_kind
 from ..accounts.sessions import COOKIE
 from ..errors import UserError
-from ..store.audit import Actor
 from ..store.models import Account, public
 from .body import Field, check, read_json
 from .context import METRICS, SERVICES, SETTINGS, account_of, session_of
@@ -38,26 +38,21 @@ async def start_session(request: web.Request, account: Account, status: int = 20
 
 @routes.post("/api/auth/register", PUBLIC)
 async def register(request: web.Request) -> web.Response:
-    """A candidate registers with a phone number (or an email, for overseas candidates) and a password."""
+    """A candidate registers with a phone number (or an email, for overseas candidates), the code sent
+    to it (``POST /api/auth/codes`` purpose ``register``) and a password."""
     body = check(
         await read_json(request),
         {
             "phone": Field("str", required=False, max_len=20),
             "email": Field("str", required=False, max_len=254),
+            "code": Field("str", max_len=10),
             "password": Field("str", max_len=128),
             "name": Field("str", required=False, max_len=50, default=""),
         },
     )
-    if not body["phone"] and not body["email"]:
-        raise UserError("register_needs_login", field="phone")
-    services = request.app[SERVICES]
-    account = await services.directory.create(
-        "candidate",
-        body["password"],
-        Actor.system(),
-        name=body["name"] or "",
-        phone=body["phone"] or "",
-        email=body["email"] or "",
+    kind, value = destination(body["phone"], body["email"])
+    account = await request.app[SERVICES].contact.register(
+        kind, value, body["code"], body["password"], body["name"] or "", client_address(request)
     )
     return await start_session(request, account, status=201)
 
@@ -70,27 +65,26 @@ async def login(request: web.Request) -> web.Response:
     address = client_address(request)
     limit_key = f"{kind}:{name}"
     try:
-        await services.login_limits.check(limit_key, address)
+        await services.login_limits.take(limit_key, address)
     except UserError:
         metrics.logins.labels("locked").inc()
         raise
     account = await services.directory.find_by_login(body["login"])
     if not await services.passwords.verify(account.password_hash if account else None, body["password"]):
-        await services.login_limits.failed(limit_key, address)
         metrics.logins.labels("failed").inc()
         raise UserError("login_failed", field="password")
     assert account is not None
     if account.disabled:
         metrics.logins.labels("disabled").inc()
         raise UserError("account_disabled")
-    await services.login_limits.succeeded(limit_key)
+    await services.login_limits.succeeded(limit_key, address)
     metrics.logins.labels("ok").inc()
     return await start_session(request, account)
 
 
 @routes.post("/api/auth/logout", ANY)
 async def logout(request: web.Request) -> web.Response:
-    await request.app[SERVICES].sessions.revoke(session_of(request))
+    await request.app[SERVICES].sessions.end(session_of(request))  # its sockets are cut on every process
     request.app[METRICS].sessions_revoked.inc()
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")

@@ -9,7 +9,7 @@ import segno
 from aiohttp import web
 
 from ..errors import UserError
-from .context import LANG, SERVICES, SETTINGS, account_of
+from .context import LANG, SERVICES, SETTINGS, account_of, session_of
 from .routing import PUBLIC, Routes
 from .statuses import status_for
 
@@ -24,11 +24,14 @@ def _origin(request: web.Request) -> str:
 
 @routes.get("/api/candidate/exams/{exam_id}/aux-qr", ("candidate",))
 async def aux_qr(request: web.Request) -> web.Response:
-    """An SVG QR code with a fresh signed token; ``X-Aux-Url`` carries the same link as text."""
+    """An SVG QR code with a fresh signed token bound to this login session (void after logout, a
+    new login or the end of the interview); ``X-Aux-Url`` carries the same link as text. However
+    many codes are fetched, the candidate's devices are capped (``aux_max_devices``)."""
     services = request.app[SERVICES]
     exam_id = request.match_info["exam_id"]
     await services.enrolments.exam_for(account_of(request), exam_id)
-    url = f"{_origin(request)}/aux/{await services.aux_tokens.issue(exam_id, account_of(request).id)}"
+    token = await services.aux_tokens.issue(exam_id, account_of(request).id, session_of(request).key_hash)
+    url = f"{_origin(request)}/aux/{token}"
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
     return web.Response(
@@ -41,6 +44,7 @@ async def aux_page(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     try:
         token = await services.aux_tokens.verify(request.match_info["token"])
+        await services.aux_tokens.usable(token)  # logged out, or replaced by a newer code
     except UserError as err:
         return aiohttp_jinja2.render_template(
             "error.html",

@@ -31,4 +31,8 @@ async def read_json(request: web.Request) -> dict:
         raise UserError("bad_json") from None
     if not isinstance(body, dict):
         raise UserError("bad_json")
+    try:  # "\ud800" is valid JSON but no text: a lone surrogate cannot be stored, logged or shown
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("bad_text") from None
     return body

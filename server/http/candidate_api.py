@@ -12,7 +12,9 @@ from ..exams.enrolment import CandidateExam
 from ..store.models import Slot, public
 from .auth_api import account_json
 from .body import Field, check, read_json
-from .context import METRICS, SERVICES, account_of
+from .context import LANG, METRICS, SERVICES, account_of
+from .facecheck_api import read_frames
+from .middleware import client_address
 from .routing import Routes
 
 routes = Routes()
@@ -42,8 +44,54 @@ async def exam_json(request: web.Request, state: CandidateExam) -> dict:
 @routes.post("/api/candidate/identity", CANDIDATE)
 async def verify_identity(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"name": Field("str", max_len=50), "id_number": Field("str", max_len=32)})
-    account = await request.app[SERVICES].identity.verify(account_of(request), body["name"], body["id_number"])
+    account = await request.app[SERVICES].identity.verify(
+        account_of(request), body["name"], body["id_number"], client_address(request)
+    )
     return web.json_response({"account": account_json(account)})
+
+
+def appeal_json(appeal) -> dict:
+    """What the appellant sees of their appeal (not who holds the identity, nor the evidence)."""
+    fields = ("id", "status", "created_at", "resolved_at", "comment")
+    return {k: getattr(appeal, k) for k in fields}
+
+
+@routes.get("/api/candidate/identity/appeal", CANDIDATE)
+async def my_appeal(request: web.Request) -> web.Response:
+    appeal = await request.app[SERVICES].identity.appeal_of(account_of(request))
+    return web.json_response({"appeal": appeal_json(appeal) if appeal else None})
+
+
+@routes.post("/api/candidate/identity/appeal/challenge", CANDIDATE)
+async def appeal_challenge(request: web.Request) -> web.Response:
+    """The face check that an appeal needs: the pair must match the roster and be held by another account."""
+    body = check(await read_json(request), {"name": Field("str", max_len=50), "id_number": Field("str", max_len=32)})
+    services, account = request.app[SERVICES], account_of(request)
+    entry = await services.identity.appeal_target(account, body["name"], body["id_number"], client_address(request))
+    return web.json_response(await services.appeal_checks.challenge(account, entry), status=201)
+
+
+@routes.post("/api/candidate/identity/appeal", CANDIDATE)
+async def file_appeal(request: web.Request) -> web.Response:
+    """The burst for the appeal's challenge. A passed check files the appeal with it as evidence (201);
+    a failed one is an answer (200, ``appeal: null``) with the reason and advice, and files nothing."""
+    services, account = request.app[SERVICES], account_of(request)
+    await services.face_checks.count_attempt(account, "check")  # before the body: a refused burst counts
+    challenge_id, frames = await read_frames(request)
+    result, entry = await services.appeal_checks.check(account, challenge_id, frames)
+    answer = result.to_json(request[LANG])
+    if not result.passed:
+        return web.json_response({"appeal": None, "check": answer})
+    evidence = {
+        "passed": True,
+        "check_id": result.check_id,
+        "exam_id": entry.exam_id,
+        "frames": result.details["frames"],
+        "distance": result.distance,
+        "threshold": result.threshold,
+    }
+    appeal = await services.identity.open_appeal(account, entry, evidence)
+    return web.json_response({"appeal": appeal_json(appeal), "check": answer}, status=201)
 
 
 @routes.get("/api/candidate/exams", CANDIDATE)

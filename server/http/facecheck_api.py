@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from ..errors import UserError
-from .admin_api import actor
+from ..store.audit import Actor
 from .body import Field, check, read_json
 from .context import LANG, SERVICES, SETTINGS, account_of
 from .routing import Routes
@@ -52,7 +53,7 @@ async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
                 frames.append(bytes(data))
             else:
                 raise UserError("field_unknown", field=part.name or "", name=part.name or "")
-    except (ValueError, AssertionError, KeyError) as exc:
+    except (ValueError, AssertionError, KeyError, BadHttpMessage) as exc:  # a part's headers that do not parse
         raise UserError("bad_multipart", field="frame") from exc
     if not challenge_id:
         raise UserError("field_required", field="challenge_id", label="challenge_id")
@@ -61,12 +62,23 @@ async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
 
 @routes.post("/api/candidate/exams/{exam_id}/facecheck", CANDIDATE)
 async def face_check(request: web.Request) -> web.Response:
-    """A burst of frames for the challenge. A failed check is an answer (200), not an error."""
+    """A burst of frames for the challenge. A failed check is an answer (200), not an error.
+
+    The attempt is counted before the body is read (a refused burst counts too); the frames'
+    headers are checked before anything is decoded or queued (docs/security.md)."""
+    checks = request.app[SERVICES].face_checks
+    account = account_of(request)
+    await checks.count_attempt(account, "check")
     challenge_id, frames = await read_frames(request)
-    result = await request.app[SERVICES].face_checks.check_queue_entry(
-        account_of(request), request.match_info["exam_id"], challenge_id, frames
-    )
+    result = await checks.check_queue_entry(account, request.match_info["exam_id"], challenge_id, frames)
     return web.json_response(result.to_json(request[LANG]))
+
+
+def actor(request: web.Request) -> Actor:
+    """The logged-in proctor or admin (here rather than from admin_api: candidate_api imports this
+    module, and admin_api imports candidate_api)."""
+    account = account_of(request)
+    return Actor(account.id, account.role)
 
 
 def review_json(review) -> dict:

@@ -1,7 +1,9 @@
-"""Request id + structured access log, metrics, error rendering, cross-site refusal, session loading."""
+"""Request id + structured access log, metrics, error rendering, socket.io polling size limit, cross-site
+refusal, session loading."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -114,24 +116,69 @@ async def same_origin(request: web.Request, handler):
     return await handler(request)
 
 
+# The largest long-polling POST socket.io accepts (engineio's max_http_buffer_size), set by app.py.
+POLLING_MAX_BYTES = web.AppKey("polling_max_bytes", int)
+SOCKETIO = "/socket.io/"
+
+
+# A polling POST hands its packets to background tasks and answers at once; only engine.io's wait
+# described below takes longer.
+POLLING_POST_S = 3.0
+
+
+@web.middleware
+async def polling_limit(request: web.Request, handler):
+    """Refuse at once a socket.io long-polling POST without a length or over the limit, and never
+    let one hang.
+
+    engine.io reads exactly Content-Length bytes (0 when there is none). For a body over its limit,
+    or a packet it refuses (an unknown type), it disconnects the session and then waits for the
+    client to fetch the close packet with a GET poll: with none pending the POST hung until the
+    server stopped. Over the limit: 413 at once. Otherwise, past ``POLLING_POST_S``: engine.io's
+    own 400, and the wait is cancelled (the session is already closed; engine.io's sweep drops it).
+    Either way the connection is closed behind the answer."""
+    limit = request.app.get(POLLING_MAX_BYTES)
+    if request.method != "POST" or limit is None or not request.path.startswith(SOCKETIO):
+        return await handler(request)
+    length = request.content_length
+    if length is None or length > limit:
+        response = _json_error(UserError("body_too_large", limit=human_size(limit)), request.get(LANG, "zh"))
+        response.force_close()
+        return response
+    try:
+        async with asyncio.timeout(POLLING_POST_S):
+            return await handler(request)
+    except TimeoutError:
+        log.warning("socket.io polling post refused and left waiting", extra={"seconds": POLLING_POST_S})
+        response = web.Response(status=400, text="Bad Request")
+        response.force_close()
+        return response
+
+
 # Probes and static files need no session, so they answer even while Redis is away.
 SESSIONLESS = ("/healthz", "/metrics", "/static/")
 
 
-@web.middleware
-async def session(request: web.Request, handler):
+async def load_session(request: web.Request) -> None:
+    """Set the caller's account and session on the request from the session cookie (Redis)."""
     services = request.app[SERVICES]
-    request[ACCOUNT] = None
-    request[SESSION] = None
     token = request.cookies.get(COOKIE)
-    if token and not request.path.startswith(SESSIONLESS):
+    if token:
         found = await services.sessions.get(token)
         if found:
             account = await services.directory.get(found.account_id)
             if account and not account.disabled:
                 request[ACCOUNT] = account
                 request[SESSION] = found
+
+
+@web.middleware
+async def session(request: web.Request, handler):
+    request[ACCOUNT] = None
+    request[SESSION] = None
+    if not request.path.startswith(SESSIONLESS):
+        await load_session(request)
     return await handler(request)
 
 
-MIDDLEWARES = [access_log, errors, same_origin, session]
+MIDDLEWARES = [access_log, errors, polling_limit, same_origin, session]

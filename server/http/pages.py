@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -67,8 +68,36 @@ async def page_context(request: web.Request) -> dict:
     }
 
 
-def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else ""
+# What a browser drops from a URL before parsing it (WHATWG URL: ASCII tab and newline anywhere) and
+# strips from its ends (C0 controls and space).
+BROWSER_DROPS = {ord("\t"): None, ord("\n"): None, ord("\r"): None}
+C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after logging in or switching the language: ``value`` as the browser will read it
+    if that is a path on this site, else "" (the caller falls back to the role's home page).
+
+    Read as a browser reads it (tab and newline dropped, a backslash is a slash), then parsed:
+    anything with a scheme or a host, or a path starting with ``//`` (another host), is refused,
+    and so is any other control character. Pattern-matching the raw text is not enough:
+    ``/\\evil.example`` and ``/<tab>/evil.example`` both lead to ``//evil.example``."""
+    if not value:
+        return ""
+    seen = value.translate(BROWSER_DROPS).strip(C0_AND_SPACE).replace("\\", "/")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in seen):
+        return ""
+    parts = urlsplit(seen)  # "///host" parses with an empty host, so the text itself is checked too
+    if parts.scheme or parts.netloc or not seen.startswith("/") or seen.startswith("//"):
+        return ""
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return ""
+    return seen
+
+
+def home_of(request: web.Request) -> str:
+    account = request.get(ACCOUNT)
+    return HOME[account.role] if account else "/"
 
 
 @routes.get("/", PUBLIC, page=True)
@@ -88,7 +117,7 @@ async def favicon(request: web.Request) -> web.StreamResponse:
 @routes.get("/login", PUBLIC, page=True)
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict:
-    return {"next": _safe_next(request.query.get("next"))}
+    return {"next": safe_next(request.query.get("next"))}
 
 
 @routes.get("/register", PUBLIC, page=True)
@@ -100,7 +129,7 @@ async def register_page(request: web.Request) -> dict:
 @routes.get("/lang/{lang}", PUBLIC, page=True)
 async def switch_lang(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
-    response = web.HTTPFound(_safe_next(request.query.get("next")) or "/")
+    response = web.HTTPFound(safe_next(request.query.get("next")) or home_of(request))
     if lang in ("zh", "en"):
         response.set_cookie("lang", lang, max_age=365 * 86400, path="/", samesite="Lax")
     raise response

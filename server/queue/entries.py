@@ -33,6 +33,7 @@ SYSTEM_REASONS = (
     "face_room_failed",
     "face_review_rejected",
     "booking_cancelled",
+    "identity_moved",
 )
 
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
+from ..accounts.identity import IdentityMove
 from ..errors import UserError
 from ..exams.catalog import Catalog
 from ..exams.enrolment import Enrolments
@@ -334,6 +335,18 @@ class WaitingQueue:
             is not None
         ):
             await self._notify(QueueChange(slot.room_id, entry.exam, "queue_removed", account_id))
+
+    async def identity_moved(self, move: IdentityMove) -> None:
+        """An appeal moved the ID number away: the former holder leaves every line (or room) they stand in."""
+        for room_id in sorted(await self.store.redis.smembers(self.keys.queued(move.from_account))):
+            entry = await self.entry(room_id, move.from_account)
+            if entry is None or entry.state not in ACTIVE:
+                continue
+            moved = await self._try_move(
+                move.actor, entry, ACTIVE, REMOVED, "remove", "release", reason="identity_moved", event="queue_removed"
+            )
+            if moved is not None:
+                await self._notify(QueueChange(room_id, entry.exam, "queue_removed", move.from_account))
 
     async def _move(
         self,

@@ -4,11 +4,24 @@ Checked when the settings load, so that a server that aiortc would silently skip
 URL over UDP, a TURN entry without credentials, a typo in the scheme) is a configuration error
 instead of a room that never connects from a network that blocks UDP. aiortc itself uses the
 first STUN and the first TURN URL; browsers get the whole list.
+
+TURN credentials: static ones (``username``/``credential`` in the setting) are handed to every
+socket that asks, so anyone who once joined can relay through the school's TURN server for ever.
+With ``turn_secret`` set (coturn's ``use-auth-secret`` + ``static-auth-secret``), a TURN entry
+written without credentials gets time-limited ones minted per participant, as coturn's "TURN REST
+API" defines them: username ``<expiry unix time>:<who>``, credential
+``base64(HMAC-SHA1(secret, username))``. coturn refuses them once the expiry has passed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import re
+import time
+from dataclasses import dataclass
 
 from aiortc import RTCIceServer
 from aiortc.rtcicetransport import parse_stun_turn_uri
@@ -23,7 +36,11 @@ def _urls(entry: dict) -> list:
     return urls if isinstance(urls, list) else []  # not a list: refused by the caller as empty
 
 
-def _check_url(where: str, url: object, entry: dict) -> None:
+def _is_turn(url: str) -> bool:
+    return url.startswith(("turn:", "turns:"))
+
+
+def _check_url(where: str, url: object, entry: dict, minted: bool) -> None:
     if not isinstance(url, str):
         raise ValueError(f"{where}: a URL must be a string")
     try:
@@ -40,13 +57,16 @@ def _check_url(where: str, url: object, entry: dict) -> None:
         raise ValueError(f"{where}: {url!r}: turns: works over TCP only (?transport=tcp)")
     if scheme == "turn" and transport not in ("udp", "tcp"):
         raise ValueError(f"{where}: {url!r}: the transport must be udp or tcp")
-    if scheme in ("turn", "turns") and not (entry.get("username") and entry.get("credential")):
-        raise ValueError(f"{where}: {url!r}: a TURN server needs a username and a credential")
+    if scheme in ("turn", "turns") and not minted and not (entry.get("username") and entry.get("credential")):
+        raise ValueError(
+            f"{where}: {url!r}: a TURN server needs a username and a credential (or set turn_secret "
+            "to mint time-limited ones, coturn's use-auth-secret)"
+        )
 
 
-def parse_ice_servers(text: str) -> list[dict]:
+def parse_ice_servers(text: str, turn_secret: str = "") -> list[dict]:
     """The setting's JSON, in ``RTCConfiguration.iceServers`` form; ValueError says what is
-    wrong and where."""
+    wrong and where. With ``turn_secret``, TURN entries may leave their credentials out."""
     if not text.strip():
         return []
     try:
@@ -68,9 +88,46 @@ def parse_ice_servers(text: str) -> list[dict]:
         urls = _urls(entry)
         if not isinstance(urls, list) or not urls:
             raise ValueError(f"{where}: urls must be a URL or a list of URLs")
+        minted = bool(turn_secret) and "username" not in entry and "credential" not in entry
         for url in urls:
-            _check_url(where, url, entry)
+            _check_url(where, url, entry, minted)
     return servers
+
+
+_WHO = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def turn_credentials(secret: str, who: str, ttl_s: int, now: float | None = None) -> tuple[str, str]:
+    """coturn's time-limited credentials (``use-auth-secret``) for ``who``, valid ``ttl_s``."""
+    expiry = int((time.time() if now is None else now) + ttl_s)
+    username = f"{expiry}:{_WHO.sub('', who)[:64]}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class TurnMint:
+    """``turn_secret`` and ``turn_credential_ttl_s``: what ``with_credentials`` needs (empty: off)."""
+
+    secret: str = ""
+    ttl_s: int = 4 * 3600
+
+    def servers_for(self, servers: list[dict], who: str) -> list[dict]:
+        return with_credentials(servers, self.secret, who, self.ttl_s)
+
+
+def with_credentials(servers: list[dict], secret: str, who: str, ttl_s: int) -> list[dict]:
+    """The servers for one participant: TURN entries written without credentials get minted ones."""
+    if not secret:
+        return servers
+    out = []
+    for entry in servers:
+        urls = _urls(entry)
+        if any(_is_turn(u) for u in urls) and "username" not in entry and "credential" not in entry:
+            username, credential = turn_credentials(secret, who, ttl_s)
+            entry = {**entry, "username": username, "credential": credential}
+        out.append(entry)
+    return out
 
 
 def rtc_ice_servers(servers: list[dict]) -> list[RTCIceServer]:

@@ -17,7 +17,7 @@ from ..store.base import Store
 from ..store.redis import RedisUnavailable
 from ..tasks import bounded
 from .claims import PROCESS_ID, RoomClaims
-from .ice import rtc_ice_servers
+from .ice import TurnMint, rtc_ice_servers
 from .media import MediaError, MediaRoom
 from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
@@ -25,6 +25,7 @@ from .sdp import check_offer
 
 log = logging.getLogger("server.rooms")
 RESUME_WAIT_S = 60  # how long a resuming recorder waits for a recovery of its folder to finish
+MAX_EXAMINERS = 3  # examiners in one room's media at once (a panel is one to three)
 CLOSE_TIMEOUT_S = 10  # at shutdown, the longest one media room may take to close
 
 Offer = Callable[[str, str, str], Awaitable[None]]  # room, participant, offer sdp
@@ -39,6 +40,14 @@ class Participant:
     account_id: str  # the candidate an aux camera belongs to, else the participant's own account
 
 
+class RoomFull(MediaError):
+    """The room holds as many participants of this kind as it may (``params``: the limit)."""
+
+    def __init__(self, code: str, limit: int) -> None:
+        super().__init__(code, f"at most {limit}")
+        self.params = {"max": limit}
+
+
 @dataclass
 class Interview:
     """A room's media in this process, and the interview being recorded in it."""
@@ -50,6 +59,7 @@ class Interview:
     interview_id: str = ""
     candidate_id: str = ""
     watcher: asyncio.Task | None = None
+    joining: dict[str, str] = field(default_factory=dict)  # participant id -> kind, while its join runs
 
 
 class Interviews:
@@ -60,19 +70,32 @@ class Interviews:
         ice_servers: list[dict],
         claim_ttl_s: int = 30,
         owner: str = PROCESS_ID,
+        max_aux: int = 3,
+        max_examiners: int = MAX_EXAMINERS,
+        turn: TurnMint | None = None,
     ) -> None:
         """``owner``: the token this process claims rooms and records interviews with (tests give
-        two ``Interviews`` on one Redis different owners, as two processes would have)."""
+        two ``Interviews`` on one Redis different owners, as two processes would have).
+        ``max_aux``, ``max_examiners``: how many auxiliary cameras and examiners a room's media takes
+        at once (besides one candidate)."""
         self.store = store
         self.keys = store.keys
         self.recordings = recordings
         self.ice_servers = ice_servers
+        self.turn = turn or TurnMint()
         self.claim_ttl_s = claim_ttl_s
         self.claims = RoomClaims(store, owner, claim_ttl_s)
+        self.max_aux = max_aux
+        self.max_examiners = max_examiners
         self.rooms: dict[str, Interview] = {}
         self.on_offer: Offer | None = None
         self.on_event: RoomEvent | None = None
         self._claim_lock = asyncio.Lock()
+
+    def ice_servers_for(self, who: str) -> list[dict]:
+        """STUN/TURN servers for one participant (or the server's own peer of a room), with
+        time-limited TURN credentials of their own when ``turn_secret`` is set."""
+        return self.turn.servers_for(self.ice_servers, who)
 
     async def room(self, room_id: str, exam_id: str) -> Interview:
         """This process's media for the room; claims the room in Redis (one process holds it)."""
@@ -88,7 +111,11 @@ class Interviews:
                 if self.on_offer:
                     await self.on_offer(room_id, participant_id, sdp)
 
-            interview = Interview(room_id, exam_id, MediaRoom(room_id, renegotiate, rtc_ice_servers(self.ice_servers)))
+            interview = Interview(
+                room_id,
+                exam_id,
+                MediaRoom(room_id, renegotiate, lambda: rtc_ice_servers(self.ice_servers_for(f"server-{room_id}"))),
+            )
             interview.watcher = asyncio.create_task(self._watch(interview))
             self.rooms[room_id] = interview
             log.info("media room opened", extra={"room": room_id, "process_id": self.claims.owner})
@@ -154,10 +181,35 @@ class Interviews:
         if participant.id in interview.media.participants:  # a second join is a reconnect
             answer = await interview.media.restart(participant.id, sdp)
         else:
-            answer = await interview.media.join(participant.id, participant.kind, sdp)
+            self._check_cap(interview, participant)  # and reserve the place: no await in between
+            interview.joining[participant.id] = participant.kind
+            try:
+                answer = await interview.media.join(participant.id, participant.kind, sdp)
+            finally:
+                interview.joining.pop(participant.id, None)
         interview.participants[participant.id] = participant
         await self._emit(interview, "room:participants", self.participants_json(interview))
         return answer
+
+    def _check_cap(self, interview: Interview, participant: Participant) -> None:
+        """One candidate, ``max_aux`` auxiliary cameras (of that candidate), ``max_examiners``
+        examiners: the room's media takes nobody else. Counts joins still running, so that
+        concurrent joins cannot pass it (the room's media lives in this process only)."""
+        present = {**interview.media.participants, **interview.joining}
+        present.pop(participant.id, None)
+        kinds = list(present.values())
+        if participant.kind == "candidate" and kinds.count("candidate") >= 1:
+            raise RoomFull("room_full_candidate", 1)
+        if participant.kind == "aux":
+            others = {
+                p.account_id
+                for pid, p in interview.participants.items()
+                if pid in present and p.kind in ("candidate", "aux") and p.account_id != participant.account_id
+            }
+            if others or kinds.count("aux") >= self.max_aux:
+                raise RoomFull("room_full_aux", self.max_aux)
+        if participant.kind == "examiner" and kinds.count("examiner") >= self.max_examiners:
+            raise RoomFull("room_full_examiners", self.max_examiners)
 
     async def answer(self, room_id: str, participant_id: str, sdp: str) -> None:
         await self._held(room_id).media.answer(participant_id, sdp)

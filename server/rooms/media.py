@@ -78,7 +78,8 @@ class MediaRoom:
     """One interview room's media, in this process.
 
     ``renegotiate(participant_id, offer_sdp)`` delivers a server offer to a participant;
-    ``ice_servers`` are the only STUN/TURN servers contacted (none: host candidates only);
+    ``ice_servers`` are the only STUN/TURN servers contacted (none: host candidates only), or a
+    function giving them for each new peer (time-limited TURN credentials outlive no room);
     ``recorder``, when given, records every published track (see :meth:`set_recorder`).
     """
 
@@ -86,13 +87,13 @@ class MediaRoom:
         self,
         room_id: str,
         renegotiate: Renegotiate,
-        ice_servers: Sequence[RTCIceServer] = (),
+        ice_servers: Sequence[RTCIceServer] | Callable[[], Sequence[RTCIceServer]] = (),
         recorder: InterviewRecorder | None = None,
         max_sdp_bytes: int = MAX_SDP_BYTES,
     ) -> None:
         passthrough.install()
         self.room_id = room_id
-        self.ice_servers = list(ice_servers)
+        self._ice_servers = ice_servers
         self.max_sdp_bytes = max_sdp_bytes
         self._renegotiate = renegotiate
         self._peers: dict[str, _Peer] = {}
@@ -182,7 +183,8 @@ class MediaRoom:
     async def _open_peer(self, participant_id, kind, offer_sdp, kinds) -> tuple[_Peer, str]:
         # max-bundle: tracks added later share the connection's one transport (with the
         # default policy a first video sender would get a new, never-connected transport)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        servers = list(self._ice_servers() if callable(self._ice_servers) else self._ice_servers)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         peer = _Peer(participant_id, kind, pc)
 
         @pc.on("connectionstatechange")

@@ -1,5 +1,7 @@
 """The auxiliary camera's socket (双机位): no login, a signed token from the candidate's QR code,
-a device id, and video only; it joins the room once its candidate has been called."""
+a device id, and video only; it joins the room once its candidate has been called. It lives by the
+candidate's login session: the candidate's logout (or the account's disabling) cuts it, and so does
+the end of the interview for its next event (the code's generation is over)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from ..errors import UserError
 from ..i18n import pick_lang
 from ..queue.entries import CALLED, IN_ROOM
-from ..rooms.aux_tokens import AuxToken
+from ..rooms.aux_tokens import AuxGrant, AuxToken
 from ..rooms.interviews import Participant
 from ..rooms.media import MediaError
 from ..store.models import Account
@@ -24,7 +26,12 @@ log = logging.getLogger("server.signaling")
 
 class AuxNamespace(RoleNamespace):
     EVENTS = {"rtc:config": {}, "rtc:join": {"sdp": SDP}, "rtc:restart": {"sdp": SDP}}
+    ENDED_CODE = "aux_ended"
     rooms: RoomSignals  # given by server/wiring.py
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.grants: dict[str, AuxGrant] = {}  # sid -> what the device was admitted with
 
     async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
         request = environ.get("aiohttp.request")
@@ -37,7 +44,7 @@ class AuxNamespace(RoleNamespace):
         tokens = self.services.aux_tokens
         try:
             token: AuxToken = await tokens.verify(auth.get("token"))
-            await tokens.admit_device(token, auth.get("device"))
+            grant = await tokens.admit_device(token, auth.get("device"))
         except UserError as err:
             raise Refused(err.code, lang, **err.params) from None
         candidate = Account(id=token.account_id, role="candidate")
@@ -46,8 +53,11 @@ class AuxNamespace(RoleNamespace):
             lang,
             TokenBucket(self.settings.signal_rate_per_s, self.settings.signal_burst),
             {"exam_id": token.exam_id, "participant": f"aux_{auth['device'][:12]}"},
+            session=grant.session,
         )
+        self.grants[sid] = grant
         self.users[sid] = user
+        self.recheck(sid, user)
         await self.enter_room(sid, aux_room(user.scope["participant"]))
         await self.enter_room(sid, aux_room(f"of:{token.account_id}"))
         log.info("aux camera connected", extra={"account": token.account_id, "sid": sid, "token": token.id})
@@ -65,7 +75,15 @@ class AuxNamespace(RoleNamespace):
                 return entry
         return None
 
+    async def still_valid(self, sid: str, user: User) -> bool:
+        grant = self.grants.get(sid)
+        return grant is not None and await self.services.aux_tokens.still_valid(grant)
+
+    def ended_message(self, reason: str) -> str:
+        return "aux_ended"
+
     async def gone(self, sid: str, user: User) -> None:
+        self.grants.pop(sid, None)
         entry = await self._entry(user)
         if entry is not None:
             await self.rooms.interviews.leave(entry.room, user.scope["participant"])

@@ -23,7 +23,7 @@ ENDING_EVENTS = {"queue_done": "done", "queue_removed": "removed", "face_locked"
 
 
 def media_error(exc: MediaError) -> UserError:
-    return UserError(exc.code, field="sdp")
+    return UserError(exc.code, field="sdp", **getattr(exc, "params", {}))  # RoomFull: the limit
 
 
 class RoomSignals:

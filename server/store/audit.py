@@ -49,9 +49,22 @@ def base_fields(actor: Actor, subject: str = "") -> list[str]:
     return [item for pair in fields.items() for item in pair]
 
 
+# The system stream (accounts, identities, appeals) grows with registrations, which outsiders drive;
+# it keeps about its newest SYSTEM_MAXLEN entries (~300 bytes each). An exam's stream is bounded by
+# the exam itself (its roster, slots and interviews) and is kept whole.
+SYSTEM_MAXLEN = 1_000_000
+
+
 def add(pipe: Any, keys: Keys, exam_id: str | None, event: str, actor: Actor, subject: str = "", **data: Any) -> Any:
     """Queue an audit entry on a pipeline (or run it on a client: the caller awaits)."""
+    if exam_id is None:
+        return pipe.xadd(keys.audit(None), entry(event, actor, subject, **data), maxlen=SYSTEM_MAXLEN, approximate=True)
     return pipe.xadd(keys.audit(exam_id), entry(event, actor, subject, **data))
+
+
+def trim_system(redis: Any, keys: Keys) -> Any:
+    """Cap the system stream after a Lua script added to it (scripts XADD without a cap)."""
+    return redis.xtrim(keys.audit(None), maxlen=SYSTEM_MAXLEN, approximate=True)
 
 
 async def read(

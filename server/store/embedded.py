@@ -3,6 +3,10 @@
 While it runs, ``<folder>/server.json`` (mode 0600) says where it answers, so that another
 ``interview-server`` command on the same data folder (``set-photo`` while the demo runs) uses it
 instead of starting a second redis-server on the same append-only file.
+
+It asks for a password (``requirepass``): a random one kept in ``<folder>/redis.secret`` (0600) and
+handed to redis-server in a config file of the same mode, never on its command line (which every
+local user can read in ``ps``). Loopback is shared by every user of the machine.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -29,6 +34,31 @@ INSTALL_HINT = (
 
 
 SERVER_FILE = "server.json"
+SECRET_FILE = "redis.secret"
+CONFIG_FILE = "redis.conf"
+
+
+def _private_write(path: Path, text: str) -> None:
+    """Write ``path`` atomically, readable by this user only."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def redis_password(folder: Path) -> str:
+    """The embedded Redis's password for ``folder``: made once, then read back."""
+    path = Path(folder) / SECRET_FILE
+    try:
+        value = path.read_text().strip()
+        if value:
+            return value
+    except OSError:
+        pass
+    value = secrets.token_urlsafe(24)
+    _private_write(path, value + "\n")
+    return value
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -41,11 +71,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _serves(port: int, folder: Path) -> bool:
+def _serves(port: int, folder: Path, password: str | None) -> bool:
     """True when a redis-server on ``port`` answers PING and keeps its data in ``folder``
     (a stale file may name a port that another Redis, for another folder, took since)."""
     client = redis.Redis(
-        host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        host="127.0.0.1",
+        port=port,
+        password=password,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 0),
     )  # a refused connection is the answer: no retries
     try:
         client.ping()
@@ -75,7 +110,18 @@ def running_server(data_dir: Path) -> dict | None:
         port = int(info["port"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return info if _serves(port, folder) else None
+    return info if _serves(port, folder, info.get("password")) else None
+
+
+def _read_replies(sock: socket.socket, count: int) -> bytes:
+    """Up to ``count`` reply lines (each ends in CRLF), or what came before the socket went quiet."""
+    data = b""
+    while data.count(b"\r\n") < count:
+        chunk = sock.recv(256)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 class EmbeddedRedis:
@@ -86,10 +132,11 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.persist = persist
         self.proc: subprocess.Popen | None = None
+        self.password = ""
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         binary = shutil.which("redis-server")
@@ -107,9 +154,13 @@ class EmbeddedRedis:
                 f"another interview-server (pid {owner or '?'}) already runs the embedded Redis of "
                 f"{self.data_dir} on port {other['port']}: stop it first, or use another --data-dir"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.password = redis_password(self.data_dir)
+        config = self.data_dir / CONFIG_FILE
+        _private_write(config, f"requirepass {self.password}\n")
         args = [
             binary,
+            str(config.resolve()),
             "--port",
             str(self.port),
             "--bind",
@@ -139,8 +190,8 @@ class EmbeddedRedis:
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    s.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                    if b"+PONG" in _read_replies(s, 2):
                         self._publish()
                         log.info("embedded redis started", extra={"port": self.port, "data_dir": str(self.data_dir)})
                         return self
@@ -154,20 +205,17 @@ class EmbeddedRedis:
         return self.data_dir / SERVER_FILE
 
     def _publish(self) -> None:
-        """Write ``server.json`` atomically, readable by this user only (it names a password-less Redis)."""
+        """Write ``server.json`` atomically, readable by this user only (it holds the password)."""
         assert self.proc is not None
         info = {
             "url": self.url,
             "port": self.port,
+            "password": self.password,
             "redis_pid": self.proc.pid,
             "owner_pid": os.getpid(),
             "started_at": round(time.time(), 3),
         }
-        tmp = self.data_dir / f".{SERVER_FILE}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        os.replace(tmp, self.server_file)
+        _private_write(self.server_file, json.dumps(info))
 
     def _unpublish(self) -> None:
         """Remove ``server.json`` if it still describes this server (not one started after it)."""

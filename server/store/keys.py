@@ -27,6 +27,8 @@ slot:{slot}                            hash    exam, subject, room, start, end, 
 slot:{slot}:booked                     zset    candidate account ids scored by booking time
 account:{account}                      hash    role, login names, name, password hash ...
 accounts:{role}                        set     account ids with that role
+accounts:unverified                    zset    candidate accounts without a verified identity,
+                                               scored by creation time (they expire)
 login:{kind}:{value}                   string  account id for a login name (phone, email,
                                                username, idnum)
 idclaim:{id_number}                    string  the one account that verified this ID number
@@ -40,16 +42,30 @@ cancelled:{account}                    hash    subject id -> the school's cancel
                                                cleared when the candidate books it again
 appeal:{appeal}                        hash    an ID-number conflict waiting for a proctor
 appeals:open                           zset    open appeal ids scored by time
+appeals:open:{id_number}               set     open appeal ids about one ID number (a cap)
+appeals:of:{account}                   zset    the account's appeal ids scored by time
 session:{token_hash}                   hash    account id, role, created, address (TTL); the
                                                hash is the token's sha256
 account:{account}:sessions             set     session key hashes, for revocation
-ratelimit:{scope}:{value}              string  failed-attempt counter (TTL = window)
+sessions:ended                         channel pub/sub, not a key: "ended" notices (JSON: key
+                                               hashes, account, reason); every process cuts
+                                               the matching sockets
+ratelimit:{scope}:{value}              string  failed-attempt counter (TTL = window); scopes
+                                               facecheck-challenge / facecheck-check count every
+                                               face-check attempt of an account
+                                               (the scopes of contact codes and registrations:
+                                               server/accounts/codes.py)
+code:{purpose}:{kind}:{value}          hash    the live contact code of a phone/email for one
+                                               purpose (register, reset, change): salted HMAC
+                                               digest, salt, attempts, account id (TTL)
 audit:{exam}                           stream  every state change of an exam
 audit:system                           stream  state changes not tied to one exam
 faceref:{model}:{photo_sha256}         string  reference embedding of an ID photo (JSON list)
 face:{exam}:{account}                  hash    face-check state: status, strikes, streak, last result
 facechecks:{exam}:{account}            list    every check of the candidate (JSON, newest first)
 facechallenge:{challenge}              hash    an issued head-turn challenge (TTL)
+facerunning:{account}                  string  the candidate's one queue-entry face check in flight
+                                               (a token; TTL, released when the check ends)
 review:{review}                        hash    a manual face review (3 strikes)
 reviews:open                           zset    open review ids scored by time
 import:{import}                        hash    progress of a roster import (TTL)
@@ -69,7 +85,13 @@ presence:{account}                     zset    live socket ids of a candidate, s
 recording:{interview}                  hash    one recorded interview: folder, state, manifest
 mediaroom:{room}                       string  the server process holding the room's media (TTL,
                                                refreshed while it lives)
-auxtoken:{token}                       set     device ids admitted by an auxiliary-camera token
+aux:{exam}:{account}                   hash    the candidate's auxiliary-camera codes: ``session``
+                                               (key hash of the session that made the current
+                                               codes), ``gen`` (their generation; a new session
+                                               or the end of an interview makes older codes void)
+aux:{exam}:{account}:devices           set     device ids admitted for the candidate in this
+                                               admission (at most ``aux_max_devices``, whatever
+                                               the number of codes)
 secret:aux                             string  the HMAC secret of auxiliary-camera tokens (made once)
 recordings:{exam}                      zset    interview ids of an exam scored by start time
 recordings:open                        set     interviews being recorded (checked for crashes)
@@ -90,6 +112,7 @@ TEMPLATE_SUBJECT = "{subject}"
 class Keys:
     def __init__(self, prefix: str = "iv:") -> None:
         self.prefix = prefix
+        self.sessions_ended = self._k("sessions", "ended")  # a pub/sub channel, not a key
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -132,6 +155,9 @@ class Keys:
     def accounts_by_role(self, role: str) -> str:
         return self._k("accounts", role)
 
+    def unverified_accounts(self) -> str:
+        return self._k("accounts", "unverified")
+
     def login(self, kind: str, value: str) -> str:
         return self._k("login", kind, value)
 
@@ -146,6 +172,9 @@ class Keys:
 
     def rate_limit(self, scope: str, value: str) -> str:
         return self._k("ratelimit", scope, value)
+
+    def contact_code(self, purpose: str, kind: str, value: str) -> str:
+        return self._k("code", purpose, kind, value)
 
     # roster, enrolment, bookings, appeals
     def roster(self, exam_id: str) -> str:
@@ -172,6 +201,12 @@ class Keys:
     def open_appeals(self) -> str:
         return self._k("appeals", "open")
 
+    def open_appeals_of(self, id_number: str) -> str:
+        return self._k("appeals", "open", id_number)
+
+    def appeals_of(self, account_id: str) -> str:
+        return self._k("appeals", "of", account_id)
+
     # audit
     def audit(self, exam_id: str | None) -> str:
         return self._k("audit", exam_id or "system")
@@ -194,6 +229,9 @@ class Keys:
 
     def face_challenge(self, challenge_id: str) -> str:
         return self._k("facechallenge", challenge_id)
+
+    def face_running(self, account_id: str) -> str:
+        return self._k("facerunning", account_id)
 
     def review(self, review_id: str) -> str:
         return self._k("review", review_id)
@@ -251,5 +289,8 @@ class Keys:
     def media_owner(self, room_id: str) -> str:
         return self._k("mediaroom", room_id)
 
-    def aux_devices(self, token_id: str) -> str:
-        return self._k("auxtoken", token_id)
+    def aux_record(self, exam_id: str, account_id: str) -> str:
+        return self._k("aux", exam_id, account_id)
+
+    def aux_devices(self, exam_id: str, account_id: str) -> str:
+        return self._k("aux", exam_id, account_id, "devices")

@@ -141,6 +141,7 @@ class Account:
     created_at: float = 0.0
     verified_at: float = 0.0
     disabled: bool = False
+    contact_verified_at: float = 0.0  # when the phone/email was last proven with a code (0: never)
 
 
 @dataclass
@@ -177,3 +178,5 @@ class Appeal:
     resolved_by: str = ""
     resolved_at: float = 0.0
     comment: str = ""
+    # the appellant's face check against the roster photo: passed, distance, threshold, check id
+    evidence: dict = field(default_factory=dict)

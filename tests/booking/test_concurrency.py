@@ -29,7 +29,7 @@ async def test_200_candidates_4_processes_capacity_10_gives_exactly_10(services,
     jobs = []
     for i, number in enumerate(numbers):
         account = await services.directory.create(
-            "candidate", "", Actor.system(), phone=f"137{i:08d}", password_hash=pw
+            "candidate", "", Actor.system(), phone=f"137{i:08d}", password_hash=pw, contact_verified_at=1.0
         )
         account = await services.identity.verify(account, f"考生{i}", number)
         await services.enrolments.confirm(account, exam.id)

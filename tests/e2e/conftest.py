@@ -135,6 +135,7 @@ async def browsers(tmp_path):
 
     contexts = []
     errors: list[str] = []
+    violations: list[str] = []
     async with async_playwright() as pw:
 
         async def open_browser(camera: Path, lang: str = "zh-CN", user_agent: str | None = None, desktop: bool = False):
@@ -155,6 +156,7 @@ async def browsers(tmp_path):
             )
             contexts.append(context)
             context.set_default_timeout(STEP_TIMEOUT_MS)
+            await watch_csp(context, violations)
             page = context.pages[0] if context.pages else await context.new_page()
             # every load fetches everything, so the page weights below are a first visit's
             cdp = await context.new_cdp_session(page)
@@ -172,11 +174,34 @@ async def browsers(tmp_path):
             return page
 
         open_browser.errors = errors
+        open_browser.csp_violations = violations
         try:
             yield open_browser
         finally:
             for context in contexts:
                 await asyncio.wait_for(context.close(), 30)
+        # the pages run under the server's real Content-Security-Policy: anything it blocked fails the test
+        assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+# Every page of a browser reports what the CSP blocked (an inline script or style, a handler attribute,
+# a connection or an image from elsewhere): the event, before the page's own scripts run, and
+# Chromium's console line for it.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(
+  [e.effectiveDirective, e.blockedURI || '(inline)', e.sourceFile + ':' + e.lineNumber, e.sample].join(' | ')), true);"""
+
+
+async def watch_csp(context, violations: list[str]) -> None:
+    await context.expose_binding(
+        "__cspViolation", lambda source, text: violations.append(f"{source['page'].url}: {text}")
+    )
+    await context.add_init_script(CSP_LISTENER)
+
+    def console(msg) -> None:
+        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
+            violations.append(f"console: {msg.text}")
+
+    context.on("console", console)
 
 
 FIGURES: list[str] = []  # printed at the end of the run (pytest_terminal_summary)

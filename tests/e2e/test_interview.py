@@ -288,7 +288,8 @@ async def test_aux_camera_page_follows_the_candidate_into_the_room(live_server, 
     await services.queue.join(account, world.exam.id, world.slots[0].id, FIT_DEVICE)
     await live.pass_face(account)
     await live.present(account)
-    token = await services.aux_tokens.issue(world.exam.id, account.id)
+    session = await services.sessions.create(account.id, "candidate")  # the phone's login the QR code belongs to
+    token = await services.aux_tokens.issue(world.exam.id, account.id, services.sessions.hash_of(session))
     page = await browsers(cameras["astronaut"])
     async with asyncio.timeout(TEST_TIMEOUT_S):
         await page.goto(f"{live_server}/aux/{token}")

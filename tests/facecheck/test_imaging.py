@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from server.facecheck.imaging import ImageRejected, decode_image, image_size
+from server.facecheck.imaging import MAX_JPEG_SCANS, ImageRejected, check_frame, decode_image, image_size
 from tests.facecheck import faces
 
 LIMIT = 20_000_000
@@ -116,3 +116,77 @@ def test_rejection_carries_its_code():
     with pytest.raises(ImageRejected) as caught:
         decode_image(b"nope", LIMIT)
     assert caught.value.code == "image_invalid" and "image_invalid" in str(caught.value)
+
+
+# --- a candidate's face-check frames: the header checks made before a burst is queued ----------
+
+SIDE = 1920  # the default facecheck_max_frame_side
+
+
+def frame_refused(data: bytes, max_side: int = SIDE) -> str:
+    with pytest.raises(ImageRejected) as caught:
+        check_frame(data, max_side)
+    return caught.value.code
+
+
+def test_frames_up_to_the_side_cap_pass_in_both_orientations():
+    for shape in ((1080, 1920), (1920, 1080), (1920, 1920), (480, 640)):
+        data = faces.encode(np.zeros((*shape, 3), np.uint8), "JPEG")
+        assert check_frame(data, SIDE) == ("JPEG", shape[1], shape[0])
+        assert decode_image(data, LIMIT, SIDE).shape[:2] == shape
+    assert check_frame(faces.encode(np.zeros((64, 64, 3), np.uint8), "PNG"), SIDE)[0] == "PNG"
+
+
+@pytest.mark.parametrize("header", [faces.png_header_claiming, faces.jpeg_header_claiming])
+def test_a_frame_with_a_side_over_the_cap_is_refused_from_its_header(header, monkeypatch):
+    sizes = ((SIDE + 1, 16), (16, SIDE + 1), (4400, 4400), (30000, 30000), (60_000, 60_000))
+    fits, over = header(SIDE, 16), {size: header(*size) for size in sizes}
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    assert check_frame(fits, SIDE)[1:] == (SIDE, 16)
+    for size, data in over.items():
+        assert frame_refused(data) == "image_too_large", size
+        with pytest.raises(ImageRejected):  # the worker's decode checks it again
+            decode_image(data, 10**12, SIDE)
+    # 60000 x 60000 is past Pillow's own decompression-bomb error (2 x Image.MAX_IMAGE_PIXELS): the
+    # same refusal, not an exception of Pillow's
+    assert 60_000 * 60_000 > 2 * Image.MAX_IMAGE_PIXELS
+
+
+def test_a_real_big_frame_is_refused_without_decoding_it():
+    y, x = np.mgrid[0:4400, 0:4400]
+    pixels = np.stack([x % 256, y % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+    data = faces.encode(pixels, "JPEG", quality=50)
+    start = time.perf_counter()
+    assert frame_refused(data) == "image_too_large"
+    header_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decode_image(data, LIMIT)
+    decode_s = time.perf_counter() - start
+    assert header_s < decode_s / 20, (header_s, decode_s)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "WEBP"])
+def test_frames_of_other_formats_are_refused(fmt):
+    assert frame_refused(faces.encode(faces.astronaut(), fmt)) == "image_invalid"
+
+
+@pytest.mark.parametrize("data", [b"", b"this is not an image", b"\xff\xd8\xff" + b"\0" * 50])
+def test_frames_that_are_not_images_are_refused(data):
+    assert frame_refused(data) == "image_invalid"
+
+
+def test_a_jpeg_with_too_many_scans_is_refused():
+    """Decoding time grows with the scans of a progressive JPEG, not with its bytes."""
+    photo = faces.encode(faces.grace_hopper(), "JPEG", quality=80, progressive=True)
+    assert 1 < photo.count(b"\xff\xda") <= MAX_JPEG_SCANS  # Pillow's (libjpeg's) own progressive file
+    check_frame(photo, SIDE)
+    # the same file with its last scan repeated: still a JPEG Pillow opens, with too many scans
+    last = photo.rindex(b"\xff\xda")
+    crafted = photo[:last] + photo[last:-2] * (MAX_JPEG_SCANS + 1) + b"\xff\xd9"
+    assert image_size(crafted)[0] == "JPEG"
+    assert frame_refused(crafted) == "image_invalid"

@@ -9,11 +9,25 @@ from server.store.redis import connect
 from tests.conftest import PASSWORD, fast_settings, login, new_client
 
 
-async def test_healthz_reports_redis(http):
+async def test_healthz_tells_outsiders_only_ok(http, world):
+    """The public answer is ok / unavailable and nothing else: not how deep the face-check queue is,
+    not what is broken (before: every check, the pool's pending images included, to anyone)."""
     resp = await http.get("/healthz")
-    body = await resp.json()
-    assert resp.status == 200 and body["status"] == "ok" and body["checks"]["redis"]["ok"] is True
-    assert body["checks"]["redis"]["latency_ms"] >= 0
+    assert resp.status == 200 and await resp.json() == {"status": "ok"}
+    candidate = await world.candidate(0)
+    await login(http, candidate.phone, PASSWORD)
+    assert await (await http.get("/healthz")).json() == {"status": "ok"}  # a candidate is not staff
+
+
+async def test_healthz_gives_staff_the_checks(http, world):
+    for role in ("admin", "proctor", "examiner"):
+        await login(http, f"{role}-one", PASSWORD)
+        resp = await http.get("/healthz")
+        body = await resp.json()
+        assert resp.status == 200 and body["status"] == "ok" and body["checks"]["redis"]["ok"] is True, role
+        assert body["checks"]["redis"]["latency_ms"] >= 0
+        assert body["checks"]["facecheck"] == {"ok": True, "disabled": True}  # fast_settings: no face workers
+        await http.post("/api/auth/logout")
 
 
 async def test_metrics_count_requests_logins_and_redis(http, world):
@@ -58,7 +72,7 @@ async def test_redis_lost_while_running_gives_503_and_recovers(tmp_path, prefix)
 
     resp = await http.get("/healthz")
     body = await resp.json()
-    assert resp.status == 503 and body["status"] == "unavailable" and "unreachable" in body["checks"]["redis"]["error"]
+    assert resp.status == 503 and body == {"status": "unavailable"}  # the reason is in the log ("redis lost")
     resp = await http.get("/api/admin/exams")
     err = (await resp.json())["error"]
     assert resp.status == 503 and err["code"] == "storage_unavailable" and "稍后再试" in err["message"]
@@ -85,3 +99,23 @@ async def test_app_refuses_to_start_without_redis(tmp_path, prefix):
         raise AssertionError("started without Redis")
     except StartupError as exc:
         assert "unreachable" in str(exc) and "REDIS_URL" in str(exc)
+
+
+async def test_missing_models_are_unavailable_to_outsiders_and_named_to_staff(tmp_path, redis_url, prefix, redis):
+    # face workers on (fast_settings turns them off) and no model files: the face check cannot start
+    settings = fast_settings(tmp_path, redis_url, prefix, facecheck_workers=2, models_dir=tmp_path / "no-models")
+    client = await new_client(create_app(settings, redis))
+    try:
+        from server.http.context import SERVICES
+        from server.store.audit import Actor
+
+        resp = await client.get("/healthz")
+        assert resp.status == 503 and await resp.json() == {"status": "unavailable"}
+        await client.server.app[SERVICES].directory.create("admin", PASSWORD, Actor.system(), username="admin-one")
+        await login(client, "admin-one", PASSWORD)
+        resp = await client.get("/healthz")
+        body = await resp.json()
+        assert resp.status == 503 and body["checks"]["redis"]["ok"] is True
+        assert "interview-server fetch-models" in body["checks"]["facecheck"]["error"]
+    finally:
+        await client.close()

@@ -15,10 +15,16 @@ EXPECTED = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/api/openapi.yaml"): PUBLIC,
     ("POST", "/api/auth/register"): PUBLIC,
+    ("POST", "/api/auth/codes"): PUBLIC,
+    ("POST", "/api/auth/password-reset"): PUBLIC,
+    ("POST", "/api/auth/contact"): ANY,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): ANY,
     ("GET", "/api/auth/me"): ANY,
     ("POST", "/api/candidate/identity"): (C,),
+    ("GET", "/api/candidate/identity/appeal"): (C,),
+    ("POST", "/api/candidate/identity/appeal/challenge"): (C,),
+    ("POST", "/api/candidate/identity/appeal"): (C,),
     ("GET", "/api/candidate/exams"): (C,),
     ("GET", "/api/candidate/exams/{exam_id}"): (C,),
     ("POST", "/api/candidate/exams/{exam_id}/confirm"): (C,),
@@ -58,10 +64,12 @@ EXPECTED = {
     ("POST", "/api/proctor/reviews/{review_id}"): (P, A),
     ("GET", "/api/proctor/appeals"): (P, A),
     ("POST", "/api/proctor/appeals/{appeal_id}"): (P, A),
+    ("GET", "/api/proctor/appeals/{appeal_id}/frames/{index}"): (P, A),
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/register"): PUBLIC,
+    ("GET", "/reset"): PUBLIC,
     ("GET", "/lang/{lang}"): PUBLIC,
     ("GET", "/candidate"): (C,),
     ("GET", "/candidate/practice"): (C,),
@@ -99,6 +107,12 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     services = app[SERVICES]
     candidate = await world.candidate(0)
     accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
+
+    async def aux_token() -> str:
+        """An aux code of the candidate, bound to a live session of theirs (as the page gets it)."""
+        session = await services.sessions.create(candidate.id, "candidate")
+        return await services.aux_tokens.issue(world.exam.id, candidate.id, services.sessions.hash_of(session))
+
     ids = {
         "exam_id": world.exam.id,
         "slot_id": world.slots[0].id,
@@ -111,7 +125,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "check_id": "check_000000000000",
         "import_id": "imp_000000000000",
         "index": "0",
-        "token": await services.aux_tokens.issue(world.exam.id, candidate.id),
+        # an aux token belongs to a live session of the candidate
+        "token": await aux_token(),
         "room_id": world.rooms[0].id,
         "interview_id": "intv_000000000000",
         "name": "x-video-0.webm",
@@ -122,6 +137,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         if role is not None:  # a fresh session per request: logout cannot spoil the next one
             token = await services.sessions.create(accounts[role].id, role)
             headers["Cookie"] = f"iv_session={token}"
+        if "{token}" in info.path:  # a candidate's new login voids older aux codes: one made after it
+            path = info.path.format(**{**ids, "token": await aux_token()})
         kwargs = {"json": {}} if info.method in ("POST", "PATCH") else {}
         resp = await http.request(info.method, path, headers=headers, allow_redirects=False, **kwargs)
         where = f"{info.method} {info.path} as {role}: {resp.status}"

@@ -19,13 +19,14 @@ import pytest
 from aiortc import RTCConfiguration, RTCIceTransportPolicy, RTCSessionDescription
 
 from server.config import ConfigError, load_settings
-from server.rooms.ice import parse_ice_servers, rtc_ice_servers
+from server.rooms.ice import TurnMint, parse_ice_servers, rtc_ice_servers, turn_credentials
 from server.rooms.media import MediaRoom
 from server.store.embedded import free_port
 
 from .peers import Client, Switchboard, wait_for
 
 TURN_USER, TURN_PASSWORD = "examroom", "turn-secret-1"
+TURN_SECRET = "school-turn-rest-secret"
 
 
 @dataclass
@@ -72,6 +73,16 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 def turn(tmp_path_factory):
     """coturn listening for TURN over TLS only (no plain UDP/TCP listener), as on port 443 of a
     deployment that must get through firewalls that block UDP."""
+    yield from run_coturn(tmp_path_factory, ["--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}"])
+
+
+@pytest.fixture(scope="module")
+def rest_turn(tmp_path_factory):
+    """coturn with time-limited credentials (``use-auth-secret``), as ``turn_secret`` expects."""
+    yield from run_coturn(tmp_path_factory, ["--use-auth-secret", f"--static-auth-secret={TURN_SECRET}"])
+
+
+def run_coturn(tmp_path_factory, auth: list[str]):
     binary = shutil.which("turnserver")
     assert binary, "coturn's turnserver is missing: `make setup` installs it (scripts/setup.sh)"
     folder = tmp_path_factory.mktemp("turn")
@@ -93,8 +104,7 @@ def turn(tmp_path_factory):
                 "--no-dtls",
                 f"--cert={cert}",
                 f"--pkey={key}",
-                "--lt-cred-mech",
-                f"--user={TURN_USER}:{TURN_PASSWORD}",
+                *auth,
                 "--realm=interview.test",
                 "--allow-loopback-peers",
                 "--log-file=stdout",
@@ -174,6 +184,58 @@ async def test_a_peer_that_cannot_use_udp_reaches_the_room_through_turn_over_tls
         await room.close()
         for client in (phone, examiner):
             await client.close()
+
+
+async def relayed_call(servers: list[dict], phone_servers: list[dict]) -> bool:
+    """A phone that may only relay (``phone_servers``) calls a room whose server peer uses
+    ``servers``: True when the examiner receives the phone's video."""
+    board = Switchboard()
+    room = MediaRoom("room-turn", board, ice_servers=lambda: rtc_ice_servers(servers))
+    config = RTCConfiguration(iceServers=rtc_ice_servers(phone_servers), iceTransportPolicy=RTCIceTransportPolicy.RELAY)
+    phone = board.add(Client(room, "cand", "candidate", color="red", config=config))
+    examiner = board.add(Client(room, "exam", "examiner", color="blue"))
+    try:
+        await examiner.join()
+        offer = await asyncio.wait_for(phone.make_offer(), 15)
+        if "relay" not in candidate_types(offer):
+            return False  # coturn refused the phone's allocation
+        answer = await room.join("cand", "candidate", offer)
+        await phone.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        return await wait_for(lambda: examiner.received_from().get(("cand", "video"), 0) > 10, 15)
+    finally:
+        await room.close()
+        for client in (phone, examiner):
+            await client.close()
+
+
+async def test_turn_credentials_are_minted_per_participant_and_expire(rest_turn, monkeypatch):
+    """Static TURN credentials handed to every socket let anyone relay through the school's TURN
+    for ever; with ``turn_secret`` each participant gets coturn REST credentials that run out."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(rest_turn.cert))
+    written = [{"urls": rest_turn.url}]  # no credentials in the setting: they are minted
+    settings = load_settings(env={}, ice_servers=json.dumps(written), turn_secret=TURN_SECRET)
+    mint = TurnMint(settings.turn_secret, settings.turn_credential_ttl_s)
+    servers = parse_ice_servers(settings.ice_servers, settings.turn_secret)
+    phone, other = mint.servers_for(servers, "acc_phone-1"), mint.servers_for(servers, "acc_other-2")
+    assert phone[0]["username"].endswith(":acc_phone-1") and phone[0]["credential"] != other[0]["credential"]
+    expiry = int(phone[0]["username"].split(":")[0])
+    assert abs(expiry - (time.time() + 4 * 3600)) < 5
+    assert await relayed_call(mint.servers_for(servers, "server-room"), phone)
+    # credentials whose time is up (a token kept after the interview): coturn refuses them
+    user, credential = turn_credentials(TURN_SECRET, "acc_phone-1", -60)
+    stale = [{"urls": rest_turn.url, "username": user, "credential": credential}]
+    assert not await relayed_call(mint.servers_for(servers, "server-room"), stale)
+    # and a forged credential (not made with the school's secret) likewise
+    user, credential = turn_credentials("guessed-secret", "acc_phone-1", 3600)
+    assert not await relayed_call(
+        mint.servers_for(servers, "server-room"), [{"urls": rest_turn.url, "username": user, "credential": credential}]
+    )
+
+
+def test_turn_without_credentials_needs_the_secret():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={}, ice_servers='[{"urls": "turn:t.example.edu"}]')
+    assert "turn_secret" in str(caught.value)
 
 
 async def test_without_ice_servers_only_host_candidates_are_offered():

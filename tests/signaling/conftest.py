@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -25,6 +26,13 @@ class Peer:
         self.events: list[tuple[str, Any]] = []
         self.arrived = asyncio.Event()
         self.handlers: dict[str, Any] = {}  # event -> async callback, besides recording it
+        self.gone = asyncio.Event()  # the server disconnected the socket (or it closed)
+        self.gone_at: float | None = None  # time.monotonic() then
+
+        @self.client.on("disconnect", namespace=namespace)
+        async def _gone(*reason):
+            self.gone_at = time.monotonic()
+            self.gone.set()
 
         @self.client.on("*", namespace=namespace)
         async def _any(event, data=None):
@@ -90,8 +98,12 @@ async def live(services):
 async def peers():
     made: list[Peer] = []
 
-    async def open_peer(url: str, namespace: str, account=None, auth=None, services=None, lang="zh") -> Peer:
-        token = await services.sessions.create(account.id, account.role) if account is not None else None
+    async def open_peer(
+        url: str, namespace: str, account=None, auth=None, services=None, lang="zh", token: str | None = None
+    ) -> Peer:
+        """A socket with a new session of ``account`` (or the session ``token``; neither: no login)."""
+        if token is None and account is not None:
+            token = await services.sessions.create(account.id, account.role)
         peer = Peer(namespace)
         made.append(peer)
         await peer.connect(url, token, auth, lang)
@@ -115,6 +127,15 @@ async def server_process(settings, data_dir, **extra: str):
     url = f"http://127.0.0.1:{port}"
     await wait_healthy(url, proc)
     return url, proc
+
+
+@pytest.fixture
+async def second_process(settings, tmp_path):
+    """A second ``interview-server run`` process, same Redis and key prefix; its URL."""
+    url, proc = await server_process(settings, tmp_path / "second")
+    yield url
+    proc.terminate()
+    assert proc.wait(15) == 0, proc.stderr.read().decode()[-2000:]
 
 
 @pytest.fixture

@@ -133,7 +133,8 @@ async def test_the_aux_camera_joins_with_the_qr_token_at_most_three_devices(
     server, services, live, peers, clients, http
 ):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
-    token = await services.aux_tokens.issue(live.exam.id, account.id)
+    session = services.sessions.hash_of(await services.sessions.create(account.id, "candidate"))
+    token = await services.aux_tokens.issue(live.exam.id, account.id, session)
     aux_peers = []
     for i in range(3):
         aux = await peers(

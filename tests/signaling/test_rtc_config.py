@@ -23,7 +23,8 @@ def settings(tmp_path, redis_url, prefix):
 
 async def test_candidates_examiners_and_aux_cameras_get_the_configured_ice_servers(server, services, live, peers):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
-    token = await services.aux_tokens.issue(live.exam.id, account.id)
+    session = services.sessions.hash_of(await services.sessions.create(account.id, "candidate"))
+    token = await services.aux_tokens.issue(live.exam.id, account.id, session)
     aux = await peers(url_of(server), "/aux", None, {"token": token, "device": "device0000abcd"}, services=services)
     for peer in (candidate, examiner, aux):
         ack = await peer.call("rtc:config")

@@ -1,6 +1,6 @@
 // The candidate's onboarding (docs/design.md): verify identity, confirm the exam, read the notice,
 // sign the pledge, book a slot. Every state shown comes from the API; after each action the page reloads it.
-import { api, clearErrors, el, jsonForm, t } from "/static/js/common.js";
+import { api, clearErrors, el, showError, t } from "/static/js/common.js";
 import { $, fmtLeft, fmtRange, fmtTime } from "/static/js/format.js";
 
 const STATE_TEXT = {
@@ -163,6 +163,22 @@ function renderIdentity(verified) {
     setStep("step-identity", "todo");
     form.hidden = false;
     done.hidden = true;
+    showAppeal();
+  }
+}
+
+// An appeal filed earlier (this page was reloaded, or the candidate comes back later): say where it stands.
+async function showAppeal() {
+  const box = $("appeal-box");
+  if (!box.hidden && box.firstChild) return; // an appeal flow in progress
+  try {
+    const { appealStatus, appealView } = await import("/static/js/appeal.js");
+    const view = appealView((await appealStatus()).appeal);
+    box.hidden = !view;
+    box.replaceChildren(...(view ? [view] : []));
+    if (view && view.dataset.state === "appeal-open") $("identity-form").hidden = true;
+  } catch {
+    /* the form still works; the status shows on the next load */
   }
 }
 
@@ -343,6 +359,29 @@ function subjectSlots(item, subject, allSlots, closed) {
   return el("div", { class: "subject-slots" }, head, cancelNote, form);
 }
 
-jsonForm($("identity-form"), "/api/candidate/identity", () => load(),
-  (b) => ({ name: b.name.trim(), id_number: b.id_number.trim().toUpperCase() }));
+// Verification; an ID number that another account verified first opens the appeal (去申诉) below the form.
+$("identity-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const button = form.querySelector("[type=submit]");
+  const values = Object.fromEntries(new FormData(form));
+  const pair = { name: values.name.trim(), id_number: values.id_number.trim().toUpperCase() };
+  button.disabled = true;
+  $("appeal-box").hidden = true;
+  try {
+    await api("POST", "/api/candidate/identity", pair);
+    clearErrors(form);
+    await load();
+  } catch (err) {
+    showError(form, err);
+    if (err.code === "id_claimed") {
+      const { mountAppeal } = await import("/static/js/appeal.js");
+      $("appeal-box").hidden = false;
+      mountAppeal($("appeal-box"), pair, { onFiled: () => { form.hidden = true; } });
+      $("appeal-box").scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
 load();

@@ -5,13 +5,30 @@
 //   fresh(kind) -> (payload) => bool   drops pushes older than the last one shown (`at`)
 //   clockSkew(serverAt) / serverNow(): the server's clock, for countdowns
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { t } from "/static/js/common.js";
+import { el, t } from "/static/js/common.js";
 
 export function connect(namespace, auth = {}) {
-  return io(namespace, {
+  const socket = io(namespace, {
     auth, transports: ["websocket", "polling"], withCredentials: true,
     reconnectionDelay: 500, reconnectionDelayMax: 4000, timeout: 10000,
   });
+  // logout elsewhere, an account disabled, an identity moved, an aux code void: the server says why and
+  // closes the socket; the page says so instead of "reconnecting…" for ever
+  socket.on("session:ended", (ended) => {
+    socket.io.reconnection(false);
+    showEnded(ended || {}, namespace === "/aux");
+  });
+  return socket;
+}
+
+function showEnded(ended, aux) {
+  document.getElementById("session-ended")?.remove();
+  const box = el("div", { id: "session-ended", class: "session-ended", role: "alertdialog", "aria-modal": "true", "data-reason": ended.reason || "" },
+    el("div", { class: "card" },
+      el("p", {}, el("strong", {}, ended.message || t("登录已失效，请重新登录", "Your session has ended; log in again"))),
+      aux ? el("p", { class: "hint" }, t("请在考生手机上重新扫码", "Scan the code on the candidate's phone again"))
+        : el("a", { class: "button full", href: "/login?next=" + encodeURIComponent(location.pathname) }, t("重新登录", "Log in again"))));
+  document.body.append(box);
 }
 
 export async function call(socket, event, data = {}, timeoutMs = 15000) {

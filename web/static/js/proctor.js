@@ -61,7 +61,21 @@ function initProctor(root) {
       el("td", {}, a.name),
       el("td", { class: "mono" }, a.id_number),
       el("td", { class: "mono" }, a.claimed_by),
-      el("td", {}, form));
+      el("td", {}, appealEvidence(a), form));
+  }
+
+  // The appellant's face check against the roster photo, filed with the appeal.
+  function appealEvidence(a) {
+    const ev = a.evidence || {};
+    const reference = el("figure", { class: "face-ref" },
+      a.photo_url ? el("img", { src: a.photo_url, alt: t("证件照", "ID photo") }) : el("p", {}, t("无证件照", "No ID photo")),
+      el("figcaption", {}, t("证件照（名单）", "ID photo (roster)")));
+    const frames = el("figure", { class: "face-attempt" },
+      el("div", { class: "frames" }, (a.frame_urls || []).map((u) => el("img", { src: u, alt: t("申诉人人脸比对画面", "Appellant's face check"), loading: "lazy" }))),
+      el("figcaption", {}, ev.passed ? t("申诉人人脸比对通过", "Appellant passed the face check") : t("无人脸比对", "No face check"),
+        ev.distance != null ? ` · ${t("距离", "distance")} ${Number(ev.distance).toFixed(3)} / ${Number(ev.threshold).toFixed(3)}` : "",
+        (a.frame_urls || []).length ? "" : ` · ${t("画面已过保存期限", "frames past retention")}`));
+    return el("div", { class: "review-photos appeal-evidence" }, reference, el("div", { class: "attempts" }, frames));
   }
 
   async function loadReviews() {
