@@ -252,6 +252,7 @@ async def _create_exam(
         system, exam.id, voice.id, VOICE_ROOM, [accounts["examiner"].id, accounts["examiner2"].id]
     )
     room_b = await catalog.create_room(system, exam.id, instrument.id, INSTRUMENT_ROOM, [accounts["examiner2"].id])
+    await services.proctors.assign(system, exam.id, [accounts["proctor"].id])  # the demo's proctor watches it
     running = None
     for day in range(2):
         for hour in range(4):
@@ -387,6 +388,7 @@ def banner(settings: Settings, demo: dict, addresses: list[str] | None = None) -
             f" 4. Admin:     {base}/admin     login {ad['username']}  password {ad['password']}"
             "   (exams, roster, recordings)"
         ),
+        f" A new account ({base}/register) gets its code by SMS: here the code is printed in this terminal.",
     ]
     if lan and addresses:
         lines += [

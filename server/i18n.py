@@ -296,6 +296,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wrong_state": ("当前状态（{state}）不能进行此操作", "Not possible in the current state ({state})"),
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; slow down"),
     "event_unknown": ("不支持的操作：{name}", "Unknown event: {name}"),
+    "not_exam_proctor": (
+        "您不是该考试的巡考老师，请联系学校管理员分配",
+        "You are not a proctor of this exam; ask the school's admin",
+    ),
+    "proctor_invalid": ("账号 {account} 不是巡考账号", "Account {account} is not a proctor"),
     "not_room_examiner": ("您不是该考场的考官", "You are not an examiner of this room"),
     "queue_reason_disconnected": (
         "网络连接中断超过等待时限，已离开队列；时段内可重新进入候考",
@@ -481,6 +486,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_roster_entry_updated": ("名单更新考生", "Roster entry updated"),
     "event_account_created": ("创建账号", "Account created"),
     "event_account_expired": ("未认证账号过期删除", "Unverified account expired"),
+    "event_exam_proctors_set": ("设置巡考老师", "Proctors assigned"),
     "event_account_disabled": ("停用账号", "Account disabled"),
     "event_account_enabled": ("启用账号", "Account enabled"),
     "event_identity_verified": ("身份认证通过", "Identity verified"),
@@ -594,6 +600,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_review_id": ("", ""),
     "detail_appeal_id": ("", ""),
     "detail_created_at": ("注册时间", "Registered at"),
+    "detail_proctors": ("巡考老师", "Proctors"),
     "detail_evidence_passed": ("申诉人人脸比对通过", "Appellant passed the face check"),
     "detail_moved_bookings": ("转移的预约时段", "Bookings moved"),
     "detail_pledge_sha256": ("", ""),

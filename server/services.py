@@ -15,6 +15,7 @@ from .booking.bookings import Bookings
 from .config import Settings
 from .exams.catalog import Catalog
 from .exams.enrolment import Enrolments
+from .exams.proctors import ProctorAssignments
 from .facecheck.appeal import AppealChecks
 from .facecheck.checks import FaceChecks
 from .facecheck.frames import FrameArchive
@@ -44,6 +45,7 @@ class Services:
     sessions: Sessions
     login_limits: LoginLimits
     catalog: Catalog
+    proctors: ProctorAssignments
     roster: RosterBook
     photos: PhotoStore
     importer: RosterImporter
@@ -117,6 +119,7 @@ class Services:
                 s.login_account_window_s,
             ),
             catalog=catalog,
+            proctors=ProctorAssignments(store),
             roster=roster,
             photos=photos,
             importer=RosterImporter(

@@ -164,12 +164,19 @@ async def build_world(
     closes_in: float = 86400,
     slot_in: float = 2 * 86400,
     photos: list | None = None,
+    staff: dict | None = None,
+    first_roster_row: int = 0,
 ) -> World:
-    """``photos``: the ID photos (bytes) of the roster rows; plain JPEGs (no face) by default."""
+    """``photos``: the ID photos (bytes) of the roster rows; plain JPEGs (no face) by default.
+    ``staff``: another world's staff accounts (a second exam of the same school), and
+    ``first_roster_row`` where its roster's numbering starts (other candidates)."""
     now = _time.time()
-    staff = {}
-    for role in ("admin", "proctor", "examiner"):
-        staff[role] = await services.directory.create(role, PASSWORD, Actor.system(), name=role, username=f"{role}-one")
+    if staff is None:
+        staff = {}
+        for role in ("admin", "proctor", "examiner"):
+            staff[role] = await services.directory.create(
+                role, PASSWORD, Actor.system(), name=role, username=f"{role}-one"
+            )
     exam = await services.catalog.create_exam(
         ADMIN,
         school="测试艺术学院",
@@ -185,13 +192,14 @@ async def build_world(
         await services.catalog.create_room(ADMIN, exam.id, subj.id, f"考场{i}", [staff["examiner"].id])
         for i, subj in enumerate(subjects)
     ]
+    await services.proctors.assign(ADMIN, exam.id, [staff["proctor"].id])  # proctors watch assigned exams only
     slots = [
         await services.catalog.create_slot(ADMIN, exam.id, room.id, now + slot_in, now + slot_in + 3600, capacity)
         for room in rooms
     ]
     roster = [
         (f"考生{i}", idcard.make("110101", "20060101", i), "声乐" if i % 2 == 0 else "声乐;器乐")
-        for i in range(roster_size)
+        for i in range(first_roster_row, first_roster_row + roster_size)
     ]
     lines = ["姓名,身份证号,手机号,报考科目"] + [f"{n},{num},,{subj}" for n, num, subj in roster]
     names = [f"{num}.jpg" for _, num, _ in roster]

@@ -74,8 +74,19 @@ async def get_exam(request: web.Request) -> web.Response:
             "subjects": [public(s) for s in await catalog.subjects(exam.id)],
             "rooms": [public(r) for r in await catalog.rooms(exam.id)],
             "slots": [slot_json(s) for s in await catalog.slots(exam.id)],
+            "proctors": await request.app[SERVICES].proctors.of_exam(exam.id),
         }
     )
+
+
+@routes.put("/api/admin/exams/{exam_id}/proctors", ADMIN)
+async def set_proctors(request: web.Request) -> web.Response:
+    """The proctors who watch this exam (its live view, audit, face reviews and identity appeals)."""
+    body = check(await read_json(request), {"proctors": Field("list[str]", max_len=100)})
+    services = request.app[SERVICES]
+    exam = await services.catalog.exam(request.match_info["exam_id"])
+    proctors = await services.proctors.assign(actor(request), exam.id, body["proctors"])
+    return web.json_response({"proctors": proctors})
 
 
 @routes.patch("/api/admin/exams/{exam_id}", ADMIN)
@@ -341,6 +352,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
 async def exam_audit(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
+    await services.proctors.require(account_of(request), exam.id)
     try:
         limit = min(1000, max(1, int(request.query.get("limit", "200"))))
     except ValueError:

@@ -85,17 +85,27 @@ def review_json(review) -> dict:
     return review.to_json()
 
 
+async def watched_review(request: web.Request):
+    """The review, if the proctor watches its exam (docs/security.md: proctors per exam)."""
+    services = request.app[SERVICES]
+    review = await services.face_gate.review(request.match_info["review_id"])
+    await services.proctors.require(account_of(request), review.exam_id)
+    return review
+
+
 @routes.get("/api/proctor/reviews", PROCTOR)
 async def open_reviews(request: web.Request) -> web.Response:
-    reviews = await request.app[SERVICES].face_gate.open_reviews()
-    return web.json_response({"reviews": [review_json(r) for r in reviews]})
+    services = request.app[SERVICES]
+    reviews = await services.face_gate.open_reviews()
+    watched = await services.proctors.watched(account_of(request), sorted({r.exam_id for r in reviews}))
+    return web.json_response({"reviews": [review_json(r) for r in reviews if r.exam_id in watched]})
 
 
 @routes.get("/api/proctor/reviews/{review_id}", PROCTOR)
 async def review_detail(request: web.Request) -> web.Response:
     """The reference photo beside every frame of the failed checks that opened the review."""
     gate = request.app[SERVICES].face_gate
-    review = await gate.review(request.match_info["review_id"])
+    review = await watched_review(request)
     wanted = set(review.check_ids)
     checks = [c for c in await gate.history(review.exam_id, review.account_id, 100) if c["check_id"] in wanted]
     base = f"/api/proctor/reviews/{review.id}/frames"
@@ -107,7 +117,7 @@ async def review_detail(request: web.Request) -> web.Response:
 @routes.get("/api/proctor/reviews/{review_id}/frames/{check_id}/{index}", PROCTOR)
 async def review_frame(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    review = await services.face_gate.review(request.match_info["review_id"])
+    review = await watched_review(request)
     check_id = request.match_info["check_id"]
     if check_id not in review.check_ids or not request.match_info["index"].isdigit():
         raise UserError("not_found")
@@ -120,6 +130,7 @@ async def review_frame(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/proctor/reviews/{review_id}", PROCTOR)
 async def resolve_review(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"approve": Field("bool"), "comment": Field("str", max_len=500)})
+    await watched_review(request)
     review = await request.app[SERVICES].face_gate.resolve(
         actor(request), request.match_info["review_id"], body["approve"], body["comment"]
     )

@@ -202,8 +202,10 @@ async def examiner_room_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/proctor", ("proctor", "admin"), page=True)
 @aiohttp_jinja2.template("proctor.html")
 async def proctor_page(request: web.Request) -> dict:
-    exams = sorted(await request.app[SERVICES].catalog.exams(), key=lambda e: -e.booking_opens)
-    return {"exams": exams}
+    services = request.app[SERVICES]
+    exams = await services.catalog.exams()
+    watched = await services.proctors.watched(account_of(request), [e.id for e in exams])
+    return {"exams": sorted((e for e in exams if e.id in watched), key=lambda e: -e.booking_opens)}
 
 
 @routes.get("/admin", ("admin",), page=True)

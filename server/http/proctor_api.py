@@ -8,7 +8,7 @@ from ..errors import UserError
 from ..store.models import Appeal, public
 from .admin_api import actor
 from .body import Field, check, read_json
-from .context import SERVICES
+from .context import SERVICES, account_of
 from .routing import Routes
 
 routes = Routes()
@@ -27,16 +27,29 @@ async def appeal_json(request: web.Request, appeal: Appeal) -> dict:
     }
 
 
+async def watches(request: web.Request, appeal: Appeal) -> bool:
+    """Whether the proctor watches an exam whose roster holds the appeal's ID number."""
+    services = request.app[SERVICES]
+    return bool(await services.proctors.watched(account_of(request), await services.roster.exams_of(appeal.id_number)))
+
+
+async def watched_appeal(request: web.Request) -> Appeal:
+    appeal = await request.app[SERVICES].identity.appeal(request.match_info["appeal_id"])
+    if not await watches(request, appeal):
+        raise UserError("not_exam_proctor")
+    return appeal
+
+
 @routes.get("/api/proctor/appeals", PROCTOR)
 async def open_appeals(request: web.Request) -> web.Response:
-    appeals = await request.app[SERVICES].identity.open_appeals()
+    appeals = [a for a in await request.app[SERVICES].identity.open_appeals() if await watches(request, a)]
     return web.json_response({"appeals": [await appeal_json(request, a) for a in appeals]})
 
 
 @routes.get("/api/proctor/appeals/{appeal_id}/frames/{index}", PROCTOR)
 async def appeal_frame(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    appeal = await services.identity.appeal(request.match_info["appeal_id"])
+    appeal = await watched_appeal(request)
     evidence, index = appeal.evidence or {}, request.match_info["index"]
     if not evidence.get("check_id") or not index.isdigit() or int(index) >= int(evidence.get("frames", 0)):
         raise UserError("not_found")
@@ -49,6 +62,7 @@ async def appeal_frame(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/proctor/appeals/{appeal_id}", PROCTOR)
 async def resolve_appeal(request: web.Request) -> web.Response:
     body = check(await read_json(request), {"approve": Field("bool"), "comment": Field("str", max_len=500)})
+    await watched_appeal(request)
     appeal = await request.app[SERVICES].identity.resolve_appeal(
         actor(request), request.match_info["appeal_id"], body["approve"], body["comment"]
     )

@@ -27,6 +27,7 @@ STATUS: dict[str, int] = {
     "cross_origin": 403,
     "forbidden": 403,
     "not_room_examiner": 403,
+    "not_exam_proctor": 403,
     "not_rostered": 403,
     "not_rostered_subject": 403,
     "not_verified": 403,

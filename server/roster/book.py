@@ -26,6 +26,10 @@ class RosterBook:
         data = await self.store.redis.hgetall(self.keys.roster_entry(exam_id, id_number))
         return from_hash(RosterEntry, data) if data else None
 
+    async def exams_of(self, id_number: str) -> list[str]:
+        """The exams whose roster holds this ID number."""
+        return sorted(await self.store.redis.smembers(self.keys.rostered(id_number)))
+
     async def entries_for(self, id_number: str) -> list[RosterEntry]:
         """Every exam's roster entry for one ID number."""
         exam_ids = sorted(await self.store.redis.smembers(self.keys.rostered(id_number)))

@@ -22,6 +22,7 @@ class ProctorNamespace(RoleNamespace):
         exam_id = auth.get("exam_id")  # the client's connect auth, unchecked: is_id is False for a non-str
         if not isinstance(exam_id, str) or not is_id(exam_id) or await self.services.catalog.find_exam(exam_id) is None:
             raise UserError("exam_not_found")
+        await self.services.proctors.require(user.account, exam_id)
         user.scope["exam_id"] = exam_id
         await self.enter_room(sid, proctor_room(exam_id))
 

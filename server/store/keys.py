@@ -20,6 +20,7 @@ exam:{exam}                            hash    school, name, booking window, not
 exam:{exam}:subjects                   zset    subject ids, scored by creation order
 subject:{subject}                      hash    exam id, name, interview length
 exam:{exam}:rooms                      set     room ids of the exam
+exam:{exam}:proctors                   set     account ids of the proctors assigned to the exam
 room:{room}                            hash    exam, subject, name
 room:{room}:examiners                  set     account ids of the examiner panel
 exam:{exam}:slots                      zset    slot ids scored by start time
@@ -129,6 +130,9 @@ class Keys:
 
     def subject(self, subject_id: str) -> str:
         return self._k("subject", subject_id)
+
+    def exam_proctors(self, exam_id: str) -> str:
+        return self._k("exam", exam_id, "proctors")
 
     def exam_rooms(self, exam_id: str) -> str:
         return self._k("exam", exam_id, "rooms")

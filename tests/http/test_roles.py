@@ -41,6 +41,7 @@ EXPECTED = {
     ("GET", "/api/admin/exams/{exam_id}"): (A,),
     ("PATCH", "/api/admin/exams/{exam_id}"): (A,),
     ("POST", "/api/admin/exams/{exam_id}/subjects"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/proctors"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/rooms"): (A,),
     ("POST", "/api/admin/exams/{exam_id}/rooms"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/slots"): (A,),

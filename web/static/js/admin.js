@@ -7,6 +7,7 @@ import { $ } from "/static/js/format.js";
 import { admin, fail, reload } from "/static/js/admin/state.js";
 import { loadExams, reloadExam, renderExamFacts, selectExam, setupExamForm } from "/static/js/admin/exams.js";
 import { loadExaminers, renderRooms, setupRoomForms } from "/static/js/admin/rooms.js";
+import { loadProctors, setupProctorForm } from "/static/js/admin/proctors.js";
 import { loadRoster, setupRosterForm } from "/static/js/admin/roster.js";
 import { loadBookings } from "/static/js/admin/bookings.js";
 import { loadRecordings } from "/static/js/admin/recordings.js";
@@ -32,6 +33,8 @@ admin.paths = {
   auditCsv: (exam) => `/api/admin/exams/${enc(exam)}/audit.csv`,
   users: "/api/admin/users",
   examiners: "/api/admin/users?role=examiner",
+  proctors: "/api/admin/users?role=proctor",
+  examProctors: (exam) => `/api/admin/exams/${enc(exam)}/proctors`,
   user: (account) => `/api/admin/users/${account}`,
   revokeSessions: (account) => `/api/admin/users/${account}/revoke-sessions`,
   photo: (sha256) => `/api/staff/photos/${sha256}`,
@@ -43,7 +46,7 @@ Object.assign(reload, {
   examiners: loadExaminers,
   render: () => { renderExamFacts(); renderRooms(); },
   // a newly selected exam: every tab reads its part
-  selected: () => Promise.all([loadExaminers(), loadRoster(), loadBookings(), loadAudit(), loadRecordings()]),
+  selected: () => Promise.all([loadExaminers(), loadProctors(), loadRoster(), loadBookings(), loadAudit(), loadRecordings()]),
 });
 
 // --- tabs of the exam detail ------------------------------------------------------------------
@@ -65,6 +68,7 @@ async function start() {
   setupTabs();
   setupExamForm();
   setupRoomForms();
+  setupProctorForm();
   setupRosterForm();
   setupUserForm();
   $("audit-refresh").addEventListener("click", () => loadAudit().catch(fail));
