@@ -84,7 +84,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace, demo: bool = False) ->
         settings = for_demo(settings)
 
     async def seed(app: web.Application) -> None:
-        from .demo import print_demo, seed_demo
+        from .demo import seed_demo
+        from .demo_banner import print_demo
 
         print_demo(settings, await seed_demo(app[SERVICES], settings))
 

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.demo import CANDIDATES, MIN_LEFT_S, VOICE_ROOM, _qr, banner, demo_id_number, demo_room, seed_demo
+from server.demo import CANDIDATES, MIN_LEFT_S, VOICE_ROOM, demo_id_number, demo_room, seed_demo
+from server.demo_banner import _qr, banner
 from server.queue.entries import DONE, WAITING_FACE_CHECK
 from server.store.audit import Actor
 from server.tls import for_demo

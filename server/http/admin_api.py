@@ -9,8 +9,8 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from ..errors import UserError
-from ..roster.importer import ImportReport
 from ..roster.photos import PhotoSource
+from ..roster.report import ImportReport
 from ..store.audit import Actor
 from ..store.models import is_id, public
 from .auth_api import account_json

@@ -116,13 +116,19 @@ async def review_detail(request: web.Request) -> web.Response:
 
 @routes.get("/api/proctor/reviews/{review_id}/frames/{check_id}/{index}", PROCTOR)
 async def review_frame(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
     review = await watched_review(request)
     check_id = request.match_info["check_id"]
     if check_id not in review.check_ids or not request.match_info["index"].isdigit():
         raise UserError("not_found")
-    path = services.frame_archive.path(review.exam_id, review.account_id, check_id, int(request.match_info["index"]))
-    if path is None:  # past retention
+    return captured_frame(request, review.exam_id, review.account_id, check_id, int(request.match_info["index"]))
+
+
+def captured_frame(
+    request: web.Request, exam_id: str, account_id: str, check_id: str, index: int
+) -> web.StreamResponse:
+    """One frame a face check kept (JPEG), for the staff who decide; 404 past retention."""
+    path = request.app[SERVICES].frame_archive.path(exam_id, account_id, check_id, index)
+    if path is None:
         raise UserError("not_found")
     return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=600"})
 

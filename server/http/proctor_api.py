@@ -9,6 +9,7 @@ from ..store.models import Appeal, public
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
+from .facecheck_api import captured_frame
 from .routing import Routes
 
 routes = Routes()
@@ -48,15 +49,11 @@ async def open_appeals(request: web.Request) -> web.Response:
 
 @routes.get("/api/proctor/appeals/{appeal_id}/frames/{index}", PROCTOR)
 async def appeal_frame(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
     appeal = await watched_appeal(request)
     evidence, index = appeal.evidence or {}, request.match_info["index"]
     if not evidence.get("check_id") or not index.isdigit() or int(index) >= int(evidence.get("frames", 0)):
         raise UserError("not_found")
-    path = services.frame_archive.path(evidence["exam_id"], appeal.account_id, evidence["check_id"], int(index))
-    if path is None:  # past retention
-        raise UserError("not_found")
-    return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=600"})
+    return captured_frame(request, evidence["exam_id"], appeal.account_id, evidence["check_id"], int(index))
 
 
 @routes.post("/api/proctor/appeals/{appeal_id}", PROCTOR)

@@ -73,6 +73,8 @@ class Interviews:
         max_aux: int = 3,
         max_examiners: int = MAX_EXAMINERS,
         turn: TurnMint | None = None,
+        on_offer: Offer | None = None,
+        on_event: RoomEvent | None = None,
     ) -> None:
         """``owner``: the token this process claims rooms and records interviews with (tests give
         two ``Interviews`` on one Redis different owners, as two processes would have).
@@ -88,8 +90,8 @@ class Interviews:
         self.max_aux = max_aux
         self.max_examiners = max_examiners
         self.rooms: dict[str, Interview] = {}
-        self.on_offer: Offer | None = None
-        self.on_event: RoomEvent | None = None
+        self.on_offer = on_offer  # a server offer for a participant -> the signaling layer sends it
+        self.on_event = on_event  # a room event (recording state, participants) -> the signaling layer
         self._claim_lock = asyncio.Lock()
 
     def ice_servers_for(self, who: str) -> list[dict]:

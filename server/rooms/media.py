@@ -9,6 +9,10 @@ participant's connection is up (so the answer to its own offer has surely arrive
 signaling layer returns the browser's answer through :meth:`MediaRoom.answer`. One server
 offer is outstanding per participant; changes made meanwhile go into the next one. What an
 offer or answer must contain, and how server offers are renumbered, is :mod:`server.rooms.sdp`.
+
+Longer than our ~400-line guide on purpose: it is one class whose methods all work on the same
+peers, publishers and pending negotiations; the parts with a job of their own are already
+elsewhere (``sdp``, ``forwarding``, ``recorder``/``track_writer``, ``passthrough``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from . import passthrough
 from .forwarding import ForwardedTrack, ForwardingTotals, Publisher
-from .recorder import InterviewRecorder, RecorderTotals, TrackWriter
+from .recorder import InterviewRecorder
 from .sdp import (  # MediaError: callers import it from here
     MAX_SDP_BYTES,
     PUBLISHES,
@@ -38,6 +42,7 @@ from .sdp import (  # MediaError: callers import it from here
     negotiated_sections,
     stream_id,
 )
+from .track_writer import RecorderTotals, TrackWriter
 
 log = logging.getLogger(__name__)
 

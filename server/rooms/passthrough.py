@@ -1,5 +1,6 @@
 """Make aiortc hand out encoded frames instead of decoded pictures, and hold every use of a
-private name of aiortc or aioice in the server (docs/rooms.md).
+private name of aiortc or aioice in the server (docs/rooms.md). Over ~400 lines on purpose: every
+private name in one module, with the start-up check that lists them, is the point of it.
 
 aiortc 1.16 decodes every received track in a thread that looks up the module-level
 ``aiortc.rtcrtpreceiver.get_decoder`` for each codec. Replacing that function with one that

@@ -8,20 +8,16 @@ writes nothing.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import re
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from redis.exceptions import WatchError
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
-from ..i18n import human_size, message
+from ..i18n import human_size
 from ..phones import is_mobile, normalize_phone
 from ..store import audit
 from ..store.audit import Actor
@@ -29,18 +25,10 @@ from ..store.base import Store
 from ..store.models import Exam, RosterEntry, Subject
 from . import idcard
 from .book import RosterBook
+from .csvfile import decode, read_rows
 from .photos import PhotoSource, PhotoStore, check_image
+from .report import ImportReport, RowResult
 
-HEADERS: dict[str, tuple[str, ...]] = {
-    "name": ("姓名", "name"),
-    "id_number": ("身份证号", "身份证号码", "证件号", "证件号码", "id_number"),
-    "phone": ("手机号", "手机号码", "手机", "电话", "phone"),
-    "subject": ("科目", "报考科目", "专业", "subject"),
-    "photo": ("照片", "照片文件", "证件照", "photo"),
-    "id_type": ("证件类型", "id_type"),
-    "exam": ("考试", "考试名称", "exam"),
-}
-REQUIRED = ("name", "id_number", "subject")
 ID_TYPES = {
     **dict.fromkeys(("", "身份证", "居民身份证", "id_card"), "id_card"),
     **dict.fromkeys(
@@ -55,140 +43,7 @@ _PHOTO_FACE: dict[str, tuple[str, dict]] = {
 }
 PhotoCheck = Callable[[str, bytes], Awaitable["str | None"]]  # (sha256, bytes) -> why the photo cannot serve
 Progress = Callable[[str, int, int], Awaitable[None]]  # (stage, done, total)
-_ALIAS = {alias.lower(): key for key, aliases in HEADERS.items() for alias in aliases}
 _SUBJECT_SEP = re.compile(r"[;；,，、|]")
-
-
-@dataclass
-class RowResult:
-    line: int
-    id_number: str
-    name: str
-    status: str  # "imported" | "updated" | "rejected"
-    reasons: list[tuple[str, dict]] = field(default_factory=list)
-    # written, but something will go wrong later (no ID photo: the face check cannot pass)
-    warnings: list[tuple[str, dict]] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    rows: list[RowResult]
-
-    def _count(self, status: str) -> int:
-        return sum(1 for row in self.rows if row.status == status)
-
-    @property
-    def imported(self) -> int:
-        return self._count("imported")
-
-    @property
-    def updated(self) -> int:
-        return self._count("updated")
-
-    @property
-    def rejected(self) -> int:
-        return self._count("rejected")
-
-    @property
-    def warnings(self) -> int:
-        """Rows written with a warning (e.g. ``row_no_photo``)."""
-        return sum(1 for row in self.rows if row.warnings and row.status != "rejected")
-
-    def to_json(self, lang: str) -> dict:
-        """Each row's ``reasons``: why it was rejected, or, for a written row, what will go wrong later
-        (``"level": "warning"``, and the row has ``"warning": true``); ``warnings`` counts those rows."""
-
-        def row(r: RowResult) -> dict:
-            out: dict[str, Any] = {
-                "line": r.line,
-                "id_number": r.id_number,
-                "name": r.name,
-                "status": r.status,
-                "reasons": [{"code": code, "message": message(code, lang, **params)} for code, params in r.reasons],
-            }
-            if r.warnings and r.status != "rejected":
-                out["warning"] = True
-                out["reasons"] += [
-                    {"code": code, "message": message(code, lang, **params), "level": "warning"}
-                    for code, params in r.warnings
-                ]
-            return out
-
-        return {
-            "imported": self.imported,
-            "updated": self.updated,
-            "rejected": self.rejected,
-            "warnings": self.warnings,
-            "rows": [row(r) for r in self.rows],
-        }
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), UTF-16 with BOM (Excel "Unicode text"), else GB18030 (Excel in China)."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        encodings: tuple[str, ...] = ("utf-16",)
-    else:
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    raise UserError("csv_encoding")
-
-
-def _header_key(cell: str) -> str | None:
-    return _ALIAS.get(cell.strip().strip("\ufeff*").strip().lower())
-
-
-def _columns(header: list[str]) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    for index, cell in enumerate(header):
-        key = _header_key(cell)
-        if key and key not in columns:
-            columns[key] = index
-    return columns
-
-
-def _delimiter(text: str) -> str:
-    """Comma, unless the first line only makes sense split on a tab or a semicolon."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    best, found = ",", 0
-    for candidate in (",", "\t", ";"):
-        try:
-            header = next(csv.reader([first], delimiter=candidate), [])
-        except csv.Error:
-            continue
-        if len(_columns(header)) > found:
-            best, found = candidate, len(_columns(header))
-    return best
-
-
-def read_rows(text: str, max_rows: int) -> tuple[dict[str, int], list[tuple[int, dict[str, str]]]]:
-    """The header's column map, and (line number, {column: value}) for each non-blank data row."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    columns: dict[str, int] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
-    last_line = 0
-    try:
-        for record in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if columns is None:
-                columns = _columns(record)
-                missing = [HEADERS[key][0] for key in REQUIRED if key not in columns]
-                if missing:
-                    raise UserError("csv_columns", columns=", ".join(missing))
-                continue
-            if len(rows) >= max_rows:
-                raise UserError("csv_too_many_rows", limit=max_rows)
-            rows.append((line, {key: (record[i].strip() if i < len(record) else "") for key, i in columns.items()}))
-    except csv.Error as exc:
-        raise UserError("csv_malformed", detail=f"line {reader.line_num}: {exc}") from None
-    if columns is None or not rows:
-        raise UserError("csv_empty")
-    return columns, rows
 
 
 def _fold(text: str) -> str:

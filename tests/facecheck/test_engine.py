@@ -9,9 +9,10 @@ import pickle
 import numpy as np
 import pytest
 
-from server.facecheck import engine as E
-from server.facecheck.engine import REASONS, FaceEngine
+from server.facecheck import quality as E
+from server.facecheck.engine import FaceEngine
 from server.facecheck.models import DEFAULT_THRESHOLDS
+from server.facecheck.quality import REASONS
 from tests.facecheck import faces
 
 

@@ -155,7 +155,7 @@ def test_every_audit_detail_has_a_label_or_is_hidden():
 
 
 def test_every_reason_state_and_face_code_has_a_chinese_label():
-    from server.facecheck.engine import REASONS
+    from server.facecheck.quality import REASONS
 
     for reason in SYSTEM_REASONS:
         chinese(f"reason_{reason}")

@@ -221,7 +221,8 @@ def test_recorder_failures_and_closes_are_counted_in_the_shared_totals(tmp_path)
 
     import av
 
-    from server.rooms.recorder import InterviewRecorder, RecorderTotals
+    from server.rooms.recorder import InterviewRecorder
+    from server.rooms.track_writer import RecorderTotals
 
     totals = RecorderTotals()
     folder = tmp_path / "interview"

@@ -205,7 +205,8 @@ async def test_closed_room_refuses(switchboard):
 
 
 async def test_room_records_every_track_and_keeps_going_after_a_reconnect(room, client, tmp_path):
-    from server.rooms.recorder import InterviewRecorder, probe_duration
+    from server.rooms.recorder import InterviewRecorder
+    from server.rooms.track_writer import probe_duration
 
     recorder = InterviewRecorder(tmp_path / "exam" / "cand" / "iv-1", "iv-1")
     room.set_recorder(recorder)

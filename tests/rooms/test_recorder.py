@@ -10,7 +10,8 @@ from pathlib import Path
 
 import av
 
-from server.rooms.recorder import InterviewRecorder, probe_duration, recover_manifest, sha256_file
+from server.rooms.recorder import InterviewRecorder, recover_manifest
+from server.rooms.track_writer import probe_duration, sha256_file
 
 from .peers import encode_clip, encode_opus, packet
 
