@@ -69,15 +69,14 @@ SESSION_COOKIE = "iv_session"
 ALLOWED_HTTP = {
     "ratelimit:*": "attempt counters: counting refused attempts (logins, registrations, codes, identity checks, face checks) is what they are for",
     "code:*": "a live contact code counts every wrong try of it (code_max_attempts), refused or not",
+    "process:*": "each server process's liveness key, refreshed by its heartbeat whatever the requests",
 }
 ALLOWED_SOCKET = {
     **ALLOWED_HTTP,
     "presence:*": "a candidate socket's heartbeat, refreshed by the hub every presence_ttl_s / 3 whatever the events",
 }
 # Refusals that change state by design (operation id, error code) -> why.
-ALLOWED_REFUSALS = {
-    ("verifyIdentity", "id_claimed"): "documented: the refusal opens an identity appeal for a proctor",
-}
+ALLOWED_REFUSALS: dict[tuple[str, str], str] = {}  # none: id_claimed no longer opens an appeal by itself
 
 LIMIT_OVERRIDES = dict(
     login_fail_limit_pair=5000,

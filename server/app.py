@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -33,7 +34,7 @@ from .http.middleware import MIDDLEWARES, POLLING_MAX_BYTES
 from .metrics import Metrics
 from .services import Services
 from .store.base import Store
-from .store.redis import RedisUnavailable, connect, ping, redact
+from .store.redis import RedisUnavailable, connect, drop_idle, ping, redact
 from .tasks import cancelled, stop
 from .wiring import build_process
 
@@ -153,22 +154,30 @@ async def _expire_accounts(services: Services, every_s: float = 3600) -> None:
             pass  # Redis is away (logged by _watch_redis): the next hour tries again
 
 
-async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: float = 5.0) -> None:
-    """Log once when Redis goes away and once when it is back; /healthz reports the same."""
+REDIS_WATCH_S = 0.5  # an outage's start and end are logged (and /healthz's gauge set) within a second
+
+
+async def _watch_redis(app: web.Application, client: aioredis.Redis, every_s: float = REDIS_WATCH_S) -> None:
+    """Log once when Redis goes away and once when it is back (with how long it was away); /healthz
+    reports the same. A PING every ``every_s``, given up after ``every_s`` (a stalled Redis)."""
     up = True
+    lost_at = 0.0
     metrics = app[METRICS]
     while True:
         await asyncio.sleep(every_s)
         try:
-            metrics.redis_latency.observe(await ping(client))
+            metrics.redis_latency.observe(await ping(client, timeout_s=every_s))
             metrics.redis_up.set(1)
             if not up:
-                log.warning("redis reachable again")
+                await drop_idle(client)  # any left from before the outage
+                log.warning("redis reachable again", extra={"outage_s": round(time.monotonic() - lost_at, 3)})
             up = True
         except RedisUnavailable as exc:
             if cancelled():
                 raise
             metrics.redis_up.set(0)
             if up:
-                log.error("redis lost", extra={"error": str(exc)})
+                lost_at = time.monotonic()
+                await drop_idle(client)  # dead now: none may serve a command once Redis is back
+                log.error("redis lost", extra={"error": str(exc) or type(exc).__name__})
             up = False

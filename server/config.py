@@ -78,6 +78,8 @@ class Settings:
     queue_face_pass_valid_s: int = 10 * 60  # a passed face check this recent clears a re-entry
     queue_sweep_s: float = 2.0  # how often presence, grace periods and slot ends are checked
     presence_ttl_s: int = 30  # a socket not refreshed for this long counts as gone (crashed process)
+    process_ttl_s: float = 6.0  # a process not heard from for this long is dead: its sockets stop counting
+    queue_called_grace_s: int = 60  # a called candidate disconnected this long goes back to the line
     device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)

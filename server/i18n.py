@@ -1,4 +1,7 @@
-"""User-facing messages, zh-CN first (wording from the platform candidates know), English second."""
+"""User-facing messages, zh-CN first (wording from the platform candidates know), English second.
+
+A catalogue, not logic: one table per kind of text (errors, labels, events, reasons), long because
+the product says many things, kept in one file so that translators and tests see all of it."""
 
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("页面或接口不存在", "No such page or endpoint"),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
     "storage_unavailable": (
-        "服务暂时不可用（数据存储无法连接），请稍后再试",
-        "Service temporarily unavailable (storage unreachable), please retry shortly",
+        "服务器正在恢复，请稍候，无需刷新页面（数据存储暂时无法连接，不是您的网络问题，稍后再试即可）",
+        "The server is recovering; please wait, no need to reload the page (storage is briefly unreachable: "
+        "not a problem with your network; retry shortly)",
     ),
     "internal": (
         "服务器内部错误，请稍后再试（编号 {request_id}）",
@@ -324,6 +328,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "进入考场时人脸核验未通过，请重新进行人脸核验",
         "The face check on entering the room failed: please do the face check again",
     ),
+    "queue_reason_called_disconnected": (
+        "叫号后网络连接中断时间过长，已回到队列原位置；重新连接后请等待再次叫号",
+        "You were called but disconnected for too long: you are back at your place in line; reconnect and wait to be called again",
+    ),
     "queue_reason_face_review_rejected": (
         "人工审核未通过，请联系学校",
         "The manual review rejected the check; contact the school",
@@ -512,6 +520,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_queue_absent": ("缺考 / 离开队列", "Absent / left the queue"),
     "event_queue_disconnected": ("断线", "Disconnected"),
     "event_queue_reconnected": ("重新连接", "Reconnected"),
+    "event_queue_call_released": ("叫号后断线超时，释放考场", "Called but disconnected too long: room released"),
     "event_queue_face_cleared": ("人脸核验通过，开始候考", "Face check cleared, waiting"),
     "event_queue_face_locked": ("人脸核验转人工审核", "Face check sent to manual review"),
     "event_queue_face_room_failed": ("入场人脸核验未通过", "Room face check failed"),
@@ -529,6 +538,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_face_room_failed": ("入场人脸核验未通过", "The room face check failed"),
     "reason_face_review_rejected": ("人工审核驳回", "Rejected by the manual review"),
     "reason_booking_cancelled": ("学校取消了预约", "The school cancelled the booking"),
+    "reason_called_disconnected": ("叫号后断线超时，已回到队列", "Called but disconnected too long: back in line"),
     "reason_identity_moved": ("身份申诉通过，身份转给申诉人", "Identity moved to the appellant by an appeal"),
     # face-check status of a queue entry: face_status_<status>
     "face_status_passed": ("已通过", "Passed"),

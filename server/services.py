@@ -26,6 +26,7 @@ from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
 from .rooms.aux_tokens import AuxTokens
+from .rooms.claims import PROCESS_ID
 from .rooms.recordings import RecordingIndex
 from .roster.book import RosterBook
 from .roster.importer import RosterImporter
@@ -88,6 +89,10 @@ class Services:
             s.queue_grace_s,
             s.queue_face_pass_valid_s,
             s.timezone,
+            process_id=PROCESS_ID,
+            process_ttl_s=s.process_ttl_s,
+            called_grace_s=s.queue_called_grace_s,
+            presence_ttl_s=s.presence_ttl_s,
         )
         bookings = Bookings(store, catalog, s.timezone)
         face_checks = FaceChecks(

@@ -16,10 +16,11 @@ from aiohttp import web
 from .accounts.identity import IdentityMove
 from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
+from .logs import library_logger
 from .rooms import passthrough
 from .rooms.ice import TurnMint, parse_ice_servers
 from .rooms.interviews import Interviews
-from .signaling import hub
+from .signaling import hub, redis_manager
 from .signaling.aux import AuxNamespace
 from .signaling.candidate import CandidateNamespace
 from .signaling.examiner import ExaminerNamespace
@@ -51,12 +52,15 @@ def wire_domain(services: Services) -> None:
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:
     """Fan-out across processes through Redis (channel under the key prefix), with the same pool
-    limits and timeouts as the project's own client (``store/redis.py`` ``connect``)."""
+    limits and timeouts as the project's own client (``store/redis.py`` ``connect``); it subscribes
+    again at once after an outage (``signaling/redis_manager.py``), and ``build_process`` gives it
+    the "Redis is back" refresh of every local socket."""
     if not settings.redis_url:
         return socketio.AsyncManager()
-    return socketio.AsyncRedisManager(
-        settings.redis_url, channel=settings.redis_prefix + "socketio", redis_options=redis_options(settings)
-    )
+    redis_manager.check_internals()  # python-socketio as this module expects it, or no start
+    channel = settings.redis_prefix + "socketio"
+    options = redis_options(settings) | {"client_name": channel}  # its connections, told apart in CLIENT LIST
+    return redis_manager.RedisManager(settings.redis_url, channel=channel, redis_options=options)
 
 
 POOL_OPTIONS = ("socket_connect_timeout", "socket_timeout", "health_check_interval", "retry_on_timeout")
@@ -80,8 +84,8 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         # \uXXXX escape), so the transport's byte limit leaves room for that: an event over the
         # character limit gets its bad_json answer instead of a closed connection
         max_http_buffer_size=6 * hub.MAX_EVENT_BYTES + 4096,
-        logger=False,
-        engineio_logger=False,
+        logger=library_logger("socketio.server"),  # through the JSON log (server/logs.py), errors only
+        engineio_logger=library_logger("engineio.server"),
     )
     interviews = Interviews(
         services.store,
@@ -90,10 +94,11 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         settings.room_claim_ttl_s,
         max_aux=settings.aux_max_devices,
         turn=TurnMint(settings.turn_secret, settings.turn_credential_ttl_s),
+        # the room signals are made next, with these interviews: the callbacks reach them by name
+        on_offer=lambda room_id, participant_id, sdp: rooms.send_offer(room_id, participant_id, sdp),
+        on_event=lambda room_id, event, payload: rooms.room_event(room_id, event, payload),
     )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
-    interviews.on_offer = rooms.send_offer  # Interviews takes no callbacks in its constructor
-    interviews.on_event = rooms.room_event
     candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
     for namespace in (
         candidates,
@@ -108,4 +113,6 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     services.queue.listeners.append(fanout.room_changed)
     services.queue.listeners.append(rooms.queue_changed)
     app.cleanup_ctx.append(hub.lifecycle(sio, services, settings, candidates, fanout, rooms))
+    if isinstance(sio.manager, redis_manager.RedisManager):
+        sio.manager.on_back.append(lambda: hub.redis_back(sio))  # pushes missed while unsubscribed
     return sio

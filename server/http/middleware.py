@@ -155,8 +155,10 @@ async def polling_limit(request: web.Request, handler):
         return response
 
 
-# Probes and static files need no session, so they answer even while Redis is away.
-SESSIONLESS = ("/healthz", "/metrics", "/static/")
+# Probes and static files need no session, so they answer even while Redis is away; socket.io's
+# requests neither: each namespace reads the session itself (server/signaling/base.py) and refuses a
+# connection while Redis is away with connect_error storage_unavailable, not a bare 503.
+SESSIONLESS = ("/healthz", "/metrics", "/static/", SOCKETIO)
 
 
 async def load_session(request: web.Request) -> None:

@@ -34,6 +34,7 @@ SYSTEM_REASONS = (
     "face_review_rejected",
     "booking_cancelled",
     "identity_moved",
+    "called_disconnected",
 )
 
 

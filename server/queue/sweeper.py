@@ -19,7 +19,7 @@ LOOKBACK_S = 24 * 3600  # slots that started this long ago are still checked for
 async def sweep_once(queue: WaitingQueue, catalog: Catalog, now: float | None = None) -> None:
     now = time.time() if now is None else now
     redis, keys = queue.store.redis, queue.keys
-    for room_id in await redis.smembers(keys.active_queues()):
+    for room_id in await queue.watched(redis.smembers(keys.active_queues())):
         await queue.sweep(room_id, now)
     for exam_id in await redis.smembers(keys.exams()):
         slot_ids = await redis.zrangebyscore(keys.exam_slots(exam_id), now - LOOKBACK_S, now)

@@ -2,6 +2,10 @@
 
 Every change is one Lua script (``store/lua/queue_*.lua``); after it, listeners hear a
 ``QueueChange`` and push the new positions (the signaling layer). Nothing here knows about sockets.
+
+Over our ~400-line guide (to be split next: presence and liveness into their own class): the
+state transitions and presence are read together by the same scripts; what has a job of its own is
+already apart (``entries``, ``refusals``, ``stats``, ``views``, ``sweeper``, ``liveness``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Slot, from_hash, is_id, new_id
+from ..store.redis import RedisUnavailable
+from . import liveness
 from .device import DevicePolicy
 from .entries import (
     ABSENT,
@@ -52,6 +58,11 @@ class WaitingQueue:
         grace_s: float,
         face_pass_valid_s: float,
         timezone: str = "Asia/Shanghai",
+        *,
+        process_id: str = "",
+        process_ttl_s: float = 6.0,
+        called_grace_s: float = 60.0,
+        presence_ttl_s: float = 30.0,
     ) -> None:
         self.store = store
         self.keys = store.keys
@@ -62,6 +73,14 @@ class WaitingQueue:
         self.grace_s = grace_s
         self.face_pass_valid_s = face_pass_valid_s
         self.timezone = timezone  # times in call-next's refusals
+        # presence members are "<process_id>|<sid>": they count while process:{process_id} lives
+        self.process_id = process_id or new_id("proc")
+        self.process_ttl_s = process_ttl_s
+        self.called_grace_s = called_grace_s
+        self.presence_ttl_s = presence_ttl_s
+        # after an outage the sweeps hold back for one presence refresh period (the heartbeat's)
+        self.redis_watch = liveness.RedisWatch(presence_ttl_s / 3)
+        self.held: dict[str, set[str]] = {}  # the sockets this process holds (touched, not yet dropped)
         self.listeners: list[Listener] = []
         self.stats = QueueStats()
 
@@ -276,6 +295,7 @@ class WaitingQueue:
                 k.presence(""),
                 admission,
                 examiner.account_id,
+                k.process(""),
                 *audit.base_fields(examiner, ""),
             ],
         )
@@ -399,27 +419,77 @@ class WaitingQueue:
             return None
 
     # presence (socket ids of the candidate, refreshed by the process that holds the socket)
+    def _member(self, sid: str) -> str:
+        return f"{self.process_id}|{sid}"
+
+    def _alive(self, pipe) -> None:
+        pipe.set(self.keys.process(self.process_id), f"{time.time():.3f}", px=int(self.process_ttl_s * 1000))
+
     async def touch(self, sids_by_account: dict[str, list[str]], ttl_s: float) -> None:
-        """Refresh the candidates' live sockets, all in one round trip."""
+        """Refresh the candidates' live sockets (and this process's liveness key), in one round trip."""
+        for account_id, sids in sids_by_account.items():
+            self.held.setdefault(account_id, set()).update(sids)
+        await self._touch(sids_by_account, ttl_s)
+
+    async def _touch(self, sids_by_account: dict[str, list[str]] | dict[str, set[str]], ttl_s: float) -> None:
         expires = time.time() + ttl_s
         pipe = self.store.pipeline(transaction=False)
+        self._alive(pipe)
         for account_id, sids in sids_by_account.items():
             if sids:
-                pipe.zadd(self.keys.presence(account_id), {sid: expires for sid in sids})
-        await pipe.execute()
+                pipe.zadd(self.keys.presence(account_id), {self._member(sid): expires for sid in sids})
+        await self.watched(pipe.execute())
+
+    async def beat(self) -> None:
+        """One liveness beat (``liveness.run``): the process key; after an outage, or if the key had
+        lapsed, also the presence of every socket held, so that they count again at once."""
+        if not self.redis_watch.repair:
+            previous = await self.watched(
+                self.store.redis.set(
+                    self.keys.process(self.process_id),
+                    f"{time.time():.3f}",
+                    px=int(self.process_ttl_s * 1000),
+                    get=True,
+                )
+            )
+            if previous is not None:
+                return
+        await self._touch({a: set(sids) for a, sids in self.held.items()}, self.presence_ttl_s)
+        self.redis_watch.repair = False
+
+    def keep_alive(self):
+        """The process's liveness loop (``liveness.run``), started with the socket tasks."""
+        return liveness.run(self)
+
+    async def watched(self, call):
+        """Await a Redis call, telling the watch whether Redis answered."""
+        try:
+            result = await call
+        except RedisUnavailable:
+            self.redis_watch.failed()
+            raise
+        self.redis_watch.succeeded()
+        return result
 
     async def drop(self, account_id: str, sid: str) -> None:
-        await self.store.redis.zrem(self.keys.presence(account_id), sid)
+        held = self.held.get(account_id)
+        if held is not None:
+            held.discard(sid)
+            if not held:
+                del self.held[account_id]
+        await self.store.redis.zrem(self.keys.presence(account_id), self._member(sid))
         for entry in await self.entries_of(account_id):
             if entry.state in ACTIVE:
                 await self.sweep(entry.room)
 
     async def sweep(self, room_id: str, now: float | None = None) -> list[str]:
-        """Presence and grace rules of one room (idempotent: every process may run it)."""
+        """Presence and grace rules of one room (idempotent: every process may run it). Right after
+        Redis was unreachable (``redis_watch``) nobody is marked disconnected; returns restore."""
         now = time.time() if now is None else now
-        exam_id = await self.store.redis.hget(self.keys.room(room_id), "exam_id") or ""
+        hold = self.redis_watch.holding()
+        exam_id = await self.watched(self.store.redis.hget(self.keys.room(room_id), "exam_id")) or ""
         k = self.keys
-        changed = await self.store.script("queue_sweep")(
+        changed, released = await self.store.script("queue_sweep")(
             keys=[k.queue(room_id), k.queue_live(room_id), k.audit(exam_id), k.active_queues()],
             args=[
                 f"{now:.3f}",
@@ -427,9 +497,14 @@ class WaitingQueue:
                 k.presence(""),
                 self.grace_s,
                 room_id,
+                k.process(""),
+                self.called_grace_s,
+                "1" if hold else "0",
                 *audit.base_fields(Actor.system(), ""),
             ],
         )
+        for account_id in released:  # the examiner's view says why the room is free again
+            await self._notify(QueueChange(room_id, exam_id, "queue_call_released", account_id))
         if changed:
             await self._notify(QueueChange(room_id, exam_id, "presence"))
         return changed

@@ -10,6 +10,11 @@ exists and the account is neither disabled nor of another role (one Redis round 
 notice (``Sessions.end`` / ``end_account``, from any process) disconnects the matching sockets at
 once (:meth:`RoleNamespace.ended`), and ``hub.py`` re-checks every socket it holds every
 ``SESSION_SWEEP_S`` in case a notice was missed. A cut socket first gets ``session:ended``.
+
+Redis away: an event is answered ``storage_unavailable`` (the session check waits at most
+``SESSION_CHECK_TIMEOUT_S``), a connection is refused with the same code, and a socket that closes
+forgets its local state first and leaves its Redis clean-up (presence) in ``pending`` for
+:meth:`RoleNamespace.redis_back` (or the next session sweep) to retry.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from ..accounts.sessions import COOKIE, REASONS, Ended
 from ..config import Settings
 from ..errors import UserError
 from ..i18n import message, pick_lang
+from ..logs import request_id
 from ..payloads import Field, check
 from ..services import Services
 from ..store.models import Account
+from ..store.redis import RedisUnavailable
 from .limits import TokenBucket
 
 if TYPE_CHECKING:
@@ -40,6 +47,8 @@ MAX_EVENT_BYTES = 128 * 1024  # an SDP offer is the largest payload (64 KB at mo
 RECENT_NOTICES_S = 10.0  # a socket whose connect raced an "ended" notice is still cut this long after it
 ACK_GRACE_S = 0.1  # a refused event's ack goes out before its socket is cut
 UNKNOWN = "ended"  # found over by a check, not told by a notice: the reason is not known
+SESSION_CHECK_TIMEOUT_S = 1.0  # an event's session check on a stalled Redis: storage_unavailable after this
+STORAGE_DOWN = (*RedisUnavailable, TimeoutError)
 
 
 @dataclass
@@ -75,14 +84,19 @@ class RoleNamespace(socketio.AsyncNamespace):
         self.users: dict[str, User] = {}  # sid -> user, for sockets held by this process
         self.recent: deque[tuple[float, Ended]] = deque()  # "ended" notices of the last RECENT_NOTICES_S
         self.cutting: set[str] = set()  # sids being disconnected
+        self.pending: dict[str, User] = {}  # closed sockets whose Redis clean-up failed: retried when Redis is back
 
-    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+    def lang_of(self, environ: dict) -> str:
         request = environ.get("aiohttp.request")
-        lang = pick_lang(
+        return pick_lang(
             request.cookies.get("lang") if request else None,
             request.headers.get("Accept-Language") if request else None,
             self.settings.default_lang,
         )
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+        request = environ.get("aiohttp.request")
+        lang = self.lang_of(environ)
         session = await self.services.sessions.get(request.cookies.get(COOKIE) if request else None)
         if session is None:
             raise Refused("login_required", lang)
@@ -126,13 +140,50 @@ class RoleNamespace(socketio.AsyncNamespace):
         """Send the first snapshot after the connection is accepted."""
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """Cannot fail halfway: the local state goes first; python-socketio removes the socket from
+        its rooms only if this returns, so the Redis work is guarded (and retried if Redis is away)."""
         user = self.users.pop(sid, None)
-        if user is not None:
-            log.info(
-                "socket disconnected",
-                extra={"namespace": self.namespace, "account": user.account.id, "sid": sid, "reason": str(reason)},
-            )
+        if user is None:
+            return
+        log.info(
+            "socket disconnected",
+            extra={"namespace": self.namespace, "account": user.account.id, "sid": sid, "reason": str(reason)},
+        )
+        await self._gone(sid, user)
+
+    async def _gone(self, sid: str, user: User) -> bool:
+        try:
             await self.gone(sid, user)
+        except STORAGE_DOWN as exc:
+            self.pending[sid] = user
+            log.warning(
+                "socket clean-up waits for redis",
+                extra={"namespace": self.namespace, "account": user.account.id, "sid": sid, "error": str(exc)},
+            )
+            return False
+        except Exception:
+            log.exception("socket clean-up failed", extra={"namespace": self.namespace, "sid": sid})
+        self.pending.pop(sid, None)
+        return True
+
+    async def retry_pending(self) -> int:
+        """The Redis clean-up of sockets closed while Redis was away; returns how many are done."""
+        done = 0
+        for sid, user in list(self.pending.items()):
+            if not await self._gone(sid, user):
+                break  # still away: the rest waits for the next try
+            done += 1
+        if done:
+            log.info("socket clean-up done after redis outage", extra={"namespace": self.namespace, "count": done})
+        return done
+
+    async def redis_back(self) -> None:
+        """Redis is back (this process's socket.io subscription is made again): the clean-up left
+        over, then every local socket's snapshot again (the pushes missed in the outage are lost)."""
+        await self.retry_pending()
+        held = list(self.users.items())
+        for start in range(0, len(held), 32):  # a bounded number of snapshots in flight
+            await asyncio.gather(*(self._welcome(sid, user) for sid, user in held[start : start + 32]))
 
     async def gone(self, sid: str, user: User) -> None:
         """The socket is closed."""
@@ -186,28 +237,28 @@ class RoleNamespace(socketio.AsyncNamespace):
         return f"session_ended_{reason}" if reason in REASONS else "session_ended"
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        request_id.set("")  # this task's copy of the context: not the id of the request that opened the socket
+        if event == "connect":
+            try:
+                return await super().trigger_event(event, *args)
+            except STORAGE_DOWN as exc:
+                log.warning("socket refused: redis unavailable", extra={"namespace": self.namespace, "error": str(exc)})
+                raise Refused("storage_unavailable", self.lang_of(args[1] if len(args) > 1 else {})) from None
+        if event == "disconnect":
             return await super().trigger_event(event, *args)
         sid, payload = args[0], (args[1] if len(args) > 1 else None)
         user = self.users.get(sid)
         if user is None:
             return None
         try:
-            if not user.bucket.take():
-                raise UserError("rate_limited")
-            if sid in self.cutting or not await self.still_valid(sid, user):
-                self.server.start_background_task(self.cut, sid, UNKNOWN, ACK_GRACE_S)
-                raise UserError(self.ENDED_CODE)
-            spec = self.EVENTS.get(event)
-            handler = getattr(self, "on_" + event.replace(":", "_"), None)
-            if spec is None or handler is None:
-                raise UserError("event_unknown", name=event[:60])
-            if payload is None:
-                payload = {}
-            if not isinstance(payload, dict) or len(str(payload)) > MAX_EVENT_BYTES:
-                raise UserError("bad_json")
-            result = await handler(sid, user, check(payload, spec, self.settings.timezone))
-            return {"ok": True, **(result or {})}
+            try:
+                return await self._run(sid, user, event, payload)
+            except STORAGE_DOWN as exc:
+                log.warning(
+                    "socket event failed: redis unavailable",
+                    extra={"namespace": self.namespace, "event": event[:60], "error": str(exc) or type(exc).__name__},
+                )
+                raise UserError("storage_unavailable") from None
         except UserError as err:
             body = error_body(err, user.lang)
             log.info(
@@ -216,6 +267,23 @@ class RoleNamespace(socketio.AsyncNamespace):
             )
             await self.emit("event_error", {"event": event[:60], **body}, to=sid)
             return {"ok": False, "error": body}
+
+    async def _run(self, sid: str, user: User, event: str, payload: Any) -> dict:
+        if not user.bucket.take():
+            raise UserError("rate_limited")
+        if sid in self.cutting or not await asyncio.wait_for(self.still_valid(sid, user), SESSION_CHECK_TIMEOUT_S):
+            self.server.start_background_task(self.cut, sid, UNKNOWN, ACK_GRACE_S)
+            raise UserError(self.ENDED_CODE)
+        spec = self.EVENTS.get(event)
+        handler = getattr(self, "on_" + event.replace(":", "_"), None)
+        if spec is None or handler is None:
+            raise UserError("event_unknown", name=event[:60])
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict) or len(str(payload)) > MAX_EVENT_BYTES:
+            raise UserError("bad_json")
+        result = await handler(sid, user, check(payload, spec, self.settings.timezone))
+        return {"ok": True, **(result or {})}
 
 
 def error_body(err: UserError, lang: str) -> dict:

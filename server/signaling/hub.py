@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import socketio
 from aiohttp import web
@@ -43,6 +44,7 @@ def lifecycle(
     async def run(app: web.Application):
         tasks = [
             asyncio.create_task(sweeper.run(services.queue, services.catalog, settings.queue_sweep_s)),
+            asyncio.create_task(services.queue.keep_alive()),  # the process's liveness key (queue/liveness.py)
             asyncio.create_task(_heartbeat(candidates, settings.presence_ttl_s)),
             asyncio.create_task(_recover_recordings(services, settings.room_claim_ttl_s / 3)),
             asyncio.create_task(services.sessions.watch_ended(lambda notice: sessions_ended(sio, notice))),
@@ -93,10 +95,32 @@ async def sweep_sessions(sio: socketio.AsyncServer) -> int:
     return len(gone)
 
 
+async def redis_back(sio: socketio.AsyncServer) -> None:
+    """Redis is back and this process's socket.io subscription is made again (``redis_manager``):
+    each namespace finishes the clean-up of sockets closed in the outage and sends every local socket
+    its snapshot again (queue line and state, room view, proctor view), since the pushes published
+    while this process was not subscribed are lost."""
+    started = time.monotonic()
+    for namespace in role_namespaces(sio):
+        try:
+            await namespace.redis_back()
+        except Exception:  # one namespace's failure must not keep the others' sockets stale
+            log.exception("refreshing sockets after redis outage failed", extra={"namespace": namespace.namespace})
+    log.info(
+        "sockets refreshed after redis outage",
+        extra={
+            "count": sum(len(ns.users) for ns in role_namespaces(sio)),
+            "took_s": round(time.monotonic() - started, 3),
+        },
+    )
+
+
 async def _sweep_sessions(sio: socketio.AsyncServer, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
+            for namespace in role_namespaces(sio):
+                await namespace.retry_pending()  # clean-up left by an outage, if the refresh missed it
             await sweep_sessions(sio)
         except Exception as exc:
             if cancelled():

@@ -3,7 +3,7 @@
 Tests and tenants get their own prefix, so they never touch each other's keys. Every key is
 built here: a Lua script gets its keys as KEYS, or, where it walks a room's line and cannot know
 the accounts beforehand, as a key *prefix* (``queue_entry(room, "")``, ``presence("")``,
-``queued("")``) or a *template* (``face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT)``) made by these
+``process("")``, ``queued("")``) or a *template* (``face_state(TEMPLATE_EXAM, TEMPLATE_ACCOUNT)``) made by these
 methods, to which it appends or fills in an id: no script spells a key's shape itself.
 
 Redis Cluster: the scripts are not cluster-safe as they stand. A script may only touch the keys
@@ -81,8 +81,13 @@ queues:active                          set     rooms with a queue, for the sweep
 queued:{account}                       set     rooms where the candidate has an entry
 arrivals:{slot}                        string  arrival counter of the slot (queue order)
 slotclosed:{slot}                      string  set once the slot's no-shows were marked absent
-presence:{account}                     zset    live socket ids of a candidate, scored by the
-                                               time their heartbeat expires
+presence:{account}                     zset    live sockets of a candidate (``<process>|<sid>``),
+                                               scored by the time their heartbeat expires; a
+                                               member counts only while ``process:{process}``
+                                               exists
+process:{process}                      string  a server process is alive (TTL ``process_ttl_s``,
+                                               refreshed every third of it; a killed process's
+                                               lapses, and its sockets stop counting)
 recording:{interview}                  hash    one recorded interview: folder, state, manifest
 mediaroom:{room}                       string  the server process holding the room's media (TTL,
                                                refreshed while it lives)
@@ -276,6 +281,9 @@ class Keys:
 
     def presence(self, account_id: str) -> str:
         return self._k("presence", account_id)
+
+    def process(self, process_id: str) -> str:
+        return self._k("process", process_id)
 
     # recordings
     def recording(self, interview_id: str) -> str:

@@ -4,11 +4,20 @@
 -- KEYS[1] queue zset, KEYS[2] room live hash, KEYS[3] audit stream
 -- ARGV[1] now, ARGV[2] entry key prefix of the room ('<prefix>qentry:<room>:'),
 -- ARGV[3] presence key prefix ('<prefix>presence:'), ARGV[4] admission id, ARGV[5] examiner id,
--- ARGV[6..] audit base pairs (subject filled in here)
+-- ARGV[6] process key prefix ('<prefix>process:'), ARGV[7..] audit base pairs (subject filled in here)
+-- Connected: a presence member ('<process>|<sid>') not expired whose process key exists (a killed
+-- process's sockets stop counting when its key lapses); a member without a process counts by its score.
 -- Returns {'ok', account} or {'err', code, detail}; for 'nobody_ready' also, as JSON, why each
 -- candidate of the line cannot be called (read only: a refusal writes nothing):
 -- [{account, name, why = face_check_pending | disconnected | slot_not_started | state, state, slot_start}].
 local now = tonumber(ARGV[1])
+local function connected(account)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. account, ARGV[1], '+inf')) do
+    local bar = string.find(member, '|', 1, true)
+    if not bar or redis.call('EXISTS', ARGV[6] .. string.sub(member, 1, bar - 1)) == 1 then return true end
+  end
+  return false
+end
 local current = redis.call('HGET', KEYS[2], 'account')
 if current then
   local cs = redis.call('HGET', ARGV[2] .. current, 'state')
@@ -20,8 +29,7 @@ local blocked = {}
 for _, account in ipairs(members) do
   local key = ARGV[2] .. account
   local e = redis.call('HMGET', key, 'state', 'slot_start', 'disconnected_at')
-  if e[1] == 'waiting' and tonumber(e[2]) <= now and tonumber(e[3] or '0') == 0
-     and redis.call('ZCOUNT', ARGV[3] .. account, now, '+inf') > 0 then
+  if e[1] == 'waiting' and tonumber(e[2]) <= now and tonumber(e[3] or '0') == 0 and connected(account) then
     redis.call('ZREM', KEYS[1], account)
     redis.call('HSET', key, 'state', 'called', 'state_at', ARGV[1], 'called_at', ARGV[1], 'called_by', ARGV[5],
                'admission', ARGV[4], 'reason', '')
@@ -29,7 +37,7 @@ for _, account in ipairs(members) do
     redis.call('HSET', KEYS[2], 'account', account, 'state', 'called', 'since', ARGV[1], 'admission', ARGV[4],
                'called_by', ARGV[5])
     local fields = {}
-    for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+    for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
     for i = 1, #fields, 2 do
       if fields[i] == 'subject' then fields[i + 1] = account end
     end
@@ -45,7 +53,7 @@ for _, account in ipairs(members) do
     why = 'face_check_pending'
   elseif e[1] ~= 'waiting' then
     why = 'state'
-  elseif tonumber(e[3] or '0') ~= 0 or redis.call('ZCOUNT', ARGV[3] .. account, now, '+inf') == 0 then
+  elseif tonumber(e[3] or '0') ~= 0 or not connected(account) then
     why = 'disconnected'
   else
     why = 'slot_not_started'

@@ -5,7 +5,7 @@ import { stateLabel, t } from "/static/js/common.js";
 import { $ } from "/static/js/format.js";
 import { cameraError, cameraUnavailable, stopStream, watchCamera } from "/static/js/camera.js";
 import { inAppBrowser } from "/static/js/device.js";
-import { connect, refusal } from "/static/js/live.js";
+import { connect, refusal, retrying } from "/static/js/live.js";
 import { Peer } from "/static/js/rtc.js";
 
 const page = $("aux-page");
@@ -100,7 +100,7 @@ socket.on("connect_error", (err) => {
     aux_token_invalid: t("二维码已过期或无效，请在主考手机的考试页面重新扫描最新的二维码。",
       "The code has expired or is invalid; scan the current code on the main phone's exam page again."),
   }[why.code] || "";
-  if (why.code !== "offline") socket.disconnect();
+  if (!retrying(why.code)) socket.disconnect();
 });
 socket.on("aux:state", (data) => { showState(data.state); joinRoom(); });
 socket.on("room:ended", () => {

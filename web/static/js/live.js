@@ -3,6 +3,9 @@
 //   connect(namespace, auth) -> socket (reconnects by itself)
 //   call(socket, event, data) -> the ack's body; throws {code, message, field?, problems?}
 //   fresh(kind) -> (payload) => bool   drops pushes older than the last one shown (`at`)
+//   retrying(code) -> whether a refused connection is tried again (the network, or the server recovering)
+// The server answers `storage_unavailable` (an event's ack, or connect_error) while its storage is away:
+// the message says the server is recovering, not the user's network; the socket keeps trying to connect.
 //   clockSkew(serverAt) / serverNow(): the server's clock, for countdowns
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { el, t } from "/static/js/common.js";
@@ -17,6 +20,13 @@ export function connect(namespace, auth = {}) {
   socket.on("session:ended", (ended) => {
     socket.io.reconnection(false);
     showEnded(ended || {}, namespace === "/aux");
+  });
+  // a connection refused because the server's storage is away is not retried by socket.io itself
+  // (a refusal is final for it): try again shortly, the page keeps showing the server's message
+  socket.on("connect_error", (err) => {
+    if (err && err.data && err.data.code === "storage_unavailable") {
+      setTimeout(() => { if (!socket.connected) socket.connect(); }, 1000 + Math.random() * 1000);
+    }
   });
   return socket;
 }
@@ -47,6 +57,8 @@ export function refusal(err) {
   if (err && err.data && err.data.code) return { code: err.data.code, message: err.message };
   return { code: "offline", message: t("无法连接服务器，正在重试…请检查网络", "Cannot reach the server; retrying… check the network") };
 }
+
+export const retrying = (code) => code === "offline" || code === "storage_unavailable";
 
 let skew = 0; // server clock - local clock, seconds
 export function clockSkew(serverAt) {

@@ -3,7 +3,7 @@
 // timeline from the audit stream (proctor:history), and the review queue refreshed when it changes.
 import { el, faceStatusLabel, reasonLabel, stateLabel, t } from "/static/js/common.js";
 import { $, fmtDuration, fmtSeconds } from "/static/js/format.js";
-import { call, clockSkew, connect, fresh, refusal, serverNow } from "/static/js/live.js";
+import { call, clockSkew, connect, fresh, refusal, retrying, serverNow } from "/static/js/live.js";
 import { auditDetails, eventLabel, knownNames, roleLabel } from "/static/js/proctor-lib.js";
 const root = $("proctor-page");
 let socket = null, examId = "";
@@ -30,7 +30,7 @@ function open(id) {
     const why = refusal(err);
     $("live-error").textContent = why.message;
     $("live-error").hidden = false;
-    if (why.code !== "offline") socket.disconnect();
+    if (!retrying(why.code)) socket.disconnect();
   });
   socket.on("proctor:snapshot", (snap) => {
     rooms = Object.fromEntries(snap.rooms.map((r) => [r.room_id, r]));

@@ -4,7 +4,7 @@
 import { el, faceStatusLabel, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration } from "/static/js/format.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
-import { call, chime, clockSkew, connect, fresh, refusal, serverNow } from "/static/js/live.js";
+import { call, chime, clockSkew, connect, fresh, refusal, retrying, serverNow } from "/static/js/live.js";
 import { Peer, playStream } from "/static/js/rtc.js";
 
 const page = $("room-page");
@@ -254,7 +254,7 @@ socket.on("connect_error", (err) => {
   $("conn").textContent = why.message;
   page.dataset.refused = why.code;
   if (why.code === "login_required") location.href = "/login?next=" + encodeURIComponent(location.pathname);
-  if (why.code !== "offline") socket.disconnect(); // refused for good: do not retry
+  if (!retrying(why.code)) socket.disconnect(); // refused for good: do not retry
 });
 socket.on("queue:room", onRoom);
 socket.on("room:participants", onParticipants);
