@@ -352,8 +352,7 @@ def _error_code(resp) -> str:
 def http_fuzz(target: Target, figures: Figures, examples: int, seconds: float, derandomize: bool, seed: int) -> None:
     import requests
     import schemathesis
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hseed
+    from hypothesis import given
     from hypothesis import strategies as st
     from schemathesis import GenerationMode
 
@@ -469,18 +468,7 @@ def http_fuzz(target: Target, figures: Figures, examples: int, seconds: float, d
         test = given(st.one_of(strategies))(
             _one_arg(send, op=op, role=role, label=label, op_id=op_id, pair_end=pair_end)
         )
-        test = settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            derandomize=derandomize,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-            verbosity=Verbosity.quiet,
-            report_multiple_bugs=False,
-        )(test)
-        if not derandomize:
-            test = hseed(seed + i)(test)
+        test = _bounded(test, examples, derandomize, seed + i)
         try:
             test()
         except StopFuzz:
@@ -488,6 +476,26 @@ def http_fuzz(target: Target, figures: Figures, examples: int, seconds: float, d
         except Exception as exc:  # generation problems of schemathesis/hypothesis, not the server's
             figures.generation_errors.append({"operation": label, "role": role_name, "error": _short(repr(exc), 300)})
     http.close()
+
+
+def _bounded(test, examples: int, derandomize: bool, seed: int):
+    """A hypothesis test with this run's bounds: ``examples`` generated cases, no shrinking, no
+    database, every health check off (the server is slow on purpose: argon2, Redis), quiet; seeded
+    unless derandomized."""
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+    from hypothesis import seed as hseed
+
+    test = settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=derandomize,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+    )(test)
+    return test if derandomize else hseed(seed)(test)
 
 
 def _one_arg(fn, **bound):
@@ -707,8 +715,7 @@ class SocketPeer:
 
 def socket_fuzz(target: Target, figures: Figures, examples: int, seconds: float, derandomize: bool, seed: int) -> None:
     import socketio
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hseed
+    from hypothesis import given
     from hypothesis import strategies as st
 
     from server.signaling.aux import AuxNamespace
@@ -861,18 +868,7 @@ def socket_fuzz(target: Target, figures: Figures, examples: int, seconds: float,
                 runner = given(payload_strategy(spec, pools))(
                     _one_arg(emit_once, peer=peer, ns=ns, event=event, job_end=job_end)
                 )
-            runner = settings(
-                max_examples=examples,
-                deadline=None,
-                database=None,
-                derandomize=derandomize,
-                phases=[Phase.generate],
-                suppress_health_check=list(HealthCheck),
-                verbosity=Verbosity.quiet,
-                report_multiple_bugs=False,
-            )(runner)
-            if not derandomize:
-                runner = hseed(seed + 100000 + i)(runner)
+            runner = _bounded(runner, examples, derandomize, seed + 100000 + i)
             try:
                 runner()
             except StopFuzz:

@@ -233,6 +233,7 @@ class Identity:
         now = time.time()
         slots: dict[str, str] = {}
         moves: list[tuple[str, str]] = []  # (from key, to key) renamed whole
+        enrolments: list[str] = []  # moved enrolment hashes: their account_id field names the appellant
         booked: list[tuple[str, float]] = []  # slot_booked keys with the holder's score
         if approve and holder and holder != to:
             exams = sorted(await pipe.smembers(k.rostered(number)))
@@ -242,6 +243,7 @@ class Identity:
             for exam_id in exams:
                 if await pipe.exists(k.enrolment(exam_id, holder)) and not await pipe.exists(k.enrolment(exam_id, to)):
                     moves.append((k.enrolment(exam_id, holder), k.enrolment(exam_id, to)))
+                    enrolments.append(k.enrolment(exam_id, to))
             slots = await pipe.hgetall(k.bookings(holder))
             if await pipe.exists(k.bookings(to)):
                 raise UserError("appeal_holder_verified")
@@ -270,6 +272,8 @@ class Identity:
             pipe.hset(k.account(to), mapping={"id_number": number, "name": appeal.name, "verified_at": f"{now:.3f}"})
             for source, target in moves:
                 pipe.rename(source, target)
+            for key in enrolments:
+                pipe.hset(key, "account_id", to)
             for key, score in booked:
                 pipe.zrem(key, holder)
                 pipe.zadd(key, {to: score})

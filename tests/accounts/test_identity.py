@@ -137,6 +137,8 @@ async def test_an_approved_appeal_moves_the_identity_with_its_enrolment_bookings
     assert (await services.directory.find_by_login(number)).id == victim.id
     enrolment = await services.enrolments.get(live.exam.id, victim.id)
     assert enrolment.pledge_signed_at > 0 and enrolment.confirmed_at > 0
+    stored = await redis.hgetall(keys.enrolment(live.exam.id, victim.id))
+    assert stored["account_id"] == victim.id  # the record says whose it is now
     assert await services.bookings.of_candidate(victim.id) == {live.slot.subject_id: live.slot.id}
     booked = await redis.zrange(keys.slot_booked(live.slot.id), 0, -1)
     assert victim.id in booked and squatter.id not in booked
