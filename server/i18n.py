@@ -410,6 +410,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "考场的考官人数已满（最多 {max} 位）",
         "The room already has the most examiners allowed ({max})",
     ),
+    # every socket of a stopping process (server:restarting): the page reconnects by itself
+    "server_restarting": (
+        "服务器正在重启，页面会自动重新连接，请稍候",
+        "The server is restarting; the page reconnects by itself, please wait",
+    ),
     # a socket whose login session ended (session:ended, and the refusal of its events)
     "session_ended": ("登录已失效，请重新登录", "Your login has ended; please log in again"),
     "session_ended_logout": ("您已退出登录，本页面的连接已断开", "You logged out; this page's connection is closed"),

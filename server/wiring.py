@@ -113,6 +113,13 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     services.queue.listeners.append(fanout.room_changed)
     services.queue.listeners.append(rooms.queue_changed)
     app.cleanup_ctx.append(hub.lifecycle(sio, services, settings, candidates, fanout, rooms))
+
+    async def restarting(app: web.Application) -> None:
+        await hub.restarting(sio)
+
+    # aiohttp's shutdown signal runs once it has stopped accepting connections, before it waits for
+    # the open ones: every socket is told to reconnect and closed then (docs/design.md, "Stopping a process")
+    app.on_shutdown.append(restarting)
     if isinstance(sio.manager, redis_manager.RedisManager):
         sio.manager.on_back.append(lambda: hub.redis_back(sio))  # pushes missed while unsubscribed
     return sio

@@ -239,3 +239,16 @@ def test_a_stale_or_foreign_server_file_is_not_used(tmp_path, redis_url):
     result = run(["set-photo", str(photo), "--data-dir", str(tmp_path)], env={"INTERVIEW_FACECHECK_WORKERS": "0"})
     assert result.returncode == 2 and "no demo exam in this Redis" in result.stderr
     assert "embedded redis started" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sigterm_tells_every_socket_to_reconnect_and_exits_quickly(redis_url, prefix, redis):
+    """A real ``interview-server run`` holding 200 real socket.io clients: SIGTERM -> every client gets
+    ``server:restarting`` and a clean disconnect from the server, and the process exits within seconds."""
+    from bench.shutdown import run as measure
+
+    figures = measure(200, 1, redis_url, prefix, free_port())  # its keys go with the redis fixture's
+    assert figures["connected"] == 200
+    assert figures["clients_told"] == 200
+    assert figures["clients_disconnected"] == 200
+    assert figures["exit_code"] == 0
+    assert figures["stop_s"] < 5.0, figures

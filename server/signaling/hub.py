@@ -16,9 +16,10 @@ from aiohttp import web
 
 from ..accounts.sessions import Ended
 from ..config import Settings
+from ..i18n import message
 from ..queue import sweeper
 from ..services import Services
-from ..tasks import cancelled, stop
+from ..tasks import bounded, cancelled, stop
 from .base import MAX_EVENT_BYTES, UNKNOWN, RoleNamespace
 from .candidate import CandidateNamespace
 from .fanout import CANDIDATE, Fanout
@@ -27,6 +28,8 @@ from .rooms import RoomSignals
 log = logging.getLogger("server.signaling")
 SIO = web.AppKey("socketio", socketio.AsyncServer)
 SESSION_SWEEP_S = 10.0  # every socket's session is re-checked this often (a notice missed, a TTL ran out)
+RESTART_CLOSE_S = 5.0  # at shutdown, telling and closing every socket of the process takes at most this
+RESTART_RETRY_MS = (1000, 4000)  # the pages reconnect after a random delay in this range (spread the load)
 __all__ = ["SIO", "MAX_EVENT_BYTES", "lifecycle"]
 
 
@@ -52,14 +55,58 @@ def lifecycle(
         ]
         yield
         await stop(tasks)
-        for sid in list(candidates.users):  # leaving cleanly: the others see these candidates go at once
-            with contextlib.suppress(Exception):
-                await sio.disconnect(sid, namespace=CANDIDATE)
+        # leaving cleanly: the others see these candidates go at once (``restarting`` closed them already,
+        # unless the app is stopped without aiohttp's shutdown signal, as some tests do)
+        await bounded(
+            asyncio.gather(
+                *(sio.disconnect(sid, namespace=CANDIDATE) for sid in list(candidates.users)), return_exceptions=True
+            ),
+            RESTART_CLOSE_S,
+            "closing candidate sockets",
+        )
         with contextlib.suppress(Exception):
             await asyncio.wait_for(fanout.idle(), 5)
         await rooms.close()
 
     return run
+
+
+async def restarting(sio: socketio.AsyncServer, within_s: float = RESTART_CLOSE_S) -> int:
+    """The process is stopping (SIGTERM) and accepts no new connection: tell every socket it holds to
+    reconnect (``server:restarting``; the pages do, to another process or to this one restarted), then
+    close them all at once: each namespace's disconnect work (presence, rooms) runs in parallel, and
+    the transports are closed so that aiohttp need not wait for their handlers. Bounded by ``within_s``."""
+    started = time.monotonic()
+    held = [(ns, sid, user) for ns in role_namespaces(sio) for sid, user in list(ns.users.items())]
+
+    async def close(ns: RoleNamespace, sid: str, lang: str) -> None:
+        body = {
+            "code": "server_restarting",
+            "message": message("server_restarting", lang),
+            "retry_ms": list(RESTART_RETRY_MS),
+        }
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await ns.emit("server:restarting", body, to=sid, ignore_queue=True)  # this process's socket only
+        try:
+            await sio.disconnect(sid, namespace=ns.namespace, ignore_queue=True)
+        except Exception:
+            log.exception("closing a socket at shutdown failed", extra={"namespace": ns.namespace, "sid": sid})
+
+    deadline = started + within_s
+    await bounded(
+        asyncio.gather(*(close(ns, sid, user.lang) for ns, sid, user in held)),
+        within_s,
+        "telling sockets to reconnect",
+        count=len(held),
+    )
+    # the engine.io connections (those of any namespace, and any not yet in one): their handlers return
+    if sio.eio.sockets:
+        await bounded(sio.eio.disconnect(), max(0.5, deadline - time.monotonic()), "closing socket transports")
+    log.info(
+        "sockets told to reconnect and closed",
+        extra={"count": len(held), "took_s": round(time.monotonic() - started, 3)},
+    )
+    return len(held)
 
 
 def role_namespaces(sio: socketio.AsyncServer) -> list[RoleNamespace]:

@@ -21,6 +21,17 @@ export function connect(namespace, auth = {}) {
     socket.io.reconnection(false);
     showEnded(ended || {}, namespace === "/aux");
   });
+  // the server is stopping (a restart, an update): it says so, then closes the socket, which socket.io
+  // does not retry by itself after a server's close; connect again after a random delay (to another
+  // process, or to this one restarted), the page keeps showing its own "reconnecting" state meanwhile
+  let restarting = null;
+  socket.on("server:restarting", (notice) => { restarting = notice || {}; });
+  socket.on("disconnect", (reason) => {
+    if (reason !== "io server disconnect" || !restarting) return;
+    const [low, high] = restarting.retry_ms || [1000, 4000];
+    restarting = null;
+    setTimeout(() => { if (!socket.connected) socket.connect(); }, low + Math.random() * (high - low));
+  });
   // a connection refused because the server's storage is away is not retried by socket.io itself
   // (a refusal is final for it): try again shortly, the page keeps showing the server's message
   socket.on("connect_error", (err) => {
