@@ -37,6 +37,20 @@ from .store.base import Store
 from .store.redis import ping
 
 
+def code_limits(s: Settings) -> CodeLimits:
+    """The contact codes' limits from the settings (docs/security.md "Contact codes and registration")."""
+    return CodeLimits(
+        s.code_ttl_s,
+        s.code_max_attempts,
+        s.code_resend_s,
+        s.code_per_destination_day,
+        s.code_per_address_hour,
+        s.code_global_hour,
+        s.register_per_address_hour,
+        s.register_global_hour,
+    )
+
+
 @dataclass
 class Services:
     store: Store
@@ -149,16 +163,7 @@ class Services:
                 passwords,
                 ContactCodes(
                     store,
-                    CodeLimits(
-                        s.code_ttl_s,
-                        s.code_max_attempts,
-                        s.code_resend_s,
-                        s.code_per_destination_day,
-                        s.code_per_address_hour,
-                        s.code_global_hour,
-                        s.register_per_address_hour,
-                        s.register_global_hour,
-                    ),
+                    code_limits(s),
                 ),
                 build_notifier(s),
                 s.notify_site_name,

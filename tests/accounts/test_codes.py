@@ -10,6 +10,7 @@ import pytest
 from server.accounts.codes import CodeLimits, ContactCodes
 from server.config import load_settings
 from server.errors import UserError
+from server.services import code_limits
 from server.store.base import Store
 
 PHONE = "13800138000"
@@ -23,19 +24,7 @@ def store(redis, prefix):
 @pytest.fixture
 def codes(store):
     s = load_settings(env={})  # the product's limits
-    return ContactCodes(
-        store,
-        CodeLimits(
-            s.code_ttl_s,
-            s.code_max_attempts,
-            s.code_resend_s,
-            s.code_per_destination_day,
-            s.code_per_address_hour,
-            s.code_global_hour,
-            s.register_per_address_hour,
-            s.register_global_hour,
-        ),
-    )
+    return ContactCodes(store, code_limits(s))
 
 
 async def refused(coro) -> str:
