@@ -47,7 +47,7 @@ MAX_EVENT_BYTES = 128 * 1024  # an SDP offer is the largest payload (64 KB at mo
 RECENT_NOTICES_S = 10.0  # a socket whose connect raced an "ended" notice is still cut this long after it
 ACK_GRACE_S = 0.1  # a refused event's ack goes out before its socket is cut
 UNKNOWN = "ended"  # found over by a check, not told by a notice: the reason is not known
-SESSION_CHECK_TIMEOUT_S = 1.0  # an event's session check on a stalled Redis: storage_unavailable after this
+SESSION_CHECK_TIMEOUT_S = 0.9  # an event's session check on a stalled Redis: storage_unavailable after this
 STORAGE_DOWN = (*RedisUnavailable, TimeoutError)
 
 

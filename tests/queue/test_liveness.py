@@ -85,6 +85,22 @@ async def test_the_candidates_of_a_dead_process_are_not_called(live, services, r
     assert (await services.queue.entry(live.room.id, first.id)).state == "waiting"
 
 
+async def test_right_after_an_outage_the_first_call_admits_the_head_of_the_line(live, services, redis):
+    """A Redis outage longer than ``process_ttl_s`` lets every process's liveness key lapse with it; until
+    the processes beat again, the first call-next must not skip the head of the line (bench.faults saw it
+    admit the 24th in line). While this process holds after the outage, presence counts by its expiry."""
+    other = other_process(services, "host-a:4250:alive1")
+    head = await ready(live, 0, other)
+    await ready(live, 1)
+    for process in (other.process_id, services.queue.process_id):
+        await redis.delete(services.store.keys.process(process))  # lapsed during the outage
+    services.queue.redis_watch.failed()
+    services.queue.redis_watch.succeeded()  # Redis is back; nobody has beaten yet
+    assert services.queue.redis_watch.holding()
+    called = await services.queue.call_next(examiner(live), live.room.id)
+    assert called.account == head.id
+
+
 async def test_nobody_ready_when_every_socket_was_on_the_dead_process(live, services, redis):
     dead = other_process(services, "host-a:4243:dead02")
     people = [await ready(live, i, dead) for i in range(2)]

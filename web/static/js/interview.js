@@ -476,7 +476,9 @@ socket.on("connect_error", (err) => {
 socket.on("queue:snapshot", (data) => {
   const mine = (data.entries || []).filter((e) => e.exam_id === examId);
   const active = mine.find((e) => !FINISHED.includes(e.state)) || null;
-  if (active) showEntry(active);
+  // the interview on screen may have ended while a push was lost (a Redis outage): the snapshot says so
+  const ended = !active && roomId ? mine.find((e) => e.room_id === roomId) : null;
+  if (active || ended) showEntry(active || ended);
 });
 socket.on("queue:state", showEntry);
 socket.on("queue:line", onLine);
