@@ -23,11 +23,16 @@ from .http import (
     contact_api,
     examiner_api,
     facecheck_api,
+    grading_api,
+    marking_api,
     ops,
     pages,
     proctor_api,
+    recorded_api,
     recordings_api,
     security_headers,
+    take_marks_api,
+    takes_api,
 )
 from .http.context import METRICS, SERVICES, SETTINGS
 from .http.middleware import MIDDLEWARES, POLLING_MAX_BYTES
@@ -51,6 +56,11 @@ ROUTE_MODULES = (
     admin_api,
     proctor_api,
     recordings_api,
+    recorded_api,
+    takes_api,
+    grading_api,
+    take_marks_api,
+    marking_api,
     pages,
 )
 

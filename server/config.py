@@ -80,6 +80,12 @@ class Settings:
     presence_ttl_s: int = 30  # a socket not refreshed for this long counts as gone (crashed process)
     process_ttl_s: float = 6.0  # a process not heard from for this long is dead: its sockets stop counting
     queue_called_grace_s: int = 60  # a called candidate disconnected this long goes back to the line
+    # recorded exams (docs/recorded.md)
+    take_reconnect_grace_s: int = 30  # a take's lost connection may come back this long (a new segment)
+    recorded_sweep_s: float = 1.0  # how often each process ends recorded sittings past their deadline
+    practice_keep_h: float = 24.0  # practice takes (files and records) are deleted this long after they end
+    take_identity_frames: int = 6  # frames of a submitted take compared with the roster photo
+    take_identity_retry_s: float = 30.0  # a take's identity check that could not run (busy pool, ...) is retried after
     device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)
@@ -221,6 +227,10 @@ def load_settings(
         check_notify(settings)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if not 1 <= settings.take_identity_frames <= 30:
+        raise ConfigError("setting 'take_identity_frames' must be 1 to 30")
+    if settings.take_identity_retry_s <= 0:
+        raise ConfigError("setting 'take_identity_retry_s' must be more than 0")
     if settings.room_claim_ttl_s < 3:
         raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
     if settings.ice_servers.strip():

@@ -1,10 +1,12 @@
-"""The demo exam: staff accounts, an exam with two subjects, rooms, slots and a small roster, so that a
-newcomer can hold a whole interview minutes after ``interview-server demo`` starts.
+"""The demo exam: staff accounts, an exam with two live-interview subjects and one recorded subject
+(才艺展示, 录制考试: open for a day from the start), rooms, slots and a small roster, so that a newcomer can
+hold a whole interview, or record and submit a take, minutes after ``interview-server demo`` starts.
 
 Every start makes sure the demo candidate (张小艺) can be interviewed *now*: the demo exam (its id under
 a marker key) is kept while its room 声乐第一考场 has a slot running with at least 40 minutes left that
 the candidate has booked or still can (the demo exam lets a running slot be booked while 30 minutes of
-it remain), and the candidate's interview there is neither done nor waiting for a face review. Otherwise
+it remain), and the candidate's interview there is neither done nor waiting for a face review, and the recorded subject's
+window has 40 minutes left and the candidate has neither submitted it nor used every entry. Otherwise
 a fresh demo exam is made for today (a slot that began at the last 5-minute mark, then hourly ones); the
 old one is retired: it stays for the admin (audit, recordings) but leaves the demo candidates' exam list
 and the demo examiners' rooms, so the pages show one exam and one 声乐第一考场. A queue entry belongs to a
@@ -29,13 +31,14 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw
 
 from .config import Settings
+from .errors import UserError
 from .queue.entries import DONE, REVIEW_PENDING
 from .roster import idcard
 from .roster.photos import PhotoSource
 from .services import Services
 from .store import audit
 from .store.audit import Actor
-from .store.models import Exam, Slot
+from .store.models import Exam, Slot, Subject
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,23 @@ NOTICE = """1. 请严格按照预约的考试时间进入考试，预约完成�
 4. 面试结束后系统会自动退出面试房间，无需手动操作。"""
 PLEDGE = "本人承诺：遵守考试纪律，由本人独立完成考试，不录屏、不截屏、不投屏，不弄虚作假。如有违反，自愿承担一切后果。"
 VOICE_ROOM, INSTRUMENT_ROOM = "声乐第一考场", "器乐考场"
+RECORDED = "才艺展示"  # the demo's recorded subject (录制考试, docs/recorded.md)
+# its rules: open from the demo's start for a day; 3 takes of at most 2 minutes, 50 minutes from entering,
+# 3 entries (重置 uses one), 2 mock exams
+RECORDED_RULES = {
+    "kind": "recorded",
+    "form": "performance",
+    "takes_allowed": 3,
+    "take_max_s": 120,
+    "time_limit_min": 50,
+    "sittings_allowed": 3,
+    "mock_tries": 2,
+}
+RECORDED_OPEN_S = 24 * 3600
 
 CANDIDATES = [  # name, phone, id sequence, subjects
-    ("张小艺", "13800000001", 11, "声乐"),
-    ("李同学", "13800000002", 12, "声乐;器乐"),
+    ("张小艺", "13800000001", 11, f"声乐;{RECORDED}"),
+    ("李同学", "13800000002", 12, f"声乐;器乐;{RECORDED}"),
     ("王同学", "13800000003", 13, "器乐"),
 ]
 
@@ -125,8 +141,38 @@ async def demo_room(services: Services, exam_id: str):
     return next((r for r in await services.catalog.rooms(exam_id) if r.name == VOICE_ROOM), None)
 
 
+async def recorded_subject(services: Services, exam_id: str) -> Subject | None:
+    return next((s for s in await services.catalog.subjects(exam_id) if s.name == RECORDED and s.recorded), None)
+
+
+async def recorded_for_now(services: Services, exam: Exam, candidate_phone: str, now: float) -> str:
+    """Why the demo candidate cannot sit the recorded subject now ("" when they can): its window closes
+    within 40 minutes, or they have no entry left, or they submitted it already."""
+    subject = await recorded_subject(services, exam.id)
+    if subject is None:
+        return f"the demo exam has no recorded subject {RECORDED}"
+    if not subject.window_opens <= now <= subject.window_closes - MIN_LEFT_S:
+        return f"the window of {RECORDED} is closed (or closes within 40 minutes)"
+    account = await services.directory.find_by_login(candidate_phone)
+    if account is None or not account.verified_at:
+        return ""
+    try:
+        overview = await services.sittings.overview(account, exam.id)
+    except UserError:
+        return ""  # not enrolled yet (not confirmed...): nothing used
+    mine = next((o for o in overview if o["subject"]["id"] == subject.id), None)
+    formal = (mine or {}).get("sittings", {}).get("formal") or {}
+    if mine and (mine["submission"] or (mine["sittings_left"] == 0 and formal.get("state") != "in_progress")):
+        return f"the demo candidate has submitted {RECORDED} (or used every entry)"
+    return ""
+
+
 async def slot_for_now(services: Services, exam: Exam, candidate_phone: str, now: float) -> tuple[Slot | None, str]:
-    """The slot of 声乐第一考场 in which the demo candidate can be interviewed now, or (None, why not)."""
+    """The slot of 声乐第一考场 in which the demo candidate can be interviewed now, or (None, why not);
+    (None, why) too when the recorded subject cannot be sat now (``recorded_for_now``)."""
+    why = await recorded_for_now(services, exam, candidate_phone, now)
+    if why:
+        return None, why
     if exam.late_booking_min <= 0:
         return None, "the demo exam does not let a running slot be booked"
     if not exam.booking_opens <= now <= exam.booking_closes - MIN_LEFT_S:
@@ -243,10 +289,22 @@ async def _create_exam(
         booking_closes=now + 7 * 86400,
         notice=NOTICE,
         pledge=PLEDGE,
-        subjects=[{"name": "声乐", "interview_minutes": 10}, {"name": "器乐", "interview_minutes": 15}],
+        subjects=[
+            {"name": "声乐", "interview_minutes": 10},
+            {"name": "器乐", "interview_minutes": 15},
+            {"name": RECORDED, "interview_minutes": 10},
+        ],
         late_booking_min=LATE_BOOKING_MIN,
     )
-    voice, instrument = await catalog.subjects(exam.id)
+    voice, instrument, recorded = await catalog.subjects(exam.id)
+    await catalog.update_subject(
+        system,
+        exam.id,
+        recorded.id,
+        **RECORDED_RULES,
+        window_opens=start - SLOT_ALIGN_S,
+        window_closes=start + RECORDED_OPEN_S,
+    )
     room_a = await catalog.create_room(
         system, exam.id, voice.id, VOICE_ROOM, [accounts["examiner"].id, accounts["examiner2"].id]
     )
@@ -279,7 +337,7 @@ async def _retire(services: Services, old_exam_id: str, new_exam_id: str, accoun
         await pipe.execute()
 
 
-def _result(logins: dict, exam: Exam, slot: Slot, created: bool, reason: str) -> dict:
+def _result(logins: dict, exam: Exam, slot: Slot, created: bool, reason: str, recorded: Subject | None) -> dict:
     return {
         "logins": logins,
         "exam_id": exam.id,
@@ -288,6 +346,17 @@ def _result(logins: dict, exam: Exam, slot: Slot, created: bool, reason: str) ->
         "room": VOICE_ROOM,
         "slot": {"id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at},
         "late_booking_min": exam.late_booking_min,
+        "recorded": {
+            "subject_id": recorded.id,
+            "name": recorded.name,
+            "window_opens": recorded.window_opens,
+            "window_closes": recorded.window_closes,
+            "takes_allowed": recorded.takes_allowed,
+            "take_max_s": recorded.take_max_s,
+            "time_limit_min": recorded.time_limit_min,
+        }
+        if recorded
+        else None,
     }
 
 
@@ -303,7 +372,7 @@ async def seed_demo(services: Services, settings: Settings, now: float | None = 
         slot, reason = await slot_for_now(services, previous, logins["candidate"]["phone"], now)
         if slot:
             log.info("demo exam kept", extra={"exam_id": previous.id, "slot_id": slot.id})
-            return _result(logins, previous, slot, False, "")
+            return _result(logins, previous, slot, False, "", await recorded_subject(services, previous.id))
     accounts = await _accounts(services, logins)
     exam, slot = await _create_exam(services, settings, accounts, now, previous)
     if previous:
@@ -320,4 +389,4 @@ async def seed_demo(services: Services, settings: Settings, now: float | None = 
             "slot_ends": local_time(slot.ends_at, settings.timezone).isoformat(),
         },
     )
-    return _result(logins, exam, slot, True, reason)
+    return _result(logins, exam, slot, True, reason, await recorded_subject(services, exam.id))

@@ -74,6 +74,19 @@ def banner(settings: Settings, demo: dict, addresses: list[str] | None = None) -
         ),
         f" A new account ({base}/register) gets its code by SMS: here the code is printed in this terminal.",
     ]
+    recorded = demo.get("recorded")
+    if recorded:
+        opens, closes = local_time(recorded["window_opens"], tz), local_time(recorded["window_closes"], tz)
+        url = f"{base}/candidate/exams/{demo['exam_id']}/recorded/{recorded['subject_id']}"
+        lines += [
+            "",
+            f" 5. Recorded exam (录制考试) {recorded['name']}: open now, {opens:%m-%d %H:%M} – {closes:%m-%d %H:%M} {zone};",
+            f"    {recorded['takes_allowed']} takes of at most {recorded['take_max_s'] // 60} min,"
+            f" {recorded['time_limit_min']} min from 已知晓并同意. As the candidate, after 1a-1b:",
+            "    on 我的考试 under 录制考试 press 去考试 (or 去模拟考 / 练习), or open",
+            f"    {url}?mode=formal",
+            "    Admin: 录制考试 tab of the demo exam (sittings, exam codes, playback, CSV).",
+        ]
     if lan and addresses:
         lines += [
             "",

@@ -142,6 +142,89 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "slot_wrong_exam": ("该时段不属于此考试", "This slot belongs to another exam"),
     "slot_times": ("结束时间须晚于开始时间", "End time must be after start time"),
     "window_times": ("预约截止时间须晚于开放时间", "Booking close must be after booking open"),
+    # recorded exams (server/recorded, docs/recorded.md)
+    "sitting_not_found": ("找不到该场考试", "No such sitting"),
+    "take_not_found": ("找不到该条录制视频", "No such take"),
+    "sitting_not_recorded": ("该科目不是录制考试", "This subject is not a recorded exam"),
+    "sitting_mode_invalid": ("考试类型不正确（正式考、模拟考或练习）", "Unknown mode (formal, mock or practice)"),
+    "device_id_invalid": ("设备标识不正确，请刷新页面后重试", "Unknown device id; reload the page and try again"),
+    "sitting_window_not_open": (
+        "考试时间为 {opens} 至 {closes}（北京时间），尚未开始，请在考试时间内进入",
+        "The exam runs from {opens} to {closes} (Beijing time) and has not started yet",
+    ),
+    "sitting_window_closed": (
+        "考试时间 {opens} 至 {closes}（北京时间）已结束",
+        "The exam time ({opens} to {closes}, Beijing time) is over",
+    ),
+    "sitting_no_sittings_left": (
+        "该科目的 {allowed} 次考试机会已用完",
+        "All {allowed} entries of this subject are used",
+    ),
+    "sitting_no_mock_left": (
+        "该科目没有可用的模拟考次数（共 {allowed} 次）",
+        "No mock exam left for this subject ({allowed} in all)",
+    ),
+    "sitting_other_device": (
+        "本场考试正在另一台设备上进行，请在原设备上继续（同一账号不能同时在两台设备上考试）",
+        "This sitting is in progress on another device; continue there (one account cannot sit on two devices)",
+    ),
+    "sitting_over": (
+        "本场考试已结束（已提交、已自动提交、缺考、已重置或已过截止时间），不能再录制或提交",
+        "This sitting is over (submitted, auto-submitted, absent, reset or past its deadline): "
+        "no more takes or submissions",
+    ),
+    "sitting_already_submitted": (
+        "该科目已提交考试视频，一经提交，不得更改，不能再次进入考试",
+        "This subject's video is submitted; a submission is final, and the exam cannot be entered again",
+    ),
+    "sitting_reset_none_left": (
+        "没有剩余的考试次数，不能重置（共 {allowed} 次）",
+        "No entries left: this sitting cannot be reset ({allowed} in all)",
+    ),
+    "take_limit": ("本场考试的 {allowed} 次录制机会已用完", "All {allowed} takes of this sitting are used"),
+    "take_running": ("正在录制中，请先停止当前录制", "A take is recording; stop it first"),
+    "take_not_complete": (
+        "这条视频未完整录制，不能提交，请选择一条已完成的视频",
+        "This take is not complete and cannot be submitted; choose a complete take",
+    ),
+    "take_face_check": (
+        "请先完成人脸识别，通过后才能开始录制",
+        "Pass the face check first; then you can start recording",
+    ),
+    # a take's media (server/signaling/recorded.py)
+    "take_over": (
+        "这条视频的录制已经结束，不能继续录制；请返回查看录好的视频，或开始新的一次录制",
+        "This take is over and cannot go on; watch it back, or start a new take",
+    ),
+    "take_not_playable": (
+        "这条视频还在录制或正在保存，请稍候几秒再播放；录制失败的视频无法播放",
+        "This take is still recording or being saved: play it in a few seconds (a failed take has nothing to play)",
+    ),
+    "take_file_missing": (
+        "这条视频没有该画面（例如未连接该辅机位）",
+        "This take has no such file (e.g. no such aux camera)",
+    ),
+    "take_ended_stopped": ("录制已停止，视频已保存在服务器上", "Recording stopped; the take is saved on the server"),
+    "take_ended_limit": (
+        "已达到单次录制的最长时间，录制已自动停止，视频已保存在服务器上",
+        "The take reached its longest length and was stopped; it is saved on the server",
+    ),
+    "take_ended_connection": (
+        "网络连接中断时间过长，录制已中断；已录制的部分保存在服务器上",
+        "The connection was lost for too long, so the take was cut short; what was recorded is saved on the server",
+    ),
+    "take_ended_deadline": (
+        "考试时间已到，录制已自动停止，视频已保存在服务器上",
+        "The sitting's time is up: the take was stopped and is saved on the server",
+    ),
+    "subject_kind_invalid": ("科目类型不正确（互动面试或录制考试）", "Unknown subject kind (interview or recorded)"),
+    "subject_form_invalid": ("考试形式不正确（目前支持：自备展示）", "Unknown exam form (supported: performance)"),
+    "recorded_window_required": (
+        "录制考试需要设置考试时间（开始和结束）",
+        "A recorded subject needs its exam window (opens and closes)",
+    ),
+    "recorded_window_times": ("考试结束时间须晚于开始时间", "The exam window must close after it opens"),
+    "recorded_window_too_long": ("考试时间不能超过 {days} 天", "The exam window may last {days} days at most"),
     "slot_capacity_below_booked": (
         "容量不能小于已预约人数（{booked}）",
         "Capacity cannot be below the number already booked ({booked})",
@@ -305,6 +388,100 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You are not a proctor of this exam; ask the school's admin",
     ),
     "proctor_invalid": ("账号 {account} 不是巡考账号", "Account {account} is not a proctor"),
+    # marking (server/marking): rubrics and mark sheets
+    "mark_criterion_unknown": ("评分标准中没有这一项：{criterion}", "The rubric has no criterion {criterion}"),
+    "mark_not_number": ("“{criterion}”的分数应为数字", "The mark for {criterion} must be a number"),
+    "mark_over_max": ("“{criterion}”的分数应在 0 到 {max} 分之间", "The mark for {criterion} must be 0 to {max}"),
+    "mark_not_on_step": (
+        "“{criterion}”的分数须为 {step} 的整数倍",
+        "The mark for {criterion} must be a multiple of {step}",
+    ),
+    "mark_missing": ("请为“{criterion}”打分后再提交", "Mark {criterion} before submitting"),
+    "rubric_missing": (
+        "该科目尚未设置评分标准，请联系学校管理员",
+        "This subject has no rubric yet; ask the school's admin",
+    ),
+    "rubric_step_invalid": ("评分步长只能是 1 或 0.5", "The step must be 1 or 0.5"),
+    "rubric_combine_invalid": (
+        "合分方式只能是“平均分”或“去掉最高分和最低分后取平均”",
+        "Combine must be mean or trimmed_mean",
+    ),
+    "rubric_markers_invalid": ("每份录制作品的评阅人数只能是 1 或 2", "Markers per recorded take must be 1 or 2"),
+    "rubric_criteria_count": ("评分项应有 1 到 {max} 项", "A rubric has 1 to {max} criteria"),
+    "rubric_criterion_invalid": ("第 {n} 个评分项格式不正确", "Criterion {n} is malformed"),
+    "rubric_criterion_id": (
+        "第 {n} 个评分项的编号只能由 1-20 位小写字母、数字或下划线组成",
+        "Criterion {n}: the id must be 1-20 lowercase letters, digits or underscores",
+    ),
+    "rubric_criterion_duplicate": ("评分项编号重复：{id}", "Duplicate criterion id: {id}"),
+    "rubric_criterion_name": (
+        "第 {n} 个评分项的名称须为 1-{max} 个字",
+        "Criterion {n}: the name must be 1-{max} characters",
+    ),
+    "rubric_criterion_max": (
+        "“{name}”的满分应大于 0 且不超过 {max}",
+        "{name}: the maximum must be over 0 and at most {max}",
+    ),
+    "rubric_max_not_on_step": (
+        "“{name}”的满分须为步长 {step} 的整数倍",
+        "{name}: the maximum must be a multiple of {step}",
+    ),
+    "rubric_criterion_weight": (
+        "“{name}”的权重应大于 0 且不超过 {max}",
+        "{name}: the weight must be over 0 and at most {max}",
+    ),
+    "rubric_gap_invalid": (
+        "分差阈值应在 0 到 {max}（满分总分）之间",
+        "The gap must be between 0 and {max} (the full total)",
+    ),
+    "rubric_in_use": (
+        "该科目已有考官提交评分，评分标准不能再修改",
+        "Marks of this subject are already submitted; the rubric can no longer change",
+    ),
+    "rubric_changed": (
+        "评分标准刚刚被管理员修改，请刷新页面后按新标准评分",
+        "The rubric was just changed; reload the page and mark again",
+    ),
+    "interview_not_found": (
+        "找不到该面试，或它不属于您所在考场",
+        "No such interview, or it is not of your room",
+    ),
+    "marks_sealed": (
+        "您已提交这场面试的评分，不能再修改（如需更正请联系管理员）",
+        "Your marks are submitted and cannot change (ask an admin)",
+    ),
+    "marks_not_sealed": ("该考官的评分尚未提交，无需重新开放", "These marks are not submitted; nothing to reopen"),
+    "marks_not_found": ("该考官没有这场面试的评分", "This examiner has no marks for this interview"),
+    # blind double marking of recorded submissions (server/marking/take_marks.py)
+    "take_mark_sealed": (
+        "您已提交这份作品的评分，不能再修改（如需更正请联系管理员）",
+        "Your marks for this submission are submitted and cannot change (ask an admin)",
+    ),
+    "take_mark_not_sealed": ("这份评分尚未提交，无需重新开放", "These marks are not submitted; nothing to reopen"),
+    "take_mark_not_found": ("找不到该评阅老师对这份作品的评分", "This grader has no mark sheet for this submission"),
+    "take_mark_reason_required": ("请填写重新开放评分的原因", "Give the reason for reopening the marks"),
+    "take_marking_no_rubric": (
+        "该科目尚未设置评分标准，请先设置评分标准再分配评阅",
+        "This subject has no rubric yet; set one before assigning graders",
+    ),
+    "take_marking_no_graders": (
+        "该科目还没有评阅老师，请先在“科目与考场”中指定评阅老师",
+        "This subject has no graders yet; assign graders first",
+    ),
+    # graders of recorded subjects (server/recorded/grading.py)
+    "grader_invalid": (
+        "账号 {account} 不是考官账号，不能担任评阅老师",
+        "Account {account} is not an examiner and cannot grade",
+    ),
+    "graders_too_many": ("每个科目最多指定 {max} 位评阅老师", "At most {max} graders per subject"),
+    "grading_not_recorded": (
+        "科目“{subject}”不是录制考试，评阅老师只能分配给录制科目",
+        "“{subject}” is not a recorded subject; graders are assigned to recorded subjects only",
+    ),
+    "submission_not_found": (
+        "找不到该提交：匿名编号不存在，或不属于您评阅的科目",
+        "No such submission: the anonymous code does not exist or is not of a subject you grade",
+    ),
     "not_room_examiner": ("您不是该考场的考官", "You are not an examiner of this room"),
     "queue_reason_disconnected": (
         "网络连接中断超过等待时限，已离开队列；时段内可重新进入候考",
@@ -500,6 +677,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_account_created": ("创建账号", "Account created"),
     "event_account_expired": ("未认证账号过期删除", "Unverified account expired"),
     "event_exam_proctors_set": ("设置巡考老师", "Proctors assigned"),
+    "event_subject_graders_set": ("设置录制科目评阅老师", "Graders assigned"),
+    "event_rubric_set": ("设置评分标准", "Rubric set"),
+    "event_take_marks_assigned": ("分配录制作品评阅", "Submission assigned to graders"),
+    "event_take_third_missing": ("分差超限但无第三位评阅老师可分配", "Gap over the threshold, no third grader left"),
+    "event_take_mark_sealed": ("提交录制作品评分", "Submission marks submitted"),
+    "event_take_mark_reopened": ("重新开放录制作品评分", "Submission marks reopened"),
+    "event_take_marks_withdrawn": ("录制作品已撤回，评阅随之取消", "Submission withdrawn, its marking removed"),
+    "event_marks_saved": ("保存评分草稿", "Marks draft saved"),
+    "event_marks_sealed": ("提交评分", "Marks submitted"),
+    "event_marks_reopened": ("重新开放评分", "Marks reopened"),
     "event_account_disabled": ("停用账号", "Account disabled"),
     "event_account_enabled": ("启用账号", "Account enabled"),
     "event_identity_verified": ("身份认证通过", "Identity verified"),
@@ -535,6 +722,31 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_sessions_revoked": ("注销登录会话", "Sessions revoked"),
     "event_roster_photo_replaced": ("更换证件照", "ID photo replaced"),
     "event_demo_exam_retired": ("演示考试已由新考试替换", "Demo exam replaced by a new one"),
+    "event_subject_updated": ("修改科目", "Subject updated"),
+    "event_sitting_entered": ("进入录制考试（开始倒计时）", "Entered a recorded exam (countdown started)"),
+    "event_sitting_submitted": ("提交考试视频", "Take submitted"),
+    "event_take_identity_checked": ("录制视频人脸比对", "Take identity checked"),
+    "event_sitting_auto_submitted": ("倒计时结束，自动提交", "Deadline passed: take submitted automatically"),
+    "event_sitting_absent": ("倒计时结束，无完整视频（缺考）", "Deadline passed with no complete take (absent)"),
+    "event_sitting_reset": ("重置考试", "Sitting reset"),
+    "event_take_started": ("开始录制视频", "Take started"),
+    "event_take_ended": ("结束录制视频", "Take ended"),
+    "event_take_playable": ("视频可回放", "Take playable"),
+    # a recorded sitting's and take's states (staff pages and the candidate's recorded page)
+    "sitting_state_not_started": ("未开始", "Not started"),
+    "sitting_state_in_progress": ("考试中", "In progress"),
+    "sitting_state_submitted": ("已提交", "Submitted"),
+    "sitting_state_auto_submitted": ("已自动提交", "Submitted automatically"),
+    "sitting_state_absent": ("缺考", "Absent"),
+    "sitting_state_reset": ("已重置", "Reset"),
+    "sitting_mode_formal": ("正式考", "Formal exam"),
+    "sitting_mode_mock": ("模拟考", "Mock exam"),
+    "sitting_mode_practice": ("练习", "Practice"),
+    "take_state_recording": ("录制中", "Recording"),
+    "take_state_complete": ("已完成", "Complete"),
+    "take_state_cut": ("录制中断", "Cut short"),
+    "take_state_failed": ("录制失败", "Failed"),
+    "take_state_discarded": ("已重置作废", "Discarded (reset)"),
     # the server's reasons as staff read them: reason_<code> (queue.entries.SYSTEM_REASONS)
     "reason_disconnected": ("断线超过等待时限", "Disconnected beyond the grace period"),
     "reason_slot_over": ("考试时段已结束", "The slot is over"),
@@ -616,9 +828,35 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_appeal_id": ("", ""),
     "detail_created_at": ("注册时间", "Registered at"),
     "detail_proctors": ("巡考老师", "Proctors"),
+    "detail_graders": ("评阅老师", "Graders"),
+    "detail_code": ("匿名编号", "Anonymous code"),
+    "detail_round": ("评阅轮次", "Round"),
+    "detail_grader": ("评阅老师", "Grader"),
+    "detail_sealed": ("已提交的评分", "Sealed sheets"),
+    "detail_examiner": ("考官", "Examiner"),
+    "detail_marks": ("各项分数", "Marks"),
+    "detail_total": ("总分", "Total"),
+    "detail_criteria": ("评分项", "Criteria"),
+    "detail_step": ("评分步长", "Step"),
+    "detail_combine": ("合分方式", "Combination"),
+    "detail_markers": ("评阅人数", "Markers"),
+    "detail_gap": ("分差阈值", "Gap"),
+    "detail_final": ("最终成绩", "Final mark"),
+    "detail_sealed_at": ("提交时间", "Submitted at"),
     "detail_evidence_passed": ("申诉人人脸比对通过", "Appellant passed the face check"),
     "detail_moved_bookings": ("转移的预约时段", "Bookings moved"),
     "detail_pledge_sha256": ("", ""),
+    "detail_sitting_id": ("", ""),
+    "detail_take_id": ("", ""),
+    "detail_rules": ("录制考试规则", "Recorded exam rules"),
+    "detail_mode": ("考试类型", "Mode"),
+    "detail_number": ("次序", "Number"),
+    "detail_deadline": ("截止时间", "Deadline"),
+    "detail_camera": ("摄像头", "Camera"),
+    "detail_orientation": ("横竖屏", "Orientation"),
+    "detail_duration_s": ("时长", "Length"),
+    "detail_counts": ("计入录制次数", "Counts as a take"),
+    "detail_sha256": ("校验值", "Checksum"),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
     "role_examiner": ("考官", "examiner"),
@@ -676,7 +914,15 @@ LABELS: dict[str, tuple[str, str]] = {
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as
 # <script type="application/json" id="candidate-labels">: queue states, face-check statuses, the quick phrases
 # and the reasons as candidates read them. The staff pages get theirs from server/http/pages.py labels().
-CANDIDATE_LABEL_PREFIXES = ("queue_state_", "face_status_", "phrase_", "queue_reason_")
+CANDIDATE_LABEL_PREFIXES = (
+    "queue_state_",
+    "face_status_",
+    "phrase_",
+    "queue_reason_",
+    "sitting_state_",
+    "sitting_mode_",
+    "take_state_",
+)
 
 
 def candidate_labels(lang: str) -> dict[str, str]:
@@ -734,6 +980,23 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "lang": ("语言", "Language"),
     "code": ("验证码", "Verification code"),
     "purpose": ("用途", "Purpose"),
+    "kind": ("科目类型", "Subject kind"),
+    "form": ("考试形式", "Exam form"),
+    "takes_allowed": ("可录制次数", "Takes allowed"),
+    "take_max_s": ("单条视频最长时长（秒）", "Longest take (seconds)"),
+    "window_opens": ("考试开始时间", "Exam window opens"),
+    "window_closes": ("考试结束时间", "Exam window closes"),
+    "time_limit_min": ("考试规定时长（分钟）", "Time limit (minutes)"),
+    "sittings_allowed": ("考试次数", "Entries allowed"),
+    "cut_take_counts": ("中断的录制是否计入次数", "A cut take counts"),
+    "mock_tries": ("模拟考次数", "Mock exams allowed"),
+    "mode": ("考试类型", "Mode"),
+    "device": ("设备", "Device"),
+    "camera": ("摄像头", "Camera"),
+    "orientation": ("横竖屏", "Orientation"),
+    "take_id": ("考试视频", "Take"),
+    "marks": ("评分", "Marks"),
+    "mark_comment": ("评语", "Comment"),
 }
 
 

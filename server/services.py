@@ -22,9 +22,15 @@ from .facecheck.frames import FrameArchive
 from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
+from .marking.interview_marks import InterviewMarks
+from .marking.rubrics import Rubrics
+from .marking.take_marks import TakeMarks
 from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
+from .recorded.grading import Grading
+from .recorded.sittings import Sittings
+from .recorded.take_identity import TakeIdentity
 from .rooms.aux_tokens import AuxTokens
 from .rooms.claims import PROCESS_ID
 from .rooms.recordings import RecordingIndex
@@ -78,6 +84,12 @@ class Services:
     audit: Audit
     import_progress: ImportProgress
     contact: ContactProofs  # contact codes: registration, password reset, changing the phone/email
+    sittings: Sittings  # recorded exams: sittings and takes (docs/recorded.md)
+    take_identity: TakeIdentity  # the submitted takes' frames against the roster photo (never blocking)
+    grading: Grading  # graders of recorded subjects and the anonymous submissions they see
+    rubrics: Rubrics  # subjects' rubrics (docs/marking.md)
+    interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
+    take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -109,6 +121,19 @@ class Services:
             presence_ttl_s=s.presence_ttl_s,
         )
         bookings = Bookings(store, catalog, s.timezone)
+        recordings = RecordingIndex(store, s.recordings_dir)
+        rubrics = Rubrics(store)
+        sittings = Sittings(
+            store,
+            catalog,
+            enrolments,
+            face_gate,
+            s.recordings_dir,
+            s.queue_face_pass_valid_s,
+            s.take_reconnect_grace_s,
+            s.practice_keep_h,
+            s.timezone,
+        )
         face_checks = FaceChecks(
             store,
             None,
@@ -123,6 +148,7 @@ class Services:
             s.facecheck_attempts_per_window,
             s.facecheck_attempt_window_s,
         )
+        grading, rubrics = Grading(store, catalog, recordings), Rubrics(store)
         services = cls(
             store=store,
             passwords=passwords,
@@ -153,7 +179,7 @@ class Services:
             face_checks=face_checks,
             appeal_checks=AppealChecks(face_checks, roster),
             queue=queue,
-            recordings=RecordingIndex(store, s.recordings_dir),
+            recordings=recordings,
             aux_tokens=AuxTokens(store, s.aux_token_ttl_s, s.aux_max_devices),
             audit=Audit(store.redis, store.keys),
             import_progress=ImportProgress(store),
@@ -168,6 +194,21 @@ class Services:
                 build_notifier(s),
                 s.notify_site_name,
             ),
+            sittings=sittings,
+            take_identity=TakeIdentity(
+                store,
+                sittings,
+                face_checks,
+                directory,
+                roster,
+                recordings,
+                s.take_identity_frames,
+                s.take_identity_retry_s,
+            ),
+            grading=grading,
+            rubrics=rubrics,
+            interview_marks=InterviewMarks(store, catalog, rubrics, recordings),
+            take_marks=TakeMarks(store, catalog, grading, rubrics, directory),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

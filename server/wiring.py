@@ -8,6 +8,7 @@ the same domain listeners); ``build_process`` runs once per server process in ``
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import socketio
@@ -17,6 +18,7 @@ from .accounts.identity import IdentityMove
 from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
 from .logs import library_logger
+from .recorded import sweeper as recorded_sweeper
 from .rooms import passthrough
 from .rooms.ice import TurnMint, parse_ice_servers
 from .rooms.interviews import Interviews
@@ -26,8 +28,10 @@ from .signaling.candidate import CandidateNamespace
 from .signaling.examiner import ExaminerNamespace
 from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
 from .signaling.proctor import ProctorNamespace
+from .signaling.recorded import TakeSignals
 from .signaling.rooms import RoomSignals
 from .store.redis import connect
+from .tasks import stop
 
 if TYPE_CHECKING:
     from .services import Services
@@ -42,12 +46,18 @@ def wire_domain(services: Services) -> None:
     services.bookings.on_cancelled.append(services.queue.booking_cancelled)
     services.queue.listeners.append(services.aux_tokens.queue_changed)  # an interview's end voids its aux codes
     services.identity.on_moved.append(services.queue.identity_moved)
+    services.queue.listeners.append(services.interview_marks.queue_changed)  # interviews to mark, and their end
 
     async def log_out_former_holder(move: IdentityMove) -> None:
         """The former holder of an identity moved by an appeal is logged out everywhere, sockets cut."""
         await services.sessions.end_account(move.from_account, IDENTITY_MOVED)
 
     services.identity.on_moved.append(log_out_former_holder)
+    # a submitted take's frames are compared with the roster photo, in the background (never blocking)
+    services.sittings.on_ended.append(services.take_identity.sitting_ended)
+    services.sittings.on_playable.append(services.take_identity.take_playable)
+    # a formal submission of a recorded subject is assigned to its graders at once (docs/marking.md)
+    services.sittings.on_ended.append(services.take_marks.sitting_ended)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:
@@ -99,10 +109,16 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         on_event=lambda room_id, event, payload: rooms.room_event(room_id, event, payload),
     )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
+    # recorded takes: their booths, clocks and pushes (server/signaling/recorded.py)
+    rooms.booths = takes = TakeSignals(sio, services, interviews, settings.take_reconnect_grace_s)
+    services.recordings.on_recovered.append(takes.recording_recovered)  # a dead process's take waits for its candidate
+    services.sittings.on_ended.append(takes.sitting_ended)  # sitting:ended to the candidate's pages
     candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
+    examiners = ExaminerNamespace(EXAMINER, services, settings, rooms)
+    services.interview_marks.on_status.append(examiners.marks_status)  # who of the panel sealed, pushed
     for namespace in (
         candidates,
-        ExaminerNamespace(EXAMINER, services, settings, rooms),
+        examiners,
         ProctorNamespace(PROCTOR, services, settings, rooms),
         AuxNamespace(AUX, services, settings, rooms),
     ):
@@ -114,7 +130,25 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     services.queue.listeners.append(rooms.queue_changed)
     app.cleanup_ctx.append(hub.lifecycle(sio, services, settings, candidates, fanout, rooms))
 
+    async def recorded_clock(app: web.Application):
+        """The recorded sittings' deadlines and the practice takes' purge (server/recorded/sweeper.py)."""
+        task = asyncio.create_task(recorded_sweeper.run(services.sittings, settings.recorded_sweep_s))
+        yield
+        await stop([task])
+
+    app.cleanup_ctx.append(recorded_clock)
+
+    async def identity_checks(app: web.Application):
+        """The submitted takes' identity checks that are due (retries, a dead process's; take_identity.py)."""
+        task = asyncio.create_task(services.take_identity.run())
+        yield
+        await stop([task])
+        await services.take_identity.close()
+
+    app.cleanup_ctx.append(identity_checks)
+
     async def restarting(app: web.Application) -> None:
+        takes.stopping()  # takes filmed here are left for another process, not ended (signaling/recorded.py)
         await hub.restarting(sio)
 
     # aiohttp's shutdown signal runs once it has stopped accepting connections, before it waits for

@@ -77,7 +77,7 @@ def test_demo_prints_every_login_serves_them_and_keeps_data_across_restarts(tmp_
         cookie = resp.headers["Set-Cookie"].split(";")[0]
         req = urllib.request.Request(base + f"/api/admin/exams/{exam_id}", headers={"Cookie": cookie})
         exam = json.load(urllib.request.urlopen(req, timeout=10))
-        assert [s["name"] for s in exam["subjects"]] == ["声乐", "器乐"] and len(exam["slots"]) == 16
+        assert [s["name"] for s in exam["subjects"]] == ["声乐", "器乐", "才艺展示"] and len(exam["slots"]) == 16
         cand_phone = re.search(r"login (1\d{10})\s+password (\S+)", out)
         post_json(base + "/api/auth/login", {"login": cand_phone.group(1), "password": cand_phone.group(2)})
         server_file = tmp_path / "data" / "redis" / "server.json"  # where other commands find this Redis

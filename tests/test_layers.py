@@ -17,7 +17,7 @@ from server.i18n import MESSAGES
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "server"
 EDGES = ("http", "signaling")
-DOMAIN = ("accounts", "roster", "exams", "booking", "facecheck", "queue", "rooms", "notify")
+DOMAIN = ("accounts", "roster", "exams", "booking", "facecheck", "queue", "rooms", "notify", "recorded", "marking")
 UPPER = (
     "server.http",
     "server.signaling",

@@ -7,6 +7,7 @@ import time
 from redis.exceptions import WatchError
 
 from ..errors import UserError, not_found
+from ..recorded import rules as recorded_rules
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
@@ -46,10 +47,7 @@ class Catalog:
             late_booking_min=max(0, int(late_booking_min)),
         )
         new_subjects = [
-            Subject(
-                id=new_id("subj"), exam_id=exam.id, name=s["name"], interview_minutes=s.get("interview_minutes", 10)
-            )
-            for s in subjects or []
+            self._new_subject(exam.id, s["name"], **{k: v for k, v in s.items() if k != "name"}) for s in subjects or []
         ]
         async with self.store.pipeline() as pipe:
             pipe.hset(self.keys.exam(exam.id), mapping=to_hash(exam))
@@ -92,6 +90,12 @@ class Catalog:
         return sorted((e for e in found if e), key=lambda e: e.created_at)
 
     # subjects
+    @staticmethod
+    def _new_subject(exam_id: str, name: str, interview_minutes: int = 10, **rules) -> Subject:
+        """A new subject; a recorded one's rules checked (server/recorded/rules.py)."""
+        subject = Subject(id=new_id("subj"), exam_id=exam_id, name=name)
+        return recorded_rules.apply(subject, interview_minutes=interview_minutes, **rules)
+
     def _queue_subject(self, pipe, subject: Subject, actor: Actor, order: int) -> None:
         pipe.hset(self.keys.subject(subject.id), mapping=to_hash(subject))
         pipe.zadd(self.keys.exam_subjects(subject.exam_id), {subject.id: time.time() + order / 1000})
@@ -104,15 +108,42 @@ class Catalog:
             subject_id=subject.id,
             name=subject.name,
             interview_minutes=subject.interview_minutes,
+            rules=_recorded_rules(subject),
         )
 
-    async def add_subject(self, actor: Actor, exam_id: str, name: str, interview_minutes: int) -> Subject:
+    async def add_subject(self, actor: Actor, exam_id: str, name: str, interview_minutes: int = 10, **rules) -> Subject:
+        """``rules``: ``kind`` and, for a recorded subject, its rules (docs/recorded.md)."""
         await self.exam(exam_id)
-        subject = Subject(id=new_id("subj"), exam_id=exam_id, name=name, interview_minutes=interview_minutes)
+        subject = self._new_subject(exam_id, name, interview_minutes, **rules)
         async with self.store.pipeline() as pipe:
             self._queue_subject(pipe, subject, actor, 0)
             await pipe.execute()
         return subject
+
+    async def update_subject(self, actor: Actor, exam_id: str, subject_id: str, **rules) -> Subject:
+        """Change a subject's kind and rules (audited, before -> after of what changed). Sittings in
+        progress keep the rules their candidate agreed to (copied into the sitting at entry), except
+        the window and the entries allowed, which the next entry reads."""
+        subject = await self.subject(exam_id, subject_id)
+        updated = recorded_rules.apply(subject, **rules)
+        before, after = to_hash(subject), to_hash(updated)
+        changed = {k: (before[k], after[k]) for k in after if before.get(k) != after[k]}
+        if not changed:
+            return updated
+        async with self.store.pipeline() as pipe:
+            pipe.hset(self.keys.subject(subject_id), mapping={k: after[k] for k in changed})
+            audit.add(
+                pipe,
+                self.keys,
+                exam_id,
+                "subject_updated",
+                actor,
+                subject_id=subject_id,
+                before={k: v[0] for k, v in changed.items()},
+                after={k: v[1] for k, v in changed.items()},
+            )
+            await pipe.execute()
+        return updated
 
     async def subjects(self, exam_id: str) -> list[Subject]:
         ids = await self.redis.zrange(self.keys.exam_subjects(exam_id), 0, -1)
@@ -273,3 +304,10 @@ class Catalog:
         ids = await self.redis.zrange(self.keys.exam_slots(exam_id), 0, -1)
         found = [await self.find_slot(slot_id) for slot_id in ids]
         return [s for s in found if s and (subject_id is None or s.subject_id == subject_id)]
+
+
+def _recorded_rules(subject: Subject) -> dict | None:
+    """A recorded subject's rules for its audit entry (None for a live interview)."""
+    if not subject.recorded:
+        return None
+    return {name: getattr(subject, name) for name in recorded_rules.RULES if name != "interview_minutes"}

@@ -31,6 +31,7 @@ from ..i18n import message
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, is_id, new_id
+from .engine import Observation
 from .frames import FrameArchive
 from .gate import FaceGate, FaceStatus
 from .imaging import ImageRejected, check_frame
@@ -277,11 +278,10 @@ class FaceChecks:
         pass, so they go back to the queue-entry check (docs/facecheck.md)."""
         pool = self.require_pool()
         entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        reference = await self.references.embedding(entry.photo_sha256)
+        await self.references.embedding(entry.photo_sha256)  # no usable ID photo: refused before any work
         # the sender picks the video's size: frames over the frames' cap are scaled down to it first
         frames = await asyncio.to_thread(lambda: [_fit(f, self.max_frame_side) for f in frames])
-        observations = [await pool.observe_frame(f, liveness=False) for f in frames]
-        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
+        observations, distances = await self.compare(entry.photo_sha256, frames)
         usable = [d for d in distances if d is not None]
         distance = min(usable) if usable else None
         if distance is None:
@@ -299,6 +299,19 @@ class FaceChecks:
             distance,
             {"distances": distances, "reasons": [o.reason for o in observations]},
         )
+
+    async def compare(
+        self, photo_sha256: str, frames: list[np.ndarray]
+    ) -> tuple[list[Observation], list[float | None]]:
+        """Decoded frames (RGB, at most ``max_frame_side``) against the ID photo's reference, one frame
+        after another in the pool: what each showed and its distance (None without one usable face).
+        Records nothing: the room entry's check makes a gate result of it; a recorded take's identity
+        check (``recorded/take_identity.py``) only a result on the take."""
+        pool = self.require_pool()
+        reference = await self.references.embedding(photo_sha256)
+        observations = [await pool.observe_frame(f, liveness=False) for f in frames]
+        distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
+        return observations, distances
 
     async def _record(
         self,

@@ -61,7 +61,7 @@ async def page_context(request: web.Request) -> dict:
         "lang": lang,
         "t": t,
         "account": account,
-        "path": request.path,
+        "path": request.path_qs,  # the language switch comes back here, query included (?mode=, ?exam=)
         "timezone": request.app[SETTINGS].timezone,
         "labels": labels(lang) if account is not None and account.role in STAFF else None,
         "candidate_labels": None if account is not None and account.role in STAFF else candidate_labels(lang),
@@ -172,6 +172,34 @@ async def exam_check_page(request: web.Request) -> web.StreamResponse:
 async def interview_page(request: web.Request) -> web.StreamResponse:
     """The interview: device check, sound, the queue with the face check, the room, the end screen."""
     return await _candidate_exam_page(request, "interview.html")
+
+
+RECORDED_MODES = {"formal": ("正式考", "Exam"), "mock": ("模拟考", "Mock exam"), "practice": ("练习", "Practice")}
+
+
+@routes.get("/candidate/exams/{exam_id}/recorded/{subject_id}", ("candidate",), page=True)
+async def recorded_page(request: web.Request) -> web.StreamResponse:
+    """A recorded subject (docs/recorded.md): rules, sitting, checks, takes, watch back, submit.
+    ``?mode=formal|mock|practice`` (formal by default)."""
+    lang = request.get(LANG, "zh")
+    mode = request.query.get("mode", "formal")
+    try:
+        if mode not in RECORDED_MODES:
+            raise UserError("field_invalid", field="mode", label="mode")
+        state = await request.app[SERVICES].enrolments.exam_for(account_of(request), request.match_info["exam_id"])
+        subject = await request.app[SERVICES].catalog.subject(state.exam.id, request.match_info["subject_id"])
+        if getattr(subject, "kind", "interview") != "recorded":
+            raise UserError("sitting_not_recorded")
+    except UserError as err:
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"code": err.code, "message": err.message(lang)}, status=status_for(err)
+        )
+    zh, en = RECORDED_MODES[mode]
+    return aiohttp_jinja2.render_template(
+        "recorded.html",
+        request,
+        {"exam": state.exam, "subject": subject, "mode": mode, "mode_name": en if lang == "en" else zh},
+    )
 
 
 @routes.get("/examiner", ("examiner",), page=True)

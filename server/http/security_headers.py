@@ -33,6 +33,7 @@ MEDIA_PAGES = frozenset(
         "/candidate/practice",
         "/candidate/exams/{exam_id}/check",
         "/candidate/exams/{exam_id}/interview",
+        "/candidate/exams/{exam_id}/recorded/{subject_id}",
         "/aux/{token}",
         "/examiner/rooms/{room_id}",
     }

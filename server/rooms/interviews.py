@@ -276,6 +276,25 @@ class Interviews:
             return await self.stop_recording(room_id)
         return None
 
+    async def close_room(self, room_id: str) -> dict | None:
+        """Close one room's media here and give up its claim (a recorded take's booth once the take
+        is over: the next take of the sitting opens it again, on whichever process it reaches).
+        Returns the manifest of the recording it was still making, if any."""
+        interview = self.rooms.get(room_id)
+        if interview is None:
+            return None
+        manifest = await self.stop_recording(room_id)
+        self.rooms.pop(room_id, None)
+        if interview.watcher:
+            interview.watcher.cancel()
+        await bounded(interview.media.close(), CLOSE_TIMEOUT_S, "closing a media room", room=room_id)
+        try:
+            await self.claims.release(room_id)
+        except RedisUnavailable as exc:  # the claim expires after its TTL
+            log.warning("room claim not released: redis unavailable", extra={"room": room_id, "error": str(exc)})
+        log.info("media room closed", extra={"room": room_id, "process_id": self.claims.owner})
+        return manifest
+
     async def close(self) -> None:
         """Close every room of this process (shutdown): recordings, media, then the claims (a
         claim left behind by a failure expires after its TTL)."""

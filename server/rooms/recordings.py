@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..store import audit
@@ -20,6 +22,7 @@ from ..store.base import Store
 from ..store.models import is_id
 from .recorder import MANIFEST, recover_manifest
 
+log = logging.getLogger("server.rooms")
 LOCK_S = 300  # longer than hashing and demuxing the largest interview takes
 
 
@@ -28,6 +31,9 @@ class RecordingIndex:
         self.store = store
         self.keys = store.keys
         self.root = Path(root)
+        # told (the record, its manifest now closed) after a recording cut off by a crash was closed
+        # here: a recorded take's media decides whether the take goes on (server/signaling/recorded.py)
+        self.on_recovered: list[Callable[[dict], Awaitable[None]]] = []
 
     def folder(self, exam_id: str, account_id: str, interview_id: str) -> Path:
         return self.root / exam_id / account_id / interview_id
@@ -143,6 +149,11 @@ class RecordingIndex:
                 )
                 await self.stopped(interview_id, manifest)
                 count += 1
+                for listener in self.on_recovered:
+                    try:
+                        await listener({**record, "manifest": manifest})
+                    except Exception:  # a listener's failure must not stop the recovery of the others
+                        log.exception("recovered-recording listener failed", extra={"interview": interview_id})
         return count
 
     async def get(self, interview_id: str) -> dict | None:

@@ -65,6 +65,11 @@ class AuxNamespace(RoleNamespace):
 
     async def welcome(self, sid: str, user: User) -> None:
         entry = await self._entry(user)
+        takes = self.rooms.booths
+        booth = takes.booth_of(user.account.id, user.scope["exam_id"]) if takes is not None else None
+        if takes is not None and booth is not None and (entry is None or entry.state not in (CALLED, IN_ROOM)):
+            await self.emit("aux:state", takes.aux_state(booth), to=sid)  # a recorded take is being filmed
+            return
         await self.emit(
             "aux:state", {"state": entry.state if entry else "none", "room_id": entry.room if entry else None}, to=sid
         )
@@ -87,6 +92,8 @@ class AuxNamespace(RoleNamespace):
         entry = await self._entry(user)
         if entry is not None:
             await self.rooms.interviews.leave(entry.room, user.scope["participant"])
+        if self.rooms.booths is not None:
+            await self.rooms.booths.aux_leave(user.account.id, user.scope["exam_id"], user.scope["participant"])
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         return {"sdp": await self._join(user, data["sdp"])}
@@ -97,7 +104,13 @@ class AuxNamespace(RoleNamespace):
     async def _join(self, user: User, sdp: str) -> str:
         entry = await self._entry(user)
         if entry is None or entry.state not in (CALLED, IN_ROOM):
-            raise UserError("aux_wait")
+            # not called to an interview: the candidate's take being recorded, if any (docs/recorded.md)
+            takes = self.rooms.booths
+            booth = takes.booth_of(user.account.id, user.scope["exam_id"]) if takes is not None else None
+            if takes is None or booth is None:
+                raise UserError("aux_wait")
+            participant = Participant(user.scope["participant"], "aux", booth.account.name, user.account.id)
+            return await takes.aux_join(booth, participant, sdp)
         interviews = self.rooms.interviews
         try:
             participant = Participant(user.scope["participant"], "aux", entry.name, user.account.id)

@@ -13,6 +13,7 @@ from ..rooms.media import MAX_SDP_BYTES, MediaError
 from ..store.models import is_id
 from .base import RoleNamespace, User
 from .fanout import candidate_room, candidate_state, line_room
+from .recorded import TAKE_EVENTS, TakeEvents
 from .rooms import RoomSignals, media_error
 
 ROOM_ID = Field("str", max_len=40)
@@ -52,7 +53,7 @@ def device_report(raw: dict) -> dict:
     return out
 
 
-class CandidateNamespace(RoleNamespace):
+class CandidateNamespace(TakeEvents, RoleNamespace):
     ROLES = ("candidate",)
     EVENTS = {
         "queue:join": {
@@ -67,6 +68,7 @@ class CandidateNamespace(RoleNamespace):
         "rtc:restart": {"room_id": ROOM_ID, "sdp": SDP},
         "rtc:answer": {"room_id": ROOM_ID, "sdp": SDP},
         "room:phrase": {"room_id": ROOM_ID, "phrase": Field("str", max_len=20)},
+        **TAKE_EVENTS,  # recorded takes (server/signaling/recorded.py)
     }
     rooms: RoomSignals  # given by server/wiring.py
 

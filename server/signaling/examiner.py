@@ -1,8 +1,10 @@
-"""The examiner's socket, bound to one room of theirs: the room's live line, call next, end, remove."""
+"""The examiner's socket, bound to one room of theirs: the room's live line, call next, end, remove,
+and the panel's marking status (``marks:status``)."""
 
 from __future__ import annotations
 
 from ..errors import UserError
+from ..marking.interview_marks import PanelStatus
 from ..payloads import Field
 from ..queue.views import room_view
 from ..rooms.interviews import Participant
@@ -80,6 +82,11 @@ class ExaminerNamespace(RoleNamespace):
         """The examiner's page closed: their camera leaves the room (a reload joins again)."""
         if not any(u.account.id == user.account.id for u in self.users.values()):
             await self.rooms.interviews.leave(user.scope["room_id"], user.account.id)
+
+    async def marks_status(self, status: PanelStatus) -> None:
+        """A mark sheet of one of the room's interviews was sealed or reopened: who of its examiners
+        sealed (and the final mark once all did) to the room's examiners (``marks:status``)."""
+        await self.emit("marks:status", status.to_json(), to=examiner_room(status.room_id))
 
     async def on_queue_room(self, sid: str, user: User, data: dict) -> dict:
         return {"room": (await room_view(self.services.store, user.scope["room_id"])).to_json()}

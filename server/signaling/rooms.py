@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import socketio
 
@@ -17,6 +18,9 @@ from ..rooms.media import MediaError
 from ..services import Services
 from ..store.models import Account
 from .fanout import AUX, CANDIDATE, EXAMINER, aux_room, candidate_room, examiner_room, reason_message, user_room
+
+if TYPE_CHECKING:
+    from .recorded import TakeSignals
 
 log = logging.getLogger("server.signaling")
 ENDING_EVENTS = {"queue_done": "done", "queue_removed": "removed", "face_locked": "removed"}
@@ -33,6 +37,7 @@ class RoomSignals:
         self.interviews = interviews
         self.face_frames = face_frames
         self.tasks: set[asyncio.Task] = set()
+        self.booths: TakeSignals | None = None  # recorded takes' rooms (server/wiring.py)
 
     async def send_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
         interview = self.interviews.rooms.get(room_id)
@@ -47,6 +52,9 @@ class RoomSignals:
         await self.sio.emit("rtc:offer", {"room_id": room_id, "sdp": sdp}, to=room, namespace=namespace)
 
     async def room_event(self, room_id: str, event: str, payload: dict) -> None:
+        if self.booths is not None and self.booths.owns(room_id):  # a recorded take's booth: no examiners
+            await self.booths.room_event(room_id, event, payload)
+            return
         await self.sio.emit(event, payload, to=examiner_room(room_id), namespace=EXAMINER)
         interview = self.interviews.rooms.get(room_id)
         if interview and interview.candidate_id and event != "room:phrase":
@@ -123,4 +131,6 @@ class RoomSignals:
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
+        if self.booths is not None:
+            await self.booths.close()
         await self.interviews.close()

@@ -103,6 +103,49 @@ recordings:{exam}                      zset    interview ids of an exam scored b
 recordings:open                        set     interviews being recorded (checked for crashes)
 recordinglock:{interview}              string  held while one process completes or resumes an
                                                interview's folder (TTL)
+sitting:{sitting}                      hash    one entry into a recorded subject: candidate, mode,
+                                               state, exam code, deadline, the rules agreed to,
+                                               takes used, the running take, the submission
+sitting:{sitting}:takes                zset    the sitting's take ids scored by their number (start order)
+take:{take}                            hash    one take: state, camera, times, length, whether
+                                               it counts, playable files and sha256
+sittings:{exam}:{subject}:{account}    hash    the candidate's sittings of a recorded subject:
+                                               ``<mode>`` the one in progress, ``last_<mode>``
+                                               the latest, ``<mode>_entries``, ``submission``
+                                               (the formal sitting submitted)
+exam:{exam}:sittings                   zset    every sitting of the exam scored by entry time
+sittings:due                           zset    formal and mock sittings in progress scored by
+                                               when the deadline sweep looks at them next
+takes:practice                         zset    ended practice takes scored by end time (purged
+                                               after ``practice_keep_h``)
+takes:identity                         zset    submitted takes waiting for their identity check,
+                                               scored by when it is tried next (take_identity.py)
+subject:{subject}:graders              set     account ids of the examiners who grade the recorded
+                                               subject (server/recorded/grading.py)
+anon:codes                             hash    anonymous code (``S-7K3Q9``) -> sitting id: every
+                                               submission's code, unique on the server
+anon:subject:{subject}                 hash    sitting id -> its anonymous code, per recorded subject
+takemarks:{code}                       hash    a submission's marking: exam, subject, markers wanted,
+                                               graders (JSON, in assignment order), third_missing
+takemark:{code}:{grader}               hash    one grader's mark sheet: state (assigned / draft /
+                                               sealed), marks (JSON), comment, total, times
+takemarks:grader:{grader}              zset    the codes assigned to a grader, scored by assignment
+takemarks:subject:{subject}            zset    the codes of a subject with graders, scored likewise
+takemarks:subject:{subject}:load       hash    grader -> submissions assigned to them in the subject
+rubric:{subject}                       hash    the subject's rubric: criteria (JSON), step, combine,
+                                               markers, gap, version, sealed (count of sealed
+                                               marks now) (server/marking/rubrics.py)
+interview:{interview}                  hash    a live interview (admission id) for marking: exam,
+                                               subject, room, candidate, name, panel (JSON: the
+                                               room's examiners when called), called/ended times,
+                                               final mark once every panel sheet is sealed
+marks:{interview}                      hash    examiner account id -> their mark sheet (JSON: marks,
+                                               comment, state draft|sealed, times, reopenings)
+room:{room}:interviews                 zset    the room's interviews (admission ids) scored by
+                                               when the candidate was called
+unmarked:{account}                     zset    an examiner's unfinished marking: ended interviews
+                                               (done) of their panel without their sealed sheet,
+                                               scored by end time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -306,3 +349,70 @@ class Keys:
 
     def aux_devices(self, exam_id: str, account_id: str) -> str:
         return self._k("aux", exam_id, account_id, "devices")
+
+    # recorded exams (server/recorded)
+    def sitting(self, sitting_id: str) -> str:
+        return self._k("sitting", sitting_id)
+
+    def sitting_takes(self, sitting_id: str) -> str:
+        return self._k("sitting", sitting_id, "takes")
+
+    def take(self, take_id: str) -> str:
+        return self._k("take", take_id)
+
+    def sittings_of(self, exam_id: str, subject_id: str, account_id: str) -> str:
+        return self._k("sittings", exam_id, subject_id, account_id)
+
+    def exam_sittings(self, exam_id: str) -> str:
+        return self._k("exam", exam_id, "sittings")
+
+    def sittings_due(self) -> str:
+        return self._k("sittings", "due")
+
+    def practice_takes(self) -> str:
+        return self._k("takes", "practice")
+
+    def take_identity_due(self) -> str:
+        return self._k("takes", "identity")
+
+    # grading of recorded subjects (server/recorded/grading.py)
+    def subject_graders(self, subject_id: str) -> str:
+        return self._k("subject", subject_id, "graders")
+
+    def anon_codes(self) -> str:
+        return self._k("anon", "codes")
+
+    def anon_subject(self, subject_id: str) -> str:
+        return self._k("anon", "subject", subject_id)
+
+    # blind double marking of recorded submissions (server/marking/take_marks.py)
+    def take_marking(self, code: str) -> str:
+        return self._k("takemarks", code)
+
+    def take_mark(self, code: str, grader_id: str) -> str:
+        return self._k("takemark", code, grader_id)
+
+    def take_mark_queue(self, grader_id: str) -> str:
+        return self._k("takemarks", "grader", grader_id)
+
+    def take_mark_codes(self, subject_id: str) -> str:
+        return self._k("takemarks", "subject", subject_id)
+
+    def take_mark_load(self, subject_id: str) -> str:
+        return self._k("takemarks", "subject", subject_id, "load")
+
+    # marking (server/marking)
+    def rubric(self, subject_id: str) -> str:
+        return self._k("rubric", subject_id)
+
+    def interview(self, interview_id: str) -> str:
+        return self._k("interview", interview_id)
+
+    def interview_marks(self, interview_id: str) -> str:
+        return self._k("marks", interview_id)
+
+    def room_interviews(self, room_id: str) -> str:
+        return self._k("room", room_id, "interviews")
+
+    def unmarked(self, account_id: str) -> str:
+        return self._k("unmarked", account_id)

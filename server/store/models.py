@@ -105,6 +105,22 @@ class Subject:
     exam_id: str
     name: str
     interview_minutes: int = 10
+    # "interview" (live, as before) or "recorded"; the rest is a recorded subject's rules
+    # (docs/recorded.md, checked by server/recorded/rules.py), unused by live interviews
+    kind: str = "interview"
+    form: str = "performance"
+    takes_allowed: int = 1
+    take_max_s: int = 300
+    window_opens: float = 0.0
+    window_closes: float = 0.0
+    time_limit_min: int = 0
+    sittings_allowed: int = 1
+    cut_take_counts: bool = False
+    mock_tries: int = 0
+
+    @property
+    def recorded(self) -> bool:
+        return self.kind == "recorded"
 
 
 @dataclass
@@ -180,3 +196,60 @@ class Appeal:
     comment: str = ""
     # the appellant's face check against the roster photo: passed, distance, threshold, check id
     evidence: dict = field(default_factory=dict)
+
+
+@dataclass
+class Sitting:
+    """One entry of a candidate into a recorded subject (docs/recorded.md "States"). The rules the
+    candidate agreed to (takes, longest take, whether a cut take counts) are copied in at entry."""
+
+    id: str
+    exam_id: str
+    subject_id: str
+    account_id: str
+    mode: str  # formal | mock | practice
+    state: str = "in_progress"  # in_progress | submitted | auto_submitted | absent | reset
+    device: str = ""
+    code: str = ""  # the 4-digit exam code (考试码), read aloud at the start of each take
+    number: int = 1  # the candidate's n-th entry of this subject in this mode
+    entered_at: float = 0.0
+    deadline: float = 0.0  # 0: none (practice)
+    takes_allowed: int = 1
+    take_max_s: int = 300
+    cut_take_counts: bool = False
+    takes_used: int = 0  # takes that count against takes_allowed (a running take counts)
+    takes_total: int = 0
+    running: str = ""  # the take being recorded, if any
+    submitted_take: str = ""
+    submitted_at: float = 0.0
+    ended_at: float = 0.0
+    ended_by: str = ""  # the account that submitted or reset, or "system" (deadline)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state == "in_progress"
+
+
+@dataclass
+class Take:
+    """One recording of a sitting, filmed on the candidate's phone and written on the server."""
+
+    id: str
+    sitting_id: str
+    exam_id: str
+    subject_id: str
+    account_id: str
+    mode: str
+    number: int = 1  # the sitting's n-th take
+    state: str = "recording"  # recording | complete | cut | failed | discarded
+    device: str = ""
+    camera: str = "front"  # front | rear
+    orientation: str = "portrait"  # portrait | landscape
+    started_at: float = 0.0
+    stop_at: float = 0.0  # the media stops the take by then: the longest take or the sitting's deadline
+    ended_at: float = 0.0
+    duration_s: float = 0.0
+    counts: bool = True  # uses up one of the sitting's takes
+    files: dict = field(default_factory=dict)  # name -> {sha256, size, duration_s} once playable
+    sha256: str = ""  # of playable.webm
+    playable_at: float = 0.0

@@ -11,7 +11,8 @@ The candidate, on a phone-sized browser whose fake camera shows the demo candida
 (the public-domain portrait the demo ships), logs in with the printed login, verifies identity as
 printed, confirms, reads the notice, signs the pledge, books the slot running now, starts the
 interview and passes the face check; the examiner, on a desktop, logs in as printed, opens the
-room, calls next; both videos play; the examiner ends it; the admin sees the recording listed.
+room, calls next; both videos play; the examiner ends it; the candidate then records a take of
+the demo's recorded subject and submits it; the admin sees the recording listed.
 Afterwards the demo's log holds no error and no traceback."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from server.store.embedded import free_port
 from tests.e2e.conftest import REPO, TEST_TIMEOUT_S
 from tests.e2e.test_candidate_checks import pass_face_check
 from tests.e2e.test_interview import video_plays
+from tests.e2e.test_recorded import record_take
 
 START_TIMEOUT_S = 180  # first start: embedded Redis, face-check workers loading their models
 
@@ -169,6 +171,24 @@ async def test_a_newcomer_holds_a_whole_interview_in_the_demo_as_printed(demo, b
         await examiner.click("#end")
         await candidate.wait_for_selector("#interview-page[data-end=done]")
         await shots(candidate, "candidate-end")
+
+        # the recorded subject the banner prints (5.), as the same candidate: one formal take, submitted
+        await candidate.goto(f"{base}/candidate")
+        await candidate.click("#recorded-card a[data-action=formal]")
+        await candidate.wait_for_selector("#recorded-page[data-stage=rules]")
+        await candidate.click("#enter")
+        await candidate.wait_for_selector("#recorded-page[data-stage=check]")
+        await candidate.click("#start")
+        await candidate.wait_for_selector("#recorded-page[data-device=ok]")
+        await candidate.wait_for_selector("#recorded-page[data-face=passed]")  # the queue's check a minute ago
+        await candidate.click("#to-ready")
+        await candidate.wait_for_selector("#recorded-page[data-stage=ready]")
+        take = await record_take(candidate, shots, "newcomer-take", stop_after_s=2.5)
+        await candidate.click(f"[data-take='{take}'] input[name=pick]")
+        await candidate.click("#submit")
+        await candidate.wait_for_selector("#recorded-page[data-stage=done]")
+        assert "已提交" in await candidate.inner_text("#stage-done")
+        await shots(candidate, "newcomer-take-submitted")
 
         admin = await browsers(cameras["astronaut"], desktop=True)
         await staff_login(admin, base, *given["admin"], "/admin")

@@ -85,6 +85,47 @@ EXPECTED = {
     ("GET", "/examiner"): (E,),
     ("GET", "/proctor"): (P, A),
     ("GET", "/admin"): (A,),
+    # recorded exams (docs/recorded.md)
+    ("GET", "/api/candidate/exams/{exam_id}/recorded"): (C,),
+    ("POST", "/api/candidate/exams/{exam_id}/recorded/{subject_id}/sittings"): (C,),
+    ("GET", "/api/candidate/sittings/{sitting_id}"): (C,),
+    ("POST", "/api/candidate/sittings/{sitting_id}/takes"): (C,),
+    ("POST", "/api/candidate/sittings/{sitting_id}/submit"): (C,),
+    ("POST", "/api/candidate/sittings/{sitting_id}/reset"): (C,),
+    ("PUT", "/api/admin/exams/{exam_id}/subjects/{subject_id}"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/sittings"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/submissions.csv"): (A,),
+    ("GET", "/api/candidate/takes/{take_id}/video"): (C,),
+    ("GET", "/api/candidate/takes/{take_id}/aux/{n}"): (C,),
+    ("GET", "/api/admin/takes/{take_id}/video"): (A,),
+    ("GET", "/api/admin/takes/{take_id}/aux/{n}"): (A,),
+    ("GET", "/candidate/exams/{exam_id}/recorded/{subject_id}"): (C,),
+    # graders of recorded subjects (server/http/grading_api.py)
+    ("GET", "/api/grader/subjects"): (E,),
+    ("GET", "/api/grader/submissions"): (E,),
+    ("GET", "/api/grader/submissions/{code}/video"): (E,),
+    ("GET", "/api/grader/submissions/{code}/aux/{n}"): (E,),
+    ("GET", "/api/admin/exams/{exam_id}/graders"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/subjects/{subject_id}/graders"): (A,),
+    ("GET", "/examiner/grading"): (E,),
+    # blind double marking of recorded submissions (server/http/take_marks_api.py)
+    ("GET", "/api/grader/queue"): (E,),
+    ("GET", "/api/grader/submissions/{code}/marks"): (E,),
+    ("PUT", "/api/grader/submissions/{code}/marks"): (E,),
+    ("POST", "/api/grader/submissions/{code}/marks/seal"): (E,),
+    ("GET", "/api/admin/exams/{exam_id}/marking/progress"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/subjects/{subject_id}/marking/assign"): (A,),
+    ("POST", "/api/admin/take-marks/{code}/{grader_id}/reopen"): (A,),
+    # rubrics and live interview marking (server/http/marking_api.py)
+    ("GET", "/api/admin/exams/{exam_id}/subjects/{subject_id}/rubric"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/subjects/{subject_id}/rubric"): (A,),
+    ("GET", "/api/admin/interviews/{interview_id}/marks"): (A,),
+    ("POST", "/api/admin/interviews/{interview_id}/marks/{examiner_id}/reopen"): (A,),
+    ("GET", "/api/examiner/rooms/{room_id}/interviews"): (E,),
+    ("GET", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks"): (E,),
+    ("PUT", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks"): (E,),
+    ("POST", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks/seal"): (E,),
+    ("GET", "/api/examiner/marking/unfinished"): (E,),
 }
 
 ROLES = (None, C, E, P, A)
@@ -130,7 +171,14 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "token": await aux_token(),
         "room_id": world.rooms[0].id,
         "interview_id": "intv_000000000000",
+        "examiner_id": world.staff[E].id,
+        "grader_id": world.staff[E].id,
         "name": "x-video-0.webm",
+        "subject_id": world.subjects[0].id,
+        "sitting_id": "sitt_000000000000",
+        "take_id": "take_000000000000",
+        "n": "1",
+        "code": "S-22222",
     }
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)

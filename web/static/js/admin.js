@@ -8,10 +8,14 @@ import { admin, fail, reload } from "/static/js/admin/state.js";
 import { loadExams, reloadExam, renderExamFacts, selectExam, setupExamForm } from "/static/js/admin/exams.js";
 import { loadExaminers, renderRooms, setupRoomForms } from "/static/js/admin/rooms.js";
 import { loadProctors, setupProctorForm } from "/static/js/admin/proctors.js";
+import { loadGraders } from "/static/js/admin/graders.js";
+import { loadRubrics } from "/static/js/admin/rubric.js";
 import { loadRoster, setupRosterForm } from "/static/js/admin/roster.js";
 import { loadBookings } from "/static/js/admin/bookings.js";
 import { loadRecordings } from "/static/js/admin/recordings.js";
 import { loadAudit } from "/static/js/admin/audit.js";
+import { loadSittings, setupSittings } from "/static/js/admin/sittings.js";
+import { loadMarkingProgress } from "/static/js/admin/marking_progress.js";
 import { loadUsers, setupUserForm } from "/static/js/admin/users.js";
 
 const enc = encodeURIComponent;
@@ -44,9 +48,10 @@ Object.assign(reload, {
   exam: reloadExam,
   audit: loadAudit,
   examiners: loadExaminers,
-  render: () => { renderExamFacts(); renderRooms(); },
+  render: () => { renderExamFacts(); renderRooms(); loadGraders().catch(fail); loadRubrics().catch(fail); },
+  sittings: loadSittings,
   // a newly selected exam: every tab reads its part
-  selected: () => Promise.all([loadExaminers(), loadProctors(), loadRoster(), loadBookings(), loadAudit(), loadRecordings()]),
+  selected: () => Promise.all([loadExaminers(), loadProctors(), loadRoster(), loadBookings(), loadAudit(), loadRecordings(), loadSittings(), loadMarkingProgress()]),
 });
 
 // --- tabs of the exam detail ------------------------------------------------------------------
@@ -71,8 +76,10 @@ async function start() {
   setupProctorForm();
   setupRosterForm();
   setupUserForm();
+  setupSittings();
   $("audit-refresh").addEventListener("click", () => loadAudit().catch(fail));
   $("recordings-refresh").addEventListener("click", () => loadRecordings());
+  $("sittings-refresh").addEventListener("click", () => loadMarkingProgress());
   try {
     admin.me = (await api("GET", admin.paths.me)).account;
     await loadUsers();

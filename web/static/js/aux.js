@@ -66,13 +66,24 @@ function showState(s) {
   const text = {
     in_room: t("考生正在面试，本机画面正在传送。", "The candidate is in the interview; this camera is live."),
     called: t("考生已被叫号，即将开始。", "The candidate has been called; starting soon."),
+    take_ended: t("本条录制已结束，等待主考手机开始下一条录制。", "The take is over; waiting for the main phone's next take."),
+    sitting_over: t("本科目考试已结束，本机画面已随录制保存。", "This subject's exam is over; this camera was saved with the takes."),
+    take_recording: t("主考手机正在录制，本机画面一同录制。", "The main phone is recording a take; this camera is recorded with it."),
     done: t("面试已结束，可以关闭本页面。", "The interview is over; you can close this page."),
-  }[s] || t("等待主考手机进入面试…当前状态：", "Waiting for the main phone to enter the interview… State: ") + stateLabel(s);
+  }[s] || (["none", "connecting", ""].includes(s || "")
+    ? t("已就绪，等待主考手机进入面试或开始录制…", "Ready: waiting for the main phone to enter the interview or start a take…")
+    : t("等待主考手机进入面试…当前状态：", "Waiting for the main phone to enter the interview… State: ") + stateLabel(s));
   $("aux-state").textContent = text;
 }
 
+function closePeer() {
+  if (peer) peer.close();
+  peer = null;
+  page.dataset.rtc = "";
+}
+
 async function joinRoom() {
-  if (peer || !["called", "in_room"].includes(state)) return;
+  if (peer || !["called", "in_room", "take_recording"].includes(state)) return;
   if (!stream && !(await startRear())) return;
   peer = new Peer(socket, { stream, audio: false, video: true, onState: (st) => { page.dataset.rtc = st; } });
   try {
@@ -81,9 +92,9 @@ async function joinRoom() {
   } catch (err) {
     peer.close();
     peer = null;
-    $("aux-media").textContent = err.code === "aux_wait"
-      ? t("考生尚未进入面试房间，稍后自动连接。", "The candidate is not in the room yet; this phone connects by itself.")
-      : err.message;
+    $("aux-media").textContent = err.code !== "aux_wait" ? err.message : state === "take_recording"
+      ? t("主考手机的录制尚未开始，稍后自动连接。", "The main phone's take has not started yet; this phone connects by itself.")
+      : t("考生尚未进入面试房间，稍后自动连接。", "The candidate is not in the room yet; this phone connects by itself.");
     if (err.code === "aux_wait") setTimeout(joinRoom, 2000);
   }
 }
@@ -102,10 +113,30 @@ socket.on("connect_error", (err) => {
   }[why.code] || "";
   if (!retrying(why.code)) socket.disconnect();
 });
-socket.on("aux:state", (data) => { showState(data.state); joinRoom(); });
+socket.on("aux:state", (data) => {
+  // every take of a recorded exam is a new booth on the server: a new connection for each
+  if (data.state === "take_recording" && peer && page.dataset.take !== data.take_id) closePeer();
+  page.dataset.take = data.take_id || "";
+  showState(data.state);
+  joinRoom();
+});
+socket.on("take:ended", () => { // a take of a recorded exam is over: this camera waits for the next one
+  closePeer();
+  showState("take_ended");
+  $("aux-media").textContent = t("本条录制已结束，主考手机开始下一条录制时本机自动连接。",
+    "This take is over; this phone connects by itself when the main phone starts the next take.");
+});
+socket.on("sitting:ended", (data) => { // a recorded subject's sitting is over (submitted, reset, the deadline)
+  closePeer();
+  const over = data && data.state !== "reset";
+  showState(over ? "sitting_over" : "take_ended");
+  $("aux-media").textContent = over
+    ? t("本科目的录制考试已结束，可以关闭本页面。如还要录制其他科目，保持本页面打开，主考手机开始录制时本机自动连接。",
+      "This subject's recorded exam is over: you can close this page. To film another subject, keep it open; it connects when the main phone starts a take.")
+    : t("本场考试已重置，主考手机重新开始录制时本机自动连接。", "The sitting was reset; this phone connects by itself when the main phone starts a new take.");
+});
 socket.on("room:ended", () => {
-  if (peer) peer.close();
-  peer = null;
+  closePeer();
   unwatch();
   stopStream(stream);
   stream = null;

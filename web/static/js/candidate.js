@@ -1,7 +1,7 @@
 // The candidate's onboarding (docs/design.md): verify identity, confirm the exam, read the notice,
 // sign the pledge, book a slot. Every state shown comes from the API; after each action the page reloads it.
 import { api, clearErrors, el, showError, t } from "/static/js/common.js";
-import { $, fmtLeft, fmtRange, fmtTime } from "/static/js/format.js";
+import { $, fmtLeft, fmtLength, fmtRange, fmtTime } from "/static/js/format.js";
 
 const STATE_TEXT = {
   done: () => t("已完成", "Done"),
@@ -62,19 +62,21 @@ async function load() {
       }
     }
     const slots = {};
+    const recorded = {};
     for (const item of exams || []) {
       if (item.enrolment.pledge_signed_at) {
         slots[item.exam.id] = (await api("GET", `/api/candidate/exams/${item.exam.id}/slots`)).slots;
+        if (item.subjects.some(isRecorded)) recorded[item.exam.id] = await recordedOverview(item.exam.id);
       }
     }
-    render(exams, slots);
+    render(exams, slots, recorded);
   } catch (err) {
     $("load-error").textContent = err.message;
     $("load-error").hidden = false;
   }
 }
 
-function render(exams, slots) {
+function render(exams, slots, recorded = {}) {
   renderIdentity(exams !== null);
   const list = exams || [];
   const many = list.length > 1;
@@ -83,6 +85,85 @@ function render(exams, slots) {
   renderPledge(list, many);
   renderBooking(list, many, slots);
   renderSummary(list, slots);
+  renderRecorded(list, recorded);
+}
+
+// --- recorded subjects (docs/recorded.md): 去考试 / 去模拟考 / 练习 instead of a booking ---
+
+const isRecorded = (subject) => subject.kind === "recorded";
+const interviewSubjects = (item) => item.subjects.filter((s) => !isRecorded(s));
+
+async function recordedOverview(examId) {
+  try {
+    const data = await api("GET", `/api/candidate/exams/${examId}/recorded`);
+    return data.subjects || data.items || (Array.isArray(data) ? data : []);
+  } catch (err) {
+    return { error: err };
+  }
+}
+
+const SITTING_TEXT = {
+  in_progress: () => t("考试进行中", "In progress"),
+  submitted: () => t("已提交", "Submitted"),
+  auto_submitted: () => t("已自动提交", "Submitted automatically"),
+  absent: () => t("缺考", "Absent"),
+  reset: () => t("已重置", "Reset"),
+};
+
+function recordedState(view, now) {
+  const s = view.subject || view;
+  const formal = (view.sittings || {}).formal;
+  if (formal && SITTING_TEXT[formal.state]) {
+    const text = SITTING_TEXT[formal.state]();
+    if (formal.state === "in_progress" && formal.deadline) return { code: "in_progress", text: `${text} · ${t("请在", "submit before")} ${fmtTime(formal.deadline)} ${t("前提交", "")}`.trim() };
+    if (formal.state !== "reset") return { code: formal.state, text };
+  }
+  if (view.submission) return { code: "submitted", text: SITTING_TEXT.submitted() };
+  if (now < s.window_opens) return { code: "not_open", text: t(`未开始，${fmtTime(s.window_opens)} 开放，还有 ${fmtLeft(s.window_opens - now)}`, `Opens ${fmtTime(s.window_opens)}, in ${fmtLeft(s.window_opens - now)}`) };
+  if (now >= s.window_closes) return { code: "closed", text: t("考试时间已结束", "The exam window has closed") };
+  if (view.sittings_left === 0) return { code: "none_left", text: t("考试次数已用完", "No sittings left") };
+  return { code: "open", text: t("考试进行中，可进入考试", "Open: you can start") };
+}
+
+function renderRecorded(list, recorded) {
+  const box = $("recorded-card");
+  const ready = list.filter((x) => x.enrolment.pledge_signed_at && x.subjects.some(isRecorded));
+  box.hidden = !ready.length;
+  if (!ready.length) return;
+  const now = Date.now() / 1000;
+  box.replaceChildren(el("h2", {}, t("录制考试", "Recorded exams")),
+    el("p", { class: "hint" }, t("录制考试无需预约：在考试时间内点击“去考试”，仔细阅读考前须知后进入考场。模拟考和正式考的科目要求、操作流程完全相同。",
+      "Recorded subjects need no booking: within the exam window press 'Start the exam' and read the rules. The mock exam follows the same rules and steps.")),
+    ...ready.flatMap((item) => {
+      const views = recorded[item.exam.id];
+      if (views && views.error) return [el("p", { class: "error", role: "alert" }, views.error.message)];
+      return item.subjects.filter(isRecorded).map((subject) => {
+        const view = (views || []).find((v) => (v.subject || v).id === subject.id) || { subject };
+        const s = { ...subject, ...(view.subject || {}) };
+        const state = recordedState({ ...view, subject: s }, now);
+        const base = `/candidate/exams/${item.exam.id}/recorded/${subject.id}`;
+        const open = state.code === "open" || state.code === "in_progress";
+        const ended = ["submitted", "auto_submitted", "absent"].includes(state.code);
+        const mock = (view.sittings || {}).mock;
+        const mockOpen = mock && mock.state === "in_progress";
+        const mockLeft = view.mock_left ?? s.mock_tries;
+        return el("div", { class: "exam-block subject-recorded", "data-subject": subject.id, "data-state": state.code },
+          el("h3", {}, (ready.length > 1 ? item.exam.name + " · " : "") + s.name),
+          el("ul", { class: "facts" },
+            el("li", {}, t("考试时间：", "Window: ") + fmtRange(s.window_opens, s.window_closes)),
+            el("li", {}, t(`可录制 ${s.takes_allowed} 次，单次最长 ${fmtLength(s.take_max_s)}`, `${s.takes_allowed} takes, each at most ${fmtLength(s.take_max_s)}`)
+              + (s.time_limit_min ? t(`，考试规定时间 ${s.time_limit_min} 分钟`, `, ${s.time_limit_min} min to submit`) : "")),
+            view.sittings_left !== undefined ? el("li", {}, t(`剩余考试次数：${view.sittings_left} 次`, `Sittings left: ${view.sittings_left}`)) : ""),
+          el("p", { class: open ? "ok" : "hint", "data-role": "state" }, state.text),
+          el("div", { class: "actions" },
+            open ? el("a", { class: "button", href: `${base}?mode=formal`, "data-action": "formal" },
+              state.code === "in_progress" ? t("继续考试", "Continue the exam") : t("去考试", "Start the exam")) : "",
+            ended ? el("a", { class: "button secondary-link", href: `${base}?mode=formal`, "data-action": "result" }, t("查看提交结果", "See the result")) : "",
+            mockOpen || (s.mock_tries > 0 && mockLeft > 0) ? el("a", { class: "button secondary-link", href: `${base}?mode=mock`, "data-action": "mock" },
+              mockOpen ? t("继续模拟考", "Continue the mock") : t("去模拟考", "Mock exam")) : "",
+            el("a", { class: "button secondary-link", href: `${base}?mode=practice`, "data-action": "practice" }, t("练习", "Practice"))));
+      });
+    }));
 }
 
 // Once every subject is booked, the booked slots go to the top: that is what a returning candidate looks for.
@@ -90,7 +171,8 @@ function renderSummary(list, slots) {
   const box = $("summary");
   const booked = list.flatMap((item) => item.subjects.filter((s) => item.bookings[s.id]).map((s) =>
     ({ exam: item.exam, subject: s, slot: (slots[item.exam.id] || []).find((x) => x.id === item.bookings[s.id]) })));
-  const complete = list.length && list.every((item) => item.subjects.every((s) => item.bookings[s.id]));
+  const complete = list.length && list.some((item) => interviewSubjects(item).length)
+    && list.every((item) => interviewSubjects(item).every((s) => item.bookings[s.id]));
   box.hidden = !complete;
   if (!complete) return;
   box.replaceChildren(
@@ -101,7 +183,7 @@ function renderSummary(list, slots) {
       "Enter the exam within your booked slot; a device check and a face check come before the interview.")),
     el("p", { class: "hint" }, t("在预约的考试时段内，点击“开始面试”，系统自动检测电量及设备状态，符合要求方可进入候考。",
       "Within your booked slot press 'Start interview': the battery and device are checked, then you join the waiting queue.")),
-    ...list.flatMap((item) => {
+    ...list.filter((item) => interviewSubjects(item).length).flatMap((item) => {
       const prefix = list.length > 1 ? item.exam.name + " · " : "";
       const mine = booked.filter((b) => b.exam.id === item.exam.id && b.slot).map((b) => b.slot);
       return [startBlock(item.exam, mine, prefix),
@@ -202,8 +284,8 @@ function renderConfirm(exams, many) {
     el("h3", {}, item.exam.name),
     el("ul", { class: "facts" },
       el("li", {}, t("学校：", "School: ") + item.exam.school),
-      el("li", {}, t("考试科目：", "Subjects: ") + item.subjects.map((s) =>
-        t(`${s.name}（面试 ${s.interview_minutes} 分钟）`, `${s.name} (interview ${s.interview_minutes} min)`)).join(t("、", ", "))),
+      el("li", {}, t("考试科目：", "Subjects: ") + item.subjects.map((s) => (isRecorded(s) ? t(`${s.name}（录制考试）`, `${s.name} (recorded)`)
+        : t(`${s.name}（面试 ${s.interview_minutes} 分钟）`, `${s.name} (interview ${s.interview_minutes} min)`))).join(t("、", ", "))),
       el("li", {}, t("预约开放时间：", "Booking window: ") + fmtRange(item.exam.booking_opens, item.exam.booking_closes))),
     item.enrolment.confirmed_at
       ? el("p", { class: "ok" }, t("已确认考试 ", "Confirmed ") + fmtTime(item.enrolment.confirmed_at))
@@ -281,14 +363,18 @@ function renderBooking(list, many, slots) {
     box.replaceChildren();
     return;
   }
-  const allBooked = ready.length === list.length && ready.every((x) => x.subjects.every((s) => x.bookings[s.id]));
+  const allBooked = ready.length === list.length && ready.every((x) => interviewSubjects(x).every((s) => x.bookings[s.id]));
   setStep("step-booking", allBooked ? "done" : "todo");
   box.replaceChildren(...ready.map((item) => {
     const closed = windowState(item.exam);
     const parts = [el("p", { class: "hint" }, t("预约开放时间：", "Booking window: ") + fmtRange(item.exam.booking_opens, item.exam.booking_closes))];
     if (closed) parts.push(el("p", { class: "warn" }, closed));
-    for (const subject of item.subjects) {
+    for (const subject of interviewSubjects(item)) {
       parts.push(subjectSlots(item, subject, slots[item.exam.id] || [], closed));
+    }
+    if (item.subjects.some(isRecorded)) {
+      parts.push(el("p", { class: "hint" }, t("录制考试科目（", "Recorded subjects (") + item.subjects.filter(isRecorded).map((s) => s.name).join(t("、", ", "))
+        + t("）无需预约，请在上方“录制考试”中进入。", ") need no booking: start them under 'Recorded exams' above.")));
     }
     return examBlock(item, many, ...parts);
   }));

@@ -1,7 +1,7 @@
 // The examiner's rooms: exam, subject, interview length and the room's slots with their bookings.
 // Each room links to its live page (/examiner/rooms/<id>): the queue, call next, the videos.
 import { api, el, t } from "/static/js/common.js";
-import { $, fmtRange } from "/static/js/format.js";
+import { $, fmtRange, fmtTime } from "/static/js/format.js";
 
 
 function slotState(slot, now) {
@@ -46,4 +46,33 @@ async function load() {
   }
 }
 
+// 录制科目评阅: shown when the examiner grades recorded subjects (the page /examiner/grading lists them).
+async function loadGrading() {
+  try {
+    const { subjects } = await api("GET", "/api/grader/subjects");
+    $("grading-subjects").replaceChildren(...subjects.map((s) => el("li", {}, `${s.exam.school} · ${s.exam.name} · ${s.name}`)));
+    $("grading-entry").hidden = !subjects.length;
+  } catch (err) {
+    $("load-error").textContent = err.message;
+    $("load-error").hidden = false;
+  }
+}
+
+// 未完成评分: ended interviews of the examiner's rooms without their submitted marks (docs/marking.md).
+async function loadUnfinished() {
+  try {
+    const { interviews } = await api("GET", "/api/examiner/marking/unfinished");
+    $("unfinished-count").textContent = String(interviews.length);
+    $("unfinished-list").replaceChildren(...interviews.map((i) => el("li", { "data-interview": i.interview_id },
+      el("a", { href: i.url }, `${i.candidate_name || "—"} · ${i.room_name}`),
+      el("span", { class: "hint" }, ` ${t("结束于", "ended")} ${fmtTime(i.ended_at)}` + (i.draft ? t(" · 已有草稿", " · draft saved") : "")))));
+    $("unfinished").hidden = !interviews.length;
+  } catch (err) {
+    $("load-error").textContent = err.message;
+    $("load-error").hidden = false;
+  }
+}
+
 load();
+loadGrading();
+loadUnfinished();

@@ -33,6 +33,7 @@ function onRoom(r) {
   const changed = room && signature(room) !== signature(r);
   const arrived = room && r.waiting > room.waiting;
   room = r;
+  page.dispatchEvent(new CustomEvent("queue-room", { detail: r })); // the marking card (marking.js)
   if (r.average_interview_s) page.dataset.averageS = r.average_interview_s;
   renderQueue(r);
   setCurrent(r.current);
@@ -258,6 +259,7 @@ socket.on("connect_error", (err) => {
 });
 socket.on("queue:room", onRoom);
 socket.on("room:participants", onParticipants);
+socket.on("marks:status", (status) => page.dispatchEvent(new CustomEvent("marks-status", { detail: status })));
 socket.on("room:face", (data) => {
   if (!current || data.account_id !== current.account_id) return;
   faceVerified = Boolean(data.passed);

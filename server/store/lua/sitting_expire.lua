@@ -1,0 +1,63 @@
+-- The deadline of a sitting has passed: its most recent complete take is submitted (auto_submitted,
+-- 004_*: "倒计时耗尽而未提交…系统将自动提交"), or with none it is absent. A take still recording at the
+-- deadline is waited for (its media stops it at the deadline) for ARGV[3] seconds; if it ends complete
+-- by then it may be the one submitted, after that it is not complete and is passed over.
+-- KEYS[1] sitting hash, KEYS[2] the sitting's takes zset, KEYS[3] the candidate's sittings of the
+-- subject (hash), KEYS[4] due zset, KEYS[5] audit stream
+-- ARGV[1] now, ARGV[2] take key prefix, ARGV[3] seconds to wait for a take recording at the deadline,
+-- ARGV[4] sitting id, ARGV[5..] audit base pairs
+-- Returns {'auto_submitted', take}, {'absent', ''}, {'wait', ''}, {'early', ''} or {'gone', ''}.
+local now = tonumber(ARGV[1])
+local id = ARGV[4]
+local s = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'running', 'mode')
+if s[1] ~= 'in_progress' then
+  redis.call('ZREM', KEYS[4], id)
+  return {'gone', ''}
+end
+local deadline = tonumber(s[2] or '0')
+if deadline <= 0 then
+  redis.call('ZREM', KEYS[4], id)
+  return {'gone', ''}
+end
+if now < deadline then
+  redis.call('ZADD', KEYS[4], deadline, id)
+  return {'early', ''}
+end
+if s[3] and s[3] ~= '' and redis.call('HGET', ARGV[2] .. s[3], 'state') == 'recording' then
+  local give_up = deadline + tonumber(ARGV[3])
+  if now < give_up then
+    redis.call('ZADD', KEYS[4], give_up, id)
+    return {'wait', ''}
+  end
+end
+local best, length, digest = nil, 0, ''
+for _, take in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, -1)) do
+  local t = redis.call('HMGET', ARGV[2] .. take, 'state', 'duration_s', 'sha256')
+  if t[1] == 'complete' then
+    best, length, digest = take, tonumber(t[2] or '0'), t[3] or ''
+    break
+  end
+end
+local mode = s[4]
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local function audit(event, data)
+  fields[#fields + 1] = 'event'
+  fields[#fields + 1] = event
+  fields[#fields + 1] = 'data'
+  fields[#fields + 1] = cjson.encode(data)
+  redis.call('XADD', KEYS[5], '*', unpack(fields))
+end
+local state = 'absent'
+if best then
+  state = 'auto_submitted'
+  redis.call('HSET', KEYS[1], 'submitted_take', best, 'submitted_at', ARGV[1])
+  if mode == 'formal' then redis.call('HSET', KEYS[3], 'submission', id) end
+  audit('sitting_auto_submitted', {sitting_id = id, take_id = best, mode = mode, duration_s = length, sha256 = digest})
+else
+  audit('sitting_absent', {sitting_id = id, mode = mode})
+end
+redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[1], 'ended_by', 'system')
+if redis.call('HGET', KEYS[3], mode) == id then redis.call('HDEL', KEYS[3], mode) end
+redis.call('ZREM', KEYS[4], id)
+return {state, best or ''}
