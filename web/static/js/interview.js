@@ -9,6 +9,7 @@ import { blocked, showBlockers } from "/static/js/blockers.js";
 import { mountFaceCheck } from "/static/js/facecheck.js";
 import { call, chime, clockSkew, connect, fresh, refusal, serverNow, speak } from "/static/js/live.js";
 import { Peer, playStream } from "/static/js/rtc.js";
+import { wireAuxQr } from "/static/js/aux-qr.js";
 
 const page = $("interview-page");
 const examId = page.dataset.examId;
@@ -493,15 +494,7 @@ $("join").addEventListener("click", joinQueue);
 $("recheck").addEventListener("click", deviceCheck);
 $("camera-restart").addEventListener("click", restartCamera);
 $("reenter").addEventListener("click", reenter);
-$("aux-card").querySelector("details").addEventListener("toggle", (ev) => {
-  const img = $("aux-qr");
-  if (!ev.target.open || img.getAttribute("src")) return;
-  img.onerror = () => {
-    img.hidden = true;
-    img.after(el("p", { class: "error", role: "alert" }, t("二维码暂时无法显示，请稍后刷新页面重试", "The QR code cannot be shown right now; reload the page later")));
-  };
-  img.src = `/api/candidate/exams/${examId}/aux-qr`;
-});
+wireAuxQr($("aux-card"), examId);
 phraseButtons();
 setStage("check");
 loadBooking();

@@ -10,6 +10,7 @@ import { renderDeviceCheck, runDeviceCheck } from "/static/js/device.js";
 import { blocked, showBlockers } from "/static/js/blockers.js";
 import { clockSkew, connect, call, refusal, serverNow } from "/static/js/live.js";
 import { TakePeer, deviceId, endReasonText, openTakeCamera, sittingEndText, takeStateText } from "/static/js/takes.js";
+import { wireAuxQr } from "/static/js/aux-qr.js";
 
 const page = $("recorded-page");
 const examId = page.dataset.examId, subjectId = page.dataset.subjectId, mode = page.dataset.mode;
@@ -750,15 +751,7 @@ $("take-start").addEventListener("click", startTake);
 $("again").addEventListener("click", () => { sitting = null; takes = []; $("enter-error").hidden = true; setStage("rules"); });
 $("take-resume").addEventListener("click", resumeTake);
 $("take-stop").addEventListener("click", stopTake);
-$("aux-card").querySelector("details").addEventListener("toggle", (ev) => {
-  const img = $("aux-qr");
-  if (!ev.target.open || img.getAttribute("src")) return;
-  img.onerror = () => {
-    img.hidden = true;
-    img.after(el("p", { class: "error", role: "alert" }, t("二维码暂时无法显示，请稍后刷新页面重试", "The QR code cannot be shown right now; reload the page later")));
-  };
-  img.src = `/api/candidate/exams/${examId}/aux-qr`;
-});
+wireAuxQr($("aux-card"), examId);
 addEventListener("pagehide", () => { unwatch(); if (meter) meter.stop(); if (peer) peer.close(); stopStream(stream); });
 setStage("loading");
 load();
