@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("server.tasks")
 
@@ -22,6 +22,26 @@ def cancelled() -> bool:
     """True inside a task that is being cancelled: a loop's ``except Exception`` re-raises then."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+async def every(seconds: float, work: Callable[[], Awaitable[object]], what: str, logger: logging.Logger) -> None:
+    """Run ``work`` every ``seconds`` for ever. A failure (Redis away: /healthz says so) is logged once
+    per run of failures, and once when it works again; the next pass tries again; cancellation goes
+    through."""
+    failing = False
+    while True:
+        try:
+            await work()
+            if failing:
+                logger.info(f"{what} working again")
+            failing = False
+        except Exception as exc:
+            if cancelled():
+                raise
+            if not failing:
+                logger.warning(f"{what} failed", extra={"error": str(exc) or type(exc).__name__})
+            failing = True
+        await asyncio.sleep(seconds)
 
 
 async def stop(tasks: Iterable[asyncio.Task | None], timeout_s: float = 5.0) -> None:

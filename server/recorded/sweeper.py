@@ -5,11 +5,10 @@ bounded (``EXPIRE_BATCH`` sittings, ``PURGE_BATCH`` takes), so a backlog drains 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
-from ..tasks import cancelled
+from ..tasks import every
 from .sittings import Sittings
 
 log = logging.getLogger("server.recorded")
@@ -30,23 +29,15 @@ async def sweep_once(sittings: Sittings, now: float | None = None, purge: bool =
 
 
 async def run(sittings: Sittings, every_s: float) -> None:
-    """The loop: a failed pass (Redis away: /healthz says so) is logged once, not every second,
-    and the next pass tries again; the deadlines missed meanwhile are handled when Redis is back."""
+    """The loop (``tasks.every``: a failed pass is logged once, not every second); the deadlines
+    missed while Redis was away are handled when it is back."""
     last_purge = 0.0
-    failing = False
-    while True:
-        try:
-            purge = time.monotonic() - last_purge >= PURGE_EVERY_S
-            await sweep_once(sittings, purge=purge)
-            if purge:
-                last_purge = time.monotonic()
-            if failing:
-                log.info("recorded sweep working again")
-            failing = False
-        except Exception as exc:
-            if cancelled():
-                raise
-            if not failing:
-                log.warning("recorded sweep failed", extra={"error": str(exc) or type(exc).__name__})
-            failing = True
-        await asyncio.sleep(every_s)
+
+    async def one_pass() -> None:
+        nonlocal last_purge
+        purge = time.monotonic() - last_purge >= PURGE_EVERY_S
+        await sweep_once(sittings, purge=purge)
+        if purge:
+            last_purge = time.monotonic()
+
+    await every(every_s, one_pass, "recorded sweep", log)

@@ -41,6 +41,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Sitting, Take, from_hash, is_id
+from ..tasks import every
 
 if TYPE_CHECKING:
     from .sittings import Sittings
@@ -267,21 +268,7 @@ class TakeIdentity:
 
     async def run(self, every_s: float | None = None) -> None:
         """Every process's loop: the due takes (retries, and those whose process died mid-check)."""
-        from ..tasks import cancelled
-
-        every = every_s or max(1.0, min(5.0, self.retry_s))
-        failing = False
-        while True:
-            try:
-                await self.check_due()
-                failing = False
-            except Exception as exc:
-                if cancelled():
-                    raise
-                if not failing:
-                    log.warning("take identity loop failed", extra={"error": str(exc) or type(exc).__name__})
-                failing = True
-            await asyncio.sleep(every)
+        await every(every_s or max(1.0, min(5.0, self.retry_s)), self.check_due, "take identity loop", log)
 
     async def check_due(self, now: float | None = None) -> int:
         """Check the takes due by ``now``; returns how many results were recorded."""
