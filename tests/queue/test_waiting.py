@@ -12,25 +12,9 @@ from server.queue.sweeper import sweep_once
 from server.queue.views import room_view
 from server.store import audit
 from server.store.audit import Actor
+from tests.http.test_admin_api import snapshot
 
 from ..live import FIT_DEVICE, live_world
-
-
-async def snapshot(redis, prefix):
-    out = {}
-    async for key in redis.scan_iter(match=prefix + "*", count=500):
-        kind = await redis.type(key)
-        if kind == "hash":
-            out[key] = await redis.hgetall(key)
-        elif kind == "zset":
-            out[key] = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            out[key] = sorted(await redis.smembers(key))
-        elif kind == "stream":
-            out[key] = await redis.xlen(key)
-        elif kind == "string":
-            out[key] = await redis.get(key)
-    return out
 
 
 @pytest.fixture

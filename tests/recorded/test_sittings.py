@@ -11,6 +11,7 @@ import pytest
 
 from server.errors import UserError
 from server.store.audit import Actor
+from tests.http.test_admin_api import snapshot as store_snapshot
 
 from .conftest import DEVICE, OTHER_DEVICE, events, filmed, make_recorded, pass_face
 
@@ -27,24 +28,8 @@ async def refused(code: str, work, **params) -> UserError:
 
 
 async def snapshot(services, exam_id: str) -> dict:
-    """Every key of the test's prefix with its value, and the exam's audit length: 'nothing changed'."""
-    redis, prefix = services.store.redis, services.store.keys.prefix
-    out = {}
-    async for key in redis.scan_iter(match=prefix + "*", count=500):
-        kind = await redis.type(key)
-        if kind == "hash":
-            out[key] = await redis.hgetall(key)
-        elif kind == "zset":
-            out[key] = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            out[key] = sorted(await redis.smembers(key))
-        elif kind == "string":
-            out[key] = await redis.get(key)
-        elif kind == "stream":
-            out[key] = await redis.xlen(key)
-        elif kind == "list":
-            out[key] = await redis.lrange(key, 0, -1)
-    return out
+    """Every key of the test's prefix with its content (the audit streams too): 'nothing changed'."""
+    return await store_snapshot(services.store.redis, services.store.keys.prefix)
 
 
 async def test_entering_starts_the_countdown_with_an_exam_code(services, recorded):
