@@ -285,6 +285,15 @@ async def test_candidate_records_plays_back_and_submits(live_server, services, s
         )
         assert changed.window_closes - changed.window_opens == 3600
         await shots(admin, "admin-rules-saved", full_page=False)
+
+        # the candidate's audit timeline, one click from their row: every take and the submission
+        await admin.click("#sittings-tab")
+        await admin.click(f"{row} a.audit-link")
+        await admin.wait_for_url(f"**/proctor?exam={world.exam.id}&subject={account.id}#audit")
+        await admin.wait_for_selector("#audit-log >> text=提交考试视频")
+        timeline = await admin.inner_text("#audit-log")
+        assert timeline.count("开始录制视频") >= 2, timeline
+        await shots(admin, "admin-audit-timeline")
         assert not browsers.errors, browsers.errors
 
 

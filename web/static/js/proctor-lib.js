@@ -43,7 +43,7 @@ function detailValue(key, value, names) {
     default: break;
   }
   if (typeof value === "boolean") return value ? t("是", "yes") : "";
-  if (typeof value === "number" && /(_at|_opens|_closes)$/.test(key) && value > 1e9) return fmtTime(value);
+  if (typeof value === "number" && /(_at|_opens|_closes|^deadline)$/.test(key) && value > 1e9) return fmtTime(value);
   if (typeof value === "object") return JSON.stringify(value);
   return String(name(value));
 }

@@ -163,7 +163,10 @@ function sittingRow(item) {
   const left = state === "in_progress" && s.deadline ? fmtDuration(s.deadline - Date.now() / 1000) : "";
   const sub = item.submission || s.submission;
   const tr = row(
-    el("td", {}, item.candidate_name || item.name || item.account_id || "", item.id_number ? el("div", { class: "hint mono" }, item.id_number) : ""),
+    el("td", {}, item.candidate_name || item.name || item.account_id || "", item.id_number ? el("div", { class: "hint mono" }, item.id_number) : "",
+      // the candidate's audit timeline (every entry, take, submission and check, with actor and time)
+      item.account_id ? el("div", {}, el("a", { class: "audit-link", href: `/proctor?exam=${encodeURIComponent(admin.current.exam.id)}&subject=${encodeURIComponent(item.account_id)}#audit` },
+        t("审计记录", "Audit timeline"))) : ""),
     el("td", { class: "nowrap" }, subjectName(item.subject_id || s.subject_id)),
     el("td", { class: "nowrap" }, (MODE[s.mode || item.mode] || (() => s.mode || "—"))()),
     el("td", { "data-state": state }, (STATE[state] || (() => state))(), left ? el("div", { class: "hint" }, t("剩余 ", "left ") + left) : "",
