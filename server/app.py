@@ -22,6 +22,7 @@ from .http import (
     candidate_api,
     contact_api,
     examiner_api,
+    exports_api,
     facecheck_api,
     grading_api,
     marking_api,
@@ -30,6 +31,7 @@ from .http import (
     proctor_api,
     recorded_api,
     recordings_api,
+    results_api,
     security_headers,
     take_marks_api,
     takes_api,
@@ -61,6 +63,8 @@ ROUTE_MODULES = (
     grading_api,
     take_marks_api,
     marking_api,
+    results_api,
+    exports_api,
     pages,
 )
 

@@ -32,6 +32,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_content_type": ("请求类型错误：需要 {expected}", "Wrong content type: {expected} expected"),
     "cross_origin": ("拒绝跨站请求", "Cross-site request refused"),
     "not_found": ("页面或接口不存在", "No such page or endpoint"),
+    "export_unknown": (
+        "没有这种导出：{what}（可导出 marks、attendance、bookings、results，格式 csv 或 xlsx）",
+        "No such export: {what} (marks, attendance, bookings or results, as csv or xlsx)",
+    ),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
     "storage_unavailable": (
         "服务器正在恢复，请稍候，无需刷新页面（数据存储暂时无法连接，不是您的网络问题，稍后再试即可）",
@@ -452,6 +456,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "marks_not_sealed": ("该考官的评分尚未提交，无需重新开放", "These marks are not submitted; nothing to reopen"),
     "marks_not_found": ("该考官没有这场面试的评分", "This examiner has no marks for this interview"),
+    # results (server/marking/results.py)
+    "results_locked": (
+        "本场考试的成绩已锁定，评分不能再修改",
+        "The exam's results are locked; marks can no longer change",
+    ),
+    "results_already_locked": ("本场考试的成绩已经锁定，无需重复锁定", "The results are already locked"),
+    "results_not_locked": ("请先锁定成绩，再发布", "Lock the results before publishing them"),
+    "results_published": ("本场考试的成绩已经发布，不能重复发布或修改", "The results are already published"),
+    "results_pending": (
+        "还有 {count} 项评分未完成，全部评完后才能锁定成绩",
+        "{count} marks are not final yet; finish the marking before locking",
+    ),
+    "results_rule_invalid": ("公布方式只能是“按合格分数线”或“按合格名单”", "The rule must be pass_mark or pass_list"),
+    "results_pass_mark_missing": ("请先设置合格分数线，再发布成绩", "Set the pass mark before publishing"),
+    "results_unpublished": ("成绩未发布", "Results not published"),
     # blind double marking of recorded submissions (server/marking/take_marks.py)
     "take_mark_sealed": (
         "您已提交这份作品的评分，不能再修改（如需更正请联系管理员）",
@@ -684,6 +703,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_take_mark_sealed": ("提交录制作品评分", "Submission marks submitted"),
     "event_take_mark_reopened": ("重新开放录制作品评分", "Submission marks reopened"),
     "event_take_marks_withdrawn": ("录制作品已撤回，评阅随之取消", "Submission withdrawn, its marking removed"),
+    "event_results_settings": ("设置成绩公布方式", "Results wording set"),
+    "event_results_locked": ("锁定成绩", "Results locked"),
+    "event_results_published": ("发布成绩", "Results published"),
     "event_marks_saved": ("保存评分草稿", "Marks draft saved"),
     "event_marks_sealed": ("提交评分", "Marks submitted"),
     "event_marks_reopened": ("重新开放评分", "Marks reopened"),
@@ -836,6 +858,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_examiner": ("考官", "Examiner"),
     "detail_marks": ("各项分数", "Marks"),
     "detail_total": ("总分", "Total"),
+    "detail_at": ("时间", "Time"),
+    "detail_candidates": ("名单人数", "Candidates on the roster"),
+    "detail_settings": ("成绩公布方式", "Results wording"),
     "detail_criteria": ("评分项", "Criteria"),
     "detail_step": ("评分步长", "Step"),
     "detail_combine": ("合分方式", "Combination"),

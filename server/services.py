@@ -23,6 +23,7 @@ from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
 from .marking.interview_marks import InterviewMarks
+from .marking.results import Results
 from .marking.rubrics import Rubrics
 from .marking.take_marks import TakeMarks
 from .notify.backends import build as build_notifier
@@ -90,6 +91,7 @@ class Services:
     rubrics: Rubrics  # subjects' rubrics (docs/marking.md)
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
+    results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -149,6 +151,8 @@ class Services:
             s.facecheck_attempt_window_s,
         )
         grading, rubrics = Grading(store, catalog, recordings), Rubrics(store)
+        interview_marks = InterviewMarks(store, catalog, rubrics, recordings)
+        take_marks = TakeMarks(store, catalog, grading, rubrics, directory)
         services = cls(
             store=store,
             passwords=passwords,
@@ -207,8 +211,9 @@ class Services:
             ),
             grading=grading,
             rubrics=rubrics,
-            interview_marks=InterviewMarks(store, catalog, rubrics, recordings),
-            take_marks=TakeMarks(store, catalog, grading, rubrics, directory),
+            interview_marks=interview_marks,
+            take_marks=take_marks,
+            results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

@@ -174,6 +174,13 @@ async def interview_page(request: web.Request) -> web.StreamResponse:
     return await _candidate_exam_page(request, "interview.html")
 
 
+@routes.get("/candidate/exams/{exam_id}/results", ("candidate",), page=True)
+async def results_page(request: web.Request) -> web.StreamResponse:
+    """The candidate's own result of an exam: 已发布 / 未发布, the outcome and, if the school shows them, the
+    marks (docs/marking.md "Results")."""
+    return await _candidate_exam_page(request, "results.html")
+
+
 RECORDED_MODES = {"formal": ("正式考", "Exam"), "mock": ("模拟考", "Mock exam"), "practice": ("练习", "Practice")}
 
 

@@ -22,7 +22,7 @@ from ..store.models import Take, public
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, SETTINGS, account_of
-from .recordings_api import _safe
+from .csvout import safe
 from .routing import Routes
 
 routes = Routes()
@@ -231,7 +231,7 @@ async def submissions_csv(request: web.Request) -> web.Response:
             str(row["sittings_used"]),
             *identity_cells(submission.get("identity")),
         ]
-        writer.writerow([_safe(str(c)) for c in cells])
+        writer.writerow([safe(str(c)) for c in cells])
     return web.Response(
         body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
         headers={

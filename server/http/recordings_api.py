@@ -17,6 +17,7 @@ from aiohttp import web
 from ..errors import UserError
 from ..rooms.recorder import MANIFEST
 from .context import SERVICES, SETTINGS
+from .csvout import safe
 from .routing import Routes
 
 routes = Routes()
@@ -177,14 +178,9 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
                     fields.get("actor", ""),
                     fields.get("actor_role", ""),
                     fields.get("subject", ""),
-                    _safe(fields.get("data") or "{}"),
+                    safe(fields.get("data") or "{}"),
                 ]
             )
         await response.write(buffer.getvalue().encode("utf-8"))
     await response.write_eof()
     return response
-
-
-def _safe(value: str) -> str:
-    """A cell that a spreadsheet would run as a formula starts with a quote instead (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

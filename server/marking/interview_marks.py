@@ -390,6 +390,7 @@ class InterviewMarks:
                 k.rubric(interview.subject_id),
                 k.audit(interview.exam_id),
                 k.unmarked(actor.account_id),
+                k.results(interview.exam_id),
             ],
             args=[
                 actor.account_id,
@@ -444,6 +445,7 @@ class InterviewMarks:
                 k.rubric(interview.subject_id),
                 k.audit(interview.exam_id),
                 k.unmarked(examiner),
+                k.results(interview.exam_id),
             ],
             args=[
                 examiner,

@@ -306,13 +306,13 @@ class TakeMarks:
 
     async def save(self, account: Account, code: str, marks: Any, comment: Any) -> Sheet:
         """A draft (marks may be incomplete); refused on a sealed sheet (``take_mark_sealed``)."""
-        _, sheet, rubric = await self._own(account, code)
+        sub, sheet, rubric = await self._own(account, code)
         checked = rubric.check(marks, complete=False)
         text = self._comment(comment)
         if sheet.state == "sealed":
             raise UserError("take_mark_sealed")
         result = await self.store.script("take_mark_save")(
-            keys=[self.keys.take_mark(code, account.id)],
+            keys=[self.keys.take_mark(code, account.id), self.keys.results(sub.exam.id)],
             args=[json.dumps(checked), text, f"{time.time():.3f}"],
         )
         if result != "ok":
@@ -329,7 +329,12 @@ class TakeMarks:
         total = rubric.total(checked)
         exam_id, subject_id = sub.exam.id, sub.subject.id
         result = await self.store.script("take_mark_seal")(
-            keys=[self.keys.take_mark(code, account.id), self.keys.rubric(subject_id), self.keys.audit(exam_id)],
+            keys=[
+                self.keys.take_mark(code, account.id),
+                self.keys.rubric(subject_id),
+                self.keys.audit(exam_id),
+                self.keys.results(exam_id),
+            ],
             args=[
                 json.dumps(checked),
                 text,
@@ -360,7 +365,12 @@ class TakeMarks:
         if not exam_id or grader_id not in _graders(graders):
             raise UserError("take_mark_not_found")
         result = await self.store.script("take_mark_reopen")(
-            keys=[self.keys.take_mark(code, grader_id), self.keys.rubric(subject_id), self.keys.audit(exam_id)],
+            keys=[
+                self.keys.take_mark(code, grader_id),
+                self.keys.rubric(subject_id),
+                self.keys.audit(exam_id),
+                self.keys.results(exam_id),
+            ],
             args=[reason.strip(), f"{time.time():.3f}", code, grader_id, *audit.base_fields(actor, code)],
         )
         if result != "ok":

@@ -146,6 +146,12 @@ room:{room}:interviews                 zset    the room's interviews (admission 
 unmarked:{account}                     zset    an examiner's unfinished marking: ended interviews
                                                (done) of their panel without their sealed sheet,
                                                scored by end time
+results:{exam}                         hash    the exam's results: state (locked / published;
+                                               absent: open), lock and publication actor and
+                                               time, the published wording (show marks, rule,
+                                               pass mark or list, labels) (marking/results.py)
+results:{exam}:rows                    hash    ID number on the roster -> the candidate's result row (JSON),
+                                               written when the results are locked
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -416,3 +422,10 @@ class Keys:
 
     def unmarked(self, account_id: str) -> str:
         return self._k("unmarked", account_id)
+
+    # results (server/marking/results.py)
+    def results(self, exam_id: str) -> str:
+        return self._k("results", exam_id)
+
+    def results_rows(self, exam_id: str) -> str:
+        return self._k("results", exam_id, "rows")

@@ -82,6 +82,7 @@ EXPECTED = {
     ("GET", "/api/admin/exams/{exam_id}/recordings"): (A,),
     ("GET", "/api/admin/recordings/{interview_id}/files/{name}"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/audit.csv"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/exports/{kind}.{fmt}"): (A,),
     ("GET", "/examiner"): (E,),
     ("GET", "/proctor"): (P, A),
     ("GET", "/admin"): (A,),
@@ -126,6 +127,13 @@ EXPECTED = {
     ("PUT", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks"): (E,),
     ("POST", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks/seal"): (E,),
     ("GET", "/api/examiner/marking/unfinished"): (E,),
+    # results (server/http/results_api.py)
+    ("GET", "/api/admin/exams/{exam_id}/results"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/results/settings"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/results/lock"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/results/publish"): (A,),
+    ("GET", "/api/candidate/exams/{exam_id}/results"): (C,),
+    ("GET", "/candidate/exams/{exam_id}/results"): (C,),
 }
 
 ROLES = (None, C, E, P, A)
@@ -179,6 +187,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "take_id": "take_000000000000",
         "n": "1",
         "code": "S-22222",
+        "kind": "bookings",
+        "fmt": "csv",
     }
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)

@@ -2,10 +2,12 @@
 -- the rubric's count of sealed marks goes down.
 -- KEYS[1] the interview's marks hash, KEYS[2] the subject's rubric hash, KEYS[3] audit stream,
 -- KEYS[4] the examiner's unfinished marking (zset: an ended interview is back on it)
+-- KEYS[5] the exam's results hash (locked: refused)
 -- ARGV[1] examiner id, ARGV[2] reason, ARGV[3] interview id, ARGV[4] its end time ('' while not ended),
 -- ARGV[5..] audit base pairs
 -- Returns 'ok', 'marks_not_found' or 'marks_not_sealed'.
 local examiner = ARGV[1]
+if redis.call('HEXISTS', KEYS[5], 'state') == 1 then return 'results_locked' end
 local state = redis.call('HGET', KEYS[1], 'state:' .. examiner)
 if not state then return 'marks_not_found' end
 if state ~= 'sealed' then return 'marks_not_sealed' end

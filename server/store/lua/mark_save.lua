@@ -1,10 +1,12 @@
 -- An examiner saves the draft of their mark sheet of an interview (partial marks, checked against
 -- the rubric by the caller): refused once sealed, or when the rubric changed since it was checked.
 -- KEYS[1] the interview's marks hash, KEYS[2] the subject's rubric hash, KEYS[3] audit stream
+-- KEYS[4] unused here, KEYS[5] the exam's results hash (locked: refused)
 -- ARGV[1] examiner id, ARGV[2] sheet JSON, ARGV[3] rubric version checked against, ARGV[4] now,
 -- ARGV[5] marks JSON, ARGV[6] total, ARGV[7] interview id, ARGV[8] comment, ARGV[9..] audit base pairs
 -- Returns 'ok' or the refusal's code.
 local examiner = ARGV[1]
+if redis.call('HEXISTS', KEYS[5], 'state') == 1 then return 'results_locked' end
 if redis.call('HGET', KEYS[1], 'state:' .. examiner) == 'sealed' then return 'marks_sealed' end
 if (redis.call('HGET', KEYS[2], 'version') or '') ~= ARGV[3] then return 'rubric_changed' end
 redis.call('HSET', KEYS[1], 'sheet:' .. examiner, ARGV[2], 'state:' .. examiner, 'draft')

@@ -4,9 +4,11 @@
 -- rubric's count of sealed marks goes up (it cannot change while one exists).
 -- KEYS[1] the interview's marks hash, KEYS[2] the subject's rubric hash, KEYS[3] audit stream,
 -- KEYS[4] the examiner's unfinished marking (zset: the interview leaves it)
+-- KEYS[5] the exam's results hash (locked: refused)
 -- ARGV as mark_save.lua.
 -- Returns 'ok' or the refusal's code.
 local examiner = ARGV[1]
+if redis.call('HEXISTS', KEYS[5], 'state') == 1 then return 'results_locked' end
 if redis.call('HGET', KEYS[1], 'state:' .. examiner) == 'sealed' then return 'marks_sealed' end
 if (redis.call('HGET', KEYS[2], 'version') or '') ~= ARGV[3] then return 'rubric_changed' end
 redis.call('HSET', KEYS[1], 'sheet:' .. examiner, ARGV[2], 'state:' .. examiner, 'sealed',

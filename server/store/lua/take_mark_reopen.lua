@@ -1,7 +1,9 @@
 -- An admin reopens a sealed mark sheet with a reason: it becomes a draft of its grader again, audited.
--- KEYS[1] takemark:{code}:{grader}, KEYS[2] rubric:{subject}, KEYS[3] audit stream
+-- KEYS[1] takemark:{code}:{grader}, KEYS[2] rubric:{subject}, KEYS[3] audit stream,
+-- KEYS[4] the exam's results hash (locked: refused)
 -- ARGV[1] reason, ARGV[2] now, ARGV[3] code, ARGV[4] grader id, ARGV[5..] audit base pairs
 -- Returns 'ok' or the refusal's code.
+if redis.call('HEXISTS', KEYS[4], 'state') == 1 then return 'results_locked' end
 local s = redis.call('HMGET', KEYS[1], 'state', 'total')
 if not s[1] then return 'take_mark_not_found' end
 if s[1] ~= 'sealed' then return 'take_mark_not_sealed' end

@@ -1,10 +1,12 @@
 -- A grader seals their mark sheet ("提交评分"): complete marks, checked against the rubric version given;
 -- immutable afterwards (only an admin reopens it). The rubric's sealed count goes up with it, so the rubric
 -- cannot change while a sealed mark exists (server/marking/rubrics.py).
--- KEYS[1] takemark:{code}:{grader}, KEYS[2] rubric:{subject}, KEYS[3] audit stream
+-- KEYS[1] takemark:{code}:{grader}, KEYS[2] rubric:{subject}, KEYS[3] audit stream,
+-- KEYS[4] the exam's results hash (locked: refused)
 -- ARGV[1] marks JSON, ARGV[2] comment, ARGV[3] total, ARGV[4] now, ARGV[5] rubric version,
 -- ARGV[6] code, ARGV[7..] audit base pairs
 -- Returns 'ok' or the refusal's code.
+if redis.call('HEXISTS', KEYS[4], 'state') == 1 then return 'results_locked' end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'submission_not_found' end
 if state == 'sealed' then return 'take_mark_sealed' end

@@ -16,6 +16,7 @@ import { loadRecordings } from "/static/js/admin/recordings.js";
 import { loadAudit } from "/static/js/admin/audit.js";
 import { loadSittings, setupSittings } from "/static/js/admin/sittings.js";
 import { loadMarkingProgress } from "/static/js/admin/marking_progress.js";
+import { loadResults } from "/static/js/admin/results.js";
 import { loadUsers, setupUserForm } from "/static/js/admin/users.js";
 
 const enc = encodeURIComponent;
@@ -35,6 +36,7 @@ admin.paths = {
   cancelBooking: (exam) => `/api/admin/exams/${exam}/bookings/cancel`,
   recordings: (exam) => `/api/admin/exams/${enc(exam)}/recordings`,
   auditCsv: (exam) => `/api/admin/exams/${enc(exam)}/audit.csv`,
+  export: (exam, kind, fmt) => `/api/admin/exams/${enc(exam)}/exports/${kind}.${fmt}`,
   users: "/api/admin/users",
   examiners: "/api/admin/users?role=examiner",
   proctors: "/api/admin/users?role=proctor",
@@ -51,7 +53,7 @@ Object.assign(reload, {
   render: () => { renderExamFacts(); renderRooms(); loadGraders().catch(fail); loadRubrics().catch(fail); },
   sittings: loadSittings,
   // a newly selected exam: every tab reads its part
-  selected: () => Promise.all([loadExaminers(), loadProctors(), loadRoster(), loadBookings(), loadAudit(), loadRecordings(), loadSittings(), loadMarkingProgress()]),
+  selected: () => Promise.all([loadExaminers(), loadProctors(), loadRoster(), loadBookings(), loadAudit(), loadRecordings(), loadSittings(), loadMarkingProgress(), loadResults()]),
 });
 
 // --- tabs of the exam detail ------------------------------------------------------------------

@@ -86,6 +86,17 @@ function render(exams, slots, recorded = {}) {
   renderBooking(list, many, slots);
   renderSummary(list, slots);
   renderRecorded(list, recorded);
+  renderResultsLinks(list);
+}
+
+// 查看考试结果: one link per exam; the results page says 已发布 / 未发布 (docs/marking.md "Results")
+function renderResultsLinks(list) {
+  const box = $("results-card");
+  if (!box) return;
+  box.hidden = !list.length;
+  box.replaceChildren(el("h2", {}, t("考试结果", "Exam results")),
+    ...list.map((item) => el("a", { class: "button full secondary-link", href: `/candidate/exams/${item.exam.id}/results`,
+      "data-action": "results" }, (list.length > 1 ? item.exam.name + " · " : "") + t("查看考试结果", "See the results"))));
 }
 
 // --- recorded subjects (docs/recorded.md): 去考试 / 去模拟考 / 练习 instead of a booking ---

@@ -59,7 +59,30 @@ export async function selectExam(examId) {
   $("exam-detail").hidden = false;
   reload.render();
   $("audit-csv").href = admin.paths.auditCsv(examId);
+  renderExportLinks(examId);
   await reload.selected();
+}
+
+// The exam's exports (docs/marking.md "Exports"): one link per kind and format, beside the audit export.
+const EXPORTS = [["marks", "评分明细", "Marks"], ["attendance", "出勤", "Attendance"], ["bookings", "预约", "Bookings"], ["results", "成绩", "Results"]];
+function renderExportLinks(examId) {
+  let box = document.getElementById("exam-exports");
+  if (!box) {
+    box = document.createElement("p");
+    box.id = "exam-exports";
+    $("audit-csv").parentElement.after(box);
+  }
+  box.replaceChildren(document.createTextNode(t("导出：", "Exports: ")));
+  for (const [kind, zh, en] of EXPORTS) {
+    for (const fmt of ["csv", "xlsx"]) {
+      const link = document.createElement("a");
+      link.className = "button secondary-link";
+      link.href = admin.paths.export(examId, kind, fmt);
+      link.setAttribute("download", "");
+      link.textContent = `${t(zh, en)} (${fmt.toUpperCase()})`;
+      box.append(link, " ");
+    }
+  }
 }
 
 export async function reloadExam() {
