@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import platform
 import secrets
 import subprocess
 import sys
@@ -139,3 +140,22 @@ async def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60.0
                 tail = proc.stderr.read().decode()[-2000:] if proc.stderr else "(see its log above)"
                 raise RuntimeError(f"the server at {url} did not start: {tail}")
             await asyncio.sleep(0.2)
+
+
+def machine(**more: str) -> dict:
+    """Which machine a bench ran on (its figures are only comparable on the same kind)."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **more,
+    }

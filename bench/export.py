@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -35,30 +33,13 @@ from server.store.audit import Actor
 from server.store.embedded import EmbeddedRedis, free_port
 from server.store.models import Account, RosterEntry, new_id, to_hash
 
-from .common import PASSWORD, bench_services, start_server, wait_healthy
+from .common import PASSWORD, bench_services, machine, start_server, wait_healthy
 
 KINDS = ("bookings", "attendance", "marks", "results")
 FORMATS = ("csv", "xlsx")
 PER_SLOT = 100
 CRITERIA = 2  # marks rows per candidate (one examiner)
 TIME_LIMIT_S = 170
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def proc_kb(pid: int, field: str) -> int:

@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import tempfile
@@ -45,31 +44,13 @@ from pathlib import Path
 import av
 import socketio
 
-from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, start_server, wait_healthy
+from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, machine, start_server, wait_healthy
 from .forwarding import FPS, _replay_track_class, cpu_seconds, encode_clip
 
 DEVICE = "bench-phone-{}"
 LOSS_PCT = 1.0  # more frames missing from a take's recording than this: the step lost frames
 CPU_SATURATED_PCT = 95.0
 TAKES = 10  # takes per sitting (the most a subject allows): one per step
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "av": av.__version__,
-    }
 
 
 async def _seed(services, count: int) -> dict:
@@ -268,7 +249,12 @@ async def run(redis_url: str, prefix: str, workdir: Path, steps: list[int], seco
     url = f"http://127.0.0.1:{port}"
     cpus = sorted(os.sched_getaffinity(0))
     pinned = len(cpus) >= 2
-    figures: dict = {"machine": machine(), "clip_video_kbps": round(kbps), "seconds": seconds, "pinned": pinned}
+    figures: dict = {
+        "machine": machine(av=av.__version__),
+        "clip_video_kbps": round(kbps),
+        "seconds": seconds,
+        "pinned": pinned,
+    }
     try:
         await wait_healthy(url, proc)
         if pinned:  # every thread of the server on the first CPU, the phones on the second
