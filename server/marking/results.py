@@ -377,6 +377,10 @@ class Results:
         settings = current["settings"]
         if current["state"] == "locked" and settings["rule"] == "pass_mark" and settings["pass_mark"] is None:
             raise UserError("results_pass_mark_missing", field="pass_mark")
+        if current["state"] == "locked":
+            # the rows again (the marks cannot change once locked): a lock whose rows were not all written
+            # (the process died right after the lock) still publishes every candidate's result
+            await self._write_rows(exam_id)
         result = await self.store.script("results_publish")(
             keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
             args=[f"{time.time():.3f}", actor.account_id, *audit.base_fields(actor)],

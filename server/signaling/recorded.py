@@ -178,6 +178,10 @@ class TakeSignals:
         except MediaError as exc:
             if created and sitting.id not in self.interviews.rooms:
                 self.booths.pop(sitting.id, None)  # nothing opened here (e.g. held by another process)
+                if exc.code != "room_on_other_server" and await self.services.recordings.get(take.id) is None:
+                    # the offer itself was refused (no usable codec ...) and nothing was ever recorded:
+                    # the take failed (it does not count), so the candidate can start another at once
+                    await self.services.sittings.take_ended(take.id, "failed", 0.0)
             elif booth.watcher is None:  # the booth is open here: its clock runs (no media: cut after the grace)
                 booth.heard_at = time.time()
                 booth.watcher = asyncio.create_task(self._watch(booth))

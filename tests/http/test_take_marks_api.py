@@ -195,3 +195,27 @@ async def test_malformed_codes_and_ids_are_404_and_roles_are_enforced(app, servi
     finally:
         await admin.close()
         await grader.close()
+
+
+async def test_proctors_reading_the_audit_cannot_link_a_code_to_a_candidate(app, services):
+    """The marking entries are named by code and written right after the candidate's submission: a
+    proctor reading the exam's audit would see which code is whose. Admins see them; proctors do not."""
+    world, subject, staff, subs = await marked_world(services, 2, 2)
+    code = next(iter(subs))
+    first = (await assigned(services, code))[0]
+    grader = next(g for g in staff if g.id == first)
+    await services.take_marks.seal(grader, code, full(), "")
+    await services.proctors.assign(ADMIN, world.exam.id, [world.staff["proctor"].id])
+    url = f"/api/staff/exams/{world.exam.id}/audit?limit=1000"
+    seen = {}
+    for login in ("admin-one", "proctor-one"):
+        client = await as_user(app, login)
+        try:
+            resp = await client.get(url)
+            assert resp.status == 200, await resp.text()
+            seen[login] = {e["event"] for e in (await resp.json())["entries"]}
+        finally:
+            await client.close()
+    assert {"take_marks_assigned", "take_mark_sealed"} <= seen["admin-one"]
+    assert not {e for e in seen["proctor-one"] if e.startswith("take_mark")}, seen["proctor-one"]
+    assert "sitting_submitted" in seen["proctor-one"]  # the rest of the exam's audit is still theirs

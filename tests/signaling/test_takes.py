@@ -278,12 +278,15 @@ async def test_another_candidates_take_or_a_forged_one_is_refused(server, servic
     assert (await services.sittings.take_of(account, take.id)).state == "recording"
     assert await services.recordings.get(take.id) is None
     assert take.sitting_id not in services_booths(server)
-    # the owner's page with a broken offer: told so, and still nothing changed
+    # the owner's page with an offer the server refuses: told so; nothing was recorded, so the take failed
+    # (it does not count) and the candidate is not stuck behind a take that stays "recording"
     owner = await candidate_socket(peers, url_of(server), services, account)
     ack = await owner.call("take:join", {"take_id": take.id, "sdp": "v=0\r\nnot an offer"})
     assert ack["error"]["code"] == "sdp_invalid" and "请刷新页面重试" in ack["error"]["message"], ack
-    assert (await services.sittings.take_of(account, take.id)).state == "recording"
+    assert (await services.sittings.take_of(account, take.id)).state == "failed"
     assert take.sitting_id not in services_booths(server) and await services.recordings.get(take.id) is None
+    again = await services.sittings.start_take(account, take.sitting_id, DEVICE, "front", "portrait")
+    assert again.state == "recording"
     english = await peers(url_of(server), "/candidate", other, services=services, lang="en")
     ack = await english.call("take:join", {"take_id": take.id, "sdp": offer})
     assert ack["error"]["message"] == "No such take"
