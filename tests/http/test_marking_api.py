@@ -6,25 +6,8 @@ room's examiner and forged ids refused, and the admin's reopening with a reason.
 
 from __future__ import annotations
 
-import re
-
-from tests.conftest import PASSWORD, login, new_client
+from tests.http.test_grading_api import as_user, error
 from tests.marking.test_interview_marks import FULL_1, FULL_2, RUBRIC, interview, panel_world
-
-
-async def error(resp, status: int, code: str) -> str:
-    body = await resp.json()
-    assert resp.status == status, (resp.status, body)
-    assert body["error"]["code"] == code, body
-    message = body["error"]["message"]
-    assert re.search(r"[\u4e00-\u9fff]", message), message
-    return message
-
-
-async def as_user(app, username: str):
-    client = await new_client(app)
-    await login(client, username, PASSWORD)
-    return client
 
 
 async def test_the_admin_sets_a_subjects_rubric(app, services):

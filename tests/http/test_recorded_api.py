@@ -13,16 +13,8 @@ import time
 from server.roster.photos import PhotoSource
 from server.store.models import public
 from tests.conftest import ADMIN, PASSWORD, login, new_client
+from tests.http.test_grading_api import error
 from tests.recorded.conftest import DEVICE, OTHER_DEVICE, make_recorded, pass_face
-
-
-async def error(resp, status: int, code: str) -> str:
-    body = await resp.json()
-    assert resp.status == status, (resp.status, body)
-    assert body["error"]["code"] == code, body
-    message = body["error"]["message"]
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in message), message
-    return message
 
 
 async def as_admin(app):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PASSWORD, login, new_client
-from tests.http.test_marking_api import as_user, error
+from tests.http.test_grading_api import as_user, error
 from tests.marking.test_interview_marks import FULL_2, interview, panel_world
 from tests.marking.test_results import sealed_interview
 
