@@ -26,9 +26,10 @@ candidates enter the queue; the examiner admits one. Then, in order:
     everyone is connected, so it must be 1), views compared as in (a).
 (d) ``process``: server A SIGKILLed with ``--waiting`` candidates waiting and one called on it.
     Most of them reconnect to B (1-3 s later, as the pages do); a few never come back, nor does
-    the called one. Reported: the time until A's liveness key lapsed (a "call next" on a free room
-    before that could still admit someone whose process is dead: measured by a second room whose
-    examiner clicks every 0.5 s), whether the returning candidates kept their places, the time
+    the called one. Reported: the time until A's sockets stop counting (its channel's subscription
+    gone, ``dead_process_window_s``; a "call next" on a free room before that could still admit someone
+    whose process is dead: measured by a second room whose examiner clicks every 0.5 s) and until its
+    liveness key lapsed, whether the returning candidates kept their places, the time
     until the called candidate was released (``queue_called_grace_s``, set by ``--called-grace-s``),
     and whether a "call next" after that admitted anybody who had not come back.
 
@@ -379,6 +380,7 @@ class Probe:
         self.waits: list[float] = []
         self.unanswered = 0
         self.codes: Counter[str] = Counter()
+        self.late_events: Counter[str] = Counter()
         self.tasks: list[asyncio.Task] = []
 
     async def _one(self, client: Client, event: str) -> None:
@@ -387,8 +389,11 @@ class Probe:
         if ack is None:
             self.unanswered += 1
             return
-        self.waits.append(time.monotonic() - started)
+        waited = time.monotonic() - started
+        self.waits.append(waited)
         self.codes["ok" if ack.get("ok") else ack["error"]["code"]] += 1
+        if waited > ANSWER_WITHIN_S:
+            self.late_events[event] += 1
 
     def round(self, candidates: list[Candidate], examiner: Examiner, call_next: bool) -> None:
         for c in candidates:
@@ -414,6 +419,7 @@ class Probe:
             "answer_p50_ms": round(1000 * statistics.median(self.waits), 1) if self.waits else None,
             "answer_max_ms": round(1000 * max(self.waits), 1) if self.waits else None,
             "answers": dict(self.codes),
+            "late_by_event": dict(self.late_events),
         }
 
 
@@ -785,7 +791,11 @@ class Faults:
         async def key_gone() -> bool:
             return not await redis.exists(process_key)
 
-        window = asyncio.create_task(_wait(key_gone, 30))
+        async def stops_counting() -> bool:  # what the scripts check: the key, and its channel's subscriber
+            return await key_gone() or not (await redis.pubsub_numsub(process_key))[0][1]
+
+        window = asyncio.create_task(_wait(stops_counting, 30))
+        lapse = asyncio.create_task(_wait(key_gone, 30))
 
         # the probe room's examiner clicks call next every 0.5 s while its only candidate (on A) is gone
         async def probe_calls() -> tuple[int, float | None]:
@@ -850,18 +860,20 @@ class Faults:
             await until_ok(lambda: candidate.call("room:enter", {"room_id": self.room.id}), 10)  # noqa: B023
             await self.end_current(self.room)
         window_s = await window
+        lapse_s = await lapse
         probe_absent, probe_refused_s = await probing
         figures = {
             "waiting_on_killed": len(waiting_on_a),
             "returned": len(returning),
             "places_kept": places_kept,
             "returned_not_in_line": len(returning) - len(kept),
-            "dead_process_window_s": None if window_s is None else round(window_s, 2),
+            "dead_process_window_s": None if window_s is None else round(window_s, 3),
+            "dead_process_key_lapsed_s": None if lapse_s is None else round(lapse_s, 2),
             "absent_called_in_window": probe_absent,
             "nobody_ready_after_kill_s": None if probe_refused_s is None else round(probe_refused_s, 2),
             "called_grace_s": args.called_grace_s,
             "called_released_after_kill_s": released_after_kill,
-            # the grace runs from the sweep that found the candidate gone (after A's key lapsed)
+            # the grace runs from the sweep that found the candidate gone (at once: A's channel is gone)
             "called_away_s_at_release": round(away[0], 2) if away else None,
             "calls_after_release": calls,
             "absent_called": absent_called,

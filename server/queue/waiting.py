@@ -81,6 +81,8 @@ class WaitingQueue:
         # after an outage the sweeps hold back for one presence refresh period (the heartbeat's)
         self.redis_watch = liveness.RedisWatch(presence_ttl_s / 3)
         self.held: dict[str, set[str]] = {}  # the sockets this process holds (touched, not yet dropped)
+        # subscribed while the process lives: the scripts see a killed process's sockets go at once
+        self.channel = liveness.ProcessChannel(store.redis, self.keys.process(self.process_id))
         self.listeners: list[Listener] = []
         self.stats = QueueStats()
 
@@ -429,11 +431,12 @@ class WaitingQueue:
 
     async def touch(self, sids_by_account: dict[str, list[str]], ttl_s: float) -> None:
         """Refresh the candidates' live sockets (and this process's liveness key), in one round trip."""
-        for account_id, sids in sids_by_account.items():
-            self.held.setdefault(account_id, set()).update(sids)
         await self._touch(sids_by_account, ttl_s)
+        for account_id, sids in sids_by_account.items():  # after: a connection refused meanwhile is not held
+            self.held.setdefault(account_id, set()).update(sids)
 
     async def _touch(self, sids_by_account: dict[str, list[str]] | dict[str, set[str]], ttl_s: float) -> None:
+        await self.watched(self.channel.ensure())  # before the key: the key alone does not make a socket count
         expires = time.time() + ttl_s
         pipe = self.store.pipeline(transaction=False)
         self._alive(pipe)
@@ -443,21 +446,22 @@ class WaitingQueue:
         await self.watched(pipe.execute())
 
     async def beat(self) -> None:
-        """One liveness beat (``liveness.run``): the process key; after an outage, or if the key had
-        lapsed, also the presence of every socket held, so that they count again at once."""
-        if not self.redis_watch.repair:
-            previous = await self.watched(
-                self.store.redis.set(
-                    self.keys.process(self.process_id),
-                    f"{time.time():.3f}",
-                    px=int(self.process_ttl_s * 1000),
-                    get=True,
-                )
-            )
-            if previous is not None:
-                return
-        await self._touch({a: set(sids) for a, sids in self.held.items()}, self.presence_ttl_s)
-        self.redis_watch.repair = False
+        """One liveness beat (``liveness.run``): the process key, and whether Redis still counts this
+        process's channel subscription (made again if not: Redis restarted, or its connection broke);
+        after an outage, or if the key had lapsed, also the presence of every socket held, so that
+        they count again at once."""
+        await self.watched(self.channel.ensure())
+        pipe = self.store.pipeline(transaction=False)
+        pipe.set(self.keys.process(self.process_id), f"{time.time():.3f}", px=int(self.process_ttl_s * 1000), get=True)
+        pipe.pubsub_numsub(self.channel.name)
+        previous, subscribers = await self.watched(pipe.execute())
+        if not subscribers or not subscribers[0][1]:
+            log.warning("process channel subscription lost; subscribing again", extra={"process_id": self.process_id})
+            await self.channel.drop()
+            await self.watched(self.channel.ensure())
+        if previous is None or self.redis_watch.repair:
+            await self._touch({a: set(sids) for a, sids in self.held.items()}, self.presence_ttl_s)
+            self.redis_watch.repair = False
 
     def keep_alive(self):
         """The process's liveness loop (``liveness.run``), started with the socket tasks."""

@@ -84,10 +84,13 @@ slotclosed:{slot}                      string  set once the slot's no-shows were
 presence:{account}                     zset    live sockets of a candidate (``<process>|<sid>``),
                                                scored by the time their heartbeat expires; a
                                                member counts only while ``process:{process}``
-                                               exists
+                                               exists and its channel has a subscriber
 process:{process}                      string  a server process is alive (TTL ``process_ttl_s``,
                                                refreshed every third of it; a killed process's
-                                               lapses, and its sockets stop counting)
+                                               lapses, and its sockets stop counting). Also the
+                                               name of a pub/sub channel the process stays
+                                               subscribed to: Redis drops a killed process's
+                                               subscription at once (``PUBSUB NUMSUB``)
 recording:{interview}                  hash    one recorded interview: folder, state, manifest
 mediaroom:{room}                       string  the server process holding the room's media (TTL,
                                                refreshed while it lives)

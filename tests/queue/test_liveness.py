@@ -237,8 +237,10 @@ async def test_after_an_outage_the_sweep_marks_nobody_disconnected_before_presen
         server.stop()
 
 
-async def test_a_candidate_on_a_killed_server_process_is_not_called_once_its_key_lapses(settings, services, tmp_path):
-    """A real ``interview-server run`` process, SIGKILLed while a candidate's socket is on it."""
+async def test_a_candidate_on_a_killed_server_process_is_not_called_at_once(settings, services, tmp_path):
+    """A real ``interview-server run`` process, SIGKILLed while a candidate's socket is on it: its
+    channel subscription is gone the moment the kernel closes its connections, so the candidate is
+    not callable at once, while the process's key still lives (it would for up to process_ttl_s)."""
     from ..signaling.conftest import Peer, server_process
 
     live = await live_world(services)
@@ -254,22 +256,43 @@ async def test_a_candidate_on_a_killed_server_process_is_not_called_once_its_key
         assert len(members) == 1 and not members[0].startswith(services.queue.process_id)  # the other process's
         their_key = services.store.keys.process(members[0].split("|")[0])
         assert await services.store.redis.exists(their_key)
+        assert (await services.store.redis.pubsub_numsub(their_key))[0][1] == 1
         os.kill(proc.pid, signal.SIGKILL)
-        killed = time.monotonic()
         proc.wait(5)
-        # its liveness key lapses at most process_ttl_s after its last beat (the presence only after 30 s)
-        while await services.store.redis.exists(their_key):
-            assert time.monotonic() - killed < services.queue.process_ttl_s + 0.5
-            await asyncio.sleep(0.05)
+        for _ in range(20):  # Redis sees the closed connection within milliseconds
+            if not (await services.store.redis.pubsub_numsub(their_key))[0][1]:
+                break
+            await asyncio.sleep(0.01)
+        assert await services.store.redis.exists(their_key)  # the key has not lapsed: the channel decides
         with pytest.raises(UserError) as err:
             await services.queue.call_next(examiner(live), live.room.id)
         assert err.value.code == "nobody_ready" and err.value.params["why"] == "disconnected"
-        # (before: callable until the presence expired, presence_ttl_s = 30 s after the last refresh)
+        # the sweep marks them disconnected at once too: the grace periods run from now
+        await services.queue.sweep(live.room.id)
+        assert not (await services.queue.entry(live.room.id, account.id)).connected
+        # (before: callable until the key lapsed, up to process_ttl_s after the kill; earlier still,
+        # until the presence expired, presence_ttl_s = 30 s after the last refresh)
     finally:
         await peer.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+async def test_a_process_that_lost_its_channel_subscribes_again_at_its_next_beat(live, services, redis):
+    """Redis restarted or the subscription's connection broke while the process lives: its sockets stop
+    counting until its next beat, which sees no subscriber and subscribes again."""
+    other = other_process(services, "host-c:77:alive2")
+    first = await ready(live, 0, other)
+    await other.channel.pubsub.aclose()  # the connection is gone; the process does not know yet
+    assert not (await redis.pubsub_numsub(services.store.keys.process(other.process_id)))[0][1]
+    with pytest.raises(UserError) as err:
+        await services.queue.call_next(examiner(live), live.room.id)
+    assert err.value.params["why"] == "disconnected"
+    await other.beat()
+    assert (await redis.pubsub_numsub(services.store.keys.process(other.process_id)))[0][1] == 1
+    assert (await services.queue.call_next(examiner(live), live.room.id)).account == first.id
+    await other.channel.drop()
 
 
 async def test_the_hold_lasts_one_refresh_period_after_redis_answers_again():

@@ -5,18 +5,24 @@
 -- ARGV[1] now, ARGV[2] entry key prefix of the room ('<prefix>qentry:<room>:'),
 -- ARGV[3] presence key prefix ('<prefix>presence:'), ARGV[4] admission id, ARGV[5] examiner id,
 -- ARGV[6] process key prefix ('<prefix>process:'), ARGV[7..] audit base pairs (subject filled in here)
--- Connected: a presence member ('<process>|<sid>') not expired whose process key exists (a killed
--- process's sockets stop counting when its key lapses); a member without a process counts by its score.
+-- Connected: a presence member ('<process>|<sid>') not expired whose process is alive (below: a killed
+-- process's sockets stop counting at once); a member without a process counts by its score.
 -- ARGV[6] empty (the caller's process is holding after a Redis outage, when every process's key may
 -- have lapsed with it): every member counts by its score, as the sweep does then.
 -- Returns {'ok', account} or {'err', code, detail}; for 'nobody_ready' also, as JSON, why each
 -- candidate of the line cannot be called (read only: a refusal writes nothing):
 -- [{account, name, why = face_check_pending | disconnected | slot_not_started | state, state, slot_start}].
 local now = tonumber(ARGV[1])
+-- A process counts while its key exists and it holds a subscription to the channel of the same name
+-- (queue/liveness.py ProcessChannel): Redis drops a killed process's subscription at once, while its
+-- key would count until it lapses (process_ttl_s).
+local function process_alive(key)
+  return redis.call('EXISTS', key) == 1 and redis.call('PUBSUB', 'NUMSUB', key)[2] > 0
+end
 local function connected(account)
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. account, ARGV[1], '+inf')) do
     local bar = string.find(member, '|', 1, true)
-    if not bar or ARGV[6] == '' or redis.call('EXISTS', ARGV[6] .. string.sub(member, 1, bar - 1)) == 1 then
+    if not bar or ARGV[6] == '' or process_alive(ARGV[6] .. string.sub(member, 1, bar - 1)) then
       return true
     end
   end

@@ -8,10 +8,16 @@
 -- ARGV[5] room id, ARGV[6] process key prefix, ARGV[7] called grace seconds, ARGV[8] '1': hold (Redis
 -- was just unreachable: restore who is back, mark nobody disconnected), ARGV[9..] audit base pairs
 -- (system actor; subject filled in here)
--- Live: a presence member ('<process>|<sid>') not expired whose process key exists; a member without
--- a process counts by its score.
+-- Live: a presence member ('<process>|<sid>') not expired whose process is alive (below); a member
+-- without a process counts by its score.
 -- Returns {accounts whose entry changed, called accounts sent back to the line (or absent)}.
 local now = tonumber(ARGV[1])
+-- A process counts while its key exists and it holds a subscription to the channel of the same name
+-- (queue/liveness.py ProcessChannel): Redis drops a killed process's subscription at once, while its
+-- key would count until it lapses (process_ttl_s).
+local function process_alive(key)
+  return redis.call('EXISTS', key) == 1 and redis.call('PUBSUB', 'NUMSUB', key)[2] > 0
+end
 local grace = tonumber(ARGV[4])
 local called_grace = tonumber(ARGV[7])
 local hold = ARGV[8] == '1'
@@ -38,7 +44,7 @@ for _, account in ipairs(members) do
   local live = false
   for _, member in ipairs(redis.call('ZRANGE', presence, 0, -1)) do
     local bar = string.find(member, '|', 1, true)
-    if not bar or redis.call('EXISTS', ARGV[6] .. string.sub(member, 1, bar - 1)) == 1 then
+    if not bar or process_alive(ARGV[6] .. string.sub(member, 1, bar - 1)) then
       live = true
       break
     end
