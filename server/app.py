@@ -111,6 +111,7 @@ def create_app(
         watch = asyncio.create_task(_watch_redis(app, client))
         yield
         await stop([watch])
+        await app[SERVICES].store.close()
         if owns_client:
             await client.aclose()
 

@@ -12,7 +12,9 @@ once (:meth:`RoleNamespace.ended`), and ``hub.py`` re-checks every socket it hol
 ``SESSION_SWEEP_S`` in case a notice was missed. A cut socket first gets ``session:ended``.
 
 Redis away: an event is answered ``storage_unavailable`` (the session check waits at most
-``SESSION_CHECK_TIMEOUT_S``), a connection is refused with the same code, and a socket that closes
+``SESSION_CHECK_TIMEOUT_S``; an event whose own Redis work stalls, on a frozen Redis, is answered
+after ``STALL_CHECK_S`` + ``store.redis.STALL_PING_S`` with ``pending: true``, its work going on in the
+background), a connection is refused with the same code, and a socket that closes
 forgets its local state first and leaves its Redis clean-up (presence) in ``pending`` for
 :meth:`RoleNamespace.redis_back` (or the next session sweep) to retry.
 """
@@ -48,6 +50,7 @@ RECENT_NOTICES_S = 10.0  # a socket whose connect raced an "ended" notice is sti
 ACK_GRACE_S = 0.1  # a refused event's ack goes out before its socket is cut
 UNKNOWN = "ended"  # found over by a check, not told by a notice: the reason is not known
 SESSION_CHECK_TIMEOUT_S = 0.9  # an event's session check on a stalled Redis: storage_unavailable after this
+STALL_CHECK_S = 0.5  # an event or a connection not done by then: is Redis answering at all (Store.stalled)?
 STORAGE_DOWN = (*RedisUnavailable, TimeoutError)
 
 
@@ -239,8 +242,16 @@ class RoleNamespace(socketio.AsyncNamespace):
     async def trigger_event(self, event: str, *args: Any) -> Any:
         request_id.set("")  # this task's copy of the context: not the id of the request that opened the socket
         if event == "connect":
+            connecting = asyncio.ensure_future(super().trigger_event(event, *args))
             try:
-                return await super().trigger_event(event, *args)
+                done, _ = await asyncio.wait({connecting}, timeout=STALL_CHECK_S)
+                if not done and await self.services.store.stalled():
+                    connecting.cancel()  # refused: nothing of it may land later (the page connects again)
+                    raise TimeoutError("redis stalled")
+                return await connecting
+            except asyncio.CancelledError:
+                connecting.cancel()
+                raise
             except STORAGE_DOWN as exc:
                 log.warning("socket refused: redis unavailable", extra={"namespace": self.namespace, "error": str(exc)})
                 raise Refused("storage_unavailable", self.lang_of(args[1] if len(args) > 1 else {})) from None
@@ -252,7 +263,7 @@ class RoleNamespace(socketio.AsyncNamespace):
             return None
         try:
             try:
-                return await self._run(sid, user, event, payload)
+                return await self._answer(sid, user, event, payload)
             except STORAGE_DOWN as exc:
                 log.warning(
                     "socket event failed: redis unavailable",
@@ -267,6 +278,42 @@ class RoleNamespace(socketio.AsyncNamespace):
             )
             await self.emit("event_error", {"event": event[:60], **body}, to=sid)
             return {"ok": False, "error": body}
+
+    async def _answer(self, sid: str, user: User, event: str, payload: Any) -> dict:
+        """The event's answer. If it is not done after ``STALL_CHECK_S`` and Redis does not answer a
+        PING either (frozen: commands already sent wait for the client's 5 s read timeout), the page
+        is told ``storage_unavailable`` with ``pending: true`` within a second, and the work goes on:
+        it may still take effect when Redis resumes (every transition is one Lua script, so a retry
+        cannot apply it twice), and the page learns the outcome from the pushes and the snapshot
+        that follow."""
+        work = asyncio.ensure_future(self._run(sid, user, event, payload))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=STALL_CHECK_S)
+            if done or not await self.services.store.stalled():
+                return await work
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        work.add_done_callback(lambda task: self._finished_late(task, event, user))
+        log.warning(
+            "socket event answered before its work finished: redis stalled",
+            extra={"namespace": self.namespace, "event": event[:60], "account": user.account.id},
+        )
+        raise UserError("storage_unavailable", pending=True)
+
+    def _finished_late(self, task: asyncio.Future, event: str, user: User) -> None:
+        error = None if task.cancelled() else task.exception()
+        outcome = "cancelled" if task.cancelled() else ("failed" if error else "done")
+        log.info(
+            "socket event finished after its answer",
+            extra={
+                "namespace": self.namespace,
+                "event": event[:60],
+                "account": user.account.id,
+                "outcome": outcome,
+                "error": (str(error) or type(error).__name__) if error else "",
+            },
+        )
 
     async def _run(self, sid: str, user: User, event: str, payload: Any) -> dict:
         if not user.bucket.take():
@@ -295,7 +342,7 @@ def error_body(err: UserError, lang: str) -> dict:
         body["problems"] = [
             {**p, "message": message(p["code"], lang, **{k: v for k, v in p.items() if k != "code"})} for p in problems
         ]
-    for key in ("why", "blocked"):  # call-next's refusal: which condition holds, for whom
+    for key in ("why", "blocked", "pending"):  # call-next's refusal: which condition holds, for whom; a stalled event
         if key in err.params:
             body[key] = err.params[key]
     return body

@@ -49,6 +49,49 @@ async def ping(client: aioredis.Redis, timeout_s: float = 2.0) -> float:
     return time.perf_counter() - start
 
 
+STALL_PING_S = 0.3  # Redis that does not answer a PING within this is taken as stalled (frozen, or gone)
+
+
+class StallProbe:
+    """Whether Redis answers at all, asked on a connection of its own: a pool whose every connection
+    is lent to commands in flight is busy, not stalled. One PING at a time, shared by every caller
+    (hundreds of stalled events ask at once); its verdict holds for ``fresh_s``."""
+
+    def __init__(self, client: aioredis.Redis, fresh_s: float = 0.2) -> None:
+        pool = client.connection_pool
+        self.client = aioredis.Redis(
+            connection_pool=aioredis.ConnectionPool(
+                connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+            )
+        )
+        self.fresh_s = fresh_s
+        self.verdict = False
+        self.checked_at = float("-inf")
+        self.asking: asyncio.Future[bool] | None = None
+
+    async def stalled(self) -> bool:
+        if time.monotonic() - self.checked_at < self.fresh_s:
+            return self.verdict
+        if self.asking is None:
+            self.asking = asyncio.ensure_future(self._ask())
+        return await asyncio.shield(self.asking)
+
+    async def _ask(self) -> bool:
+        try:
+            await ping(self.client, STALL_PING_S)
+            self.verdict = False
+        except RedisUnavailable:
+            self.verdict = True
+        self.checked_at = time.monotonic()
+        self.asking = None
+        return self.verdict
+
+    async def aclose(self) -> None:
+        if self.asking is not None:
+            self.asking.cancel()
+        await self.client.aclose()
+
+
 async def drop_idle(client: aioredis.Redis) -> None:
     """Close the pool's idle connections: after Redis went away they are dead, and each would fail
     its next command once ("Connection closed by server") even though Redis is back."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -280,3 +282,55 @@ def test_socketio_library_lines_are_json_without_a_request_id(capsys):
     assert "RuntimeError: boom" in library["exc"]
     assert request["request_id"] == "req-of-another-request"
     assert logging.getLogger("socketio.server").handlers == []
+
+
+async def test_an_event_whose_own_redis_work_stalls_is_answered_within_a_second(own_redis, own_app, peers, caplog):
+    """Redis freezes (SIGSTOP) after an event's session check, while its own work is on its way: the
+    examiner is told storage_unavailable with ``pending`` within about a second (it used to wait for the
+    client's 5 s read timeout), as is a page connecting meanwhile; when Redis resumes the work finishes
+    once: the candidate is called, the examiner's page is told, and a second click is refused (one
+    candidate per room)."""
+    settings, srv, services = own_app
+    live = await live_world(services)
+    account, candidate = await candidate_peer(peers, srv, services, live, 0)
+    await candidate.wait_for("queue:state", lambda d: d["state"] == "waiting")
+    examiner = await examiner_peer(peers, srv, services, live)
+    namespace = srv.app[SIO].namespace_handlers["/examiner"]
+    checked = namespace.still_valid
+    assert own_redis.proc is not None
+    pid = own_redis.proc.pid
+
+    async def check_then_freeze(sid, user):  # the fault at the moment that matters: the event's work is next
+        valid = await checked(sid, user)
+        os.kill(pid, signal.SIGSTOP)
+        return valid
+
+    late = await live.booked(1)
+    late_token = await services.sessions.create(late.id, late.role)
+    namespace.still_valid = check_then_freeze
+    try:
+        started = time.monotonic()
+        ack = await examiner.call("queue:call_next")
+        took = time.monotonic() - started
+        namespace.still_valid = checked
+        # a page connecting while Redis is still frozen: refused with the same code, as quickly
+        started = time.monotonic()
+        refused = await connect_refusal(url_of(srv), "/candidate", late_token)
+        refused_took = time.monotonic() - started
+    finally:
+        namespace.still_valid = checked
+        os.kill(pid, signal.SIGCONT)
+    assert refused["data"]["code"] == "storage_unavailable", refused
+    assert refused_took < 1.5, refused_took
+    assert not ack["ok"] and ack["error"]["code"] == "storage_unavailable", ack
+    assert ack["error"]["pending"] is True and "服务器正在恢复" in ack["error"]["message"]
+    assert took < 1.5, took  # STALL_CHECK_S + STALL_PING_S = 0.8 s, on a loaded machine a little more
+    print(f"stalled event answered in {took * 1000:.0f} ms")
+    # resumed: the call goes through, once; both pages learn it from the pushes
+    await candidate.wait_for("queue:called", timeout=10)
+    await examiner.wait_for("queue:room", lambda d: (d["current"] or {}).get("account_id") == account.id, timeout=10)
+    retry = await examiner.call("queue:call_next")
+    assert not retry["ok"] and retry["error"]["code"] == "room_busy", retry
+    (entry,) = await services.queue.entries_of(account.id)
+    assert entry.state == "called"
+    assert any(r.getMessage() == "socket event finished after its answer" for r in caplog.records)
