@@ -198,9 +198,11 @@ class Uploads:
             await self._receiving(take)
             if offset != take.upload_offset:
                 raise UserError("upload_offset_mismatch", offset=take.upload_offset)
-            new_offset, _ = await self._receive(take, token, offset, chunks)
+            new_offset, received = await self._receive(take, token, offset, chunks)
         finally:
             await self._unlock(take.id, token)
+        if received:  # the file is whole: made playable here, now that the lock is free for it
+            self._spawn(self.process(take.id))
         return new_offset
 
     async def _receiving(self, take: Take) -> None:
@@ -262,10 +264,7 @@ class Uploads:
         buffer.clear()
         await asyncio.to_thread(_write, fh, data, sync)
         at += len(data)
-        outcome = await self._confirm(take, token, at)
-        if outcome == "received":
-            self._spawn(self.process(take.id))
-        return at, outcome
+        return at, await self._confirm(take, token, at)
 
     async def _confirm(self, take: Take, token: str, offset: int) -> str:
         k = self.keys

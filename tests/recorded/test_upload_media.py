@@ -56,7 +56,9 @@ def test_vp8_webm_is_copied_and_vp9_is_reencoded(tmp_path, folder):
 
 
 def test_a_portrait_hevc_mov_is_reencoded_to_h264_with_its_rotation(tmp_path, folder):
-    src = make_clip(tmp_path / "IMG_0001.MOV", "mov", "libx265", "aac", seconds=2.0, width=640, height=360, rotation=-90)
+    src = make_clip(
+        tmp_path / "IMG_0001.MOV", "mov", "libx265", "aac", seconds=2.0, width=640, height=360, rotation=-90
+    )
     figures = upload_media.probe(src, 300)
     assert (figures.video_codec, figures.rotation, figures.to_json()["orientation"]) == ("hevc", -90, "portrait")
     stages = []
