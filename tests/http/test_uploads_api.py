@@ -34,7 +34,11 @@ def metadata(**values: str) -> str:
 
 
 async def create(http, sitting_id: str, length: int, name="IMG_0001.mp4", filetype="video/mp4", device=DEVICE):
-    headers = {**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(filename=name, filetype=filetype, device=device)}
+    headers = {
+        **TUS,
+        "Upload-Length": str(length),
+        "Upload-Metadata": metadata(filename=name, filetype=filetype, device=device),
+    }
     return await http.post(f"/api/candidate/sittings/{sitting_id}/uploads", headers=headers)
 
 
@@ -156,7 +160,9 @@ async def test_an_upload_cut_at_40_percent_resumes_from_the_servers_offset_and_c
 
 async def test_hevc_from_an_iphone_is_reencoded_and_its_original_kept(http, services, sitting, tmp_path):
     _, current = sitting
-    src = make_clip(tmp_path / "IMG_0002.MOV", "mov", "libx265", "aac", seconds=2.0, width=640, height=360, rotation=-90)
+    src = make_clip(
+        tmp_path / "IMG_0002.MOV", "mov", "libx265", "aac", seconds=2.0, width=640, height=360, rotation=-90
+    )
     data = src.read_bytes()
     url = await started(http, current["id"], data, name="IMG_0002.MOV", filetype="video/quicktime")
     half = len(data) // 2
@@ -210,7 +216,9 @@ async def test_over_the_limit_is_refused_at_creation_and_bytes_past_the_length_a
     _, current = sitting
     message = await error(await create(http, current["id"], 5 * 1024 * 1024 + 1), 413, "upload_too_large")
     assert message == "视频文件过大（5 MB），单个视频文件不能超过 5 MB；请将相机设置为 720P、30fps 后重新录制"
-    await error(await create(http, current["id"], 1000, name="clip.avi", filetype="video/x-msvideo"), 415, "upload_format")
+    await error(
+        await create(http, current["id"], 1000, name="clip.avi", filetype="video/x-msvideo"), 415, "upload_format"
+    )
     resp = await http.post(f"/api/candidate/sittings/{current['id']}/uploads", headers=TUS)
     await error(resp, 400, "upload_length_required")
     resp = await http.post(
@@ -232,7 +240,9 @@ async def test_over_the_limit_is_refused_at_creation_and_bytes_past_the_length_a
     take = await take_of(services, url)
     part = services.uploads.folder(take) / "upload.part"
     assert not part.exists() or part.stat().st_size == 0
-    resp = await http.patch(url, data=b"ok", headers={**TUS, "Content-Type": "application/octet-stream", "Upload-Offset": "0"})
+    resp = await http.patch(
+        url, data=b"ok", headers={**TUS, "Content-Type": "application/octet-stream", "Upload-Offset": "0"}
+    )
     await error(resp, 415, "bad_content_type")
 
 
