@@ -27,7 +27,6 @@ from pathlib import Path
 
 import aiohttp
 import av
-import numpy as np
 
 from server.accounts.sessions import COOKIE
 from server.store.audit import Actor
@@ -42,31 +41,11 @@ DEVICE = "bench-phone-{}"
 
 
 def make_video(path: Path, megabytes: float) -> Path:
-    """An H.264/AAC MP4 of noise at about ``megabytes`` (lossless x264 of 320x240 noise: ~170 KB a frame)."""
-    rng = np.random.default_rng(1)
-    frames = max(10, int(megabytes * MB / 170_000))
-    with av.open(str(path), "w", format="mp4") as out:
-        video = out.add_stream("libx264", rate=30)
-        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-        video.options = {"preset": "ultrafast", "qp": "0"}
-        audio = out.add_stream("aac", rate=48000)
-        audio.layout = "mono"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (240, 320, 3), np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        for start in range(0, int(frames / 30 * 48000), 960):
-            samples = (0.2 * np.sin(np.arange(start, start + 960) * 0.0576)).astype(np.float32).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 48000, start
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode(None):
-            out.mux(packet)
-    return path
+    """An H.264/AAC MP4 of noise (it does not compress) of about ``megabytes``."""
+    from tests.recorded.clips import make_clip
+
+    frames = max(10, int(megabytes * MB / 170_000))  # a lossless 320x240 frame of noise: ~170 KB
+    return make_clip(path, seconds=frames / 30, fps=30, noise=True)
 
 
 async def seed(services, count: int) -> list[dict]:

@@ -10,44 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from pathlib import Path
-
-import av
-import numpy as np
 
 from server.store.audit import Actor
 from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S
 from tests.e2e.test_candidate_checks import log_in, pass_face_check
 from tests.e2e.test_recorded import PLAYS_JS, recorded_world, takes_of
+from tests.recorded.clips import make_clip
 
 THROTTLE_BYTES_S = 1_000_000  # the phone's uplink: ~8 Mbit/s, so the upload takes a few seconds to watch
-
-
-def noisy_clip(path: Path, seconds: float = 2.5, fps: int = 25) -> Path:
-    """A 320x240 H.264/AAC MP4 of noise (incompressible: a few MB, so the upload takes a while)."""
-    rng = np.random.default_rng(7)
-    with av.open(str(path), "w", format="mp4") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-        video.options = {"preset": "ultrafast", "qp": "0"}
-        audio = out.add_stream("aac", rate=48000)
-        audio.layout = "mono"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (240, 320, 3), np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        for start in range(0, int(seconds * 48000), 960):
-            samples = (0.2 * np.sin(np.arange(start, start + 960) * 2 * np.pi * 440 / 48000)).astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 48000, start
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode(None):
-            out.mux(packet)
-    return path
 
 
 async def test_candidate_uploads_a_video_filmed_offline_and_submits_it(
@@ -57,7 +27,7 @@ async def test_candidate_uploads_a_video_filmed_offline_and_submits_it(
     subject = await services.catalog.update_subject(
         Actor.system(), world.exam.id, subject.id, uploads_allowed=True, upload_max_mb=50, take_max_s=60
     )
-    video = noisy_clip(tmp_path / "IMG_0001.mp4")
+    video = make_clip(tmp_path / "IMG_0001.mp4", seconds=2.5, fps=25, noise=True)  # ~8 MB, incompressible
     data = video.read_bytes()
     page = await browsers(cameras["grace_hopper"])
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # the upload's and submit's confirm()

@@ -23,22 +23,29 @@ def make_clip(
     fps: int = 30,
     rotation: int = 0,
     options: dict | None = None,
+    noise: bool = False,
 ) -> Path:
-    """A clip of ``seconds`` at ``fps`` (``rotation``: the display matrix a phone writes)."""
+    """A clip of ``seconds`` at ``fps`` (``rotation``: the display matrix a phone writes). ``noise``:
+    random pictures, losslessly encoded (x264 ``qp 0``: ~170 KB a 320x240 frame), for a file of a
+    few MB that does not compress (uploads that take a while)."""
+    rng = np.random.default_rng(7)
     with av.open(str(path), "w", format=fmt, options=options or {}) as out:
         video = out.add_stream(vcodec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = QUIET.get(vcodec, {})
+        video.options = {**QUIET.get(vcodec, {}), **({"qp": "0"} if noise and vcodec == "libx264" else {})}
         if rotation:
             video.set_display_rotation(rotation)
         audio = out.add_stream(acodec, rate=48000) if acodec else None
         if audio is not None:
             audio.layout = "mono"
         for i in range(int(seconds * fps)):
-            img = np.zeros((height, width, 3), np.uint8)
-            img[:, :, 0] = (i * 8) % 256
-            x = (i * 5) % max(1, width - 20)
-            img[height // 3 : height // 2, x : x + 20] = 255
+            if noise:
+                img = rng.integers(0, 255, (height, width, 3), np.uint8)
+            else:
+                img = np.zeros((height, width, 3), np.uint8)
+                img[:, :, 0] = (i * 8) % 256
+                x = (i * 5) % max(1, width - 20)
+                img[height // 3 : height // 2, x : x + 20] = 255
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)

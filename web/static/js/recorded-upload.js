@@ -5,7 +5,7 @@
 // time left, reminds the candidate that the exam code must be said in the video, then follows the server's check and
 // conversion (take:processing) until the take is playable like any other. recorded.js calls the hooks below.
 import { el, t } from "/static/js/common.js";
-import { $, fmtDuration, fmtLength } from "/static/js/format.js";
+import { $, fmtDuration, fmtLength, fmtSize } from "/static/js/format.js";
 
 const MB = 1024 * 1024;
 const CHUNK = 5 * MB; // a chunk is one PATCH (the server takes up to upload_chunk_max_bytes, 16 MB by default)
@@ -15,7 +15,6 @@ const KINDS = /\.(mp4|m4v|mov|webm)$/i;
 const TYPES = ["video/mp4", "video/quicktime", "video/webm", "video/x-m4v"];
 const SPEED_WINDOW_MS = 8000;
 
-const fmtMB = (bytes) => `${(bytes / MB).toFixed(1)} MB`;
 const STAGES = {
   checking: () => t("正在检查视频…", "Checking the video…"),
   copying: () => t("正在生成回放文件…", "Preparing the playback…"),
@@ -70,7 +69,7 @@ export function uploadNote(take) {
   const up = take.upload || {};
   const name = take.upload_name || up.name || "";
   const parts = [t(`本地上传：${name}`, `Uploaded: ${name}`)];
-  if (take.state === "uploading") parts.push(t(`已上传 ${fmtMB(take.upload_offset || 0)} / ${fmtMB(take.upload_length || 0)}`, `${fmtMB(take.upload_offset || 0)} of ${fmtMB(take.upload_length || 0)} uploaded`));
+  if (take.state === "uploading") parts.push(t(`已上传 ${fmtSize(take.upload_offset || 0)} / ${fmtSize(take.upload_length || 0)}`, `${fmtSize(take.upload_offset || 0)} of ${fmtSize(take.upload_length || 0)} uploaded`));
   if (take.state === "processing") parts.push(t("服务器正在处理", "being processed on the server"));
   if (take.state === "complete" && up.video === "encoded") parts.push(t("已转码为可播放格式", "converted to a playable format"));
   const line = el("p", { class: take.state === "failed" ? "warn upload-note" : "hint upload-note" }, parts.join(" · "));
@@ -146,7 +145,7 @@ export function mountUpload(after, hooks) {
     const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 0;
     bar.style.width = pct + "%";
     bar.parentElement.setAttribute("aria-valuenow", String(pct));
-    figures.textContent = t(`已上传 ${fmtMB(sent)} / ${fmtMB(total)}（${pct}%）`, `${fmtMB(sent)} of ${fmtMB(total)} uploaded (${pct}%)`);
+    figures.textContent = t(`已上传 ${fmtSize(sent)} / ${fmtSize(total)}（${pct}%）`, `${fmtSize(sent)} of ${fmtSize(total)} uploaded (${pct}%)`);
     page.dataset.uploadPct = String(pct);
     const now = Date.now();
     if (samples.length && sent < samples[samples.length - 1][1]) samples = []; // resumed from the server's offset
@@ -156,7 +155,7 @@ export function mountUpload(after, hooks) {
     const rate = now > t0 ? ((sent - b0) * 1000) / (now - t0) : 0;
     if (rate > 0 && now - t0 >= 1000) {
       const left = (total - sent) / rate;
-      speed.textContent = t(`速度 ${fmtMB(rate)}/s · 剩余约 ${fmtDuration(left)}`, `${fmtMB(rate)}/s · about ${fmtDuration(left)} left`);
+      speed.textContent = t(`速度 ${fmtSize(rate)}/s · 剩余约 ${fmtDuration(left)}`, `${fmtSize(rate)}/s · about ${fmtDuration(left)} left`);
     } else if (!speed.textContent) speed.textContent = t("正在计算速度…", "Measuring the speed…");
   }
 
@@ -178,8 +177,8 @@ export function mountUpload(after, hooks) {
     if (other && !upload) {
       pending.textContent = other.state === "processing"
         ? t("上一个视频已上传完成，服务器正在检查和处理，请稍候…", "The last video is uploaded; the server is checking and processing it…")
-        : t(`上一个视频未上传完（已上传 ${fmtMB(other.upload_offset)} / ${fmtMB(other.upload_length)}，文件：${other.upload_name}）。请重新选择同一个文件，将从断点继续上传；或取消这次上传。`,
-          `The last video did not finish uploading (${fmtMB(other.upload_offset)} of ${fmtMB(other.upload_length)}, file ${other.upload_name}). Choose the same file again to continue from there, or cancel it.`);
+        : t(`上一个视频未上传完（已上传 ${fmtSize(other.upload_offset)} / ${fmtSize(other.upload_length)}，文件：${other.upload_name}）。请重新选择同一个文件，将从断点继续上传；或取消这次上传。`,
+          `The last video did not finish uploading (${fmtSize(other.upload_offset)} of ${fmtSize(other.upload_length)}, file ${other.upload_name}). Choose the same file again to continue from there, or cancel it.`);
     }
     const noneLeft = s.takes_left <= 0 && !other;
     start.hidden = noneLeft || (Boolean(other) && other.state === "processing") || Boolean(upload);
@@ -194,7 +193,7 @@ export function mountUpload(after, hooks) {
     error.hidden = true;
     const f = file.files[0];
     chosen.hidden = !f;
-    if (f) chosen.textContent = t(`已选择：${f.name}（${fmtMB(f.size)}）`, `Chosen: ${f.name} (${fmtMB(f.size)})`);
+    if (f) chosen.textContent = t(`已选择：${f.name}（${fmtSize(f.size)}）`, `Chosen: ${f.name} (${fmtSize(f.size)})`);
   });
 
   function check(f) {
@@ -202,7 +201,7 @@ export function mountUpload(after, hooks) {
     const max = (subject.upload_max_mb || 500) * MB;
     if (!f) return { code: "upload_none", message: t("请先选择视频文件", "Choose the video file first") };
     if (!KINDS.test(f.name) && !TYPES.includes(f.type)) return { code: "upload_format", message: t("请选择 mp4、mov 或 webm 格式的视频文件", "Choose an mp4, mov or webm video file") };
-    if (f.size > max) return { code: "upload_too_large", message: t(`视频文件过大（${fmtMB(f.size)}），单个视频文件不能超过 ${fmtMB(max)}；请将相机设置为 720P、30fps 后重新录制`, `The file is too large (${fmtMB(f.size)}); the limit is ${fmtMB(max)}. Set the camera to 720p, 30 fps and film again`) };
+    if (f.size > max) return { code: "upload_too_large", message: t(`视频文件过大（${fmtSize(f.size)}），单个视频文件不能超过 ${fmtSize(max)}；请将相机设置为 720P、30fps 后重新录制`, `The file is too large (${fmtSize(f.size)}); the limit is ${fmtSize(max)}. Set the camera to 720p, 30 fps and film again`) };
     if (!f.size) return { code: "upload_empty", message: t("视频文件是空的，请重新选择", "The video file is empty; choose another") };
     return null;
   }
@@ -216,10 +215,10 @@ export function mountUpload(after, hooks) {
     const other = running();
     let resumeUrl = null;
     if (other && other.state === "uploading") {
-      if (other.upload_length !== f.size) return fail({ code: "upload_other_file", message: t(`这不是上次上传的文件（${other.upload_name}，${fmtMB(other.upload_length)}）。请选择同一个文件继续，或先取消上次的上传。`, `This is not the file of the last upload (${other.upload_name}, ${fmtMB(other.upload_length)}): choose that file, or cancel that upload first.`) });
+      if (other.upload_length !== f.size) return fail({ code: "upload_other_file", message: t(`这不是上次上传的文件（${other.upload_name}，${fmtSize(other.upload_length)}）。请选择同一个文件继续，或先取消上次的上传。`, `This is not the file of the last upload (${other.upload_name}, ${fmtSize(other.upload_length)}): choose that file, or cancel that upload first.`) });
       resumeUrl = `/api/candidate/uploads/${other.id}`;
-    } else if (!window.confirm(t(`确认上传“${f.name}”（${fmtMB(f.size)}）？\n上传的视频计入录制次数（还剩 ${s.takes_left} 次），请确认视频开头已报出考试码 ${s.code}。`,
-      `Upload "${f.name}" (${fmtMB(f.size)})?\nIt counts as a take (${s.takes_left} left); make sure the exam code ${s.code} is said at the start.`))) return;
+    } else if (!window.confirm(t(`确认上传“${f.name}”（${fmtSize(f.size)}）？\n上传的视频计入录制次数（还剩 ${s.takes_left} 次），请确认视频开头已报出考试码 ${s.code}。`,
+      `Upload "${f.name}" (${fmtSize(f.size)})?\nIt counts as a take (${s.takes_left} left); make sure the exam code ${s.code} is said at the start.`))) return;
     start.disabled = true;
     try {
       const tus = await loadTus();
