@@ -2,7 +2,7 @@
 # Sets up everything the server and its tests need on a fresh Debian machine:
 # system packages (redis-server; chromium and CJK fonts for the browser tests; coturn for the
 # TURN test), a virtual environment at .venv/ with pinned Python dependencies, the project itself
-# installed in editable mode, the face-check model files, and the socket.io browser client
+# installed in editable mode, the face-check model files, and the socket.io and tus browser clients
 # (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -62,30 +62,34 @@ fi
 say "face-check model files"
 .venv/bin/python -m server.facecheck.fetch
 
-# The standard socket.io browser client, pinned, from the npm registry (npm checks the tarball's
-# integrity); only its self-contained ESM bundle is copied into web/static/vendor/ (not in git).
-SOCKETIO_VERSION=4.8.4
-SOCKETIO_SHA256=771c3872e7d9bf81020615fda67ef0fd2aa61fcaf1990100714a46fa2c39f8a1
+# Browser libraries, pinned, from the npm registry (npm checks each tarball's integrity); only a
+# self-contained bundle of each is copied into web/static/vendor/ (not in git) and checked by sha256:
+# the standard socket.io client (ESM) and tus-js-client (UMD, window.tus: the resumable upload of takes
+# filmed offline, docs/recorded.md "Upload takes").
 vendor=web/static/vendor
-bundle="$vendor/socket.io.esm.min.js"
-have_bundle() { [ -f "$bundle" ] && [ "$(sha256sum "$bundle" | cut -d' ' -f1)" = "$SOCKETIO_SHA256" ]; }
-if have_bundle; then
-    say "socket.io-client $SOCKETIO_VERSION present in $vendor/"
-else
-    npm_dir="${XDG_CACHE_HOME:-$HOME/.cache}/interview-server/npm"
-    say "installing socket.io-client@$SOCKETIO_VERSION with npm into $npm_dir"
+npm_dir="${XDG_CACHE_HOME:-$HOME/.cache}/interview-server/npm"
+vendor_npm() {  # package version file-in-dist sha256
+    local package=$1 version=$2 file=$3 sha=$4 bundle="$vendor/$3"
+    have() { [ -f "$bundle" ] && [ "$(sha256sum "$bundle" | cut -d' ' -f1)" = "$sha" ]; }
+    if have; then
+        say "$package $version present in $vendor/"
+        return
+    fi
+    say "installing $package@$version with npm into $npm_dir"
     mkdir -p "$npm_dir" "$vendor"
     if ! npm install --prefix "$npm_dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
-            "socket.io-client@$SOCKETIO_VERSION" >/dev/null; then
-        echo "npm could not install socket.io-client@$SOCKETIO_VERSION (is the npm registry reachable? 'npm config get registry')" >&2
+            "$package@$version" >/dev/null; then
+        echo "npm could not install $package@$version (is the npm registry reachable? 'npm config get registry')" >&2
         exit 1
     fi
-    dist="$npm_dir/node_modules/socket.io-client/dist"
-    cp "$dist/socket.io.esm.min.js" "$bundle"
-    if [ -f "$dist/socket.io.esm.min.js.map" ]; then cp "$dist/socket.io.esm.min.js.map" "$vendor/"; fi
-fi
-if ! have_bundle; then
-    echo "socket.io client missing or not the pinned build: $bundle should be socket.io-client@$SOCKETIO_VERSION" \
-         "dist/socket.io.esm.min.js (sha256 $SOCKETIO_SHA256). Check npm's access to the registry and run scripts/setup.sh again." >&2
-    exit 1
-fi
+    local dist="$npm_dir/node_modules/$package/dist"
+    cp "$dist/$file" "$bundle"
+    if [ -f "$dist/$file.map" ]; then cp "$dist/$file.map" "$vendor/"; fi
+    if ! have; then
+        echo "$package missing or not the pinned build: $bundle should be $package@$version" \
+             "dist/$file (sha256 $sha). Check npm's access to the registry and run scripts/setup.sh again." >&2
+        exit 1
+    fi
+}
+vendor_npm socket.io-client 4.8.4 socket.io.esm.min.js 771c3872e7d9bf81020615fda67ef0fd2aa61fcaf1990100714a46fa2c39f8a1
+vendor_npm tus-js-client 4.3.1 tus.min.js 8cbb1b63fccc3bba0ae73ad1deb160ce046c3750851d0c3e94921ae3ef070eb8

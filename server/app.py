@@ -35,6 +35,7 @@ from .http import (
     security_headers,
     take_marks_api,
     takes_api,
+    uploads_api,
 )
 from .http.context import METRICS, SERVICES, SETTINGS
 from .http.middleware import MIDDLEWARES, POLLING_MAX_BYTES
@@ -65,6 +66,7 @@ ROUTE_MODULES = (
     marking_api,
     results_api,
     exports_api,
+    uploads_api,
     pages,
 )
 

@@ -86,6 +86,12 @@ class Settings:
     practice_keep_h: float = 24.0  # practice takes (files and records) are deleted this long after they end
     take_identity_frames: int = 6  # frames of a submitted take compared with the roster photo
     take_identity_retry_s: float = 30.0  # a take's identity check that could not run (busy pool, ...) is retried after
+    # takes filmed offline and uploaded (docs/recorded.md "Upload takes")
+    upload_abandon_s: int = 1800  # an upload without bytes for this long is abandoned (take failed, files deleted)
+    upload_stall_s: float = 20.0  # a chunk whose connection sends nothing for this long is closed (bytes kept)
+    upload_chunk_max_bytes: int = 16 * 1024 * 1024  # the largest PATCH body (a proxy must let this through)
+    upload_processing_max_s: int = 1800  # making an upload playable may take this long, then it fails
+    upload_encode_threads: int = 2  # threads of one re-encode; one re-encode at a time per process
     device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)

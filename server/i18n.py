@@ -654,6 +654,89 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "code_purpose_invalid": ("验证码用途不正确", "Unknown purpose for a verification code"),
     "contact_one_only": ("请只填写手机号或邮箱中的一项", "Give either a phone number or an email, not both"),
+    # upload takes: a file filmed offline (server/recorded/uploads.py, server/http/uploads_api.py)
+    "upload_not_allowed": (
+        "本科目不支持上传本地视频，请在页面上直接录制",
+        "This subject does not take uploaded files: record on this page",
+    ),
+    "upload_format": (
+        "不支持的视频格式（{format}），请上传 mp4、mov 或 webm 格式的视频文件",
+        "Unsupported video format ({format}): upload an mp4, mov or webm file",
+    ),
+    "upload_too_large": (
+        "视频文件过大（{size}），单个视频文件不能超过 {limit}；请将相机设置为 720P、30fps 后重新录制",
+        "The video file is too large ({size}); the limit is {limit}. Set the camera to 720p, 30 fps and film again",
+    ),
+    "upload_empty": ("视频文件是空的，请重新选择", "The video file is empty; choose another"),
+    "upload_not_found": (
+        "没有找到这次上传（可能已取消，或不属于您）",
+        "No such upload (it may have been cancelled, or is not yours)",
+    ),
+    "upload_over": (
+        "这次上传已结束（已完成、已取消或已超时），不能再继续；如需上传，请重新选择文件",
+        "This upload is over (complete, cancelled or timed out); to upload, choose the file again",
+    ),
+    "upload_sitting_over": (
+        "本场考试已结束（已提交、已重置或已过截止时间），不能再上传视频",
+        "This sitting is over (submitted, reset or past its deadline): no more uploads",
+    ),
+    "upload_chunk_too_large": ("单次上传的数据过大（上限 {limit}）", "One upload request is too large (limit {limit})"),
+    "upload_exceeds_length": (
+        "上传的数据超过了开始上传时声明的文件大小（{length} 字节），本次数据未保存",
+        "The data goes past the file size declared at the start ({length} bytes); none of it was kept",
+    ),
+    "upload_offset_mismatch": (
+        "上传位置不一致：服务器已收到 {offset} 字节，请从该位置继续上传",
+        "Wrong upload position: the server holds {offset} bytes; continue from there",
+    ),
+    "upload_offset_invalid": ("上传位置（Upload-Offset）缺失或不正确", "Upload-Offset is missing or not valid"),
+    "upload_busy": (
+        "这个视频正在另一个连接中上传，请稍候再试",
+        "This video is being uploaded over another connection; try again shortly",
+    ),
+    "upload_length_required": (
+        "请提供视频文件的大小（Upload-Length）",
+        "The file's size (Upload-Length) is required",
+    ),
+    "upload_metadata_invalid": ("上传信息（Upload-Metadata）格式不正确", "Upload-Metadata is malformed"),
+    "upload_tus_version": (
+        "上传协议版本不受支持（需要 tus {version}），请刷新页面后重试",
+        "Unsupported upload protocol (tus {version} needed): reload the page and try again",
+    ),
+    "upload_not_video": (
+        "上传的文件不是视频（无法识别为 mp4、mov 或 webm 视频），请选择用相机录制的视频文件",
+        "The file is not a video (not a readable mp4, mov or webm): choose a video filmed with the camera",
+    ),
+    "upload_truncated": (
+        "视频文件不完整或已损坏（可能未完整保存或被截断），请确认视频能在手机上完整播放后重新上传",
+        "The video file is incomplete or damaged (not fully saved, or cut short): check it plays "
+        "to the end on the phone, then upload it again",
+    ),
+    "upload_no_video": (
+        "文件中没有视频画面，请上传用相机录制的视频",
+        "The file has no picture: upload a video filmed with the camera",
+    ),
+    "upload_resolution": (
+        "视频分辨率过高（{width}×{height}），请将相机设置为 720P（最长边不超过 {max} 像素）后重新录制",
+        "The video's resolution is too high ({width}x{height}): set the camera to 720p (at most {max} pixels) and film again",
+    ),
+    "upload_undecodable": (
+        "无法解码视频画面（编码格式不受支持或文件已损坏），请用手机相机重新录制后上传",
+        "The picture cannot be decoded (an unsupported codec, or a damaged file): film again with the phone's camera",
+    ),
+    "upload_too_long": (
+        "视频时长 {duration}，超过本科目单条视频最长 {max}，请重新录制",
+        "The video lasts {duration}, longer than this subject's longest take ({max}): film it again",
+    ),
+    "upload_abandoned": (
+        "上传长时间没有进展，已自动取消，不计入录制次数；请重新上传",
+        "The upload made no progress for a long time and was cancelled; it does not count. Upload again",
+    ),
+    "upload_cancelled": ("已取消上传，不计入录制次数", "Upload cancelled; it does not count"),
+    "upload_processing_failed": (
+        "服务器处理视频时出错，不计入录制次数；请重新上传，或直接在页面上录制",
+        "The server could not process the video; it does not count. Upload again, or record on this page",
+    ),
 }
 
 
@@ -754,6 +837,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_take_started": ("开始录制视频", "Take started"),
     "event_take_ended": ("结束录制视频", "Take ended"),
     "event_take_playable": ("视频可回放", "Take playable"),
+    "event_take_uploaded": ("视频文件上传完成", "Take file uploaded"),
+    "event_take_upload_checked": ("上传的视频已检查", "Uploaded take checked"),
+    "event_take_upload_failed": ("上传的视频未被接受", "Uploaded take failed"),
     # a recorded sitting's and take's states (staff pages and the candidate's recorded page)
     "sitting_state_not_started": ("未开始", "Not started"),
     "sitting_state_in_progress": ("考试中", "In progress"),
@@ -768,6 +854,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "take_state_complete": ("已完成", "Complete"),
     "take_state_cut": ("录制中断", "Cut short"),
     "take_state_failed": ("录制失败", "Failed"),
+    "take_state_uploading": ("上传中", "Uploading"),
+    "take_state_processing": ("处理中", "Processing"),
     "take_state_discarded": ("已重置作废", "Discarded (reset)"),
     # the server's reasons as staff read them: reason_<code> (queue.entries.SYSTEM_REASONS)
     "reason_disconnected": ("断线超过等待时限", "Disconnected beyond the grace period"),
@@ -882,6 +970,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_duration_s": ("时长", "Length"),
     "detail_counts": ("计入录制次数", "Counts as a take"),
     "detail_sha256": ("校验值", "Checksum"),
+    "detail_source": ("来源（upload：上传的文件）", "Source (upload: an uploaded file)"),
+    "detail_length": ("文件大小（字节）", "File size (bytes)"),
+    "detail_size": ("文件大小（字节）", "File size (bytes)"),
+    "detail_container": ("封装格式", "Container"),
+    "detail_video_codec": ("视频编码", "Video codec"),
+    "detail_audio_codec": ("音频编码", "Audio codec"),
+    "detail_width": ("宽（像素）", "Width (px)"),
+    "detail_height": ("高（像素）", "Height (px)"),
+    "detail_fps": ("帧率", "Frame rate"),
+    "detail_video": ("视频画面（copied：原样保留，encoded：已转码）", "Picture (copied or encoded)"),
+    "detail_audio": ("声音（copied：原样保留，encoded：已转码）", "Sound (copied or encoded)"),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
     "role_examiner": ("考官", "examiner"),
@@ -1022,6 +1121,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "take_id": ("考试视频", "Take"),
     "marks": ("评分", "Marks"),
     "mark_comment": ("评语", "Comment"),
+    "uploads_allowed": ("允许上传本地视频", "Uploads allowed"),
+    "upload_max_mb": ("上传视频大小上限（MB）", "Largest upload (MB)"),
 }
 
 

@@ -32,6 +32,7 @@ from .queue.waiting import WaitingQueue
 from .recorded.grading import Grading
 from .recorded.sittings import Sittings
 from .recorded.take_identity import TakeIdentity
+from .recorded.uploads import Uploads
 from .rooms.aux_tokens import AuxTokens
 from .rooms.claims import PROCESS_ID
 from .rooms.recordings import RecordingIndex
@@ -92,6 +93,7 @@ class Services:
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
+    uploads: Uploads  # takes filmed offline and uploaded (docs/recorded.md "Upload takes")
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -214,6 +216,16 @@ class Services:
             interview_marks=interview_marks,
             take_marks=take_marks,
             results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
+            uploads=Uploads(
+                store,
+                sittings,
+                catalog,
+                recordings,
+                s.upload_abandon_s,
+                s.upload_chunk_max_bytes,
+                s.upload_processing_max_s,
+                s.upload_encode_threads,
+            ),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

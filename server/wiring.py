@@ -30,6 +30,7 @@ from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
 from .signaling.proctor import ProctorNamespace
 from .signaling.recorded import TakeSignals
 from .signaling.rooms import RoomSignals
+from .signaling.uploads import UploadSignals
 from .store.redis import connect
 from .tasks import stop
 
@@ -58,6 +59,8 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_playable.append(services.take_identity.take_playable)
     # a formal submission of a recorded subject is assigned to its graders at once (docs/marking.md)
     services.sittings.on_ended.append(services.take_marks.sitting_ended)
+    # an upload still coming in when its sitting ends (the deadline) fails at once (recorded/uploads.py)
+    services.sittings.on_ended.append(services.uploads.sitting_ended)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:
@@ -146,6 +149,18 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         await services.take_identity.close()
 
     app.cleanup_ctx.append(identity_checks)
+
+    async def upload_takes(app: web.Application):
+        """Upload takes: their pushes to the page, and the sweep of abandoned ones (recorded/uploads.py)."""
+        signals = UploadSignals(sio)
+        services.uploads.on_progress.append(signals.progress)
+        services.uploads.on_finished.append(signals.finished)
+        task = asyncio.create_task(services.uploads.run())
+        yield
+        await stop([task])
+        await services.uploads.close()
+
+    app.cleanup_ctx.append(upload_takes)
 
     async def restarting(app: web.Application) -> None:
         takes.stopping()  # takes filmed here are left for another process, not ended (signaling/recorded.py)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from ..recorded.grading import Submission
-from ..rooms.remux import PLAYABLE
+from ..recorded.take_files import content_type, main_name
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
@@ -32,7 +32,7 @@ def submission_json(sub: Submission) -> dict:
     """The submission as a grader sees it: every field named here, nothing copied wholesale."""
     take = sub.take
     base = f"/api/grader/submissions/{sub.code}"
-    playable = bool(take.playable_at) and PLAYABLE in take.files
+    playable = bool(take.playable_at) and main_name(take.files) is not None
     return {
         "code": sub.code,
         "exam": {"name": sub.exam.name, "school": sub.exam.school},
@@ -48,7 +48,11 @@ def submission_json(sub: Submission) -> dict:
 
 
 def _video(path) -> web.StreamResponse:
-    headers = {"Content-Type": "video/webm", "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Content-Type": content_type(path.name),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
     return web.FileResponse(path, headers=headers)
 
 
@@ -82,7 +86,7 @@ async def my_submissions(request: web.Request) -> web.Response:
 @routes.get("/api/grader/submissions/{code}/video", GRADER)
 async def submission_video(request: web.Request) -> web.StreamResponse:
     grading = request.app[SERVICES].grading
-    return _video(await grading.file_of(account_of(request), request.match_info["code"], PLAYABLE))
+    return _video(await grading.file_of(account_of(request), request.match_info["code"]))
 
 
 @routes.get("/api/grader/submissions/{code}/aux/{n}", GRADER)

@@ -150,6 +150,18 @@ STATUS: dict[str, int] = {
     "take_not_playable": 409,
     "take_file_missing": 404,
     "take_over": 409,
+    # upload takes (server/http/uploads_api.py): the statuses tus clients expect
+    "upload_not_allowed": 409,
+    "upload_format": 415,
+    "upload_too_large": 413,
+    "upload_not_found": 404,
+    "upload_over": 410,
+    "upload_sitting_over": 410,
+    "upload_chunk_too_large": 413,
+    "upload_exceeds_length": 413,
+    "upload_offset_mismatch": 409,
+    "upload_busy": 423,
+    "upload_tus_version": 412,
 }
 
 

@@ -1,17 +1,17 @@
-"""A recorded take's playback files (docs/recorded.md "HTTP"): ``playable.webm`` (the main camera,
-video and audio) and ``aux-<n>.webm`` (the aux cameras), remuxed on the server after the take ended
-(``rooms/remux.py``). The candidate gets their own takes only (another's is ``take_not_found``, as a
-forged id), the admin any; Range requests work, so a ``<video>`` element can seek."""
+"""A recorded take's playback files (docs/recorded.md "HTTP"): the main camera's video and audio
+(``playable.webm``; an upload's ``playable.mp4`` or ``.webm``) and ``aux-<n>.webm`` (the aux cameras),
+made on the server after the take ended (``rooms/remux.py``, ``recorded/upload_media.py``). The
+candidate gets their own takes only (another's is ``take_not_found``, as a forged id), the admin any;
+Range requests work, so a ``<video>`` element can seek."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from aiohttp import web
 
 from ..errors import UserError
-from ..rooms.remux import PLAYABLE
+from ..recorded.take_files import content_type, take_file
 from ..store.models import Take
 from .context import SERVICES, account_of
 from .routing import Routes
@@ -22,21 +22,17 @@ ADMIN = ("admin",)
 AUX_N = re.compile(r"^[1-9][0-9]?$")
 
 
-async def _file(request: web.Request, take: Take, name: str) -> web.StreamResponse:
-    """The take's file ``name``, only once the take lists it (no path from the request is trusted)."""
-    if name not in take.files:
-        raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
-    record = await request.app[SERVICES].recordings.get(take.id)
-    path = Path(record["folder"]) / name if record else None
-    if path is None or not path.is_file():
-        raise UserError("take_file_missing")
+async def _file(request: web.Request, take: Take, name: str | None) -> web.StreamResponse:
+    """The take's file ``name`` (None: the main playback file), only once the take lists it (no path
+    from the request is trusted)."""
+    path = await take_file(request.app[SERVICES].recordings, take, name)
     headers = {
-        "Content-Type": "video/webm",
+        "Content-Type": content_type(path.name),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
     if request.query.get("download"):
-        headers["Content-Disposition"] = f'attachment; filename="{take.id}-{name}"'
+        headers["Content-Disposition"] = f'attachment; filename="{take.id}-{path.name}"'
     return web.FileResponse(path, headers=headers)
 
 
@@ -60,7 +56,7 @@ async def _any(request: web.Request) -> Take:
 
 @routes.get("/api/candidate/takes/{take_id}/video", CANDIDATE)
 async def candidate_video(request: web.Request) -> web.StreamResponse:
-    return await _file(request, await _own(request), PLAYABLE)
+    return await _file(request, await _own(request), None)
 
 
 @routes.get("/api/candidate/takes/{take_id}/aux/{n}", CANDIDATE)
@@ -71,7 +67,7 @@ async def candidate_aux(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/admin/takes/{take_id}/video", ADMIN)
 async def admin_video(request: web.Request) -> web.StreamResponse:
-    return await _file(request, await _any(request), PLAYABLE)
+    return await _file(request, await _any(request), None)
 
 
 @routes.get("/api/admin/takes/{take_id}/aux/{n}", ADMIN)

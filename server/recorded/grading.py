@@ -28,6 +28,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Exam, Sitting, Subject, Take, from_hash, is_id
+from .take_files import take_file
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out or typed without doubt
 CODE_LENGTH = 5  # 31^5 ~ 28.6 million codes
@@ -237,14 +238,8 @@ class Grading:
             raise UserError("submission_not_found")
         return Submission(code, await self.catalog.exam(sitting.exam_id), subject, sitting.state, take)
 
-    async def file_of(self, account: Account, code: str, name: str) -> Path:
-        """The path of the submission's file ``name`` (``playable.webm``, ``aux-<n>.webm``), once the take
-        lists it; no path from the request is trusted."""
+    async def file_of(self, account: Account, code: str, name: str | None = None) -> Path:
+        """The path of the submission's file ``name`` (None: the main playback file; ``aux-<n>.webm``),
+        once the take lists it; no path from the request is trusted."""
         take = (await self.submission(account, code)).take
-        if name not in take.files:
-            raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
-        record = await self.recordings.get(take.id)
-        path = Path(record["folder"]) / name if record else None
-        if path is None or not path.is_file():
-            raise UserError("take_file_missing")
-        return path
+        return await take_file(self.recordings, take, name)

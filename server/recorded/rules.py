@@ -26,8 +26,10 @@ RANGES: dict[str, tuple[int, int]] = {
     "sittings_allowed": (1, 5),
     "mock_tries": (0, 10),
     "interview_minutes": (1, 240),
+    "upload_max_mb": (1, 4096),
 }
-RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", "cut_take_counts")
+BOOLEANS = ("cut_take_counts", "uploads_allowed")
+RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", *BOOLEANS)
 MAX_WINDOW_S = 31 * 86400  # an exam window longer than a month is a typo
 
 
@@ -48,8 +50,9 @@ def apply(subject: Subject, **rules: Any) -> Subject:
             raise UserError("field_type", field=name, label=name)
         if not low <= value <= high:
             raise UserError("field_range", field=name, label=name, min=low, max=high)
-    if "cut_take_counts" in rules and not isinstance(rules["cut_take_counts"], bool):
-        raise UserError("field_type", field="cut_take_counts", label="cut_take_counts")
+    for name in BOOLEANS:
+        if name in rules and rules[name] is not None and not isinstance(rules[name], bool):
+            raise UserError("field_type", field=name, label=name)
     for name in ("window_opens", "window_closes"):
         value = rules.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):

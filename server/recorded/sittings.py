@@ -18,6 +18,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Sitting, Subject, Take, from_hash, is_id, new_id, public
 from .rules import CAMERAS, MODES, ORIENTATIONS
+from .take_files import main_name
 from .take_identity import read_identity
 
 log = logging.getLogger("server.recorded")
@@ -42,6 +44,16 @@ RECORDING_SLACK_S = 5  # the sweep waits take_reconnect_grace_s + this past the 
 STALE_TAKE_S = 30  # a take still recording this long past its longest length + grace: its media is gone
 EXPIRE_BATCH = 200  # sittings ended per sweep pass, at most
 PURGE_BATCH = 50  # practice takes deleted per sweep pass, at most
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What a take that is a file starts with (``Sittings.start_take``): its declared length, the
+    file's name, and how long the abandoned-upload sweep leaves it before looking (``uploads.py``)."""
+
+    length: int
+    name: str
+    look_after_s: float
 
 
 def exam_code() -> str:
@@ -122,6 +134,10 @@ class Sittings:
         if take is None or take.account_id != account.id:
             raise UserError("take_not_found")
         return take
+
+    async def find_sitting(self, sitting_id: str) -> Sitting | None:
+        """Any sitting by id (the upload side); None when there is none."""
+        return await self._sitting(sitting_id)
 
     async def find_take(self, take_id: str) -> Take | None:
         """Any take by id (the media side and the staff); None when there is none."""
@@ -258,15 +274,26 @@ class Sittings:
         assert sitting is not None
         return sitting
 
-    async def start_take(self, account: Account, sitting_id: str, device: str, camera: str, orientation: str) -> Take:
-        """A new take of the candidate's sitting, recording from now (the media side joins it next)."""
-        if camera not in CAMERAS:
+    async def start_take(
+        self,
+        account: Account,
+        sitting_id: str,
+        device: str,
+        camera: str,
+        orientation: str,
+        upload: Upload | None = None,
+    ) -> Take:
+        """A new take of the candidate's sitting, recording from now (the media side joins it next); with
+        ``upload``, a take that is a file filmed offline, ``uploading`` until its bytes are in
+        (``uploads.py``): the same rules, the same count, the same face check."""
+        if upload is None and camera not in CAMERAS:
             raise UserError("field_invalid", field="camera", label="camera")
-        if orientation not in ORIENTATIONS:
+        if upload is None and orientation not in ORIENTATIONS:
             raise UserError("field_invalid", field="orientation", label="orientation")
         sitting = await self.sitting_of(account, sitting_id)
         k = self.keys
         take_id = new_id("take")
+        now = time.time()
         outcome, found = await self.store.script("take_start")(
             keys=[
                 k.sitting(sitting.id),
@@ -274,9 +301,10 @@ class Sittings:
                 k.take(take_id),
                 k.face_state(sitting.exam_id, account.id),
                 k.audit(sitting.exam_id),
+                k.uploads_due(),
             ],
             args=[
-                f"{time.time():.3f}",
+                f"{now:.3f}",
                 account.id,
                 device or "",
                 take_id,
@@ -286,6 +314,10 @@ class Sittings:
                 k.take(""),
                 self.grace_s + STALE_TAKE_S,
                 MAX_TAKES_PER_SITTING,
+                "upload" if upload else "stream",
+                upload.length if upload else 0,
+                upload.name if upload else "",
+                f"{now + upload.look_after_s:.3f}" if upload else 0,
                 *audit.base_fields(Actor(account.id, account.role), account.id),
             ],
         )
@@ -397,13 +429,14 @@ class Sittings:
 
     async def take_playable(self, take_id: str, files: dict) -> None:
         """The take's playable files are written: ``files`` is name -> {sha256, size, duration_s, ...}
-        (``playable.webm``, ``aux-<n>.webm``, as ``rooms/remux.py`` makes them; a bare sha256 string per
-        name is accepted too). The take's length becomes the playable file's."""
+        (``playable.webm``, ``aux-<n>.webm``, as ``rooms/remux.py`` makes them; ``playable.mp4`` for an
+        upload, ``upload_media.py``; a bare sha256 string per name is accepted too). The take's length
+        becomes the playable file's."""
         take = await self._take(take_id)
         if take is None:
             raise UserError("take_not_found")
         clean = {name: (info if isinstance(info, dict) else {"sha256": str(info)}) for name, info in files.items()}
-        main = clean.get("playable.webm", {})
+        main = clean.get(main_name(clean) or "", {})
         length = main.get("duration_s")
         result = await self.store.script("take_playable")(
             keys=[self.keys.take(take.id), self.keys.audit(take.exam_id)],

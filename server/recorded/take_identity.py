@@ -1,5 +1,5 @@
 """Identity on every take (docs/recorded.md "Identity on every take"): a few frames of each submitted
-take, decoded on demand from its ``playable.webm``, compared with the roster photo; the result is
+take, decoded on demand from its playback file (``playable.webm``; an upload's may be MP4/H.264), compared with the roster photo; the result is
 recorded on the take for the admins and graders to refer to (004_* 第六步). It never blocks anything:
 the submission is final before the check starts, and the check touches neither the face gate nor
 its strikes nor the queue (``FaceChecks.compare`` records nothing).
@@ -42,6 +42,7 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Sitting, Take, from_hash, is_id
 from ..tasks import every
+from .take_files import main_name, take_folder
 
 if TYPE_CHECKING:
     from .sittings import Sittings
@@ -360,9 +361,7 @@ class TakeIdentity:
         }
 
     async def _playable_path(self, take: Take) -> Path:
-        record = await self.recordings.get(take.id)
-        folder = Path(record["folder"]) if record else self.recordings.folder(take.exam_id, take.account_id, take.id)
-        return folder / PLAYABLE
+        return await take_folder(self.recordings, take) / (main_name(take.files) or PLAYABLE)
 
     async def _retry(self, take: Take, token: str, reason: str) -> dict[str, Any] | None:
         """Try again in ``retry_s``, or past the reason's patience record it as the result."""

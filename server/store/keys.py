@@ -123,6 +123,12 @@ takes:practice                         zset    ended practice takes scored by en
                                                after ``practice_keep_h``)
 takes:identity                         zset    submitted takes waiting for their identity check,
                                                scored by when it is tried next (take_identity.py)
+uploads:due                            zset    takes that are files being uploaded or processed,
+                                               scored by when the upload sweep looks at them next
+                                               (abandoned, or a dead process's processing;
+                                               server/recorded/uploads.py)
+uploadlock:{take}                      string  the one writer of an upload's bytes, then the one
+                                               process making it playable (a token; TTL, refreshed)
 subject:{subject}:graders              set     account ids of the examiners who grade the recorded
                                                subject (server/recorded/grading.py)
 anon:codes                             hash    anonymous code (``S-7K3Q9``) -> sitting id: every
@@ -383,6 +389,12 @@ class Keys:
 
     def take_identity_due(self) -> str:
         return self._k("takes", "identity")
+
+    def uploads_due(self) -> str:
+        return self._k("uploads", "due")
+
+    def upload_lock(self, take_id: str) -> str:
+        return self._k("uploadlock", take_id)
 
     # grading of recorded subjects (server/recorded/grading.py)
     def subject_graders(self, subject_id: str) -> str:

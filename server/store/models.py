@@ -117,6 +117,9 @@ class Subject:
     sittings_allowed: int = 1
     cut_take_counts: bool = False
     mock_tries: int = 0
+    # a take may be a file filmed offline and uploaded (docs/recorded.md "Upload takes"), up to this size
+    uploads_allowed: bool = False
+    upload_max_mb: int = 500
 
     @property
     def recorded(self) -> bool:
@@ -251,5 +254,13 @@ class Take:
     duration_s: float = 0.0
     counts: bool = True  # uses up one of the sitting's takes
     files: dict = field(default_factory=dict)  # name -> {sha256, size, duration_s} once playable
-    sha256: str = ""  # of playable.webm
+    sha256: str = ""  # of the playback file (playable.webm, or playable.mp4 for some uploads)
     playable_at: float = 0.0
+    # "stream" (filmed live, recorded on the server) or "upload" (a file filmed offline,
+    # server/recorded/uploads.py): states uploading -> processing -> complete, or failed
+    source: str = "stream"
+    upload_name: str = ""  # the file's name as the phone gave it (shown back only)
+    upload_length: int = 0  # bytes declared at creation
+    upload_offset: int = 0  # bytes stored on the server: where the next chunk must start
+    upload_touched_at: float = 0.0  # the last bytes received (the abandoned-upload sweep)
+    upload: dict = field(default_factory=dict)  # the probe's figures and the outcome (or the refusal)

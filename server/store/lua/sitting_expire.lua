@@ -23,8 +23,13 @@ if now < deadline then
   redis.call('ZADD', KEYS[4], deadline, id)
   return {'early', ''}
 end
-if s[3] and s[3] ~= '' and redis.call('HGET', ARGV[2] .. s[3], 'state') == 'recording' then
+local running = {}
+if s[3] and s[3] ~= '' then running = redis.call('HMGET', ARGV[2] .. s[3], 'state', 'stop_at') end
+if running[1] == 'recording' or running[1] == 'processing' then
   local give_up = deadline + tonumber(ARGV[3])
+  -- an upload received before the deadline is being made playable: waited for until its stop_at
+  -- (the upload's processing limit), so a file sent in time can still be the one submitted
+  if running[1] == 'processing' then give_up = math.max(give_up, tonumber(running[2] or '0')) end
   if now < give_up then
     redis.call('ZADD', KEYS[4], give_up, id)
     return {'wait', ''}

@@ -1,11 +1,13 @@
 -- The media side ends a take: complete (stopped by the candidate or the limit), cut (the connection was
--- lost past the grace period) or failed (nothing recorded). Ending an ended take changes nothing.
+-- lost past the grace period) or failed (nothing recorded; an upload refused, cancelled or abandoned).
+-- Ending an ended take changes nothing.
 -- KEYS[1] take hash, KEYS[2] sitting hash, KEYS[3] due zset, KEYS[4] practice takes zset, KEYS[5] audit
 -- ARGV[1] now, ARGV[2] state, ARGV[3] length in seconds, ARGV[4..] audit base pairs
 -- Returns {'ended', state}, {'same', state} (already ended) or {'err', code}.
 local t = redis.call('HMGET', KEYS[1], 'state', 'id', 'sitting_id', 'mode')
 if not t[1] then return {'err', 'take_not_found'} end
-if t[1] ~= 'recording' then return {'same', t[1]} end
+-- recording (streamed), uploading or processing (an upload): the states a take runs in
+if t[1] ~= 'recording' and t[1] ~= 'uploading' and t[1] ~= 'processing' then return {'same', t[1]} end
 local state = ARGV[2]
 local counts = state == 'complete' or (state == 'cut' and redis.call('HGET', KEYS[2], 'cut_take_counts') == '1')
 redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[1], 'duration_s', ARGV[3], 'counts', counts and '1' or '0')

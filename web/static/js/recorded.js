@@ -11,6 +11,7 @@ import { blocked, showBlockers } from "/static/js/blockers.js";
 import { clockSkew, connect, call, refusal, serverNow } from "/static/js/live.js";
 import { TakePeer, deviceId, endReasonText, openTakeCamera, sittingEndText, takeStateText } from "/static/js/takes.js";
 import { wireAuxQr } from "/static/js/aux-qr.js";
+import { doneNote, mountUpload, uploadBadge, uploadNote, uploadRules } from "/static/js/recorded-upload.js";
 
 const page = $("recorded-page");
 const examId = page.dataset.examId, subjectId = page.dataset.subjectId, mode = page.dataset.mode;
@@ -45,6 +46,7 @@ function setStage(stage) {
   $("takes-card").hidden = !(stage === "ready" || stage === "done") || !takes.length;
   $("reset-card").hidden = !resettable(stage);
   $("aux-card").hidden = !(stage === "ready" || stage === "take");
+  if (upload) upload.stage(stage); // the upload card (recorded-upload.js) shows with the take setup
   if (stage === "take") $("stage-take").scrollIntoView({ block: "start" }); // preview, clocks and the stop button on one screen
   else if (stage !== "loading") window.scrollTo({ top: 0 });
 }
@@ -82,6 +84,7 @@ function renderRules() {
     items.push(t(`剩余考试次数：${rule(rules, "sittings_left", rule(s, "sittings_allowed", 1))} 次（共 ${rule(s, "sittings_allowed", 1)} 次，重置消耗一次）`,
       `Sittings left: ${rule(rules, "sittings_left", rule(s, "sittings_allowed", 1))} of ${rule(s, "sittings_allowed", 1)} (a reset uses one)`));
   }
+  items.push(...uploadRules(s));
   $("rules").replaceChildren(...items.map((text) => el("li", {}, text)));
 }
 
@@ -124,6 +127,7 @@ async function loadSitting(id) {
   $("code-overlay").textContent = t("考试码 ", "Code ") + ($("exam-code").textContent);
   renderTakes();
   tick();
+  if (upload) upload.render();
   return sitting;
 }
 
@@ -304,6 +308,7 @@ function toReady() {
       : t("本科目的录制次数已用完，请在下方选择一条视频提交。", "No takes left: choose one below and submit it.") });
   }
   renderReset();
+  if (upload) upload.render();
   if (stream) takeVideo.srcObject = stream;
 }
 
@@ -422,20 +427,25 @@ async function startTake() {
     if (take) take = null; // made, but the connection failed: the server ends it as failed (nothing recorded)
     if (page.dataset.stage === "take") { await refresh(); toReady(); }
     fail($("take-error"), err);
-    if (err.code === "take_face_check") { // the face check ran out or is needed again: offer it
-      checked = false;
-      toReadyButton.hidden = true;
-      toCheck();
-      if (face) face.refresh();
-      fail($("device-summary"), err);
-    }
-    if (["sitting_over", "sitting_not_found"].includes(err.code)) {
-      await refresh();
-      if (sitting && OVER.includes(sitting.state)) { showDone(sitting.state); fail($("done-refused"), err); }
-    }
+    await takeRefused(err);
   } finally {
     button.disabled = false;
     button.textContent = t("开始录制", "Start recording");
+  }
+}
+
+// A take refused at its start (a streamed one, or an upload): the face check again, or the sitting's end.
+async function takeRefused(err) {
+  if (err.code === "take_face_check") { // the face check ran out or is needed again: offer it
+    checked = false;
+    toReadyButton.hidden = true;
+    toCheck();
+    if (face) face.refresh();
+    fail($("device-summary"), err);
+  }
+  if (["sitting_over", "sitting_not_found"].includes(err.code)) {
+    await refresh();
+    if (sitting && OVER.includes(sitting.state)) { showDone(sitting.state); fail($("done-refused"), err); }
   }
 }
 
@@ -544,16 +554,17 @@ function renderTakes() {
     const player = playable && x.state !== "failed"
       ? el("video", { controls: "", playsinline: "", preload: "metadata", class: "take-player", src: x.video_url + "#t=0.1" })
       : x.state === "recording" ? el("p", { class: "hint" }, t("录制中…", "Recording…"))
-        : x.state === "failed" ? "" : el("p", { class: "progress" }, t("正在生成回放文件…", "Preparing the playback…"));
+        : x.state === "failed" || x.state === "uploading" ? "" : el("p", { class: "progress" }, t("正在生成回放文件…", "Preparing the playback…"));
     return el("li", { class: "take-item", "data-take": x.id, "data-state": x.state },
       el("div", { class: "take-head" },
         el("strong", {}, t(`第 ${i + 1} 条`, `Take ${i + 1}`)),
-        el("span", { class: "badge" }, takeStateText(x.state)),
+        el("span", { class: "badge" }, uploadBadge(x) || takeStateText(x.state)),
         submitted === x.id ? el("span", { class: "badge ok-badge" }, t("已提交", "Submitted")) : ""),
       el("p", { class: "hint" }, [length && t(`时长 ${length}`, `Length ${length}`),
         x.started_at ? t(`录制于 ${fmtClock(x.started_at)}`, `recorded at ${fmtClock(x.started_at)}`) : "",
         x.camera ? (x.camera === "rear" ? t("后置", "rear") : t("前置", "front")) + " · " + (x.orientation === "landscape" ? t("横屏", "landscape") : t("竖屏", "portrait")) : "",
       ].filter(Boolean).join(" · ")),
+      uploadNote(x),
       playable && x.state !== "failed" && (x.aux_urls || []).length ? takePlayers(player, x.aux_urls) : player,
       ok && !over && !practice ? el("label", { class: "check" }, el("input", { type: "radio", name: "pick", value: x.id }), t("选择这一条提交", "Submit this one")) : "");
   }));
@@ -616,6 +627,7 @@ function showDone(state) {
   $("done-box").hidden = !rows.length;
   $("done-box").className = chosen ? "done-box" : "warn";
   $("done-nothing").hidden = !chosen;
+  if (doneNote(chosen)) $("done-nothing").textContent = doneNote(chosen);
   const again = mode === "mock" && rule(rules, "mock_left", 0) > 0;
   $("again").hidden = !again;
   if (again) $("again").textContent = t(`再参加一次模拟考（剩余 ${rules.mock_left} 次）`, `Another mock exam (${rules.mock_left} left)`);
@@ -747,6 +759,11 @@ socket.on("sitting:ended", async (data) => {
   showDone(data.state);
 });
 
+// takes filmed offline and uploaded (recorded-upload.js), for subjects that allow them
+const upload = mountUpload($("stage-ready"), {
+  sitting: () => sitting, takes: () => takes, subject: () => subjectOf(rules || {}), device, socket,
+  refresh: () => refresh(), refused: takeRefused,
+});
 $("take-start").addEventListener("click", startTake);
 $("again").addEventListener("click", () => { sitting = null; takes = []; $("enter-error").hidden = true; setStage("rules"); });
 $("take-resume").addEventListener("click", resumeTake);

@@ -21,6 +21,7 @@ export function subjectSummary(s) {
   return [t("录制考试", "Recorded"), t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
     s.time_limit_min ? t(`限时 ${s.time_limit_min} 分钟`, `${s.time_limit_min} min limit`) : t("至考试结束", "until the window closes"),
     t(`考试次数 ${s.sittings_allowed}`, `${s.sittings_allowed} sittings`), s.mock_tries ? t(`模拟考 ${s.mock_tries} 次`, `${s.mock_tries} mock`) : t("无模拟考", "no mock"),
+    ...(s.uploads_allowed ? [t(`可上传视频 ≤ ${s.upload_max_mb} MB`, `uploads ≤ ${s.upload_max_mb} MB`)] : []),
     s.window_opens ? fmtRange(s.window_opens, s.window_closes, NO_ZONE) : t("未设置考试时间", "no window")].join(" · ");
 }
 
@@ -50,7 +51,11 @@ export function editSubject(s) {
       num("sittings_allowed", t("考试次数（含重置）", "Sittings (incl. resets)"), s.sittings_allowed || 1, 1, 5),
       num("mock_tries", t("模拟考次数（0 为无）", "Mock tries (0: none)"), s.mock_tries ?? 0, 0, 10)),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "cut_take_counts", checked: s.cut_take_counts || undefined }),
-      t("网络中断导致未录完的视频也计入录制次数", "A take cut short by a lost connection uses up a take")));
+      t("网络中断导致未录完的视频也计入录制次数", "A take cut short by a lost connection uses up a take")),
+    el("div", { class: "row" },
+      el("label", { class: "check" }, el("input", { type: "checkbox", name: "uploads_allowed", checked: s.uploads_allowed || undefined }),
+        t("允许上传本地视频（考生用手机相机单独录制后上传）", "Uploads allowed (filmed with the phone's camera, then uploaded)")),
+      num("upload_max_mb", t("上传视频大小上限（MB）", "Largest upload (MB)"), s.upload_max_mb ?? 500, 1, 4096)));
   const form = el("form", { class: "rules-form", novalidate: "", "data-subject": s.id },
     el("h3", {}, t(`科目规则：${s.name}`, `Rules: ${s.name}`)),
     el("div", { class: "row" }, el("label", {}, t("考试形式", "Kind"), kind),
@@ -70,6 +75,7 @@ export function editSubject(s) {
         form: "performance",
         takes_allowed: toInt(f.takes_allowed.value), take_max_s: toInt(f.take_max_s.value), time_limit_min: toInt(f.time_limit_min.value),
         sittings_allowed: toInt(f.sittings_allowed.value), mock_tries: toInt(f.mock_tries.value), cut_take_counts: f.cut_take_counts.checked,
+        uploads_allowed: f.uploads_allowed.checked, upload_max_mb: toInt(f.upload_max_mb.value),
         window_opens: f.window_opens.value, window_closes: f.window_closes.value,
       });
     }
