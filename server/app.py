@@ -17,6 +17,7 @@ from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
 from .http import (
     admin_api,
+    artwork_api,
     auth_api,
     aux_api,
     candidate_api,
@@ -65,6 +66,7 @@ ROUTE_MODULES = (
     marking_api,
     results_api,
     exports_api,
+    artwork_api,
     pages,
 )
 

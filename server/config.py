@@ -86,6 +86,8 @@ class Settings:
     practice_keep_h: float = 24.0  # practice takes (files and records) are deleted this long after they end
     take_identity_frames: int = 6  # frames of a submitted take compared with the roster photo
     take_identity_retry_s: float = 30.0  # a take's identity check that could not run (busy pool, ...) is retried after
+    artwork_photo_max_bytes: int = 20 * 1024 * 1024  # an artwork photo's upload, at most (a 48 MP phone photo fits)
+    artwork_photo_max_pixels: int = 50_000_000  # larger photos are refused from their header, before decoding
     device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)

@@ -29,7 +29,9 @@ from .marking.take_marks import TakeMarks
 from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
+from .recorded.artwork import ArtworkPhotos
 from .recorded.grading import Grading
+from .recorded.review import Reviews
 from .recorded.sittings import Sittings
 from .recorded.take_identity import TakeIdentity
 from .rooms.aux_tokens import AuxTokens
@@ -92,6 +94,8 @@ class Services:
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
+    artwork: ArtworkPhotos  # artwork subjects: the photos of the finished work (docs/recorded.md "Artwork")
+    reviews: Reviews  # one sitting as admins review it (videos, photos, code, face result, audit)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -214,6 +218,8 @@ class Services:
             interview_marks=interview_marks,
             take_marks=take_marks,
             results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
+            artwork=ArtworkPhotos(store, s.recordings_dir, s.artwork_photo_max_bytes, s.artwork_photo_max_pixels),
+            reviews=Reviews(sittings, catalog, directory, face_gate, Audit(store.redis, store.keys)),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

@@ -58,6 +58,8 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_playable.append(services.take_identity.take_playable)
     # a formal submission of a recorded subject is assigned to its graders at once (docs/marking.md)
     services.sittings.on_ended.append(services.take_marks.sitting_ended)
+    # a submitted take's folder gets submission.json: the video files and the artwork photos with sha256
+    services.sittings.on_ended.append(services.artwork.sitting_ended)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

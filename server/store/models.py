@@ -117,6 +117,10 @@ class Subject:
     sittings_allowed: int = 1
     cut_take_counts: bool = False
     mock_tries: int = 0
+    # artwork (作品创作): the finished work is photographed after the take (docs/recorded.md "Artwork")
+    photo_time_limit_min: int = 10
+    photos_min: int = 1
+    photos_max: int = 6
 
     @property
     def recorded(self) -> bool:
@@ -224,6 +228,13 @@ class Sitting:
     submitted_at: float = 0.0
     ended_at: float = 0.0
     ended_by: str = ""  # the account that submitted or reset, or "system" (deadline)
+    # artwork (copied at entry): the form, the photo time after a take, photos per submission
+    form: str = "performance"
+    photo_time_limit_min: int = 0
+    photos_min: int = 0
+    photos_max: int = 0
+    photos_take: str = ""  # the artwork take whose photo time runs (the last one that ended complete)
+    end_reason: str = ""  # auto_submitted: deadline | photo_limit
 
     @property
     def in_progress(self) -> bool:
@@ -253,3 +264,7 @@ class Take:
     files: dict = field(default_factory=dict)  # name -> {sha256, size, duration_s} once playable
     sha256: str = ""  # of playable.webm
     playable_at: float = 0.0
+    # artwork: the photos of the finished work, [{id, file, sha256, size, width, height, added_at}]
+    photos: list = field(default_factory=list)
+    photos_until: float = 0.0  # photos may be added or removed until then (server clock)
+    photos_added: int = 0  # uploads accepted for this take, removed ones included (capped)
