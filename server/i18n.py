@@ -943,7 +943,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_counts": ("计入录制次数", "Counts as a take"),
     "detail_sha256": ("校验值", "Checksum"),
     "detail_photo_id": ("", ""),
-    "detail_photos_until": ("拍照截止时间", "Photos until"),
+    "detail_photo_time_ends_at": ("拍照截止时间", "Photo time ends"),
     "detail_photos": ("作品照片", "Photos"),
     "detail_width": ("宽", "Width"),
     "detail_height": ("高", "Height"),

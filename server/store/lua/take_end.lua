@@ -38,5 +38,5 @@ local function audit(event, data)
   redis.call('XADD', KEYS[5], '*', unpack(fields))
 end
 audit('take_ended', {take_id = t[2], sitting_id = t[3], state = state, duration_s = tonumber(ARGV[3]), counts = counts,
-                     photos_until = photos_until})
+                     photo_time_ends_at = photos_until})
 return {'ended', state}
