@@ -153,4 +153,35 @@ async def test_an_artwork_take_with_two_photos_and_its_review(
         await shots(admin, "admin-review")
         await admin.eval_on_selector(f"{card} .review-photos", "e => e.scrollIntoView()")
         await shots(admin, "admin-review-photos", full_page=False)
+
+        # 编辑规则: the admin makes the other subject (器乐, a live interview) an artwork one, photo rules checked
+        other = world.subjects[1]
+        await admin.goto(f"{live_server}/admin?exam={world.exam.id}")
+        await admin.click("[data-panel=panel-setup]")
+        await admin.click(f"button[data-edit='{other.id}']")
+        form = f"form.rules-form[data-subject='{other.id}']"
+        await admin.select_option(f"{form} select[name=kind]", "recorded")
+        assert await admin.is_hidden(f"{form} input[name=photos_max]")  # only for the artwork form
+        await admin.select_option(f"{form} select[name=form]", "artwork")
+        await admin.fill(f"{form} input[name=window_opens]", "2030-06-01T09:00")
+        await admin.fill(f"{form} input[name=window_closes]", "2030-06-01T10:00")
+        await admin.fill(f"{form} input[name=photo_time_limit_min]", "15")
+        await admin.fill(f"{form} input[name=photos_min]", "5")
+        await admin.fill(f"{form} input[name=photos_max]", "4")
+        await admin.click(f"{form} button[type=submit]")
+        error = await admin.wait_for_selector(f"{form} .error")
+        assert "最少张数（5）不能多于最多张数（4）" in await error.inner_text()
+        await shots(admin, "admin-artwork-rules-refused", full_page=False)
+        browsers.errors[:] = [e for e in browsers.errors if "400" not in e]  # the refused PUT, logged by the browser
+        await admin.fill(f"{form} input[name=photos_min]", "2")
+        await admin.click(f"{form} button[type=submit]")
+        await admin.wait_for_selector("#subject-table td[data-kind=recorded] >> text=作品创作")
+        changed = await services.catalog.subject(world.exam.id, other.id)
+        assert (changed.form, changed.photo_time_limit_min, changed.photos_min, changed.photos_max) == (
+            "artwork",
+            15,
+            2,
+            4,
+        )
+        await shots(admin, "admin-artwork-rules-saved", full_page=False)
         assert not browsers.errors, browsers.errors

@@ -302,3 +302,23 @@ async def test_the_photo_rules_are_checked_and_copied_at_entry(services, world):
     await make_recorded(services, world, form="artwork", photo_time_limit_min=30, photos_max=9)
     take = await filmed(services, account, sitting)
     assert take.photos_until == pytest.approx(take.ended_at + 300, abs=0.01)  # the 5 minutes agreed to
+
+
+async def test_uploads_racing_the_submission_leave_the_files_and_the_listing_equal(services, world):
+    """Photos arriving while the candidate submits: each is either listed (and in the submission) or gone."""
+    account, sitting = await artwork_sitting(services, world, photos_max=3)
+    take = await filmed(services, account, sitting)
+    await services.artwork.add(account, take.id, png())
+    results = await asyncio.gather(
+        *(services.artwork.add(account, take.id, png(300 + i, 300)) for i in range(3)),
+        services.sittings.submit(account, sitting.id, take.id),
+        return_exceptions=True,
+    )
+    assert results[-1].state == "submitted", results
+    listed = (await services.sittings.find_take(take.id)).photos
+    on_disk = sorted(p.name for p in services.artwork.folder(take).glob("photo-*"))
+    assert on_disk == sorted(f"photo-{p['id']}.jpg" for p in listed)
+    manifest = json.loads((services.artwork.folder(take) / SUBMISSION_FILE).read_text())
+    assert [p["sha256"] for p in manifest["photos"]] == [p["sha256"] for p in listed]
+    refusals = {r.code for r in results[:-1] if isinstance(r, UserError)}
+    assert refusals <= {"photo_sitting_over", "photo_too_many"}, results
