@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
+from ..facecheck.imaging import MAX_JPEG_SCANS, ImageRejected, image_size
 from ..i18n import human_size
 
 MAX_SIDE = 4096  # longer sides are scaled down: a 12 MP phone photo (4032 x 3024) keeps every pixel
@@ -69,20 +70,27 @@ def clean_photo(data: bytes, max_bytes: int, max_pixels: int) -> CleanPhoto:
         raise UserError("photo_heic")
     if kind not in ("JPEG", "PNG"):
         raise UserError("photo_format", format=kind) if kind else UserError("photo_not_image")
+    try:  # the header only (the face check's reader): nothing is decoded yet
+        _, width, height = image_size(data)
+    except ImageRejected as exc:
+        if exc.code == "image_too_large":  # Pillow's own bomb limit, far above ours
+            raise UserError("photo_too_many_pixels", max_mp=max_pixels // 1_000_000) from None
+        raise UserError("photo_not_image") from None
+    if width * height > max_pixels:
+        raise UserError("photo_too_many_pixels", width=width, height=height, max_mp=max_pixels // 1_000_000)
+    if min(width, height) < MIN_SIDE:
+        raise UserError("photo_too_small", width=width, height=height, min=MIN_SIDE)
+    if (
+        kind == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS
+    ):  # no camera makes one: decoding time grows with scans
+        raise UserError("photo_not_image")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # under our own limit, checked above
             image = Image.open(io.BytesIO(data), formats=(kind,))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserError("photo_too_many_pixels", max_mp=max_pixels // 1_000_000) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise UserError("photo_not_image") from None
     with image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise UserError("photo_too_many_pixels", width=width, height=height, max_mp=max_pixels // 1_000_000)
-        if min(width, height) < MIN_SIDE:
-            raise UserError("photo_too_small", width=width, height=height, min=MIN_SIDE)
         try:
             return _reencode(image, kind)
         except UserError:

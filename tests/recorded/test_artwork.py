@@ -148,6 +148,7 @@ async def test_bad_files_are_refused_and_nothing_is_stored(services, world, sett
         (png_claiming(40_000, 40_000), "photo_too_many_pixels"),  # 1.6 gigapixels claimed by 1 KB
         (png_claiming(9_000, 6_000), "photo_too_many_pixels"),  # 54 MP: over the 50 MP setting
         (tiny.getvalue(), "photo_too_small"),
+        (jpeg_with_metadata() + b"\xff\xda" * 40, "photo_not_image"),  # scans by the dozen: a CPU bomb
         (b"\xff\xd8\xff" + b"\x00" * (settings.artwork_photo_max_bytes + 1), "photo_too_large"),
     ]
     for data, code in cases:
