@@ -21,13 +21,12 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..roster.photos import write_atomic
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
@@ -44,20 +43,6 @@ SUBMISSION_FILE = "submission.json"
 
 def photo_file(photo_id: str) -> str:
     return f"photo-{photo_id}.jpg"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ArtworkPhotos:
@@ -134,7 +119,7 @@ class ArtworkPhotos:
             "added_at": round(time.time(), 3),
         }
         path = self.folder(take) / photo_file(photo_id)
-        await asyncio.to_thread(_write_atomic, path, clean.data)
+        await asyncio.to_thread(write_atomic, path, clean.data)
         try:
             listed = await self._script(account, take, "add", json.dumps(photo))
         except BaseException:
@@ -175,7 +160,7 @@ class ArtworkPhotos:
         take = await self._take(sitting.submitted_take)
         if take is None:
             return
-        await asyncio.to_thread(_write_atomic, self.folder(take) / SUBMISSION_FILE, submission_manifest(sitting, take))
+        await asyncio.to_thread(write_atomic, self.folder(take) / SUBMISSION_FILE, submission_manifest(sitting, take))
 
 
 def submission_manifest(sitting: Sitting, take: Take) -> bytes:

@@ -12,10 +12,10 @@ import time
 
 from server.recorded.artwork import photo_file
 from server.store.audit import Actor
-from tests.conftest import PASSWORD, build_world
+from tests.conftest import build_world
 from tests.e2e.conftest import TEST_TIMEOUT_S
 from tests.e2e.test_candidate_checks import pass_face_check
-from tests.e2e.test_recorded import ADMIN_SCREEN, open_recorded, record_take
+from tests.e2e.test_recorded import admin_sittings, open_recorded, record_take
 from tests.facecheck import faces
 from tests.recorded.test_artwork import COMMENT, GPS_MAKER, jpeg_segments, jpeg_with_metadata, png
 
@@ -122,18 +122,8 @@ async def test_an_artwork_take_with_two_photos_and_its_review(
         assert not browsers.errors, browsers.errors
 
         # the admin: the 录制考试 table, one click to the submission's review page
-        admin = await browsers(cameras["grace_hopper"], desktop=True)
-        await admin.set_viewport_size(ADMIN_SCREEN)
-        await admin.goto(f"{live_server}/login")
-        await admin.fill("input[name=login]", world.staff["admin"].username)
-        await admin.fill("input[name=password]", PASSWORD)
-        await admin.click("button[type=submit]")
-        await admin.wait_for_url(f"{live_server}/admin")
-        await admin.goto(f"{live_server}/admin?exam={world.exam.id}")
-        await admin.click("#sittings-tab")
-        row = "#sittings-table tr[data-state=submitted]"
-        await admin.wait_for_selector(row)
-        await admin.click(f"{row} a.review-link")
+        admin = await admin_sittings(browsers, cameras, live_server, world)
+        await admin.click("#sittings-table tr[data-state=submitted] a.review-link")
         await admin.wait_for_url(f"**/admin/sittings/{sitting.id}")
         await admin.wait_for_selector("#review-page[data-state=ready]")
         assert (await admin.inner_text("#review-code")).strip() == sitting.code
