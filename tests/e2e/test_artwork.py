@@ -12,12 +12,16 @@ import time
 
 from server.recorded.artwork import photo_file
 from server.store.audit import Actor
-from tests.conftest import build_world
+from tests.conftest import ADMIN, build_world
 from tests.e2e.conftest import TEST_TIMEOUT_S
 from tests.e2e.test_candidate_checks import pass_face_check
+from tests.e2e.test_grading import SCREEN, staff_login
 from tests.e2e.test_recorded import admin_sittings, open_recorded, record_take
 from tests.facecheck import faces
+from tests.marking.test_take_marks import graders, set_rubric
+from tests.recorded.conftest import make_recorded
 from tests.recorded.test_artwork import COMMENT, GPS_MAKER, jpeg_segments, jpeg_with_metadata, png
+from tests.recorded.test_grading import submission
 
 
 async def artwork_world(services):
@@ -174,4 +178,47 @@ async def test_an_artwork_take_with_two_photos_and_its_review(
             4,
         )
         await shots(admin, "admin-artwork-rules-saved", full_page=False)
+        assert not browsers.errors, browsers.errors
+
+
+async def test_a_grader_sees_the_photos_beside_the_video_by_code(live_server, services, browsers, cameras, shots):
+    """The graders' page (1280x900): the artwork's photos under the video, by anonymous code; nothing on the
+    page names or dates them (no photo id, file name, checksum or upload time)."""
+    world = await build_world(services, roster_size=3, photos=[faces.encode(faces.grace_hopper())] * 3)
+    subject = await make_recorded(services, world, form="artwork", photos_min=1, photos_max=3)
+    await set_rubric(services, world, subject, markers=1)
+    (grader,) = await graders(services, 1)
+    await services.grading.assign(ADMIN, world.exam.id, subject.id, [grader.id])
+    account, sitting, take = await submission(services, world, 0, subject, files=True, submit=False)
+    await services.artwork.add(account, take.id, jpeg_with_metadata(1600, 1200))
+    await services.artwork.add(account, take.id, png(800, 600))
+    await services.sittings.submit(account, sitting.id, take.id)
+    code = await services.grading.code_for(await services.sittings.find_sitting(sitting.id))
+    stored = (await services.sittings.find_take(take.id)).photos
+    page = await browsers(cameras["grace_hopper"], desktop=True)
+    await page.set_viewport_size(SCREEN)
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        await staff_login(page, live_server, grader.username, "/examiner")
+        await page.goto(f"{live_server}/examiner/grading")
+        await page.wait_for_selector(f"button[data-play='{code}']")
+        await page.click(f"button[data-play='{code}']")
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#grading-player .photo-item img')].filter((i) => i.naturalWidth > 0).length === 2"
+        )
+        sizes = await page.eval_on_selector_all(
+            "#grading-player .photo-item img", "imgs => imgs.map((i) => [i.naturalWidth, i.naturalHeight])"
+        )
+        assert sizes == [[1200, 1600], [800, 600]], sizes
+        html = await page.content()
+        for secret in (
+            account.name,
+            account.id,
+            take.id,  # (the 4-digit exam code could match a photo's pixel count: the API test checks it)
+            *(p["file"] for p in stored),
+            *(p["id"] for p in stored),
+            *(p["sha256"] for p in stored),
+        ):
+            assert secret not in html, secret
+        await page.eval_on_selector("#grading-player .grading-photos", "e => e.scrollIntoView()")
+        await shots(page, "grader-photos", full_page=False)
         assert not browsers.errors, browsers.errors
