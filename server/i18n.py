@@ -262,8 +262,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Only JPEG and PNG photos are accepted (this file is {format})",
     ),
     "photo_heic": (
-        "暂不支持 HEIC 格式的照片。请点击“拍照”直接拍摄，或在手机“设置—相机—格式”中选择“兼容性最佳”后重新拍摄",
-        "HEIC photos are not accepted: use 'Take a photo' on this page, or set the camera to 'Most compatible' (JPEG) and take it again",
+        "这张 HEIC 格式的照片无法读取。请点击“拍照”直接拍摄，或在手机“设置—相机—格式”中选择“兼容性最佳”后重新拍摄",
+        "This HEIC photo cannot be read: use 'Take a photo' on this page, or set the camera to 'Most compatible' (JPEG) and take it again",
     ),
     "photo_too_large": ("照片文件过大（上限 {limit}）", "The photo file is too large (at most {limit})"),
     "photo_too_many_pixels": (

@@ -6,8 +6,11 @@ its pixels: the orientation is applied (the picture stands as the candidate saw 
 is converted to sRGB, the picture is re-encoded by Pillow with no metadata at all.
 
 Decompression bombs: the size is read from the header and refused before anything is decoded; a JPEG
-larger than ``MAX_SIDE`` is decoded at a reduced scale (``draft``), so memory stays bounded. HEIC is
-refused with its own message (phones' browsers hand a file input a JPEG; a real HEIC is rare).
+larger than ``MAX_SIDE`` is decoded at a reduced scale (``draft``), so memory stays bounded. HEIC (an
+iPhone's own format; its browsers usually hand a file input a JPEG, but not always) is decoded by
+pillow-heif (libheif and libde265 ship in its wheel: nothing is fetched), its size read from the
+container first; one it cannot decode is refused with its own advice. AVIF, GIF, WebP... are refused
+by name.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
@@ -25,8 +29,9 @@ from ..i18n import human_size
 MAX_SIDE = 4096  # longer sides are scaled down: a 12 MP phone photo (4032 x 3024) keeps every pixel
 MIN_SIDE = 200  # a shorter side than this shows no work
 JPEG_QUALITY = 90
-# ISO BMFF brands of HEIF/HEIC/AVIF files (bytes 8-12, after "ftyp")
-HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+# ISO BMFF brands (bytes 8-12, after "ftyp") of HEIC files (HEVC in HEIF) and of AVIF (AV1: not decoded here)
+HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
 OTHER_FORMATS = (
     (b"GIF8", "GIF"),
     (b"BM", "BMP"),
@@ -41,7 +46,7 @@ class CleanPhoto:
     data: bytes  # the JPEG written, without metadata
     width: int
     height: int
-    source: str  # JPEG | PNG: what was uploaded
+    source: str  # JPEG | PNG | HEIC: what was uploaded
 
 
 def sniff(data: bytes) -> str:
@@ -50,8 +55,10 @@ def sniff(data: bytes) -> str:
         return "JPEG"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "PNG"
-    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+    if data[4:8] == b"ftyp" and data[8:12] in HEIC_BRANDS:
         return "HEIC"
+    if data[4:8] == b"ftyp" and data[8:12] in AVIF_BRANDS:
+        return "AVIF"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
     for magic, name in OTHER_FORMATS:
@@ -67,7 +74,7 @@ def clean_photo(data: bytes, max_bytes: int, max_pixels: int) -> CleanPhoto:
         raise UserError("photo_too_large", limit=human_size(max_bytes))
     kind = sniff(data)
     if kind == "HEIC":
-        raise UserError("photo_heic")
+        return _heic(data, max_pixels)
     if kind not in ("JPEG", "PNG"):
         raise UserError("photo_format", format=kind) if kind else UserError("photo_not_image")
     try:  # the header only (the face check's reader): nothing is decoded yet
@@ -76,13 +83,9 @@ def clean_photo(data: bytes, max_bytes: int, max_pixels: int) -> CleanPhoto:
         if exc.code == "image_too_large":  # Pillow's own bomb limit, far above ours
             raise UserError("photo_too_many_pixels", max_mp=max_pixels // 1_000_000) from None
         raise UserError("photo_not_image") from None
-    if width * height > max_pixels:
-        raise UserError("photo_too_many_pixels", width=width, height=height, max_mp=max_pixels // 1_000_000)
-    if min(width, height) < MIN_SIDE:
-        raise UserError("photo_too_small", width=width, height=height, min=MIN_SIDE)
-    if (
-        kind == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS
-    ):  # no camera makes one: decoding time grows with scans
+    _check_size(width, height, max_pixels)
+    # no camera makes a JPEG of many scans, and its decoding time grows with them
+    if kind == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
         raise UserError("photo_not_image")
     try:
         with warnings.catch_warnings():
@@ -97,6 +100,29 @@ def clean_photo(data: bytes, max_bytes: int, max_pixels: int) -> CleanPhoto:
             raise
         except Exception:  # a truncated or corrupt file: Pillow raises many kinds while decoding
             raise UserError("photo_not_image") from None
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise UserError("photo_too_many_pixels", width=width, height=height, max_mp=max_pixels // 1_000_000)
+    if min(width, height) < MIN_SIDE:
+        raise UserError("photo_too_small", width=width, height=height, min=MIN_SIDE)
+
+
+def _heic(data: bytes, max_pixels: int) -> CleanPhoto:
+    """An iPhone's HEIC: the size from the container, then decoded (libheif turns it upright itself)."""
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)  # reads the container, decodes nothing yet
+        width, height = heif.size
+    except Exception:  # libheif's errors come as ValueError, RuntimeError, ...: not a HEIC it can read
+        raise UserError("photo_heic") from None
+    _check_size(width, height, max_pixels)
+    try:
+        image = heif.to_pillow()
+    except Exception:
+        raise UserError("photo_heic") from None
+    with image:
+        return _reencode(image, "HEIC")
 
 
 def _reencode(image: Image.Image, kind: str) -> CleanPhoto:

@@ -14,6 +14,7 @@ import struct
 import time
 import zlib
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
@@ -41,6 +42,27 @@ def jpeg_with_metadata(width: int = 640, height: int = 480) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif, comment=COMMENT, icc_profile=icc)
     return out.getvalue()
+
+
+def heic_with_metadata(width: int = 640, height: int = 480) -> bytes:
+    """An iPhone-like HEIC: stored turned (EXIF orientation 6), the phone's maker and a GPS position in its EXIF."""
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    image.paste((30, 30, 200), (0, 0, width // 4, height))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = GPS_MAKER
+    exif.get_ifd(0x8825).update({1: "N", 2: (39.0, 54.0, 27.0), 3: "E", 4: (116.0, 23.0, 5.0)})
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=80, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def heic_claiming(width: int, height: int) -> bytes:
+    """A small HEIC whose container ('ispe' box) claims ``width`` x ``height``."""
+    data = bytearray(heic_with_metadata())
+    at = data.index(b"ispe") + 8  # the box's version and flags, then width and height
+    data[at : at + 8] = struct.pack(">II", width, height)
+    return bytes(data)
 
 
 def png(width: int = 400, height: int = 300, mode: str = "RGBA") -> bytes:
@@ -116,6 +138,20 @@ async def test_a_photo_is_cleaned_stored_with_its_sha256_and_listed(services, wo
     assert added["data"]["sha256"] == photo["sha256"] and added["data"]["count"] == 1
 
 
+async def test_an_iphone_heic_is_turned_upright_and_kept_as_a_clean_jpeg(services, world):
+    account, sitting = await artwork_sitting(services, world)
+    take = await filmed(services, account, sitting)
+    data = heic_with_metadata()
+    assert GPS_MAKER.encode() in data
+    photo, _ = await services.artwork.add(account, take.id, data)
+    assert (photo["width"], photo["height"], photo["source"]) == (480, 640, "HEIC")
+    stored = (services.artwork.folder(take) / f"photo-{photo['id']}.jpg").read_bytes()
+    assert stored.startswith(b"\xff\xd8\xff") and GPS_MAKER.encode() not in stored and b"Exif" not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.getpixel((240, 10))[2] > 150  # the blue band, on the left as stored, is at the top
+    await refused(services.artwork.add(account, take.id, heic_claiming(40_000, 40_000)), "photo_too_many_pixels")
+
+
 async def test_png_is_reencoded_and_a_large_photo_scaled_down(services, world):
     account, sitting = await artwork_sitting(services, world)
     take = await filmed(services, account, sitting)
@@ -143,7 +179,8 @@ async def test_bad_files_are_refused_and_nothing_is_stored(services, world, sett
         (b"", "photo_not_image"),
         (b"\xff\xd8\xff\xe0" + b"\x00" * 500, "photo_not_image"),  # a JPEG's first bytes, then nothing
         (truncated, "photo_not_image"),
-        (heic, "photo_heic"),
+        (heic, "photo_heic"),  # a HEIC libheif cannot read
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1" + b"\x00" * 200, "photo_format"),
         (gif.getvalue(), "photo_format"),
         (png_claiming(40_000, 40_000), "photo_too_many_pixels"),  # 1.6 gigapixels claimed by 1 KB
         (png_claiming(9_000, 6_000), "photo_too_many_pixels"),  # 54 MP: over the 50 MP setting

@@ -47,7 +47,7 @@ export function mountPhotos(card, { refresh }) {
   const cameraBox = el("div", { class: "photo-camera", hidden: "" }, video, el("div", { class: "actions" }, snap, close));
   const open = el("button", { type: "button", id: "photo-camera" }, t("拍照", "Take a photo"));
   const shoot = el("input", { type: "file", accept: "image/*", capture: "environment", id: "photo-capture", hidden: "" });
-  const pick = el("input", { type: "file", accept: "image/jpeg,image/png,image/*", id: "photo-file", hidden: "" });
+  const pick = el("input", { type: "file", accept: "image/*", id: "photo-file", hidden: "" });
   const pickButton = el("button", { type: "button", class: "secondary", id: "photo-pick" }, t("从相册选择", "Choose from the album"));
   const rules = el("p", { class: "hint", id: "photo-rules" });
   const choose = el("div", { class: "actions" }, open, pickButton);
