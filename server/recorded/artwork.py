@@ -105,6 +105,9 @@ class ArtworkPhotos:
         try:
             async with self._cleaning:
                 clean = await asyncio.to_thread(clean_photo, data, self.max_bytes, self.max_pixels)
+        except UserError as err:
+            log.info("artwork photo refused", extra={"take": take.id, "code": err.code, "bytes_in": len(data)})
+            raise
         finally:
             self._waiting -= 1
         photo_id = new_id("photo")

@@ -222,3 +222,38 @@ async def test_a_grader_sees_the_photos_beside_the_video_by_code(live_server, se
         await page.eval_on_selector("#grading-player .grading-photos", "e => e.scrollIntoView()")
         await shots(page, "grader-photos", full_page=False)
         assert not browsers.errors, browsers.errors
+
+
+async def test_the_end_of_the_photo_time_submits_the_take_with_its_photos(
+    live_server, services, browsers, cameras, shots, tmp_path
+):
+    """Nobody presses 提交: one minute after the take (the shortest photo time) the server submits it with the
+    one photo uploaded, and the page says so by itself (sitting:ended)."""
+    world, account, subject = await artwork_world(services)
+    subject = await services.catalog.update_subject(Actor.system(), world.exam.id, subject.id, photo_time_limit_min=1)
+    page = await browsers(cameras["grace_hopper"])
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        await open_recorded(page, live_server, world, account, subject, shots, "formal")
+        await page.click("#start")
+        await page.wait_for_selector("#recorded-page[data-device=ok]")
+        await pass_face_check(page, shots, "face-check")
+        await page.click("#to-ready")
+        take_id = await record_take(page, shots, "take", stop_after_s=2)
+        await page.wait_for_selector("#photos-card:not([hidden])")
+        assert (await page.inner_text("#photo-left")).strip() in ("00:59", "01:00", "00:58")
+        photo = tmp_path / "work.png"
+        photo.write_bytes(png(900, 700))
+        await page.set_input_files("#photo-file", str(photo))
+        await page.wait_for_selector("#recorded-page[data-photos='1']")
+        await page.wait_for_selector("#recorded-page[data-stage=done]", timeout=90_000)
+        assert await page.get_attribute("#recorded-page", "data-done") == "auto_submitted"
+        assert (await page.inner_text("#done-title")).strip() == "作品拍照时间已到，系统已自动提交"
+        done = await page.inner_text("#stage-done")
+        assert "作品拍照时间已到，系统已自动提交该视频和已上传的 1 张作品照片" in done, done
+        await shots(page, "photo-time-over")
+        take = await services.sittings.find_take(take_id)
+        sitting = await services.sittings.find_sitting(take.sitting_id)
+        assert (sitting.state, sitting.end_reason, sitting.submitted_take) == ("auto_submitted", "photo_limit", take_id)
+        assert sitting.submitted_at - take.photos_until < 5, (sitting.submitted_at, take.photos_until)
+        assert len(take.photos) == 1
+        assert not browsers.errors, browsers.errors

@@ -332,7 +332,7 @@ function renderReset() {
   $("reset-text").textContent = t(`若录制的效果不理想，可点击重置：消耗一次考试次数（剩余 ${left} 次），倒计时重新开始，本次考试中已录制的视频不会被保留。`,
     `If it went badly you may reset: it uses one sitting (${left} left), the countdown starts again and this sitting's takes are discarded.`);
   if (sitting && sitting.state === "auto_submitted") {
-    $("reset-text").textContent = t(`考试时间已到并已自动提交。考试时间结束前，可点击重置再次进入考试：消耗一次考试次数（剩余 ${left} 次），自动提交的视频将不被保留。`,
+    $("reset-text").textContent = t(`${sitting.end_reason === "photo_limit" ? "作品拍照时间" : "考试时间"}已到并已自动提交。考试时间结束前，可点击重置再次进入考试：消耗一次考试次数（剩余 ${left} 次），自动提交的视频将不被保留。`,
       `The time ran out and a take was submitted for you. Until the window closes you may reset and sit again: it uses one sitting (${left} left) and the submitted take is not kept.`);
   }
   $("reset").disabled = left <= 0;
@@ -603,7 +603,8 @@ function showDone(state) {
   take = null;
   setStage("done");
   page.dataset.done = state;
-  $("done-title").textContent = sittingEndText(state);
+  const byPhotoTime = state === "auto_submitted" && sitting && sitting.end_reason === "photo_limit"; // artwork (recorded-photos.js)
+  $("done-title").textContent = byPhotoTime ? t("作品拍照时间已到，系统已自动提交", "The photo time is over: submitted for you") : sittingEndText(state);
   const chosen = sitting && sitting.submitted_take ? takes.find((x) => x.id === sitting.submitted_take) || {} : null;
   const rows = [];
   if (chosen) {
