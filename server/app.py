@@ -17,6 +17,7 @@ from .facecheck.models import ModelsMissing
 from .facecheck.pool import InferencePool
 from .http import (
     admin_api,
+    artwork_api,
     auth_api,
     aux_api,
     candidate_api,
@@ -67,6 +68,7 @@ ROUTE_MODULES = (
     results_api,
     exports_api,
     uploads_api,
+    artwork_api,
     pages,
 )
 

@@ -92,6 +92,8 @@ class Settings:
     upload_chunk_max_bytes: int = 16 * 1024 * 1024  # the largest PATCH body (a proxy must let this through)
     upload_processing_max_s: int = 1800  # making an upload playable may take this long, then it fails
     upload_encode_threads: int = 2  # threads of one re-encode; one re-encode at a time per process
+    artwork_photo_max_bytes: int = 20 * 1024 * 1024  # an artwork photo's upload, at most (a 48 MP phone photo fits)
+    artwork_photo_max_pixels: int = 50_000_000  # larger photos are refused from their header, before decoding
     device_min_battery_pct: int = 20  # lower and not charging: refused at the device check
     device_min_browsers: str = "chrome:80,safari:14,firefox:78,edge:80"
     signal_rate_per_s: float = 10.0  # socket events per connection per second (sustained)

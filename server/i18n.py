@@ -221,8 +221,64 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "考试时间已到，录制已自动停止，视频已保存在服务器上",
         "The sitting's time is up: the take was stopped and is saved on the server",
     ),
+    # artwork photos (server/recorded/artwork.py, photo_clean.py)
+    "artwork_photos_range": (
+        "作品照片的最少张数（{min}）不能多于最多张数（{max}）",
+        "The fewest photos ({min}) cannot be more than the most ({max})",
+    ),
+    "artwork_photos_missing": (
+        "请先为这条视频上传作品照片再提交（至少 {min} 张，目前 {count} 张）",
+        "Upload photos of your work for this take before submitting ({min} at least, {count} now)",
+    ),
+    "photo_not_artwork": ("本科目不是作品创作科目，不需要上传作品照片", "This subject takes no photos of a work"),
+    "photo_sitting_over": (
+        "本场考试已提交或已结束，作品照片不能再上传或删除",
+        "This sitting is submitted or over: photos can no longer be added or removed",
+    ),
+    "photo_take_not_complete": (
+        "这条视频未完整录制，不能为它上传作品照片",
+        "This take is not complete: it takes no photos",
+    ),
+    "photo_time_over": (
+        "作品拍照时间（录制结束后 {minutes} 分钟内）已过，不能再上传或删除照片",
+        "The time to photograph the work ({minutes} minutes after the take) is over: photos can no longer change",
+    ),
+    "photo_too_many": (
+        "每条视频最多上传 {max} 张作品照片，请先删除不需要的照片",
+        "At most {max} photos per take: remove one first",
+    ),
+    "photo_uploads_exhausted": (
+        "这条视频的照片上传次数已达上限（{limit} 次）",
+        "This take has taken the most uploads allowed ({limit})",
+    ),
+    "photo_busy": ("服务器正忙，请稍后重新上传照片", "The server is busy: upload the photo again in a moment"),
+    "photo_not_found": ("照片不存在或已删除", "No such photo (or it was removed)"),
+    "photo_not_image": (
+        "该文件不是有效的图片，请上传 JPEG 或 PNG 格式的照片",
+        "This file is not a valid picture: upload a JPEG or PNG photo",
+    ),
+    "photo_format": (
+        "仅支持 JPEG、PNG 格式的照片（该文件为 {format} 格式）",
+        "Only JPEG and PNG photos are accepted (this file is {format})",
+    ),
+    "photo_heic": (
+        "这张 HEIC 格式的照片无法读取。请点击“拍照”直接拍摄，或在手机“设置—相机—格式”中选择“兼容性最佳”后重新拍摄",
+        "This HEIC photo cannot be read: use 'Take a photo' on this page, or set the camera to 'Most compatible' (JPEG) and take it again",
+    ),
+    "photo_too_large": ("照片文件过大（上限 {limit}）", "The photo file is too large (at most {limit})"),
+    "photo_too_many_pixels": (
+        "照片像素过多（上限 {max_mp} 百万像素），请缩小后重新上传",
+        "The photo has too many pixels (at most {max_mp} megapixels): scale it down and upload again",
+    ),
+    "photo_too_small": (
+        "照片太小（{width}×{height}），请拍摄清晰的作品照片（短边至少 {min} 像素）",
+        "The photo is too small ({width}x{height}): take a clear photo of the work (at least {min} pixels on its short side)",
+    ),
     "subject_kind_invalid": ("科目类型不正确（互动面试或录制考试）", "Unknown subject kind (interview or recorded)"),
-    "subject_form_invalid": ("考试形式不正确（目前支持：自备展示）", "Unknown exam form (supported: performance)"),
+    "subject_form_invalid": (
+        "考试形式不正确（目前支持：自备展示、作品创作）",
+        "Unknown exam form (supported: performance, artwork)",
+    ),
     "recorded_window_required": (
         "录制考试需要设置考试时间（开始和结束）",
         "A recorded subject needs its exam window (opens and closes)",
@@ -840,6 +896,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_take_uploaded": ("视频文件上传完成", "Take file uploaded"),
     "event_take_upload_checked": ("上传的视频已检查", "Uploaded take checked"),
     "event_take_upload_failed": ("上传的视频未被接受", "Uploaded take failed"),
+    "event_take_photo_added": ("上传作品照片", "Photo of the work added"),
+    "event_take_photo_removed": ("删除作品照片", "Photo of the work removed"),
     # a recorded sitting's and take's states (staff pages and the candidate's recorded page)
     "sitting_state_not_started": ("未开始", "Not started"),
     "sitting_state_in_progress": ("考试中", "In progress"),
@@ -860,6 +918,8 @@ LABELS: dict[str, tuple[str, str]] = {
     # the server's reasons as staff read them: reason_<code> (queue.entries.SYSTEM_REASONS)
     "reason_disconnected": ("断线超过等待时限", "Disconnected beyond the grace period"),
     "reason_slot_over": ("考试时段已结束", "The slot is over"),
+    "reason_deadline": ("考试倒计时结束", "The sitting's deadline passed"),
+    "reason_photo_limit": ("作品拍照时间结束", "The time to photograph the work ended"),
     "reason_no_show": ("未进入候考（缺考）", "Never entered the queue (absent)"),
     "reason_face_check_locked": ("人脸核验连续 3 次未通过，转人工审核", "Three failed face checks: manual review"),
     "reason_face_room_failed": ("入场人脸核验未通过", "The room face check failed"),
@@ -981,6 +1041,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_fps": ("帧率", "Frame rate"),
     "detail_video": ("视频画面（copied：原样保留，encoded：已转码）", "Picture (copied or encoded)"),
     "detail_audio": ("声音（copied：原样保留，encoded：已转码）", "Sound (copied or encoded)"),
+    "detail_photo_id": ("", ""),
+    "detail_photo_time_ends_at": ("拍照截止时间", "Photo time ends"),
+    "detail_photos": ("作品照片", "Photos"),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
     "role_examiner": ("考官", "examiner"),
@@ -1114,6 +1177,9 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "sittings_allowed": ("考试次数", "Entries allowed"),
     "cut_take_counts": ("中断的录制是否计入次数", "A cut take counts"),
     "mock_tries": ("模拟考次数", "Mock exams allowed"),
+    "photo_time_limit_min": ("作品拍照时间（分钟）", "Time to photograph the work (minutes)"),
+    "photos_min": ("作品照片最少张数", "Fewest photos"),
+    "photos_max": ("作品照片最多张数", "Most photos"),
     "mode": ("考试类型", "Mode"),
     "device": ("设备", "Device"),
     "camera": ("摄像头", "Camera"),

@@ -29,7 +29,9 @@ from .marking.take_marks import TakeMarks
 from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
+from .recorded.artwork import ArtworkPhotos
 from .recorded.grading import Grading
+from .recorded.review import Reviews
 from .recorded.sittings import Sittings
 from .recorded.take_identity import TakeIdentity
 from .recorded.uploads import Uploads
@@ -94,6 +96,8 @@ class Services:
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
     uploads: Uploads  # takes filmed offline and uploaded (docs/recorded.md "Upload takes")
+    artwork: ArtworkPhotos  # artwork subjects: the photos of the finished work (docs/recorded.md "Artwork")
+    reviews: Reviews  # one sitting as admins review it (videos, photos, code, face result, audit)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -226,6 +230,8 @@ class Services:
                 s.upload_processing_max_s,
                 s.upload_encode_threads,
             ),
+            artwork=ArtworkPhotos(store, s.recordings_dir, s.artwork_photo_max_bytes, s.artwork_photo_max_pixels),
+            reviews=Reviews(sittings, catalog, directory, face_gate, Audit(store.redis, store.keys)),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

@@ -61,6 +61,8 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_ended.append(services.take_marks.sitting_ended)
     # an upload still coming in when its sitting ends (the deadline) fails at once (recorded/uploads.py)
     services.sittings.on_ended.append(services.uploads.sitting_ended)
+    # a submitted take's folder gets submission.json: the video files and the artwork photos with sha256
+    services.sittings.on_ended.append(services.artwork.sitting_ended)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

@@ -14,7 +14,7 @@ from ..roster.report import ImportReport
 from ..store.audit import Actor
 from ..store.models import is_id, public
 from .auth_api import account_json
-from .body import Field, check, human_size, read_json
+from .body import Field, check, human_size, read_body, read_json
 from .candidate_api import slot_json
 from .context import LANG, METRICS, SERVICES, SETTINGS, account_of
 from .routing import Routes
@@ -240,15 +240,9 @@ async def replace_roster_photo(request: web.Request) -> web.Response:
     settings, services = request.app[SETTINGS], request.app[SERVICES]
     if request.content_type not in ("image/jpeg", "image/png"):
         raise UserError("bad_content_type", expected="image/jpeg, image/png")
-    if (request.content_length or 0) > settings.max_photo_bytes:
-        raise UserError("body_too_large", limit=human_size(settings.max_photo_bytes))
-    data = bytearray()
-    while chunk := await request.content.read(1 << 16):
-        data += chunk
-        if len(data) > settings.max_photo_bytes:
-            raise UserError("body_too_large", limit=human_size(settings.max_photo_bytes))
+    data = await read_body(request, settings.max_photo_bytes)
     row = await services.importer.replace_photo(
-        actor(request), request.match_info["exam_id"], request.match_info["id_number"], bytes(data)
+        actor(request), request.match_info["exam_id"], request.match_info["id_number"], data
     )
     report = ImportReport([row]).to_json(request[LANG])
     return web.json_response({"row": report["rows"][0]}, status=200 if row.status != "rejected" else 422)

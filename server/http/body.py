@@ -36,3 +36,16 @@ async def read_json(request: web.Request) -> dict:
     except UnicodeEncodeError:
         raise UserError("bad_text") from None
     return body
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body (an uploaded file), refused with ``body_too_large`` past ``limit`` bytes, by the
+    announced length before anything is read, or while reading."""
+    if (request.content_length or 0) > limit:
+        raise UserError("body_too_large", limit=human_size(limit))
+    data = bytearray()
+    while chunk := await request.content.read(1 << 16):
+        data += chunk
+        if len(data) > limit:
+            raise UserError("body_too_large", limit=human_size(limit))
+    return bytes(data)

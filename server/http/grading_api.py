@@ -17,6 +17,7 @@ from ..errors import UserError
 from ..recorded.grading import Submission
 from ..recorded.take_files import content_type, main_name
 from .admin_api import actor
+from .artwork_api import grader_photos
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
 from .routing import Routes
@@ -44,6 +45,7 @@ def submission_json(sub: Submission) -> dict:
         "aux": [{"n": n, "url": f"{base}/aux/{n}", "offset_s": offset} for n, _, offset in sub.aux_files]
         if playable
         else [],
+        "photos": grader_photos(sub),  # artwork: by number, no file name, no time (artwork_api.py)
     }
 
 

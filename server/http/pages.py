@@ -39,6 +39,8 @@ LABEL_PREFIXES = (
     "participant_kind_",
     "phrase_",
     "roster_row_",
+    "sitting_state_",
+    "take_state_",
 )
 STAFF = ("examiner", "proctor", "admin")
 

@@ -162,6 +162,20 @@ STATUS: dict[str, int] = {
     "upload_offset_mismatch": 409,
     "upload_busy": 423,
     "upload_tus_version": 412,
+    # artwork photos (server/recorded/artwork.py, photo_clean.py)
+    "artwork_photos_missing": 409,
+    "photo_not_artwork": 409,
+    "photo_sitting_over": 409,
+    "photo_take_not_complete": 409,
+    "photo_time_over": 409,
+    "photo_too_many": 409,
+    "photo_uploads_exhausted": 429,
+    "photo_busy": 503,
+    "photo_not_found": 404,
+    "photo_heic": 415,
+    "photo_format": 415,
+    "photo_too_large": 413,
+    "photo_too_many_pixels": 413,
 }
 
 

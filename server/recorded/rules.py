@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..store.models import Subject
 
 KINDS = ("interview", "recorded")
-FORMS = ("performance",)  # the other forms of 001_* 5.2 are the next issue
+FORMS = ("performance", "artwork")  # 001_* 5.2: 自备展示, 作品创作
 MODES = ("formal", "mock", "practice")
 CAMERAS = ("front", "rear")
 ORIENTATIONS = ("portrait", "landscape")
@@ -27,6 +27,10 @@ RANGES: dict[str, tuple[int, int]] = {
     "mock_tries": (0, 10),
     "interview_minutes": (1, 240),
     "upload_max_mb": (1, 4096),
+    # artwork (作品创作): minutes to photograph the work after a take, photos per submission
+    "photo_time_limit_min": (1, 120),
+    "photos_min": (1, 20),
+    "photos_max": (1, 20),
 }
 BOOLEANS = ("cut_take_counts", "uploads_allowed")
 RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", *BOOLEANS)
@@ -62,6 +66,8 @@ def apply(subject: Subject, **rules: Any) -> Subject:
     if "form" in rules and rules["form"] not in FORMS:
         raise UserError("subject_form_invalid", field="form")
     out = replace(subject, **{k: v for k, v in rules.items() if v is not None})
+    if out.photos_min > out.photos_max:
+        raise UserError("artwork_photos_range", field="photos_min", min=out.photos_min, max=out.photos_max)
     if out.recorded:
         if not (out.window_opens and out.window_closes):
             raise UserError("recorded_window_required", field="window_opens")

@@ -136,7 +136,7 @@ class Sittings:
         return take
 
     async def find_sitting(self, sitting_id: str) -> Sitting | None:
-        """Any sitting by id (the upload side); None when there is none."""
+        """Any sitting by id (the upload side, the staff); None when there is none."""
         return await self._sitting(sitting_id)
 
     async def find_take(self, take_id: str) -> Take | None:
@@ -344,6 +344,9 @@ class Sittings:
             ],
             args=[f"{time.time():.3f}", account.id, *audit.base_fields(Actor(account.id, account.role), account.id)],
         )
+        if result == "artwork_photos_missing":
+            take = await self._take(take_id)
+            raise UserError(result, min=sitting.photos_min, count=len(take.photos) if take else 0)
         if result != "ok":
             raise UserError(result, field="take_id" if result.startswith("take_") else None)
         return await self._ended(sitting.id)

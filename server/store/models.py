@@ -120,6 +120,10 @@ class Subject:
     # a take may be a file filmed offline and uploaded (docs/recorded.md "Upload takes"), up to this size
     uploads_allowed: bool = False
     upload_max_mb: int = 500
+    # artwork (作品创作): the finished work is photographed after the take (docs/recorded.md "Artwork")
+    photo_time_limit_min: int = 10
+    photos_min: int = 1
+    photos_max: int = 6
 
     @property
     def recorded(self) -> bool:
@@ -227,6 +231,13 @@ class Sitting:
     submitted_at: float = 0.0
     ended_at: float = 0.0
     ended_by: str = ""  # the account that submitted or reset, or "system" (deadline)
+    # artwork (copied at entry): the form, the photo time after a take, photos per submission
+    form: str = "performance"
+    photo_time_limit_min: int = 0
+    photos_min: int = 0
+    photos_max: int = 0
+    photos_take: str = ""  # the artwork take whose photo time runs (the last one that ended complete)
+    end_reason: str = ""  # auto_submitted: deadline | photo_limit
 
     @property
     def in_progress(self) -> bool:
@@ -264,3 +275,7 @@ class Take:
     upload_offset: int = 0  # bytes stored on the server: where the next chunk must start
     upload_touched_at: float = 0.0  # the last bytes received (the abandoned-upload sweep)
     upload: dict = field(default_factory=dict)  # the probe's figures and the outcome (or the refusal)
+    # artwork: the photos of the finished work, [{id, file, sha256, size, width, height, added_at}]
+    photos: list = field(default_factory=list)
+    photos_until: float = 0.0  # photos may be added or removed until then (server clock)
+    photos_added: int = 0  # uploads accepted for this take, removed ones included (capped)

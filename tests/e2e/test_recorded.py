@@ -237,17 +237,8 @@ async def test_candidate_records_plays_back_and_submits(live_server, services, s
         assert not browsers.errors, browsers.errors
 
         # the admin's sittings table at 1280x900: state, exam code, takes, submission; playback
-        admin = await browsers(cameras["grace_hopper"], desktop=True)
-        await admin.set_viewport_size(ADMIN_SCREEN)
-        await admin.goto(f"{live_server}/login")
-        await admin.fill("input[name=login]", world.staff["admin"].username)
-        await admin.fill("input[name=password]", PASSWORD)
-        await admin.click("button[type=submit]")
-        await admin.wait_for_url(f"{live_server}/admin")
-        await admin.goto(f"{live_server}/admin?exam={world.exam.id}")
-        await admin.click("#sittings-tab")
+        admin = await admin_sittings(browsers, cameras, live_server, world)
         row = "#sittings-table tr[data-state=submitted]"
-        await admin.wait_for_selector(row)
         text = await admin.inner_text(row)
         assert code in text and "已提交" in text, text
         assert await admin.get_attribute("#sittings-csv", "href") == f"/api/admin/exams/{world.exam.id}/submissions.csv"
@@ -295,6 +286,21 @@ async def test_candidate_records_plays_back_and_submits(live_server, services, s
         assert timeline.count("开始录制视频") >= 2, timeline
         await shots(admin, "admin-audit-timeline")
         assert not browsers.errors, browsers.errors
+
+
+async def admin_sittings(browsers, cameras, live_server, world):
+    """An admin's 1280x900 browser, logged in, on the exam's 录制考试 tab with a submitted row shown."""
+    admin = await browsers(cameras["grace_hopper"], desktop=True)
+    await admin.set_viewport_size(ADMIN_SCREEN)
+    await admin.goto(f"{live_server}/login")
+    await admin.fill("input[name=login]", world.staff["admin"].username)
+    await admin.fill("input[name=password]", PASSWORD)
+    await admin.click("button[type=submit]")
+    await admin.wait_for_url(f"{live_server}/admin")
+    await admin.goto(f"{live_server}/admin?exam={world.exam.id}")
+    await admin.click("#sittings-tab")
+    await admin.wait_for_selector("#sittings-table tr[data-state=submitted]")
+    return admin
 
 
 async def test_the_demo_offers_the_recorded_subject_now(services, settings):

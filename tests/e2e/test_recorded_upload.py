@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 
 from server.store.audit import Actor
 from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S
@@ -76,7 +77,7 @@ async def test_candidate_uploads_a_video_filmed_offline_and_submits_it(
         await page.wait_for_function("() => Number(document.getElementById('recorded-page').dataset.uploadPct) >= 40")
         await page.wait_for_function("() => document.getElementById('upload-speed').textContent.includes('剩余约')")
         figures = await page.inner_text("#upload-progress")
-        assert "已上传" in figures and "%" in figures and "MB/s" in figures, figures
+        assert "已上传" in figures and "%" in figures and re.search(r"速度 [\d.]+ [KM]B/s", figures), figures
         await shots(page, "uploading", full_page=False)
         await cdp.send("Network.emulateNetworkConditions", {**slow, "offline": True})
         await page.wait_for_function(

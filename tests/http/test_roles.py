@@ -139,6 +139,14 @@ EXPECTED = {
     ("POST", "/api/admin/exams/{exam_id}/results/publish"): (A,),
     ("GET", "/api/candidate/exams/{exam_id}/results"): (C,),
     ("GET", "/candidate/exams/{exam_id}/results"): (C,),
+    # artwork photos and the review of one sitting (server/http/artwork_api.py)
+    ("POST", "/api/candidate/takes/{take_id}/photos"): (C,),
+    ("GET", "/api/candidate/takes/{take_id}/photos/{photo_id}"): (C,),
+    ("DELETE", "/api/candidate/takes/{take_id}/photos/{photo_id}"): (C,),
+    ("GET", "/api/admin/takes/{take_id}/photos/{photo_id}"): (A,),
+    ("GET", "/api/grader/submissions/{code}/photos/{n}"): (E,),
+    ("GET", "/api/admin/sittings/{sitting_id}"): (A,),
+    ("GET", "/admin/sittings/{sitting_id}"): (A,),
 }
 
 ROLES = (None, C, E, P, A)
@@ -191,6 +199,7 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "sitting_id": "sitt_000000000000",
         "take_id": "take_000000000000",
         "n": "1",
+        "photo_id": "photo_000000000000",
         "code": "S-22222",
         "kind": "bookings",
         "fmt": "csv",

@@ -9,7 +9,8 @@
 -- Returns {'created', id}, {'existing', id} (in progress on this device) or {'err', code}.
 local now, mode, device = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local s = redis.call('HMGET', KEYS[1], 'exam_id', 'kind', 'takes_allowed', 'take_max_s', 'window_opens',
-                     'window_closes', 'time_limit_min', 'sittings_allowed', 'cut_take_counts', 'mock_tries')
+                     'window_closes', 'time_limit_min', 'sittings_allowed', 'cut_take_counts', 'mock_tries',
+                     'form', 'photo_time_limit_min', 'photos_min', 'photos_max')
 if not s[1] or s[1] ~= ARGV[6] then return {'err', 'subject_not_found'} end
 if s[2] ~= 'recorded' then return {'err', 'sitting_not_recorded'} end
 local subjects = redis.call('HGET', KEYS[7], 'subjects')
@@ -54,6 +55,9 @@ redis.call('HSET', KEYS[3], 'id', id, 'exam_id', ARGV[6], 'subject_id', ARGV[7],
            'entered_at', ARGV[1], 'deadline', string.format('%.3f', deadline), 'takes_allowed', takes_allowed,
            'take_max_s', take_max_s, 'cut_take_counts', s[9] or '0', 'takes_used', 0, 'takes_total', 0,
            'running', '', 'submitted_take', '', 'submitted_at', 0, 'ended_at', 0, 'ended_by', '')
+-- artwork (作品创作): the photo rules the candidate agreed to
+redis.call('HSET', KEYS[3], 'form', s[11] or 'performance', 'photo_time_limit_min', s[12] or '10',
+           'photos_min', s[13] or '1', 'photos_max', s[14] or '6')
 redis.call('HSET', KEYS[2], mode, id, 'last_' .. mode, id)
 redis.call('ZADD', KEYS[4], now, id)
 if deadline > 0 then redis.call('ZADD', KEYS[5], deadline, id) end

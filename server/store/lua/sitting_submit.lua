@@ -14,6 +14,12 @@ local t = redis.call('HMGET', KEYS[2], 'sitting_id', 'state', 'duration_s', 'sha
 if not t[1] or t[1] ~= s[6] then return 'take_not_found' end
 if s[4] and s[4] ~= '' then return 'take_running' end
 if t[2] ~= 'complete' then return 'take_not_complete' end
+-- artwork: the take goes with its photos, at least photos_min of them
+local art = redis.call('HMGET', KEYS[1], 'form', 'photos_min')
+local raw = redis.call('HGET', KEYS[2], 'photos')
+local photos = 0
+if raw and raw ~= '' then photos = #cjson.decode(raw) end
+if art[1] == 'artwork' and photos < tonumber(art[2] or '1') then return 'artwork_photos_missing' end
 redis.call('HSET', KEYS[1], 'state', 'submitted', 'submitted_take', t[5], 'submitted_at', ARGV[1],
            'ended_at', ARGV[1], 'ended_by', ARGV[2])
 if redis.call('HGET', KEYS[3], s[5]) == s[6] then redis.call('HDEL', KEYS[3], s[5]) end
@@ -29,5 +35,5 @@ local function audit(event, data)
   redis.call('XADD', KEYS[5], '*', unpack(fields))
 end
 audit('sitting_submitted', {sitting_id = s[6], take_id = t[5], mode = s[5], duration_s = tonumber(t[3] or '0'),
-                            sha256 = t[4]})
+                            sha256 = t[4], photos = photos})
 return 'ok'

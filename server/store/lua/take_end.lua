@@ -12,13 +12,22 @@ local state = ARGV[2]
 local counts = state == 'complete' or (state == 'cut' and redis.call('HGET', KEYS[2], 'cut_take_counts') == '1')
 redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[1], 'duration_s', ARGV[3], 'counts', counts and '1' or '0')
 if not counts then redis.call('HINCRBY', KEYS[2], 'takes_used', -1) end
-local s = redis.call('HMGET', KEYS[2], 'running', 'state', 'deadline')
+local s = redis.call('HMGET', KEYS[2], 'running', 'state', 'deadline', 'form', 'photo_time_limit_min')
 if s[1] == t[2] then redis.call('HSET', KEYS[2], 'running', '') end
 -- the sweep may have put the sitting off while this take was recording past the deadline: back to its
 -- deadline, so the next pass decides (at once when the deadline is past)
 local deadline = tonumber(s[3] or '0')
+local due, photos_until = deadline, nil
+if state == 'complete' and s[4] == 'artwork' then
+  -- the photo time of an artwork take starts now, never past the deadline; at its end the sweep submits it
+  photos_until = tonumber(ARGV[1]) + tonumber(s[5] or '0') * 60
+  if deadline > 0 and deadline < photos_until then photos_until = deadline end
+  redis.call('HSET', KEYS[1], 'photos_until', string.format('%.3f', photos_until))
+  redis.call('HSET', KEYS[2], 'photos_take', t[2])
+  if photos_until < due then due = photos_until end
+end
 if s[2] == 'in_progress' and deadline > 0 then
-  redis.call('ZADD', KEYS[3], 'XX', string.format('%.3f', deadline), t[3])
+  redis.call('ZADD', KEYS[3], 'XX', string.format('%.3f', due), t[3])
 end
 if t[4] == 'practice' then redis.call('ZADD', KEYS[4], ARGV[1], t[2]) end
 local fields = {}
@@ -30,5 +39,6 @@ local function audit(event, data)
   fields[#fields + 1] = cjson.encode(data)
   redis.call('XADD', KEYS[5], '*', unpack(fields))
 end
-audit('take_ended', {take_id = t[2], sitting_id = t[3], state = state, duration_s = tonumber(ARGV[3]), counts = counts})
+audit('take_ended', {take_id = t[2], sitting_id = t[3], state = state, duration_s = tonumber(ARGV[3]), counts = counts,
+                     photo_time_ends_at = photos_until})
 return {'ended', state}

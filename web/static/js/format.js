@@ -72,7 +72,10 @@ export function fmtLeft(seconds) {
 }
 
 // A file size in MB with one decimal: 4.2 MB.
-export const fmtSize = (bytes) => `${(Number(bytes || 0) / 1024 / 1024).toFixed(1)} MB`;
+export const fmtSize = (bytes) => {
+  const n = Number(bytes || 0);
+  return n >= 1048576 || n === 0 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`; // a photo: 12 KB, not 0.0 MB
+};
 
 // A Date as the value of an <input type="datetime-local"> (the browser's own clock).
 export function fmtLocalInput(d) {

@@ -4,6 +4,7 @@
 // subject's rubric: a draft saved as they type ("已保存草稿"), "提交评分" with a confirm, then sealed.
 import { api, clearErrors, el, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtLength, fmtTime } from "/static/js/format.js";
+import { followMain, photoGrid } from "/static/js/take-view.js";
 
 const enc = encodeURIComponent;
 const page = $("grading-page");
@@ -42,19 +43,10 @@ function play(sub) {
       el("figcaption", {}, t(`辅机位 ${aux.n}`, `Aux camera ${aux.n}`))));
   }
   box.replaceChildren(el("div", { class: "take-pair" }, figures),
-    sub.aux.length ? "" : el("p", { class: "hint" }, t("该考生未使用辅机位。", "No aux camera was used.")));
+    sub.aux.length ? "" : el("p", { class: "hint" }, t("该考生未使用辅机位。", "No aux camera was used.")),
+    (sub.photos || []).length ? el("div", { class: "grading-photos" }, el("h3", {}, t("作品照片", "Photos of the work")), photoGrid(sub.photos)) : "");
   const main = $("grading-main");
-  const aux = [...box.querySelectorAll("video.aux-player")];
-  aux.forEach((v) => { v.muted = true; }); // the main camera carries the sound
-  const follow = () => aux.forEach((v) => {
-    const at = main.currentTime - Number(v.dataset.offset || 0);
-    if (at >= 0 && Math.abs(v.currentTime - at) > 0.5) v.currentTime = at;
-    if (at >= 0 && v.paused && !main.paused) v.play().catch(() => {});
-  });
-  main.addEventListener("play", follow);
-  main.addEventListener("seeked", follow);
-  main.addEventListener("timeupdate", follow);
-  main.addEventListener("pause", () => aux.forEach((v) => v.pause()));
+  followMain(main, [...box.querySelectorAll("video.aux-player")]); // the main camera carries the sound
   const show = () => $("grading-player-card").scrollIntoView({ block: "start" });
   show();
   main.addEventListener("loadedmetadata", show, { once: true }); // the videos' height is known from now

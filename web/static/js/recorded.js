@@ -12,6 +12,7 @@ import { clockSkew, connect, call, refusal, serverNow } from "/static/js/live.js
 import { TakePeer, deviceId, endReasonText, openTakeCamera, sittingEndText, takeStateText } from "/static/js/takes.js";
 import { wireAuxQr } from "/static/js/aux-qr.js";
 import { doneNote, mountUpload, uploadBadge, uploadNote, uploadRules } from "/static/js/recorded-upload.js";
+import { mountPhotos } from "/static/js/recorded-photos.js";
 
 const page = $("recorded-page");
 const examId = page.dataset.examId, subjectId = page.dataset.subjectId, mode = page.dataset.mode;
@@ -32,6 +33,7 @@ let socketWasUp = false;
 let resetting = false;
 
 showBlockers();
+const photos = mountPhotos($("photos-card"), { refresh: () => refresh() }); // artwork: photos of the work after a take
 
 function setStage(stage) {
   page.dataset.stage = stage;
@@ -70,6 +72,7 @@ function renderRules() {
     t(`可录制次数：${rule(s, "takes_allowed", 1)} 次`, `Takes allowed: ${rule(s, "takes_allowed", 1)}`),
     t(`单次最长录制时间：${fmtLength(rule(s, "take_max_s", 300))}，超过限定时间，系统会自动停止录制`,
       `Longest take: ${fmtLength(rule(s, "take_max_s", 300))}; the recording stops by itself at the limit`),
+    ...photos.ruleLines(s),
   ];
   if (practice) {
     items.push(t("练习不限次数、不限时间，不计成绩，练习视频仅短期保留。", "Practice: no limit on sittings or time, never graded; practice takes are kept briefly."));
@@ -125,6 +128,7 @@ async function loadSitting(id) {
   page.dataset.sittingState = sitting.state;
   $("exam-code").textContent = sitting.code || "----";
   $("code-overlay").textContent = t("考试码 ", "Code ") + ($("exam-code").textContent);
+  photos.update(sitting, takes);
   renderTakes();
   tick();
   if (upload) upload.render();
@@ -333,7 +337,7 @@ function renderReset() {
   $("reset-text").textContent = t(`若录制的效果不理想，可点击重置：消耗一次考试次数（剩余 ${left} 次），倒计时重新开始，本次考试中已录制的视频不会被保留。`,
     `If it went badly you may reset: it uses one sitting (${left} left), the countdown starts again and this sitting's takes are discarded.`);
   if (sitting && sitting.state === "auto_submitted") {
-    $("reset-text").textContent = t(`考试时间已到并已自动提交。考试时间结束前，可点击重置再次进入考试：消耗一次考试次数（剩余 ${left} 次），自动提交的视频将不被保留。`,
+    $("reset-text").textContent = t(`${sitting.end_reason === "photo_limit" ? "作品拍照时间" : "考试时间"}已到并已自动提交。考试时间结束前，可点击重置再次进入考试：消耗一次考试次数（剩余 ${left} 次），自动提交的视频将不被保留。`,
       `The time ran out and a take was submitted for you. Until the window closes you may reset and sit again: it uses one sitting (${left} left) and the submitted take is not kept.`);
   }
   $("reset").disabled = left <= 0;
@@ -568,6 +572,7 @@ function renderTakes() {
       playable && x.state !== "failed" && (x.aux_urls || []).length ? takePlayers(player, x.aux_urls) : player,
       ok && !over && !practice ? el("label", { class: "check" }, el("input", { type: "radio", name: "pick", value: x.id }), t("选择这一条提交", "Submit this one")) : "");
   }));
+  photos.decorate(list, visible);
   const choosable = !over && !practice && visible.some((x) => x.state === "complete");
   $("takes-hint").textContent = practice ? t("练习视频不计成绩，仅供回看，短期保留后自动删除。", "Practice takes are never graded: watch them back; they are deleted after a while.")
     : over ? t("本次考试录制的视频，可回看。", "The takes of this sitting, to watch back.")
@@ -587,7 +592,7 @@ $("submit").addEventListener("click", async () => {
   const index = takes.filter((x) => x.state !== "discarded").findIndex((x) => x.id === picked.value) + 1;
   const chosen = takes.find((x) => x.id === picked.value);
   const question = t(`确认提交第 ${index} 条视频（时长 ${fmtLength(chosen.duration_s || 0)}）？\n一经提交，不得更改，本科目将不能再录制。`,
-    `Submit take ${index} (${fmtLength(chosen.duration_s || 0)})?\nA submission is final; this subject cannot be recorded again.`);
+    `Submit take ${index} (${fmtLength(chosen.duration_s || 0)})?\nA submission is final; this subject cannot be recorded again.`) + photos.confirmText(chosen);
   if (!window.confirm(question)) return;
   const button = $("submit");
   button.disabled = true;
@@ -609,7 +614,8 @@ function showDone(state) {
   take = null;
   setStage("done");
   page.dataset.done = state;
-  $("done-title").textContent = sittingEndText(state);
+  const byPhotoTime = state === "auto_submitted" && sitting && sitting.end_reason === "photo_limit"; // artwork (recorded-photos.js)
+  $("done-title").textContent = byPhotoTime ? t("作品拍照时间已到，系统已自动提交", "The photo time is over: submitted for you") : sittingEndText(state);
   const chosen = sitting && sitting.submitted_take ? takes.find((x) => x.id === sitting.submitted_take) || {} : null;
   const rows = [];
   if (chosen) {
@@ -618,7 +624,9 @@ function showDone(state) {
     if (chosen.duration_s) rows.push(el("div", {}, t("视频时长：", "Length: "), el("strong", { id: "done-length" }, fmtLength(chosen.duration_s))));
     rows.push(el("div", {}, t("校验码（SHA-256）：", "Checksum (SHA-256): "), chosen.sha256 ? el("span", { class: "mono sha", id: "done-sha" }, chosen.sha256)
       : el("span", { class: "progress", id: "done-sha-wait" }, t("正在计算…", "being computed…"))));
-    if (state === "auto_submitted") rows.push(el("p", { class: "hint" }, t("倒计时耗尽而未提交，系统已自动提交您最近一次完整录制的视频。", "The countdown ran out before you submitted: your most recent complete take was submitted for you.")));
+    if (state === "auto_submitted" && sitting.end_reason === "photo_limit") rows.push(el("p", { class: "hint" }, t(`作品拍照时间已到，系统已自动提交该视频和已上传的 ${(chosen.photos || []).length} 张作品照片。`, `The photo time ended: the take was submitted with the ${(chosen.photos || []).length} photos uploaded.`)));
+    else if (state === "auto_submitted") rows.push(el("p", { class: "hint" }, t("倒计时耗尽而未提交，系统已自动提交您最近一次完整录制的视频。", "The countdown ran out before you submitted: your most recent complete take was submitted for you.")));
+    if (chosen.photos && chosen.photos.length) rows.push(el("div", {}, t("作品照片：", "Photos of the work: "), el("strong", { id: "done-photos" }, t(`${chosen.photos.length} 张`, String(chosen.photos.length)))));
     rows.push(el("p", { class: "hint" }, t("“提交”后本科目不能再进行录制，已提交的视频不可替换删除。", "After submitting, this subject cannot be recorded again and the submitted take cannot be replaced.")));
   } else if (state === "absent") {
     rows.push(el("p", {}, t("倒计时耗尽时没有完整的录制视频，本科目视为缺考。如有疑问，请联系报考院校。", "The countdown ran out with no complete take: you are marked absent for this subject. Contact the school with any question.")));

@@ -4,6 +4,7 @@
 import { api, clearErrors, el, faceStatusLabel, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration, fmtLength, fmtLocalInput, fmtRange, fmtTime } from "/static/js/format.js";
 import { admin, emptyRow, NO_ZONE, reload, row, subjectName, toInt } from "/static/js/admin/state.js";
+import { formBody, formFields } from "/static/js/admin/artwork-rules.js";
 
 const enc = encodeURIComponent;
 const paths = {
@@ -18,7 +19,9 @@ export const isRecorded = (s) => s.kind === "recorded";
 // "录制 · 3 次 × 2分 · 限时 50 分钟 · 12/01 09:00–10:00"
 export function subjectSummary(s) {
   if (!isRecorded(s)) return t(`面试 ${s.interview_minutes} 分钟`, `Interview ${s.interview_minutes} min`);
-  return [t("录制考试", "Recorded"), t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
+  const artwork = s.form === "artwork" ? [t(`作品创作：录后 ${s.photo_time_limit_min} 分钟内拍照 ${s.photos_min}–${s.photos_max} 张`,
+    `Artwork: ${s.photos_min}–${s.photos_max} photos within ${s.photo_time_limit_min} min of a take`)] : [];
+  return [t("录制考试", "Recorded"), ...artwork, t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
     s.time_limit_min ? t(`限时 ${s.time_limit_min} 分钟`, `${s.time_limit_min} min limit`) : t("至考试结束", "until the window closes"),
     t(`考试次数 ${s.sittings_allowed}`, `${s.sittings_allowed} sittings`), s.mock_tries ? t(`模拟考 ${s.mock_tries} 次`, `${s.mock_tries} mock`) : t("无模拟考", "no mock"),
     ...(s.uploads_allowed ? [t(`可上传视频 ≤ ${s.upload_max_mb} MB`, `uploads ≤ ${s.upload_max_mb} MB`)] : []),
@@ -39,7 +42,8 @@ export function editSubject(s) {
   const kind = el("select", { name: "kind" },
     el("option", { value: "interview", selected: !isRecorded(s) }, t("在线面试", "Live interview")),
     el("option", { value: "recorded", selected: isRecorded(s) }, t("录制考试", "Recorded exam")));
-  const recordedPart = el("div", { class: "recorded-rules" },
+  const forms = formFields(s);
+  const recordedPart = el("div", { class: "recorded-rules" }, forms.row, forms.artwork,
     el("div", { class: "row" },
       num("takes_allowed", t("可录制次数", "Takes allowed"), s.takes_allowed || 1, 1, 10),
       num("take_max_s", t("单次最长（秒）", "Longest take (s)"), s.take_max_s || 300, 10, 3600),
@@ -72,7 +76,7 @@ export function editSubject(s) {
     const body = { kind: f.kind.value, interview_minutes: toInt(f.interview_minutes.value) };
     if (body.kind === "recorded") {
       Object.assign(body, {
-        form: "performance",
+        ...formBody(f, toInt),
         takes_allowed: toInt(f.takes_allowed.value), take_max_s: toInt(f.take_max_s.value), time_limit_min: toInt(f.time_limit_min.value),
         sittings_allowed: toInt(f.sittings_allowed.value), mock_tries: toInt(f.mock_tries.value), cut_take_counts: f.cut_take_counts.checked,
         uploads_allowed: f.uploads_allowed.checked, upload_max_mb: toInt(f.upload_max_mb.value),
@@ -123,7 +127,7 @@ const IDENTITY_REASON = {
 };
 const reasonText = (code) => (IDENTITY_REASON[code] || (() => code))();
 
-function identityLine(result) {
+export function identityLine(result) {
   if (!result) return "";
   const head = t("提交视频人脸比对：", "Submitted take, identity: ");
   if (result.status === "pending") {
@@ -176,6 +180,7 @@ function sittingRow(item) {
     el("td", { class: "nowrap" }, subjectName(item.subject_id || s.subject_id)),
     el("td", { class: "nowrap" }, (MODE[s.mode || item.mode] || (() => s.mode || "—"))()),
     el("td", { "data-state": state }, (STATE[state] || (() => state))(), left ? el("div", { class: "hint" }, t("剩余 ", "left ") + left) : "",
+      s.id ? el("div", {}, el("a", { class: "review-link", href: `/admin/sittings/${encodeURIComponent(s.id)}` }, t("审阅", "Review"))) : "",
       s.entered_at ? el("div", { class: "hint" }, t("进入 ", "in ") + fmtClock(s.entered_at, NO_ZONE)) : ""),
     el("td", { class: "mono" }, s.code || s.exam_code || item.code || "—"),
     el("td", {}, takes.length ? el("ul", { class: "facts" }, takes.map((x, i) => takeCell({ ...item, submission: sub }, x, i))) : "—"),
