@@ -654,6 +654,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "code_purpose_invalid": ("验证码用途不正确", "Unknown purpose for a verification code"),
     "contact_one_only": ("请只填写手机号或邮箱中的一项", "Give either a phone number or an email, not both"),
+    # the room-entry face check (facecheck/room_checks.py)
+    "room_check_unverified": (
+        "该考生进入考场时的人脸核验尚未通过：请先重新核验，或由考官说明理由后人工确认，再提交评分",
+        "The candidate's face check on entering the room has not passed: run it again, or confirm the candidate yourself with a reason, before submitting marks",
+    ),
+    "room_check_timeout": ("人脸核验超时，未能完成", "The face check took too long and did not finish"),
+    "room_check_running": ("人脸核验正在进行，请稍候", "A face check is running; please wait"),
+    "room_check_cleared": ("该考生已核验，无需重新核验", "The candidate is already verified"),
+    "room_check_rate_limited": (
+        "重新核验过于频繁，请 {minutes} 分钟后再试",
+        "Too many face checks for this candidate; try again in {minutes} minutes",
+    ),
+    "room_check_not_found": ("当前考场中没有该考生", "That candidate is not in this room now"),
 }
 
 
@@ -722,6 +735,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_booking_cancelled": ("取消预约", "Booking cancelled"),
     "event_face_check_passed": ("人脸比对通过", "Face check passed"),
     "event_face_check_failed": ("人脸比对未通过", "Face check failed"),
+    "event_room_check_unverified": ("入场人脸核验未完成", "Room face check not done"),
+    "event_room_check_retried": ("重新核验入场人脸", "Room face check run again"),
+    "event_room_check_overridden": ("考官人工确认身份", "Identity confirmed by an examiner"),
     "event_face_review_opened": ("转人脸人工审核", "Face review opened"),
     "event_face_review_approved": ("人脸审核通过", "Face review approved"),
     "event_face_review_rejected": ("人脸审核驳回", "Face review rejected"),

@@ -22,6 +22,7 @@ from .facecheck.frames import FrameArchive
 from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
+from .facecheck.room_checks import RoomChecks
 from .marking.interview_marks import InterviewMarks
 from .marking.results import Results
 from .marking.rubrics import Rubrics
@@ -92,6 +93,7 @@ class Services:
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
+    room_checks: RoomChecks  # the room-entry face check of each live interview (fails closed)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -214,6 +216,7 @@ class Services:
             interview_marks=interview_marks,
             take_marks=take_marks,
             results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
+            room_checks=RoomChecks(store, lambda: face_checks.pool is not None or s.facecheck_workers > 0),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

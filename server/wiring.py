@@ -18,6 +18,7 @@ from .accounts.identity import IdentityMove
 from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
 from .logs import library_logger
+from .marking.interview_marks import Interview
 from .recorded import sweeper as recorded_sweeper
 from .rooms import passthrough
 from .rooms.ice import TurnMint, parse_ice_servers
@@ -58,6 +59,12 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_playable.append(services.take_identity.take_playable)
     # a formal submission of a recorded subject is assigned to its graders at once (docs/marking.md)
     services.sittings.on_ended.append(services.take_marks.sitting_ended)
+
+    async def room_check_cleared(interview: Interview) -> None:
+        await services.room_checks.require_verified(interview.id)
+
+    # a live interview's mark sheet is sealed only once its room-entry face check passed or was overridden
+    services.interview_marks.seal_guards.append(room_check_cleared)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

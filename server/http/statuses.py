@@ -150,6 +150,11 @@ STATUS: dict[str, int] = {
     "take_not_playable": 409,
     "take_file_missing": 404,
     "take_over": 409,
+    "room_check_unverified": 409,
+    "room_check_running": 409,
+    "room_check_cleared": 409,
+    "room_check_rate_limited": 429,
+    "room_check_not_found": 404,
 }
 
 

@@ -53,6 +53,10 @@ class FaceClient(Client):
         return pc
 
 
+def decided(face: dict) -> bool:
+    return face["state"] != "checking"
+
+
 async def enter_with(image, server, services, live, peers, clients):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
     template = media_client(candidate, account.id, "candidate", live.room.id, "red")
@@ -65,15 +69,15 @@ async def enter_with(image, server, services, live, peers, clients):
 
 async def test_the_right_face_is_verified_in_the_room(server, services, live, peers, clients):
     account, candidate, examiner = await enter_with(faces.grace_hopper(), server, services, live, peers, clients)
-    face = await examiner.wait_for("room:face", timeout=40)
-    assert face["passed"] is True and face["account_id"] == account.id, face
+    face = await examiner.wait_for("room:face", decided, timeout=40)  # after "checking"
+    assert face["passed"] is True and face["state"] == "verified" and face["account_id"] == account.id, face
     assert (await candidate.wait_for("room:face"))["passed"] is True
     assert (await services.queue.entry(live.room.id, account.id)).state == "in_room"
 
 
 async def test_another_face_goes_back_to_the_face_check(server, services, live, peers, clients):
     account, candidate, examiner = await enter_with(faces.astronaut(), server, services, live, peers, clients)
-    face = await examiner.wait_for("room:face", timeout=40)
+    face = await examiner.wait_for("room:face", decided, timeout=40)
     assert face["passed"] is False and face["reason"] == "face_mismatch" and face["message"]["zh"]
     state = await candidate.wait_for(
         "queue:state", lambda d: d["state"] == "waiting_face_check" and d["reason"], timeout=10
