@@ -13,7 +13,7 @@ let lengthS = Number(page.dataset.lengthS) || 600;
 let room = null; // the last Room
 let current = null; // the called / interviewed candidate
 let peer = null, selfStream = null;
-let faceVerified = null; // room:face of the current candidate
+let face = null; // room:face of the current candidate: its state, reason, message
 const streams = {}; // participant id -> MediaStream
 const kinds = {}; // participant id -> {kind, name}
 const isFresh = fresh();
@@ -74,9 +74,8 @@ function setCurrent(c) {
   current = c;
   const same = before && c && before.account_id === c.account_id;
   if (!same) {
-    faceVerified = null;
+    face = null;
     $("phrases").replaceChildren(el("li", { class: "empty" }, t("暂无", "None yet")));
-    $("face-detail").hidden = true;
   }
   $("current-name").textContent = c ? c.name || c.account_id : t("当前无考生", "No candidate in the room");
   $("current-state").textContent = c ? stateLabel(c.state) : "";
@@ -89,12 +88,35 @@ function setCurrent(c) {
   placeStreams();
 }
 
+const FACE_BADGES = {
+  none: ["人脸：未核验", "Face: not verified yet"],
+  checking: ["人脸：核验中…", "Face: checking…"],
+  verified: ["人脸：已核验", "Face: verified"],
+  unverified: ["人脸：未核验", "Face: NOT verified"],
+  failed: ["人脸：未通过", "Face: failed"],
+  overridden: ["人脸：考官已确认", "Face: confirmed by an examiner"],
+  off: ["人脸核验未启用", "Face check turned off"],
+};
+
+// The room-entry face check fails closed: "unverified" shows why, with a retry and an override.
 function renderFace() {
+  const state = (current && face && face.state) || "none";
   const badge = $("face-badge");
-  const status = faceVerified === true ? "verified" : faceVerified === false ? "failed" : "none";
-  badge.dataset.state = status;
-  badge.textContent = status === "verified" ? t("人脸：已核验", "Face: verified")
-    : status === "failed" ? t("人脸：未通过", "Face: not verified") : t("人脸：未核验", "Face: not verified yet");
+  badge.dataset.state = state;
+  badge.textContent = t(...(FACE_BADGES[state] || FACE_BADGES.none));
+  const box = $("face-check");
+  box.dataset.state = state;
+  box.hidden = !current || !["unverified", "failed", "overridden", "checking"].includes(state);
+  const why = face && face.message ? face.message[lang] || face.message.zh : "";
+  $("face-detail").textContent = state === "overridden"
+    ? t(`已由考官人工确认：${face.override_reason}`, `Confirmed by an examiner: ${face.override_reason}`)
+    : state === "checking" ? t("正在从考生的视频中核验人脸，请稍候…", "Checking the face in the candidate's video…")
+      : why ? t(`未核验：${why}`, `Not verified: ${why}`) : "";
+  const open = state === "unverified";
+  $("face-retry").disabled = !open;
+  $("face-retry").closest(".inline-form").hidden = !open;
+  $("face-override").hidden = !open;
+  box.querySelector(".hint").hidden = !open;
 }
 
 setInterval(() => {
@@ -140,6 +162,35 @@ $("end").addEventListener("click", async () => {
     await call(socket, "queue:end", { account_id: current.account_id });
   } catch (err) {
     actionError(err);
+  }
+});
+
+$("face-retry").addEventListener("click", async () => {
+  if (!current) return;
+  const box = $("face-check");
+  box.querySelector(":scope > .error")?.remove();
+  $("face-retry").disabled = true;
+  try {
+    await call(socket, "room:face_retry", { account_id: current.account_id });
+  } catch (err) {
+    box.append(el("p", { class: "error", role: "alert" }, err.message));
+    $("face-retry").disabled = false;
+  }
+});
+
+$("face-override").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const input = form.elements.reason;
+  form.querySelector(".error")?.remove();
+  input.removeAttribute("aria-invalid");
+  if (!current) return;
+  try {
+    await call(socket, "room:face_override", { account_id: current.account_id, reason: input.value.trim() });
+    input.value = "";
+  } catch (err) {
+    input.setAttribute("aria-invalid", "true");
+    form.append(el("p", { class: "error", role: "alert" }, err.message));
   }
 });
 
@@ -262,11 +313,8 @@ socket.on("room:participants", onParticipants);
 socket.on("marks:status", (status) => page.dispatchEvent(new CustomEvent("marks-status", { detail: status })));
 socket.on("room:face", (data) => {
   if (!current || data.account_id !== current.account_id) return;
-  faceVerified = Boolean(data.passed);
+  face = data;
   renderFace();
-  const detail = $("face-detail");
-  detail.hidden = data.passed;
-  detail.textContent = data.message || "";
 });
 socket.on("room:recording", (data) => {
   const rec = $("rec");

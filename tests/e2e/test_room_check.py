@@ -1,0 +1,74 @@
+"""The examiner's room page (desktop Chromium, 1280x900) when the room-entry face check cannot
+decide: the candidate (an aiortc peer whose camera sends no frame) enters, the page shows
+"未核验" with the reason and the way out; an override without a reason is refused on the page;
+once the candidate's video flows, one click on "重新核验" verifies them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.conftest import TEST_TIMEOUT_S
+from tests.e2e.test_interview import running_world, staff_login
+from tests.live import FIT_DEVICE, LiveWorld
+from tests.signaling.conftest import Peer
+from tests.signaling.test_room_check import GatedClient
+from tests.signaling.test_rooms import SocketRoom
+
+
+async def test_the_examiner_sees_unverified_with_the_reason_and_retries(
+    live_server, services, browsers, cameras, shots
+):
+    world, account = await running_world(services)
+    room = world.rooms[0]
+    candidate = Peer("/candidate")
+    flowing = asyncio.Event()
+    cam = None
+    try:
+        async with asyncio.timeout(TEST_TIMEOUT_S):
+            await candidate.connect(live_server, await services.sessions.create(account.id, account.role))
+            await candidate.wait_for("queue:snapshot")
+            ack = await candidate.call(
+                "queue:join", {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "device": FIT_DEVICE}
+            )
+            assert ack["ok"], ack
+            await LiveWorld(world, services).pass_face(account)
+
+            examiner = await browsers(cameras["astronaut"], desktop=True)
+            await examiner.set_viewport_size({"width": 1280, "height": 900})
+            await staff_login(examiner, live_server, "examiner-one", "/examiner")
+            await examiner.goto(f"{live_server}/examiner/rooms/{room.id}")
+            await examiner.wait_for_selector(f"#queue-table tr[data-account='{account.id}'][data-state=waiting]")
+            await examiner.click("#call-next")
+            await candidate.wait_for("queue:called", timeout=10)
+
+            cam = GatedClient(SocketRoom(candidate, room.id), account.id, "candidate", flowing=flowing)
+            candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
+            await cam.join()
+            await examiner.wait_for_selector("#face-badge[data-state=checking]", timeout=10_000)
+            await examiner.wait_for_selector("#face-badge[data-state=unverified]", timeout=30_000)
+            box = await examiner.inner_text("#face-check")
+            assert "未核验：未收到考生的视频画面，无法进行人脸核验" in box, box
+            assert "未核验前不能提交评分" in box
+            assert await examiner.inner_text("#face-badge") == "人脸：未核验"
+            assert await examiner.is_enabled("#face-retry")
+            await shots(examiner, "room-check-unverified", full_page=False)
+
+            await examiner.click("#face-override button[type=submit]")  # no reason given
+            error = await examiner.wait_for_selector("#face-override .error")
+            assert await error.inner_text() == "请填写原因"
+            assert await examiner.get_attribute("#face-override input", "aria-invalid") == "true"
+            assert (
+                await services.room_checks.get((await services.queue.entry(room.id, account.id)).admission)
+            ).state == ("unverified")
+            await shots(examiner, "room-check-override-needs-a-reason", full_page=False)
+
+            flowing.set()  # the camera comes back; one click checks again
+            await examiner.click("#face-retry")
+            await examiner.wait_for_selector("#face-badge[data-state=verified]", timeout=40_000)
+            assert await examiner.is_hidden("#face-check")
+            await shots(examiner, "room-check-verified-after-retry", full_page=False)
+        assert not browsers.errors, browsers.errors
+    finally:
+        if cam is not None:
+            await cam.close()
+        await candidate.close()
