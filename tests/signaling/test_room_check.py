@@ -20,23 +20,20 @@ from server.store.audit import Actor
 from tests.conftest import ADMIN, PASSWORD
 
 from ..facecheck import faces
-from ..live import live_world
 from ..marking.test_interview_marks import FULL_1, RUBRIC
 from ..rooms.peers import Client
 from .conftest import url_of
-from .test_room_face import FaceTrack
+from .test_room_face import (
+    FaceTrack,
+    app,  # noqa: F401  (the same app: the real face models)
+    face_live_world,
+)
 from .test_rooms import called_candidate, media_client
 
 
 @pytest.fixture
-async def app(app_with_faces):
-    return app_with_faces
-
-
-@pytest.fixture
 async def live(services):
-    grace = faces.encode(faces.grace_hopper())
-    world = await live_world(services, size=2, photos=[grace, grace])
+    world = await face_live_world(services)
     await services.rubrics.set(ADMIN, world.exam.id, world.room.subject_id, Rubric.from_json("", RUBRIC))
     return world
 

@@ -20,10 +20,15 @@ async def app(app_with_faces):
     return app_with_faces
 
 
-@pytest.fixture
-async def live(services):
+async def face_live_world(services):
+    """Two candidates whose ID photo is grace_hopper, booked into a running slot."""
     grace = faces.encode(faces.grace_hopper())
     return await live_world(services, size=2, photos=[grace, grace])
+
+
+@pytest.fixture
+async def live(services):
+    return await face_live_world(services)
 
 
 class FaceTrack(VideoStreamTrack):
