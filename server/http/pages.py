@@ -39,6 +39,7 @@ LABEL_PREFIXES = (
     "participant_kind_",
     "phrase_",
     "roster_row_",
+    "room_face_",
 )
 STAFF = ("examiner", "proctor", "admin")
 

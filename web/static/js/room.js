@@ -1,7 +1,7 @@
 // The examiner's room (desktop): the room's queue live, call next, the candidate's main and auxiliary
 // video, own preview, the room's face check, the interview timer against the subject's length,
 // end / remove with a reason, the candidate's quick phrases, the recorder's real state.
-import { el, faceStatusLabel, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
+import { el, faceStatusLabel, label, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration } from "/static/js/format.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
 import { call, chime, clockSkew, connect, fresh, refusal, retrying, serverNow } from "/static/js/live.js";
@@ -88,22 +88,13 @@ function setCurrent(c) {
   placeStreams();
 }
 
-const FACE_BADGES = {
-  none: ["人脸：未核验", "Face: not verified yet"],
-  checking: ["人脸：核验中…", "Face: checking…"],
-  verified: ["人脸：已核验", "Face: verified"],
-  unverified: ["人脸：未核验", "Face: NOT verified"],
-  failed: ["人脸：未通过", "Face: failed"],
-  overridden: ["人脸：考官已确认", "Face: confirmed by an examiner"],
-  off: ["人脸核验未启用", "Face check turned off"],
-};
 
 // The room-entry face check fails closed: "unverified" shows why, with a retry and an override.
 function renderFace() {
   const state = (current && face && face.state) || "none";
   const badge = $("face-badge");
   badge.dataset.state = state;
-  badge.textContent = t(...(FACE_BADGES[state] || FACE_BADGES.none));
+  badge.textContent = label(`room_face_${state}`, label("room_face_none"));
   const box = $("face-check");
   box.dataset.state = state;
   box.hidden = !current || !["unverified", "failed", "overridden", "checking"].includes(state);
