@@ -666,7 +666,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "重新核验过于频繁，请 {minutes} 分钟后再试",
         "Too many face checks for this candidate; try again in {minutes} minutes",
     ),
-    "room_check_not_found": ("当前考场中没有该考生", "That candidate is not in this room now"),
+    "room_check_not_found": (
+        "未找到本考场该考生的入场人脸核验（重新核验须考生在考场中）",
+        "No room face check of that interview in this room (checking again needs the candidate in the room)",
+    ),
 }
 
 

@@ -30,8 +30,8 @@ class ExaminerNamespace(RoleNamespace):
         "rtc:join": {"sdp": SDP},
         "rtc:restart": {"sdp": SDP},
         "rtc:answer": {"sdp": SDP},
-        "room:face_retry": {"account_id": ACCOUNT_ID},
-        "room:face_override": {"account_id": ACCOUNT_ID, "reason": Field("str", max_len=200, label="reason")},
+        "room:face_retry": {"interview_id": ACCOUNT_ID},
+        "room:face_override": {"interview_id": ACCOUNT_ID, "reason": Field("str", max_len=200, label="reason")},
     }
     rooms: RoomSignals  # given by server/wiring.py
 
@@ -57,9 +57,10 @@ class ExaminerNamespace(RoleNamespace):
             await self.emit("room:participants", self.rooms.interviews.participants_json(interview), to=sid)
             await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
         current = (await room_view(self.services.store, room_id)).current
-        if current is not None:  # the room check of the candidate in the room, for a page opened late
+        entry = await self.services.queue.entry(room_id, current.account) if current is not None else None
+        if entry is not None:  # the room check of the candidate in the room, for a page opened late
             try:
-                check = await self.rooms.room_check_of(room_id, current.account)
+                check = await self.rooms.room_check_of(room_id, entry.admission)
             except UserError:
                 return
             await self.emit("room:face", self.rooms.face_payload(check.to_json()), to=sid)
@@ -100,13 +101,14 @@ class ExaminerNamespace(RoleNamespace):
     async def on_room_face_retry(self, sid: str, user: User, data: dict) -> dict:
         """Run the room-entry face check of the room's candidate again (not verified: no video, a
         busy pool, a timeout); rate-limited and audited (facecheck/room_checks.py)."""
-        check = await self.rooms.retry_room_check(_actor(user), user.scope["room_id"], data["account_id"])
+        check = await self.rooms.retry_room_check(_actor(user), user.scope["room_id"], data["interview_id"])
         return {"state": check.state}
 
     async def on_room_face_override(self, sid: str, user: User, data: dict) -> dict:
-        """The examiner confirms the candidate's identity themselves, with a reason (audited)."""
+        """The examiner confirms the candidate's identity themselves, with a reason (audited); also
+        after the interview ended (its mark sheets wait for it)."""
         check = await self.rooms.override_room_check(
-            _actor(user), user.scope["room_id"], data["account_id"], data["reason"]
+            _actor(user), user.scope["room_id"], data["interview_id"], data["reason"]
         )
         return {"state": check.state}
 

@@ -153,30 +153,36 @@ class RoomSignals:
             "message": {lg: message(code, lg) for lg in ("zh", "en")} if code else None,
         }
 
-    async def room_check_of(self, room_id: str, account_id: str) -> RoomCheck:
-        """The room check of the candidate now in ``room_id`` (``room_check_not_found`` for anyone
-        else: another room's candidate, one who left, a forged id)."""
-        entry = await self.services.queue.entry(room_id, account_id) if is_id(account_id) else None
-        check = await self.services.room_checks.get(entry.admission) if entry and entry.state == IN_ROOM else None
-        if check is None or check.room_id != room_id or check.account_id != account_id:
-            raise UserError("room_check_not_found", field="account_id")
+    async def room_check_of(self, room_id: str, interview_id: str, in_room: bool = False) -> RoomCheck:
+        """The room check of an interview of ``room_id`` (``room_check_not_found`` for another room's,
+        a forged id); ``in_room``: only while its candidate is in the room (a retry needs their video)."""
+        check = await self.services.room_checks.get(interview_id) if is_id(interview_id) else None
+        if check is None or check.room_id != room_id:
+            raise UserError("room_check_not_found", field="interview_id")
+        if in_room:
+            entry = await self.services.queue.entry(room_id, check.account_id)
+            if entry is None or entry.state != IN_ROOM or entry.admission != interview_id:
+                raise UserError("room_check_not_found", field="interview_id")
         return check
 
-    async def retry_room_check(self, actor: Actor, room_id: str, account_id: str) -> RoomCheck:
+    async def retry_room_check(self, actor: Actor, room_id: str, interview_id: str) -> RoomCheck:
         """An examiner of the room runs the check again (rate-limited, audited), in the background."""
-        check = await self.room_check_of(room_id, account_id)
-        account = await self.services.directory.get(account_id)
+        check = await self.room_check_of(room_id, interview_id, in_room=True)
+        account = await self.services.directory.get(check.account_id)
         if account is None:
-            raise UserError("room_check_not_found", field="account_id")
+            raise UserError("room_check_not_found", field="interview_id")
         await self.services.room_checks.retry(actor, check)
         check.state, check.reason, check.retries = CHECKING, "", check.retries + 1
-        log.info("room face check retried", extra={"room": room_id, "account": account_id, "by": actor.account_id})
+        log.info("room face check retried", extra={"room": room_id, "interview": interview_id, "by": actor.account_id})
         self._spawn(self.run_room_check(account, check))
         return check
 
-    async def override_room_check(self, actor: Actor, room_id: str, account_id: str, reason: str) -> RoomCheck:
-        check = await self.services.room_checks.override(actor, await self.room_check_of(room_id, account_id), reason)
-        log.info("room face check overridden", extra={"room": room_id, "account": account_id, "by": actor.account_id})
+    async def override_room_check(self, actor: Actor, room_id: str, interview_id: str, reason: str) -> RoomCheck:
+        """Also after the interview ended: its mark sheets wait for it."""
+        check = await self.services.room_checks.override(actor, await self.room_check_of(room_id, interview_id), reason)
+        log.info(
+            "room face check overridden", extra={"room": room_id, "interview": interview_id, "by": actor.account_id}
+        )
         await self._tell_face(room_id, check.to_json())
         return check
 

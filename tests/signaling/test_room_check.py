@@ -112,7 +112,7 @@ async def test_no_video_is_unverified_and_a_retry_passes_once_video_flows(server
     await services.interview_marks.save(Actor(live.examiner.id, "examiner"), live.room.id, interview_id, {"skill": 30})
 
     flowing.set()  # the camera comes back
-    ack = await examiner.call("room:face_retry", {"account_id": account.id})
+    ack = await examiner.call("room:face_retry", {"interview_id": interview_id})
     assert ack["ok"] and ack["state"] == "checking", ack
     again = await examiner.wait_for("room:face", lambda d: d["state"] == "verified", timeout=40)
     assert again["passed"] is True and again["retries"] == 1 and again["distance"] < 0.49
@@ -160,7 +160,7 @@ async def test_a_busy_pool_leaves_the_candidate_unverified_not_passed(
         services.attach_face_pool(shared)
         small.close()
     # once the pool has room, the examiners' retry passes
-    ack = await examiner.call("room:face_retry", {"account_id": account.id})
+    ack = await examiner.call("room:face_retry", {"interview_id": interview_id})
     assert ack["ok"], ack
     assert (await examiner.wait_for("room:face", lambda d: d["state"] == "verified", timeout=40))["passed"]
 
@@ -179,31 +179,31 @@ async def test_override_needs_a_reason_is_audited_and_only_the_rooms_examiners_m
     stranger = await peers(url_of(server), "/examiner", outsider, {"room_id": other_room.id}, services)
     await stranger.wait_for("queue:room")
     for event, data in (
-        ("room:face_retry", {"account_id": account.id}),
-        ("room:face_override", {"account_id": account.id, "reason": "我认识他"}),
+        ("room:face_retry", {"interview_id": interview_id}),
+        ("room:face_override", {"interview_id": interview_id, "reason": "我认识他"}),
     ):
         ack = await stranger.call(event, data)
         assert not ack["ok"] and ack["error"]["code"] == "room_check_not_found", ack
-    # nor a forged id, nor anyone but the candidate now in the room
-    for forged in ("acc_000000000000", "x" * 40, live.examiner.id):
-        ack = await examiner.call("room:face_retry", {"account_id": forged})
+    # nor a forged id
+    for forged in ("adm_000000000000", "x" * 40, account.id):
+        ack = await examiner.call("room:face_retry", {"interview_id": forged})
         assert not ack["ok"] and ack["error"]["code"] == "room_check_not_found", ack
     assert (await services.room_checks.get(interview_id)).state == "unverified"
 
     # a burst of retries from the room's examiner starts one check
-    acks = await asyncio.gather(*(examiner.call("room:face_retry", {"account_id": account.id}) for _ in range(6)))
+    acks = await asyncio.gather(*(examiner.call("room:face_retry", {"interview_id": interview_id}) for _ in range(6)))
     assert sum(a["ok"] for a in acks) == 1, acks
     assert {a["error"]["code"] for a in acks if not a["ok"]} == {"room_check_running"}
     await examiner.wait_for("room:face", lambda d: d["state"] == "unverified" and d["retries"] == 1, timeout=30)
 
     # an override without a reason is refused and changes nothing
     for reason in ("", "   "):
-        ack = await examiner.call("room:face_override", {"account_id": account.id, "reason": reason})
+        ack = await examiner.call("room:face_override", {"interview_id": interview_id, "reason": reason})
         assert not ack["ok"] and ack["error"]["code"] in ("field_required", "payload_invalid"), ack
     assert (await services.room_checks.get(interview_id)).state == "unverified"
     assert (await refused_seal(services, live, interview_id)).code == "room_check_unverified"
 
-    ack = await examiner.call("room:face_override", {"account_id": account.id, "reason": "当面核对了身份证"})
+    ack = await examiner.call("room:face_override", {"interview_id": interview_id, "reason": "当面核对了身份证"})
     assert ack["ok"] and ack["state"] == "overridden", ack
     face = await examiner.wait_for("room:face", lambda d: d["state"] == "overridden", timeout=5)
     assert face["override_reason"] == "当面核对了身份证" and face["overridden_by"] == live.examiner.id
@@ -213,8 +213,22 @@ async def test_override_needs_a_reason_is_audited_and_only_the_rooms_examiners_m
     assert entry["data"]["reason"] == "当面核对了身份证" and entry["data"]["previous"] == "face_no_frames"
     assert (await seal(services, live, interview_id)).state == "sealed"
     # once cleared, neither a retry nor a second override
-    ack = await examiner.call("room:face_retry", {"account_id": account.id})
+    ack = await examiner.call("room:face_retry", {"interview_id": interview_id})
     assert not ack["ok"] and ack["error"]["code"] == "room_check_cleared"
+
+
+async def test_after_the_end_only_an_override_clears_the_check(server, services, live, peers, clients):
+    """The interview ended unverified: the sheets wait; no retry (no video any more), an override does."""
+    flowing = asyncio.Event()
+    account, _candidate, examiner, interview_id = await enter(server, services, live, peers, clients, flowing)
+    await examiner.wait_for("room:face", lambda d: d["state"] == "unverified", timeout=30)
+    assert (await examiner.call("queue:end", {"account_id": account.id}))["ok"]
+    ack = await examiner.call("room:face_retry", {"interview_id": interview_id})
+    assert not ack["ok"] and ack["error"]["code"] == "room_check_not_found", ack
+    assert (await refused_seal(services, live, interview_id)).code == "room_check_unverified"
+    ack = await examiner.call("room:face_override", {"interview_id": interview_id, "reason": "录像中核对了本人"})
+    assert ack["ok"] and ack["state"] == "overridden", ack
+    assert (await seal(services, live, interview_id)).state == "sealed"
 
 
 async def test_a_reloaded_examiner_page_gets_the_room_checks_state(server, services, live, peers, clients):

@@ -14,6 +14,7 @@ let room = null; // the last Room
 let current = null; // the called / interviewed candidate
 let peer = null, selfStream = null;
 let face = null; // room:face of the current candidate: its state, reason, message
+let ended = null; // {interview_id, name}: an ended interview whose unverified check blocks its marks (marking.js)
 const streams = {}; // participant id -> MediaStream
 const kinds = {}; // participant id -> {kind, name}
 const isFresh = fresh();
@@ -89,25 +90,35 @@ function setCurrent(c) {
 }
 
 
-// The room-entry face check fails closed: "unverified" shows why, with a retry and an override.
+// The room-entry face check fails closed: "unverified" shows why, with a retry and an override. An
+// ended interview's check (named by the marking card when a seal is refused) can only be overridden.
 function renderFace() {
   const state = (current && face && face.state) || "none";
   const badge = $("face-badge");
   badge.dataset.state = state;
   badge.textContent = label(`room_face_${state}`, label("room_face_none"));
   const box = $("face-check");
-  box.dataset.state = state;
-  box.hidden = !current || !["unverified", "failed", "overridden", "checking"].includes(state);
+  const later = Boolean(ended) && !(face && face.interview_id === ended.interview_id && current);
+  box.dataset.state = later ? "unverified" : state;
+  box.hidden = !later && (!current || !["unverified", "failed", "overridden", "checking"].includes(state));
   const why = face && face.message ? face.message[lang] || face.message.zh : "";
-  $("face-detail").textContent = state === "overridden"
-    ? t(`已由考官人工确认：${face.override_reason}`, `Confirmed by an examiner: ${face.override_reason}`)
-    : state === "checking" ? t("正在从考生的视频中核验人脸，请稍候…", "Checking the face in the candidate's video…")
-      : why ? t(`未核验：${why}`, `Not verified: ${why}`) : "";
-  const open = state === "unverified";
+  $("face-detail").textContent = later
+    ? t(`${ended.name}：入场人脸核验未通过，提交评分前须由考官说明理由人工确认身份`,
+      `${ended.name}: the room face check did not pass; confirm the identity with a reason before submitting marks`)
+    : state === "overridden"
+      ? t(`已由考官人工确认：${face.override_reason}`, `Confirmed by an examiner: ${face.override_reason}`)
+      : state === "checking" ? t("正在从考生的视频中核验人脸，请稍候…", "Checking the face in the candidate's video…")
+        : why ? t(`未核验：${why}`, `Not verified: ${why}`) : "";
+  const open = !later && state === "unverified";
   $("face-retry").disabled = !open;
   $("face-retry").closest(".inline-form").hidden = !open;
-  $("face-override").hidden = !open;
+  $("face-override").hidden = !open && !later;
   box.querySelector(".hint").hidden = !open;
+}
+
+function checkedInterview() {
+  return ended && !(current && face && face.interview_id === ended.interview_id) ? ended.interview_id
+    : face && face.interview_id;
 }
 
 setInterval(() => {
@@ -162,7 +173,7 @@ $("face-retry").addEventListener("click", async () => {
   box.querySelector(":scope > .error")?.remove();
   $("face-retry").disabled = true;
   try {
-    await call(socket, "room:face_retry", { account_id: current.account_id });
+    await call(socket, "room:face_retry", { interview_id: face && face.interview_id });
   } catch (err) {
     box.append(el("p", { class: "error", role: "alert" }, err.message));
     $("face-retry").disabled = false;
@@ -175,9 +186,10 @@ $("face-override").addEventListener("submit", async (ev) => {
   const input = form.elements.reason;
   form.querySelector(".error")?.remove();
   input.removeAttribute("aria-invalid");
-  if (!current) return;
+  const interviewId = checkedInterview();
+  if (!interviewId) return;
   try {
-    await call(socket, "room:face_override", { account_id: current.account_id, reason: input.value.trim() });
+    await call(socket, "room:face_override", { interview_id: interviewId, reason: input.value.trim() });
     input.value = "";
   } catch (err) {
     input.setAttribute("aria-invalid", "true");
@@ -303,8 +315,12 @@ socket.on("queue:room", onRoom);
 socket.on("room:participants", onParticipants);
 socket.on("marks:status", (status) => page.dispatchEvent(new CustomEvent("marks-status", { detail: status })));
 socket.on("room:face", (data) => {
-  if (!current || data.account_id !== current.account_id) return;
-  face = data;
+  if (ended && data.interview_id === ended.interview_id && data.state === "overridden") ended = null;
+  if (current && data.account_id === current.account_id) face = data;
+  renderFace();
+});
+page.addEventListener("room-check-needed", (ev) => { // marking.js: a seal refused (room_check_unverified)
+  ended = ev.detail;
   renderFace();
 });
 socket.on("room:recording", (data) => {
