@@ -14,9 +14,10 @@ from tests.conftest import ADMIN
 from tests.e2e.conftest import TEST_TIMEOUT_S
 from tests.e2e.test_interview import running_world, staff_login
 from tests.e2e.test_marking import RUBRIC, type_marks
+from tests.facecheck import faces
 from tests.live import FIT_DEVICE, LiveWorld
 from tests.signaling.conftest import Peer
-from tests.signaling.test_room_check import GatedClient
+from tests.signaling.test_room_face import FaceClient
 from tests.signaling.test_rooms import SocketRoom
 
 
@@ -43,7 +44,9 @@ async def unverified_in_room(live_server, services, browsers, cameras, candidate
     await examiner.click("#call-next")
     await candidate.wait_for("queue:called", timeout=10)
 
-    cam = GatedClient(SocketRoom(candidate, room.id), account.id, "candidate", flowing=flowing)
+    cam = FaceClient(
+        SocketRoom(candidate, room.id), account.id, "candidate", image=faces.grace_hopper(), flowing=flowing
+    )
     candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
     await cam.join()
     await examiner.wait_for_selector("#face-badge[data-state=checking]", timeout=10_000)

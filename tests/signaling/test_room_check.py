@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-import av
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.mediastreams import AudioStreamTrack
 
 from server.errors import UserError
 from server.facecheck.pool import InferencePool
@@ -21,14 +18,13 @@ from tests.conftest import ADMIN, PASSWORD
 
 from ..facecheck import faces
 from ..marking.test_interview_marks import FULL_1, RUBRIC
-from ..rooms.peers import Client
 from .conftest import url_of
 from .test_room_face import (
-    FaceTrack,
     app,  # noqa: F401  (the same app: the real face models)
+    decided,
+    enter_with,
     face_live_world,
 )
-from .test_rooms import called_candidate, media_client
 
 
 @pytest.fixture
@@ -38,44 +34,13 @@ async def live(services):
     return world
 
 
-class GatedFaceTrack(FaceTrack):
-    """A camera whose first frame comes only once ``flowing`` is set: the video track is there,
-    no frame arrives (a phone whose camera stalled)."""
-
-    def __init__(self, image, flowing: asyncio.Event) -> None:
-        super().__init__(image)
-        self.flowing = flowing
-
-    async def recv(self) -> av.VideoFrame:
-        await self.flowing.wait()
-        return await super().recv()
-
-
-class GatedClient(Client):
-    def __init__(self, *args, flowing: asyncio.Event, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.flowing = flowing
-
-    def _new_pc(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-        pc.addTransceiver(GatedFaceTrack(faces.grace_hopper(), self.flowing), direction="sendonly")
-        return pc
-
-
 async def enter(server, services, live, peers, clients, flowing: asyncio.Event):
-    account, candidate, examiner = await called_candidate(peers, server, services, live)
-    template = media_client(candidate, account.id, "candidate", live.room.id, "red")
-    cam = GatedClient(template.room, account.id, "candidate", flowing=flowing)
-    candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
-    clients.append(cam)
-    await cam.join()
+    """The called candidate enters with a camera that sends nothing until ``flowing`` is set."""
+    account, candidate, examiner = await enter_with(
+        faces.grace_hopper(), server, services, live, peers, clients, flowing
+    )
     entry = await services.queue.entry(live.room.id, account.id)
     return account, candidate, examiner, entry.admission
-
-
-def decided(face: dict) -> bool:
-    return face["state"] != "checking"
 
 
 async def seal(services, live, interview_id: str):

@@ -4,6 +4,8 @@ to the face check and out of the room's media."""
 
 from __future__ import annotations
 
+import asyncio
+
 import av
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, VideoStreamTrack
@@ -32,14 +34,18 @@ async def live(services):
 
 
 class FaceTrack(VideoStreamTrack):
-    """A camera that shows one face, as a phone held at arm's length would."""
+    """A camera that shows one face, as a phone held at arm's length would; with ``flowing``, its
+    first frame comes only once that is set (a camera that stalled: the track is there, no frame)."""
 
-    def __init__(self, image) -> None:
+    def __init__(self, image, flowing: asyncio.Event | None = None) -> None:
         super().__init__()
         fitted = faces.scale(image, 460 / image.shape[0])
         self.frame = faces.on_canvas(fitted, 640, 480, at=((640 - fitted.shape[1]) // 2, 10))
+        self.flowing = flowing
 
     async def recv(self) -> av.VideoFrame:
+        if self.flowing is not None:
+            await self.flowing.wait()
         pts, time_base = await self.next_timestamp()
         frame = av.VideoFrame.from_ndarray(self.frame, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
@@ -47,14 +53,14 @@ class FaceTrack(VideoStreamTrack):
 
 
 class FaceClient(Client):
-    def __init__(self, *args, image, **kwargs) -> None:
+    def __init__(self, *args, image, flowing: asyncio.Event | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.image = image
+        self.image, self.flowing = image, flowing
 
     def _new_pc(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-        pc.addTransceiver(FaceTrack(self.image), direction="sendonly")
+        pc.addTransceiver(FaceTrack(self.image, self.flowing), direction="sendonly")
         return pc
 
 
@@ -62,10 +68,10 @@ def decided(face: dict) -> bool:
     return face["state"] != "checking"
 
 
-async def enter_with(image, server, services, live, peers, clients):
+async def enter_with(image, server, services, live, peers, clients, flowing: asyncio.Event | None = None):
     account, candidate, examiner = await called_candidate(peers, server, services, live)
     template = media_client(candidate, account.id, "candidate", live.room.id, "red")
-    cam = FaceClient(template.room, account.id, "candidate", image=image)
+    cam = FaceClient(template.room, account.id, "candidate", image=image, flowing=flowing)
     candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
     clients.append(cam)
     await cam.join()
