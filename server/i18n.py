@@ -793,6 +793,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "服务器处理视频时出错，不计入录制次数；请重新上传，或直接在页面上录制",
         "The server could not process the video; it does not count. Upload again, or record on this page",
     ),
+    # the room-entry face check (facecheck/room_checks.py)
+    "room_check_unverified": (
+        "该考生进入考场时的人脸核验尚未通过：请先重新核验，或由考官说明理由后人工确认，再提交评分",
+        "The candidate's face check on entering the room has not passed: run it again, or confirm the candidate yourself with a reason, before submitting marks",
+    ),
+    "room_check_timeout": ("人脸核验超时，未能完成", "The face check took too long and did not finish"),
+    "room_check_running": ("人脸核验正在进行，请稍候", "A face check is running; please wait"),
+    "room_check_cleared": ("该考生已核验，无需重新核验", "The candidate is already verified"),
+    "room_check_rate_limited": (
+        "重新核验过于频繁，请 {minutes} 分钟后再试",
+        "Too many face checks for this candidate; try again in {minutes} minutes",
+    ),
+    "room_check_not_found": (
+        "未找到本考场该考生的入场人脸核验（重新核验须考生在考场中）",
+        "No room face check of that interview in this room (checking again needs the candidate in the room)",
+    ),
 }
 
 
@@ -861,6 +877,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_booking_cancelled": ("取消预约", "Booking cancelled"),
     "event_face_check_passed": ("人脸比对通过", "Face check passed"),
     "event_face_check_failed": ("人脸比对未通过", "Face check failed"),
+    "event_room_check_unverified": ("入场人脸核验未完成", "Room face check not done"),
+    "event_room_check_retried": ("重新核验入场人脸", "Room face check run again"),
+    "event_room_check_overridden": ("考官人工确认身份", "Identity confirmed by an examiner"),
+    # the room-entry face check on the examiner's room page: room_face_<state> (facecheck/room_checks.py)
+    "room_face_none": ("人脸：未核验", "Face: not verified yet"),
+    "room_face_checking": ("人脸：核验中…", "Face: checking…"),
+    "room_face_verified": ("人脸：已核验", "Face: verified"),
+    "room_face_unverified": ("人脸：未核验", "Face: NOT verified"),
+    "room_face_failed": ("人脸：未通过", "Face: failed"),
+    "room_face_overridden": ("人脸：考官已确认", "Face: confirmed by an examiner"),
+    "room_face_off": ("人脸核验未启用", "Face check turned off"),
+    "detail_previous": ("此前原因", "Reason before"),
     "event_face_review_opened": ("转人脸人工审核", "Face review opened"),
     "event_face_review_approved": ("人脸审核通过", "Face review approved"),
     "event_face_review_rejected": ("人脸审核驳回", "Face review rejected"),

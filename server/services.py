@@ -22,6 +22,7 @@ from .facecheck.frames import FrameArchive
 from .facecheck.gate import FaceGate
 from .facecheck.pool import InferencePool
 from .facecheck.references import References
+from .facecheck.room_checks import RoomChecks
 from .marking.interview_marks import InterviewMarks
 from .marking.results import Results
 from .marking.rubrics import Rubrics
@@ -98,6 +99,7 @@ class Services:
     uploads: Uploads  # takes filmed offline and uploaded (docs/recorded.md "Upload takes")
     artwork: ArtworkPhotos  # artwork subjects: the photos of the finished work (docs/recorded.md "Artwork")
     reviews: Reviews  # one sitting as admins review it (videos, photos, code, face result, audit)
+    room_checks: RoomChecks  # the room-entry face check of each live interview (fails closed)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -232,6 +234,7 @@ class Services:
             ),
             artwork=ArtworkPhotos(store, s.recordings_dir, s.artwork_photo_max_bytes, s.artwork_photo_max_pixels),
             reviews=Reviews(sittings, catalog, directory, face_gate, Audit(store.redis, store.keys)),
+            room_checks=RoomChecks(store, lambda: face_checks.pool is not None or s.facecheck_workers > 0),
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

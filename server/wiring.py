@@ -18,6 +18,7 @@ from .accounts.identity import IdentityMove
 from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
 from .logs import library_logger
+from .marking.interview_marks import Interview
 from .recorded import sweeper as recorded_sweeper
 from .rooms import passthrough
 from .rooms.ice import TurnMint, parse_ice_servers
@@ -63,6 +64,12 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_ended.append(services.uploads.sitting_ended)
     # a submitted take's folder gets submission.json: the video files and the artwork photos with sha256
     services.sittings.on_ended.append(services.artwork.sitting_ended)
+
+    async def room_check_cleared(interview: Interview) -> None:
+        await services.room_checks.require_verified(interview.id)
+
+    # a live interview's mark sheet is sealed only once its room-entry face check passed or was overridden
+    services.interview_marks.seal_guards.append(room_check_cleared)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

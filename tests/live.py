@@ -49,6 +49,13 @@ class LiveWorld:
         )
         return outcome
 
+    async def pass_room_check(self, account, interview_id: str, room_id: str = "") -> None:
+        """The room-entry face check of an interview, recorded as passed through the real state
+        (facecheck/room_checks.py); the check on live video is tested in tests/signaling."""
+        checks = self.services.room_checks
+        await checks.begin(interview_id, self.exam.id, room_id or self.room.id, account.id)
+        await checks.finish(await checks.get(interview_id), "verified", "", 0.3)
+
     async def present(self, account, sid: str = "sid-test") -> None:
         """A live socket for the candidate (what the signaling layer records)."""
         await self.services.queue.touch({account.id: [sid]}, 30)

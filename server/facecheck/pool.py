@@ -29,6 +29,7 @@ from ..errors import UserError
 from .engine import FaceEngine, Observation
 from .imaging import ImageRejected, check_frame, decode_image
 from .models import DEFAULT_THRESHOLDS, check_models
+from .shared_frames import FrameSlots, read
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,13 @@ class LatencyStats:
 
 def _init_worker(models_dir: str, model_name: str, threshold: float) -> None:
     global _ENGINE
-    # One BLAS thread per worker: the pool is the parallelism; more threads only fight over cores.
+    # One thread per worker for BLAS (dlib's, loaded after this) and OpenCV: the pool is the
+    # parallelism; with 2 workers on 2 cores, more threads only spin and fight over the cores.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
     _ENGINE = FaceEngine.load(Path(models_dir), model_name, threshold)
 
 
@@ -68,9 +73,10 @@ def _observe_bytes(data: bytes, max_pixels: int, embed: bool, reference: bool, m
     return "ok", _ENGINE.observe(image, embed=embed, reference=reference)
 
 
-def _observe_array(image: np.ndarray, embed: bool, liveness: bool) -> tuple[str, object]:
+def _observe_shared(slot: str, shape: tuple[int, ...], embed: bool, liveness: bool) -> tuple[str, object]:
+    """A decoded frame, read in place from its shared-memory slot (shared_frames.py)."""
     assert _ENGINE is not None
-    return "ok", _ENGINE.observe(image, embed=embed, liveness=liveness)
+    return "ok", _ENGINE.observe(read(slot, shape), embed=embed, liveness=liveness)
 
 
 def _ready() -> bool:
@@ -102,6 +108,8 @@ class InferencePool:
         self.restarts = 0  # the pool restarted after a worker died
         self.seconds_per_image = 0.15  # running estimate, for the "retry in N s" answer
         self._args = (str(models_dir), model_name, threshold)
+        self._slots = FrameSlots(self.max_pending + self.workers)  # decoded frames on their way to a worker
+        self._closed = False
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -122,7 +130,9 @@ class InferencePool:
     def retry_after_s(self) -> int:
         return max(1, math.ceil(self.pending * self.seconds_per_image / self.workers))
 
-    async def _run(self, images: int, fn, *args):
+    async def _run(self, images: int, fn, *args, frame: np.ndarray | None = None):
+        """``fn(*args)`` in a worker; with ``frame``, ``fn(slot, shape, *args)`` with the frame in a
+        shared-memory slot, given back once the worker is done with it."""
         if self.pending + images > self.max_pending:
             self.busy_refusals += 1
             raise UserError("facecheck_busy", seconds=self.retry_after_s())
@@ -130,7 +140,17 @@ class InferencePool:
         self.submitted += images
         start = time.perf_counter()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            if frame is None:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            loop = asyncio.get_running_loop()
+            slot, (name, shape) = self._slots.put(frame)
+            try:
+                job = self._executor.submit(fn, name, shape, *args)
+            except BaseException:
+                self._slots.release(slot)
+                raise
+            job.add_done_callback(lambda _: self._give_back(loop, slot))
+            return await asyncio.wrap_future(job)
         except BrokenProcessPool:
             log.error("face check worker died; restarting the pool")
             self.restarts += 1
@@ -140,6 +160,17 @@ class InferencePool:
             self.pending -= images
             took = time.perf_counter() - start
             self.seconds_per_image = 0.8 * self.seconds_per_image + 0.2 * took
+
+    def _give_back(self, loop: asyncio.AbstractEventLoop, slot) -> None:
+        """A worker is done with ``slot`` (called from the executor's thread)."""
+
+        def back() -> None:
+            (self._slots.discard if self._closed else self._slots.release)(slot)
+
+        try:
+            loop.call_soon_threadsafe(back)
+        except RuntimeError:  # the loop is gone (shutting down): nothing will use the slot again
+            self._slots.discard(slot)
 
     async def observe(self, data: bytes, embed: bool = True, reference: bool = False) -> Observation:
         """Decode and look at one image; raises UserError (image_invalid / image_too_large) for bad bytes."""
@@ -198,7 +229,7 @@ class InferencePool:
     async def observe_frame(self, image: np.ndarray, embed: bool = True, liveness: bool = True) -> Observation:
         """A decoded video frame (RGB), e.g. from a live track in an interview room."""
         start = time.perf_counter()
-        _, value = await self._run(1, _observe_array, image, embed, liveness)
+        _, value = await self._run(1, _observe_shared, embed, liveness, frame=image)
         self.latency.observe("room", time.perf_counter() - start)
         return value
 
@@ -207,4 +238,6 @@ class InferencePool:
         return FaceEngine.metric(self.model_name, a, b)
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._slots.close()

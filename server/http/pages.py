@@ -41,6 +41,7 @@ LABEL_PREFIXES = (
     "roster_row_",
     "sitting_state_",
     "take_state_",
+    "room_face_",
 )
 STAFF = ("examiner", "proctor", "admin")
 

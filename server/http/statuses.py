@@ -176,6 +176,11 @@ STATUS: dict[str, int] = {
     "photo_format": 415,
     "photo_too_large": 413,
     "photo_too_many_pixels": 413,
+    "room_check_unverified": 409,
+    "room_check_running": 409,
+    "room_check_cleared": 409,
+    "room_check_rate_limited": 429,
+    "room_check_not_found": 404,
 }
 
 

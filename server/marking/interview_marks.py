@@ -157,6 +157,8 @@ class InterviewMarks:
         self.rubrics = rubrics
         self.recordings = recordings
         self.on_status: list[StatusListener] = []  # told after a seal or a reopen (server/wiring.py)
+        # asked before a seal; each may refuse it (server/wiring.py: the room-entry face check)
+        self.seal_guards: list[Callable[[Interview], Awaitable[None]]] = []
 
     # the queue's listener: which interviews exist, and which ended
     async def queue_changed(self, change: QueueChange) -> None:
@@ -423,6 +425,8 @@ class InterviewMarks:
         _, interview = await self.interview_of(actor.account_id, room_id, interview_id)
         rubric = await self._rubric(interview)
         checked, comment = self._checked(rubric, marks, comment, complete=True)
+        for guard in self.seal_guards:
+            await guard(interview)
         sheet = await self._write("mark_seal", actor, interview, rubric, checked, comment)
         await self._tell(interview)
         return sheet

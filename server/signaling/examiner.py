@@ -30,6 +30,8 @@ class ExaminerNamespace(RoleNamespace):
         "rtc:join": {"sdp": SDP},
         "rtc:restart": {"sdp": SDP},
         "rtc:answer": {"sdp": SDP},
+        "room:face_retry": {"interview_id": ACCOUNT_ID},
+        "room:face_override": {"interview_id": ACCOUNT_ID, "reason": Field("str", max_len=200, label="reason")},
     }
     rooms: RoomSignals  # given by server/wiring.py
 
@@ -54,6 +56,14 @@ class ExaminerNamespace(RoleNamespace):
         if interview is not None:
             await self.emit("room:participants", self.rooms.interviews.participants_json(interview), to=sid)
             await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
+        current = (await room_view(self.services.store, room_id)).current
+        entry = await self.services.queue.entry(room_id, current.account) if current is not None else None
+        if entry is not None:  # the room check of the candidate in the room, for a page opened late
+            try:
+                check = await self.rooms.room_check_of(room_id, entry.admission)
+            except UserError:
+                return
+            await self.emit("room:face", self.rooms.face_payload(check.to_json()), to=sid)
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         participant = Participant(
@@ -87,6 +97,20 @@ class ExaminerNamespace(RoleNamespace):
         """A mark sheet of one of the room's interviews was sealed or reopened: who of its examiners
         sealed (and the final mark once all did) to the room's examiners (``marks:status``)."""
         await self.emit("marks:status", status.to_json(), to=examiner_room(status.room_id))
+
+    async def on_room_face_retry(self, sid: str, user: User, data: dict) -> dict:
+        """Run the room-entry face check of the room's candidate again (not verified: no video, a
+        busy pool, a timeout); rate-limited and audited (facecheck/room_checks.py)."""
+        check = await self.rooms.retry_room_check(_actor(user), user.scope["room_id"], data["interview_id"])
+        return {"state": check.state}
+
+    async def on_room_face_override(self, sid: str, user: User, data: dict) -> dict:
+        """The examiner confirms the candidate's identity themselves, with a reason (audited); also
+        after the interview ended (its mark sheets wait for it)."""
+        check = await self.rooms.override_room_check(
+            _actor(user), user.scope["room_id"], data["interview_id"], data["reason"]
+        )
+        return {"state": check.state}
 
     async def on_queue_room(self, sid: str, user: User, data: dict) -> dict:
         return {"room": (await room_view(self.services.store, user.scope["room_id"])).to_json()}

@@ -11,18 +11,22 @@ from typing import TYPE_CHECKING
 import socketio
 
 from ..errors import UserError
+from ..facecheck.room_checks import CHECKING, FAILED, OVERRIDDEN, UNVERIFIED, VERIFIED, RoomCheck
 from ..i18n import message
 from ..queue.entries import CALLED, IN_ROOM, QueueChange, QueueEntry
 from ..rooms.interviews import Interviews, Participant
 from ..rooms.media import MediaError
 from ..services import Services
-from ..store.models import Account
+from ..store.audit import Actor
+from ..store.models import Account, is_id
 from .fanout import AUX, CANDIDATE, EXAMINER, aux_room, candidate_room, examiner_room, reason_message, user_room
 
 if TYPE_CHECKING:
     from .recorded import TakeSignals
 
 log = logging.getLogger("server.signaling")
+ROOM_CHECK_VIDEO_WAIT_S = 10.0  # the candidate's video must bring frames within this, or: unverified
+ROOM_CHECK_TIMEOUT_S = 30.0  # the comparison itself (a full pool queues it), or: unverified
 ENDING_EVENTS = {"queue_done": "done", "queue_removed": "removed", "face_locked": "removed"}
 
 
@@ -78,33 +82,109 @@ class RoomSignals:
         return answer
 
     async def room_face_check(self, account: Account, entry: QueueEntry) -> None:
-        """Frames decoded from the forwarded video; examiners see "verified" only after a pass."""
-        interview = self.interviews.rooms.get(entry.room)
-        payload: dict = {"account_id": account.id, "passed": None, "reason": None, "distance": None}
-        try:
-            frames = (
-                await interview.media.sample_frames(account.id, count=self.face_frames, timeout=10.0, interval=0.3)
-                if interview
-                else []
+        """The face check on entering the room. It fails closed (facecheck/room_checks.py): examiners
+        see "verified" only after a pass; no video, a busy pool, a timeout leave it "unverified"
+        with the reason, which they can retry or override."""
+        checks = self.services.room_checks
+        if not checks.enabled():  # the face check is turned off (facecheck_workers = 0)
+            await self._tell_face(
+                entry.room, {"account_id": account.id, "interview_id": entry.admission, "state": "off"}
             )
+            return
+        await checks.begin(entry.admission, entry.exam, entry.room, account.id)
+        check = await checks.get(entry.admission)
+        if check is not None:
+            await self.run_room_check(account, check)
+
+    async def run_room_check(self, account: Account, check: RoomCheck) -> None:
+        """Frames decoded from the forwarded video, compared with the ID photo; the outcome is kept
+        (``room_checks``) and sent as ``room:face``. A failure (another face) sends the candidate back
+        to the face check and closes their media."""
+        await self._tell_face(check.room_id, check.to_json())  # "checking": the examiners see it running
+        interview = self.interviews.rooms.get(check.room_id)
+        state, reason, distance = UNVERIFIED, "", None
+        try:
+            if interview is None:
+                raise UserError("face_no_frames")
+            try:
+                frames = await interview.media.sample_frames(
+                    account.id, count=self.face_frames, timeout=ROOM_CHECK_VIDEO_WAIT_S, interval=0.3
+                )
+            except MediaError:  # no video track at all
+                frames = []
             if not frames:
                 raise UserError("face_no_frames")
-            result = await self.services.face_checks.check_room_entry(account, entry.exam, frames)
-            payload.update(passed=result.passed, reason=result.reason or None, distance=result.distance)
+            async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
+                result = await self.services.face_checks.check_room_entry(account, check.exam_id, frames)
+            state = VERIFIED if result.passed else FAILED
+            reason, distance = result.reason, result.distance
         except UserError as err:
-            payload["reason"] = err.code
+            reason = err.code
+        except TimeoutError:
+            reason = "room_check_timeout"
         except Exception:
-            log.exception("room face check failed", extra={"room": entry.room, "account": account.id})
-            payload["reason"] = "internal"
-        code = payload["reason"]
-        payload["message"] = {lg: message(code, lg) for lg in ("zh", "en")} if code else None
+            log.exception("room face check failed", extra={"room": check.room_id, "account": account.id})
+            reason = "internal"
+        check = await self.services.room_checks.finish(check, state, reason, distance)
         log.info(
             "room face check",
-            extra={"room": entry.room, "account": account.id, "passed": payload["passed"], "reason": code},
+            extra={"room": check.room_id, "account": account.id, "state": state, "reason": reason or None},
         )
-        await self.room_event(entry.room, "room:face", payload)
-        if payload["passed"] is False:  # back to the face check: the queue moved them; close the media
-            await self.interviews.end_candidate(entry.room, account.id)
+        await self._tell_face(check.room_id, check.to_json())
+        if state == FAILED:  # back to the face check: the queue moved them; close the media
+            await self.interviews.end_candidate(check.room_id, account.id)
+
+    async def _tell_face(self, room_id: str, payload: dict) -> None:
+        """``room:face`` to the room's examiners (every state) and, once decided, to the candidate
+        (``passed``: True verified, False failed, None not verified; never who overrode)."""
+        payload = self.face_payload(payload)
+        await self.sio.emit("room:face", payload, to=examiner_room(room_id), namespace=EXAMINER)
+        if payload["state"] in (VERIFIED, FAILED, UNVERIFIED):
+            told = {k: payload[k] for k in ("account_id", "state", "passed", "reason", "message", "distance")}
+            await self.sio.emit("room:face", told, to=candidate_room(payload["account_id"]), namespace=CANDIDATE)
+
+    @staticmethod
+    def face_payload(check: dict) -> dict:
+        """A room check (``RoomCheck.to_json``) as ``room:face`` sends it."""
+        code = check.get("reason")
+        return {
+            **check,
+            "passed": {VERIFIED: True, FAILED: False, OVERRIDDEN: True}.get(check["state"]),
+            "message": {lg: message(code, lg) for lg in ("zh", "en")} if code else None,
+        }
+
+    async def room_check_of(self, room_id: str, interview_id: str, in_room: bool = False) -> RoomCheck:
+        """The room check of an interview of ``room_id`` (``room_check_not_found`` for another room's,
+        a forged id); ``in_room``: only while its candidate is in the room (a retry needs their video)."""
+        check = await self.services.room_checks.get(interview_id) if is_id(interview_id) else None
+        if check is None or check.room_id != room_id:
+            raise UserError("room_check_not_found", field="interview_id")
+        if in_room:
+            entry = await self.services.queue.entry(room_id, check.account_id)
+            if entry is None or entry.state != IN_ROOM or entry.admission != interview_id:
+                raise UserError("room_check_not_found", field="interview_id")
+        return check
+
+    async def retry_room_check(self, actor: Actor, room_id: str, interview_id: str) -> RoomCheck:
+        """An examiner of the room runs the check again (rate-limited, audited), in the background."""
+        check = await self.room_check_of(room_id, interview_id, in_room=True)
+        account = await self.services.directory.get(check.account_id)
+        if account is None:
+            raise UserError("room_check_not_found", field="interview_id")
+        await self.services.room_checks.retry(actor, check)
+        check.state, check.reason, check.retries = CHECKING, "", check.retries + 1
+        log.info("room face check retried", extra={"room": room_id, "interview": interview_id, "by": actor.account_id})
+        self._spawn(self.run_room_check(account, check))
+        return check
+
+    async def override_room_check(self, actor: Actor, room_id: str, interview_id: str, reason: str) -> RoomCheck:
+        """Also after the interview ended: its mark sheets wait for it."""
+        check = await self.services.room_checks.override(actor, await self.room_check_of(room_id, interview_id), reason)
+        log.info(
+            "room face check overridden", extra={"room": room_id, "interview": interview_id, "by": actor.account_id}
+        )
+        await self._tell_face(room_id, check.to_json())
+        return check
 
     async def queue_changed(self, change: QueueChange) -> None:
         """An interview ended or the candidate was removed: close their media, tell them and their aux."""

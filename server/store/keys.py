@@ -162,6 +162,11 @@ results:{exam}                         hash    the exam's results: state (locked
 results:{exam}:rows                    hash    ID number on the roster -> the candidate's result row (JSON),
                                                written when the results are locked
 demo:exam                              string  id of the demo exam (``interview-server demo``)
+roomcheck:{interview}                  hash    the room-entry face check of a live interview
+                                               (admission id): exam, room, candidate, state
+                                               (checking / verified / unverified / failed /
+                                               overridden), reason, distance, retries, override
+                                               actor and reason, times (facecheck/room_checks.py)
 =====================================  ======  ==============================================
 """
 
@@ -444,3 +449,7 @@ class Keys:
 
     def results_rows(self, exam_id: str) -> str:
         return self._k("results", exam_id, "rows")
+
+    # the room-entry face check (server/facecheck/room_checks.py)
+    def room_check(self, interview_id: str) -> str:
+        return self._k("roomcheck", interview_id)

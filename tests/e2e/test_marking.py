@@ -47,6 +47,8 @@ async def panel_in_interview(services):
     await live.pass_face(account)
     entry = await services.queue.call_next(Actor(world.staff["examiner"].id, "examiner"), room.id)
     await services.queue.enter_room(account, room.id)
+    # entered without media here, so no room-entry face check ran: record its pass, or no sheet seals
+    await live.pass_room_check(account, entry.admission, room.id)
     return world, second, account, entry.admission
 
 

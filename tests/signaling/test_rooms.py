@@ -80,8 +80,8 @@ async def test_a_called_candidate_and_the_examiner_see_each_other_and_it_is_reco
         "room:recording", lambda d: d["state"] == "recording" and d["bytes"] > 0, timeout=10
     )
     assert recording["interview_id"] == entry.admission
-    face = await examiner.wait_for("room:face", timeout=15)  # no face models in this test: not verified
-    assert face["passed"] is None and face["reason"] and face["message"]["zh"]
+    face = await examiner.wait_for("room:face", timeout=15)  # the face check is turned off in this test
+    assert face["state"] == "off" and face["passed"] is None and face["interview_id"] == entry.admission
     await asyncio.sleep(2)
 
     assert (await examiner.call("queue:end", {"account_id": account.id}))["ok"]

@@ -224,6 +224,9 @@ async function seal() {
     markInvalid(err);
     setStatus(err.message, "error");
     if (err.code === "marks_sealed") reload(true); // sealed in another tab
+    if (err.code === "room_check_unverified") { // room.js offers the override on the room's card
+      page.dispatchEvent(new CustomEvent("room-check-needed", { detail: { interview_id: interviewId, name: view.interview.candidate_name } }));
+    }
   }
 }
 

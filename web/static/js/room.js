@@ -1,7 +1,7 @@
 // The examiner's room (desktop): the room's queue live, call next, the candidate's main and auxiliary
 // video, own preview, the room's face check, the interview timer against the subject's length,
 // end / remove with a reason, the candidate's quick phrases, the recorder's real state.
-import { el, faceStatusLabel, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
+import { el, faceStatusLabel, label, lang, reasonLabel, stateLabel, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration } from "/static/js/format.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
 import { call, chime, clockSkew, connect, fresh, refusal, retrying, serverNow } from "/static/js/live.js";
@@ -13,7 +13,8 @@ let lengthS = Number(page.dataset.lengthS) || 600;
 let room = null; // the last Room
 let current = null; // the called / interviewed candidate
 let peer = null, selfStream = null;
-let faceVerified = null; // room:face of the current candidate
+let face = null; // room:face of the current candidate: its state, reason, message
+let ended = null; // {interview_id, name}: an ended interview whose unverified check blocks its marks (marking.js)
 const streams = {}; // participant id -> MediaStream
 const kinds = {}; // participant id -> {kind, name}
 const isFresh = fresh();
@@ -74,9 +75,8 @@ function setCurrent(c) {
   current = c;
   const same = before && c && before.account_id === c.account_id;
   if (!same) {
-    faceVerified = null;
+    face = null;
     $("phrases").replaceChildren(el("li", { class: "empty" }, t("暂无", "None yet")));
-    $("face-detail").hidden = true;
   }
   $("current-name").textContent = c ? c.name || c.account_id : t("当前无考生", "No candidate in the room");
   $("current-state").textContent = c ? stateLabel(c.state) : "";
@@ -89,12 +89,36 @@ function setCurrent(c) {
   placeStreams();
 }
 
+
+// The room-entry face check fails closed: "unverified" shows why, with a retry and an override. An
+// ended interview's check (named by the marking card when a seal is refused) can only be overridden.
 function renderFace() {
+  const state = (current && face && face.state) || "none";
   const badge = $("face-badge");
-  const status = faceVerified === true ? "verified" : faceVerified === false ? "failed" : "none";
-  badge.dataset.state = status;
-  badge.textContent = status === "verified" ? t("人脸：已核验", "Face: verified")
-    : status === "failed" ? t("人脸：未通过", "Face: not verified") : t("人脸：未核验", "Face: not verified yet");
+  badge.dataset.state = state;
+  badge.textContent = label(`room_face_${state}`, label("room_face_none"));
+  const box = $("face-check");
+  const later = Boolean(ended) && !(face && face.interview_id === ended.interview_id && current);
+  box.dataset.state = later ? "unverified" : state;
+  box.hidden = !later && (!current || !["unverified", "failed", "overridden", "checking"].includes(state));
+  const why = face && face.message ? face.message[lang] || face.message.zh : "";
+  $("face-detail").textContent = later
+    ? t(`${ended.name}：入场人脸核验未通过，提交评分前须由考官说明理由人工确认身份`,
+      `${ended.name}: the room face check did not pass; confirm the identity with a reason before submitting marks`)
+    : state === "overridden"
+      ? t(`已由考官人工确认：${face.override_reason}`, `Confirmed by an examiner: ${face.override_reason}`)
+      : state === "checking" ? t("正在从考生的视频中核验人脸，请稍候…", "Checking the face in the candidate's video…")
+        : why ? t(`未核验：${why}`, `Not verified: ${why}`) : "";
+  const open = !later && state === "unverified";
+  $("face-retry").disabled = !open;
+  $("face-retry").closest(".inline-form").hidden = !open;
+  $("face-override").hidden = !open && !later;
+  box.querySelector(".hint").hidden = !open;
+}
+
+function checkedInterview() {
+  return ended && !(current && face && face.interview_id === ended.interview_id) ? ended.interview_id
+    : face && face.interview_id;
 }
 
 setInterval(() => {
@@ -140,6 +164,36 @@ $("end").addEventListener("click", async () => {
     await call(socket, "queue:end", { account_id: current.account_id });
   } catch (err) {
     actionError(err);
+  }
+});
+
+$("face-retry").addEventListener("click", async () => {
+  if (!current) return;
+  const box = $("face-check");
+  box.querySelector(":scope > .error")?.remove();
+  $("face-retry").disabled = true;
+  try {
+    await call(socket, "room:face_retry", { interview_id: face && face.interview_id });
+  } catch (err) {
+    box.append(el("p", { class: "error", role: "alert" }, err.message));
+    $("face-retry").disabled = false;
+  }
+});
+
+$("face-override").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const input = form.elements.reason;
+  form.querySelector(".error")?.remove();
+  input.removeAttribute("aria-invalid");
+  const interviewId = checkedInterview();
+  if (!interviewId) return;
+  try {
+    await call(socket, "room:face_override", { interview_id: interviewId, reason: input.value.trim() });
+    input.value = "";
+  } catch (err) {
+    input.setAttribute("aria-invalid", "true");
+    form.append(el("p", { class: "error", role: "alert" }, err.message));
   }
 });
 
@@ -261,12 +315,13 @@ socket.on("queue:room", onRoom);
 socket.on("room:participants", onParticipants);
 socket.on("marks:status", (status) => page.dispatchEvent(new CustomEvent("marks-status", { detail: status })));
 socket.on("room:face", (data) => {
-  if (!current || data.account_id !== current.account_id) return;
-  faceVerified = Boolean(data.passed);
+  if (ended && data.interview_id === ended.interview_id && data.state === "overridden") ended = null;
+  if (current && data.account_id === current.account_id) face = data;
   renderFace();
-  const detail = $("face-detail");
-  detail.hidden = data.passed;
-  detail.textContent = data.message || "";
+});
+page.addEventListener("room-check-needed", (ev) => { // marking.js: a seal refused (room_check_unverified)
+  ended = ev.detail;
+  renderFace();
 });
 socket.on("room:recording", (data) => {
   const rec = $("rec");
