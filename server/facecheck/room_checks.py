@@ -112,9 +112,13 @@ class RoomChecks:
             raise UserError("room_check_cleared")
         if check.state == CHECKING:
             raise UserError("room_check_running")
+        # only retries that start count against the window: a burst refused as running uses none of it
         key = self.keys.rate_limit("roomcheck-retry", check.interview_id)
-        count, ttl = await self.store.script("rate_limit_hit")(keys=[key], args=[RETRY_WINDOW_S])
-        if int(count) > RETRIES_PER_WINDOW:
+        pipe = self.store.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.ttl(key)
+        count, ttl = await pipe.execute()
+        if int(count or 0) >= RETRIES_PER_WINDOW:
             wait = int(ttl) if int(ttl) > 0 else RETRY_WINDOW_S
             raise UserError("room_check_rate_limited", minutes=max(1, math.ceil(wait / 60)), seconds=wait)
         entry = audit.flat_entry(
@@ -128,6 +132,7 @@ class RoomChecks:
             {"state": CHECKING, "reason": "", "distance": "", "at": f"{time.time():.3f}", "retries": check.retries + 1},
             entry,
         )
+        await self.store.script("rate_limit_hit")(keys=[key], args=[RETRY_WINDOW_S])
 
     async def finish(self, check: RoomCheck, state: str, reason: str = "", distance: float | None = None) -> RoomCheck:
         """The check's outcome: verified, failed (another face), or unverified with its reason
