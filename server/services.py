@@ -30,6 +30,9 @@ from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
 from .recorded.grading import Grading
+from .recorded.guided import GuidedSteps
+from .recorded.question_media import MediaFiles
+from .recorded.questions import QuestionBank
 from .recorded.sittings import Sittings
 from .recorded.take_identity import TakeIdentity
 from .rooms.aux_tokens import AuxTokens
@@ -92,6 +95,9 @@ class Services:
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
+    questions: QuestionBank  # recorded subjects' question banks (命题作答, docs/recorded.md "Question bank")
+    guided: GuidedSteps  # guided subjects' steps (指定项目)
+    question_files: MediaFiles  # the banks' and steps' files, content-addressed under data/questions
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -153,6 +159,7 @@ class Services:
         grading, rubrics = Grading(store, catalog, recordings), Rubrics(store)
         interview_marks = InterviewMarks(store, catalog, rubrics, recordings)
         take_marks = TakeMarks(store, catalog, grading, rubrics, directory)
+        question_files = MediaFiles(s.data_dir / "questions")
         services = cls(
             store=store,
             passwords=passwords,
@@ -214,6 +221,9 @@ class Services:
             interview_marks=interview_marks,
             take_marks=take_marks,
             results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
+            questions=QuestionBank(store, catalog, question_files),
+            guided=GuidedSteps(store, catalog, question_files),
+            question_files=question_files,
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

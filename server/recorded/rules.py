@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..store.models import Subject
 
 KINDS = ("interview", "recorded")
-FORMS = ("performance",)  # the other forms of 001_* 5.2 are the next issue
+FORMS = ("performance", "question", "guided")  # 001_* 5.2: 自备展示, 命题作答, 指定项目
 MODES = ("formal", "mock", "practice")
 CAMERAS = ("front", "rear")
 ORIENTATIONS = ("portrait", "landscape")
@@ -26,8 +26,10 @@ RANGES: dict[str, tuple[int, int]] = {
     "sittings_allowed": (1, 5),
     "mock_tries": (0, 10),
     "interview_minutes": (1, 240),
+    "prepare_s": (0, 600),  # a drawn question's preparation (命题作答)
 }
-RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", "cut_take_counts")
+FLAGS = ("cut_take_counts", "prompt_device")  # prompt_device: a drawn question is read on a second device
+RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", *FLAGS)
 MAX_WINDOW_S = 31 * 86400  # an exam window longer than a month is a typo
 
 
@@ -48,8 +50,9 @@ def apply(subject: Subject, **rules: Any) -> Subject:
             raise UserError("field_type", field=name, label=name)
         if not low <= value <= high:
             raise UserError("field_range", field=name, label=name, min=low, max=high)
-    if "cut_take_counts" in rules and not isinstance(rules["cut_take_counts"], bool):
-        raise UserError("field_type", field="cut_take_counts", label="cut_take_counts")
+    for name in FLAGS:
+        if name in rules and not isinstance(rules[name], bool):
+            raise UserError("field_type", field=name, label=name)
     for name in ("window_opens", "window_closes"):
         value = rules.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):

@@ -40,7 +40,7 @@ def _base_name(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
-def _zip_name(info: zipfile.ZipInfo) -> str:
+def zip_member_name(info: zipfile.ZipInfo) -> str:
     """The member's name; zips made on Chinese Windows store GBK names without the UTF-8 flag."""
     if info.flag_bits & _UTF8_FLAG:
         return info.filename
@@ -75,7 +75,7 @@ class PhotoSource:
             raise UserError("photos_archive", detail=f"more than {max_members} files")
         files: dict[str, tuple[str, int, Callable[[], bytes]]] = {}
         for info in infos:
-            name = _base_name(_zip_name(info))
+            name = _base_name(zip_member_name(info))
             if info.is_dir() or not name or name.startswith("._") or "__MACOSX/" in info.filename:
                 continue
 
