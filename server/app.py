@@ -29,6 +29,8 @@ from .http import (
     ops,
     pages,
     proctor_api,
+    prompt_api,
+    questions_api,
     recorded_api,
     recordings_api,
     results_api,
@@ -65,6 +67,8 @@ ROUTE_MODULES = (
     marking_api,
     results_api,
     exports_api,
+    questions_api,
+    prompt_api,
     pages,
 )
 

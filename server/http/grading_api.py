@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from ..recorded.grading import Submission
+from ..recorded.take_forms import question_view, steps_view
 from ..rooms.remux import PLAYABLE
 from .admin_api import actor
 from .body import Field, check, read_json
@@ -44,7 +45,19 @@ def submission_json(sub: Submission) -> dict:
         "aux": [{"n": n, "url": f"{base}/aux/{n}", "offset_s": offset} for n, _, offset in sub.aux_files]
         if playable
         else [],
+        # a drawn question (the question is fine to show; the candidate is not) or a guided take's steps
+        "form": take.form,
+        "question": _question(sub, base),
+        "steps": steps_view(take),
     }
+
+
+def _question(sub: Submission, base: str) -> dict | None:
+    question = question_view(sub.take)
+    if question is None:
+        return None
+    media = f"{base}/question" if question["media_kind"] else None
+    return {"text": question["text"], "media_kind": question["media_kind"], "media_url": media}
 
 
 def _video(path) -> web.StreamResponse:

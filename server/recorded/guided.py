@@ -32,7 +32,7 @@ MAX_TOTAL_S = 3600
 def _step(n: int, raw: Any, files: MediaFiles) -> dict[str, Any]:
     """One step, checked (blocking: an audio guide is decoded again to be sure it is one)."""
     where = f"steps.{n}"
-    if not isinstance(raw, dict) or set(raw) - {"text", "duration_s", "audio_sha256", "speak"}:
+    if not isinstance(raw, dict) or set(raw) - {"text", "duration_s", "audio_sha256", "audio_type", "speak"}:
         raise UserError("guided_step_invalid", field=where, n=n + 1)
     text = raw.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -46,12 +46,23 @@ def _step(n: int, raw: Any, files: MediaFiles) -> dict[str, Any]:
     speak = raw.get("speak", False)
     if not isinstance(speak, bool):
         raise UserError("field_type", field=f"{where}.speak", label="step_speak")
-    audio = raw.get("audio_sha256") or ""
+    audio, audio_type = raw.get("audio_sha256") or "", ""
     if audio:
         path = files.path(audio) if isinstance(audio, str) else None
-        if path is None or inspect(path.read_bytes(), path.name).kind != "audio":
+        try:
+            media = inspect(path.read_bytes(), path.name) if path is not None else None
+        except UserError:
+            media = None
+        if media is None or media.kind != "audio":
             raise UserError("guided_step_audio", field=f"{where}.audio_sha256", n=n + 1)
-    return {"text": text.strip(), "duration_s": seconds, "audio_sha256": audio, "speak": speak and not audio}
+        audio_type = media.type
+    return {
+        "text": text.strip(),
+        "duration_s": seconds,
+        "audio_sha256": audio,
+        "audio_type": audio_type,
+        "speak": speak and not audio,
+    }
 
 
 class GuidedSteps:

@@ -59,18 +59,6 @@ def draft(use: str, text: str, data: bytes | None = None, name: str = "") -> Dra
     return Draft(use_of(use), text, media, data or b"", name[-120:])
 
 
-def snapshot(question: Question) -> dict:
-    """What a take keeps of the question it drew (``take_start.lua`` writes the same fields)."""
-    return {
-        "id": question.id,
-        "use": question.use,
-        "text": question.text,
-        "media_kind": question.media_kind,
-        "media_sha256": question.media_sha256,
-        "media_type": question.media_type,
-    }
-
-
 class QuestionBank:
     def __init__(self, store: Store, catalog: Catalog, files: MediaFiles) -> None:
         self.store = store
@@ -149,10 +137,17 @@ class QuestionBank:
                 tx.hset(self.keys.question(q.id), mapping=to_hash(q))
                 tx.zadd(self.keys.subject_questions(subject.id), {q.id: now + n / 1e6})
                 tx.sadd(self.keys.question_pool(subject.id, q.use), q.id)
-            uses = {use: sum(q.use == use for q in questions) for use in USES}
-            event = "question_added" if len(questions) == 1 else "questions_imported"
-            details = {"question_id": questions[0].id} if len(questions) == 1 else {"count": len(questions)}
-            audit.add(tx, self.keys, exam_id, event, actor, subject_id=subject.id, uses=uses, **details)
+            audit.add(
+                tx,
+                self.keys,
+                exam_id,
+                "question_added" if len(questions) == 1 else "questions_imported",
+                actor,
+                subject_id=subject.id,
+                uses={use: sum(q.use == use for q in questions) for use in USES},
+                count=len(questions),
+                question_id=questions[0].id if len(questions) == 1 else None,
+            )
             await tx.execute()
         return questions
 

@@ -41,6 +41,9 @@ async def test_a_grader_sees_their_queue_drafts_and_seals(app, services):
             "orientation",
             "video_url",
             "aux",
+            "form",
+            "question",
+            "steps",
             "sheet",
         }
         for account, sitting, take in subs.values():

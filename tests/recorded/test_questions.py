@@ -47,7 +47,7 @@ async def test_text_image_and_audio_questions_in_two_pools(services, world, subj
         ("audio", "audio/wav"),
     ]
     assert 1.5 < made[2].media_duration_s < 2.5, made[2]
-    listed = await bank.list(world.exam.id, subject.id)
+    listed = await bank.of_subject(world.exam.id, subject.id)
     assert [q.id for q in listed] == [q.id for q in made]
     assert await bank.counts(subject.id) == {"formal": 2, "mock": 3}
     assert len(stored_files(settings)) == 4  # the four files, content-addressed

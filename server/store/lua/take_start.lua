@@ -99,8 +99,10 @@ if form == 'question' then
   local qkey = ARGV[11] .. question_id
   redis.call('HINCRBY', qkey, 'drawn', 1)
   local q = redis.call('HMGET', qkey, 'use', 'text', 'media_kind', 'media_sha256', 'media_type')
-  question = cjson.encode({id = question_id, use = q[1] or '', text = q[2] or '', media_kind = q[3] or '',
-                           media_sha256 = q[4] or '', media_type = q[5] or ''})
+  local drawn = {}  -- what the take keeps of it (Take.question, docs/recorded.md)
+  drawn['id'], drawn['use'], drawn['text'] = question_id, q[1] or '', q[2] or ''
+  drawn['media_kind'], drawn['media_sha256'], drawn['media_type'] = q[3] or '', q[4] or '', q[5] or ''
+  question = cjson.encode(drawn)
 end
 redis.call('HSET', KEYS[3], 'id', id, 'sitting_id', s[15], 'exam_id', s[11], 'subject_id', s[12],
            'account_id', ARGV[2], 'mode', s[5], 'number', number, 'state', 'recording', 'device', ARGV[3],
@@ -110,8 +112,6 @@ redis.call('HSET', KEYS[3], 'id', id, 'sitting_id', s[15], 'exam_id', s[11], 'su
            'answer_at', string.format('%.3f', answer_at), 'question', question,
            'steps', form == 'guided' and subject[3] or '[]', 'timeline', '[]')
 redis.call('ZADD', KEYS[2], number, id)
-local data = {take_id = id, sitting_id = s[15], number = number, camera = ARGV[5], orientation = ARGV[6]}
-if form ~= 'performance' then data.form = form end
-if question_id ~= '' then data.question_id = question_id end
-audit('take_started', data)
+audit('take_started', {take_id = id, sitting_id = s[15], number = number, camera = ARGV[5], orientation = ARGV[6],
+                       form = form, question_id = question_id})
 return {'ok', id}
