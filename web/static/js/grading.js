@@ -4,6 +4,7 @@
 // subject's rubric: a draft saved as they type ("已保存草稿"), "提交评分" with a confirm, then sealed.
 import { api, clearErrors, el, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtLength, fmtTime } from "/static/js/format.js";
+import { takePrompt } from "/static/js/take-prompt.js";
 
 const enc = encodeURIComponent;
 const page = $("grading-page");
@@ -42,7 +43,8 @@ function play(sub) {
       el("figcaption", {}, t(`辅机位 ${aux.n}`, `Aux camera ${aux.n}`))));
   }
   box.replaceChildren(el("div", { class: "take-pair" }, figures),
-    sub.aux.length ? "" : el("p", { class: "hint" }, t("该考生未使用辅机位。", "No aux camera was used.")));
+    sub.aux.length ? "" : el("p", { class: "hint" }, t("该考生未使用辅机位。", "No aux camera was used.")),
+    takePrompt(sub, () => $("grading-main"))); // a drawn question, or guided steps to jump to
   const main = $("grading-main");
   const aux = [...box.querySelectorAll("video.aux-player")];
   aux.forEach((v) => { v.muted = true; }); // the main camera carries the sound

@@ -4,6 +4,7 @@
 import { api, clearErrors, el, faceStatusLabel, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration, fmtLength, fmtLocalInput, fmtRange, fmtTime } from "/static/js/format.js";
 import { admin, emptyRow, NO_ZONE, reload, row, subjectName, toInt } from "/static/js/admin/state.js";
+import { formFields, formSummary } from "/static/js/admin/forms.js";
 
 const enc = encodeURIComponent;
 const paths = {
@@ -18,7 +19,7 @@ export const isRecorded = (s) => s.kind === "recorded";
 // "录制 · 3 次 × 2分 · 限时 50 分钟 · 12/01 09:00–10:00"
 export function subjectSummary(s) {
   if (!isRecorded(s)) return t(`面试 ${s.interview_minutes} 分钟`, `Interview ${s.interview_minutes} min`);
-  return [t("录制考试", "Recorded"), t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
+  return [t("录制考试", "Recorded"), formSummary(s), t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
     s.time_limit_min ? t(`限时 ${s.time_limit_min} 分钟`, `${s.time_limit_min} min limit`) : t("至考试结束", "until the window closes"),
     t(`考试次数 ${s.sittings_allowed}`, `${s.sittings_allowed} sittings`), s.mock_tries ? t(`模拟考 ${s.mock_tries} 次`, `${s.mock_tries} mock`) : t("无模拟考", "no mock"),
     s.window_opens ? fmtRange(s.window_opens, s.window_closes, NO_ZONE) : t("未设置考试时间", "no window")].join(" · ");
@@ -38,7 +39,8 @@ export function editSubject(s) {
   const kind = el("select", { name: "kind" },
     el("option", { value: "interview", selected: !isRecorded(s) }, t("在线面试", "Live interview")),
     el("option", { value: "recorded", selected: isRecorded(s) }, t("录制考试", "Recorded exam")));
-  const recordedPart = el("div", { class: "recorded-rules" },
+  const formPart = formFields(s); // 自备展示 / 命题作答 / 指定项目 (admin/forms.js)
+  const recordedPart = el("div", { class: "recorded-rules" }, formPart.element,
     el("div", { class: "row" },
       num("takes_allowed", t("可录制次数", "Takes allowed"), s.takes_allowed || 1, 1, 10),
       num("take_max_s", t("单次最长（秒）", "Longest take (s)"), s.take_max_s || 300, 10, 3600),
@@ -67,7 +69,7 @@ export function editSubject(s) {
     const body = { kind: f.kind.value, interview_minutes: toInt(f.interview_minutes.value) };
     if (body.kind === "recorded") {
       Object.assign(body, {
-        form: "performance",
+        ...formPart.read(),
         takes_allowed: toInt(f.takes_allowed.value), take_max_s: toInt(f.take_max_s.value), time_limit_min: toInt(f.time_limit_min.value),
         sittings_allowed: toInt(f.sittings_allowed.value), mock_tries: toInt(f.mock_tries.value), cut_take_counts: f.cut_take_counts.checked,
         window_opens: f.window_opens.value, window_closes: f.window_closes.value,
