@@ -988,6 +988,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_total_s": ("总时长（秒）", "Total length (s)"),
     "detail_early": ("提前开始作答", "Started early"),
     "detail_prepared_s": ("准备用时（秒）", "Prepared (s)"),
+    "detail_again": ("沿用上一条未完成录制的题目", "The question of the last take, which did not complete"),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
     "role_examiner": ("考官", "examiner"),

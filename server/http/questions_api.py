@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from ..recorded.question_import import import_zip
-from ..recorded.question_media import MAX_AUDIO_BYTES, MAX_IMAGE_BYTES
+from ..recorded.question_media import MAX_AUDIO_BYTES, MAX_IMAGE_BYTES, inspect
 from ..recorded.questions import MAX_TEXT, Draft, draft
 from ..store.models import Question, Take, public
 from .admin_api import actor
@@ -144,13 +144,17 @@ async def upload_step_audio(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/steps/audio/{sha256}", ADMIN)
 async def step_audio_preview(request: web.Request) -> web.StreamResponse:
-    """An audio guide the subject's steps name (the admin's preview)."""
+    """An audio guide uploaded for a step (the admin's preview, also before the steps are saved)."""
     services = request.app[SERVICES]
-    subject = await services.catalog.subject(request.match_info["exam_id"], request.match_info["subject_id"])
-    step = next((s for s in subject.steps if s.get("audio_sha256") == request.match_info["sha256"]), None)
-    if step is None:
+    await services.guided.subject(request.match_info["exam_id"], request.match_info["subject_id"])
+    path = services.question_files.path(request.match_info["sha256"])
+    try:
+        media = await asyncio.to_thread(inspect, path.read_bytes()) if path is not None else None
+    except UserError:
+        media = None
+    if media is None or media.kind != "audio":
         raise UserError("not_found")
-    return media_response(request, step["audio_sha256"], step.get("audio_type", ""))
+    return media_response(request, media.sha256, media.type)
 
 
 @routes.get("/admin/exams/{exam_id}/subjects/{subject_id}/content", ADMIN, page=True)

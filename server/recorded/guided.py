@@ -72,7 +72,8 @@ class GuidedSteps:
         self.catalog = catalog
         self.files = files
 
-    async def _subject(self, exam_id: str, subject_id: str) -> Subject:
+    async def subject(self, exam_id: str, subject_id: str) -> Subject:
+        """The recorded subject (``exam_not_found``, ``subject_not_found``, ``sitting_not_recorded``)."""
         await self.catalog.exam(exam_id)
         subject = await self.catalog.subject(exam_id, subject_id)
         if not subject.recorded:
@@ -82,7 +83,7 @@ class GuidedSteps:
     async def set(self, actor: Actor, exam_id: str, subject_id: str, steps: Any) -> Subject:
         """Replace the subject's steps (1..MAX_STEPS, at most MAX_TOTAL_S in all); audited ``guided_steps_set``.
         A refusal names the step and changes nothing."""
-        subject = await self._subject(exam_id, subject_id)
+        subject = await self.subject(exam_id, subject_id)
         if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
             raise UserError("guided_steps_count", field="steps", max=MAX_STEPS)
         checked = await asyncio.to_thread(lambda: [_step(n, raw, self.files) for n, raw in enumerate(steps)])
@@ -107,7 +108,7 @@ class GuidedSteps:
 
     async def upload(self, exam_id: str, subject_id: str, data: bytes, name: str) -> Media:
         """Keep an audio guide for a step (checked like a question's audio); the step names it by sha256."""
-        await self._subject(exam_id, subject_id)
+        await self.subject(exam_id, subject_id)
         media = await asyncio.to_thread(inspect, data, name)
         if media.kind != "audio":
             raise UserError("guided_step_audio_type", field="file")

@@ -25,7 +25,7 @@ from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S
 from tests.e2e.test_candidate_checks import log_in, pass_face_check
 from tests.e2e.test_grading import SCREEN, staff_login
 from tests.e2e.test_recorded import recorded_world, takes_of
-from tests.recorded.media import audio, score
+from tests.recorded.media import audio, bank_zip, score
 
 PREPARE_S = 14
 FRAME_SHOWS = """() => { const v = document.querySelector('#grading-main');
@@ -231,4 +231,98 @@ async def test_a_guided_take_and_its_steps_for_the_grader(live_server, services,
         FIGURES.append(
             f"guided take {take_id}: steps at {[m['offset_s'] for m in take.timeline]} s, step 3 at {target:.2f} s in the video"
         )
+        assert not browsers.errors, browsers.errors
+
+
+async def test_the_admin_sets_up_a_question_bank_and_guided_steps(live_server, services, browsers, cameras, shots):
+    """At 1280x900: 编辑规则 makes 声乐 a drawn-question subject and 器乐 a guided one; the 题库 page adds a
+    question with its score, refuses a zip with a path trick row by row (nothing stored) and imports a good
+    one; the 步骤 page saves two steps, one with an uploaded audio guide."""
+    world, _, singing = await recorded_world(services)
+    playing = world.subjects[1]
+    admin = await browsers(cameras["grace_hopper"], desktop=True)
+    await admin.set_viewport_size(SCREEN)
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        await staff_login(admin, live_server, world.staff["admin"].username, "/admin")
+        await admin.goto(f"{live_server}/admin?exam={world.exam.id}")
+        await admin.click("[data-panel=panel-setup]")
+        await admin.click(f"button[data-edit='{singing.id}']")
+        form = f"form.rules-form[data-subject='{singing.id}']"
+        await admin.select_option(f"{form} select[name=form]", "question")
+        await admin.fill(f"{form} input[name=prepare_s]", "45")
+        await admin.check(f"{form} input[name=prompt_device]")
+        await shots(admin, "rules-question", full_page=False)
+        await admin.click(f"{form} button[type=submit]")
+        await admin.wait_for_selector(f"a[data-content='{singing.id}']")
+        saved = await services.catalog.subject(world.exam.id, singing.id)
+        assert (saved.form, saved.prepare_s, saved.prompt_device) == ("question", 45, True)
+        assert "命题作答" in await admin.inner_text("#subject-table")
+
+        # 器乐 (a live interview) becomes a guided recorded subject
+        await admin.click(f"button[data-edit='{playing.id}']")
+        form = f"form.rules-form[data-subject='{playing.id}']"
+        await admin.select_option(f"{form} select[name=kind]", "recorded")
+        await admin.select_option(f"{form} select[name=form]", "guided")
+        await admin.fill(f"{form} input[name=window_opens]", "2030-06-01T09:00")
+        await admin.fill(f"{form} input[name=window_closes]", "2030-06-01T10:00")
+        await admin.click(f"{form} button[type=submit]")
+        await admin.wait_for_selector(f"a[data-content='{playing.id}']")
+        await shots(admin, "subjects-with-forms", full_page=False)
+
+        # 题库: one question with its score, then a zip
+        await admin.click(f"a[data-content='{singing.id}']")
+        await admin.wait_for_selector("#content-page[data-state=ready] #bank-card:not([hidden])")
+        await admin.click("#add-question summary")
+        await admin.select_option("#question-form select[name=use]", "formal")
+        await admin.fill("#question-form textarea[name=text]", "视奏：请演奏下面的乐谱")
+        await admin.set_input_files(
+            "#question-form input[name=file]", {"name": "视奏1.png", "mimeType": "image/png", "buffer": score("1")}
+        )
+        await admin.click("#question-form button[type=submit]")
+        await admin.wait_for_selector("#content-page[data-questions='1'] #bank-table img")
+        await admin.click("#import-questions summary")
+        index = "用途,题目,文件\n模拟考,模唱,模唱.mp3\n正式考,越界,../secret.png\n"
+        bad = bank_zip(index, {"模唱.mp3": audio()})
+        await admin.set_input_files(
+            "#import-form input[name=file]", {"name": "题库.zip", "mimeType": "application/zip", "buffer": bad}
+        )
+        await admin.click("#import-form button[type=submit]")
+        await admin.wait_for_selector("#import-report[data-stored='0'] tr[data-status=rejected]")
+        report = await admin.inner_text("#import-report")
+        assert "未导入任何题目" in report and "不能含“..”" in report, report
+        assert len(await services.questions.of_subject(world.exam.id, singing.id)) == 1
+        await admin.locator("#import-report").scroll_into_view_if_needed()
+        await shots(admin, "import-refused", full_page=False)
+        browsers.errors[:] = [e for e in browsers.errors if "422" not in e]  # the refused import, logged by the browser
+        good = bank_zip("用途,题目,文件\n模拟考,模唱,模唱.mp3\n正式考,朗读：今天天气晴。,\n", {"模唱.mp3": audio()})
+        await admin.set_input_files(
+            "#import-form input[name=file]", {"name": "题库.zip", "mimeType": "application/zip", "buffer": good}
+        )
+        await admin.click("#import-form button[type=submit]")
+        await admin.wait_for_selector("#content-page[data-questions='3']")
+        assert "正式考 2 题 · 模拟考 1 题" in await admin.inner_text("#bank-counts")
+        await admin.evaluate("window.scrollTo(0, 0)")
+        await shots(admin, "bank")
+
+        # 步骤: two steps, the second with an audio guide
+        await admin.goto(f"{live_server}/admin/exams/{world.exam.id}/subjects/{playing.id}/content")
+        await admin.wait_for_selector("#content-page[data-state=ready] #steps-card:not([hidden])")
+        await admin.fill("#steps-list li[data-step='0'] textarea", "请面向镜头，报出考试码")
+        await admin.fill("#steps-list li[data-step='0'] input[type=number]", "10")
+        await admin.click("#step-add")
+        await admin.fill("#steps-list li[data-step='1'] textarea", "把杆：一位手擦地")
+        await admin.set_input_files(
+            "#steps-list li[data-step='1'] input.step-file",
+            {"name": "擦地.mp3", "mimeType": "audio/mpeg", "buffer": audio()},
+        )
+        await admin.wait_for_selector("#steps-list li[data-step='1'] audio")
+        await admin.fill("#steps-list li[data-step='1'] textarea", "把杆：一位手擦地")
+        await admin.click("#steps-save")
+        await admin.wait_for_selector("#content-page[data-steps='2']")
+        steps = (await services.catalog.subject(world.exam.id, playing.id)).steps
+        assert [(s["text"], s["duration_s"], bool(s["audio_sha256"])) for s in steps] == [
+            ("请面向镜头，报出考试码", 10, False),
+            ("把杆：一位手擦地", 30, True),
+        ]
+        await shots(admin, "steps")
         assert not browsers.errors, browsers.errors

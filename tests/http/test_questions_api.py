@@ -286,6 +286,10 @@ async def test_guided_steps_over_http(app, world, services):
         resp = await admin.get(f"{base}/audio/{guide['sha256']}")
         assert resp.status == 200 and resp.content_type == "audio/mp4"
         await error(await admin.get(f"{base}/audio/{'0' * 64}"), 404, "not_found")
+        image = (
+            await services.questions.add(ADMIN, world.exam.id, subject.id, [draft("formal", "", score(), "s.png")])
+        )[0]
+        await error(await admin.get(f"{base}/audio/{image.media_sha256}"), 404, "not_found")  # an image is no guide
     finally:
         await admin.close()
     account = await world.candidate(0)

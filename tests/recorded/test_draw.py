@@ -170,5 +170,27 @@ async def test_a_take_left_recording_past_its_preparation_and_answer_is_cut_by_t
     # its process died long ago: the take's stop time (preparation + answer) plus the grace is past
     await services.store.redis.hset(keys.take(take.id), mapping={"stop_at": f"{time.time() - 200:.3f}"})
     second = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
-    assert second.question["id"] != take.question["id"]
     assert (await services.sittings.find_take(take.id)).state == "cut"
+    assert second.question == take.question  # a take left unfinished passes its question on
+
+
+async def test_a_take_that_failed_or_was_cut_passes_its_question_to_the_next(services, world, subject):
+    """Failing a take (never joining, a lost connection) is no way to draw another question: the next take of
+    the sitting gets the same one; after a complete take the next draws anew."""
+    made = await bank(services, world, subject, formal=4, mock=0)
+    account = await world.candidate(0)
+    await pass_face(services, world.exam.id, account)
+    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    first = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
+    await services.sittings.take_ended(first.id, "failed", 0.0)
+    second = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
+    assert second.question == first.question
+    await services.sittings.take_ended(second.id, "cut", 3.0)
+    third = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
+    assert third.question == first.question
+    await services.sittings.take_ended(third.id, "complete", 8.0)
+    fourth = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
+    assert fourth.question["id"] != first.question["id"] and fourth.question["id"] in {q.id for q in made}
+    started = await events(services, world.exam.id, "take_started")
+    assert [e["data"]["again"] for e in started] == [False, True, True, False]
+    assert int(await services.store.redis.hget(services.store.keys.question(first.question["id"]), "drawn")) == 3

@@ -2,8 +2,9 @@
 -- takes left, the face check for formal and mock sittings) checked and the take written in one step,
 -- so two tabs or devices can never both start one. The subject's form decides what else the take
 -- gets (docs/recorded.md "Forms"): a drawn question (命题作答: drawn here, at random among the pool's
--- questions the candidate has not drawn yet, the pool starting again once exhausted) and its
--- preparation time, or a guided subject's steps; so one start is one take and one question.
+-- questions the candidate has not drawn yet, the pool starting again once exhausted; the question of
+-- the sitting's last take if that one failed or was cut) and its preparation time, or a guided
+-- subject's steps; so one start is one take and one question.
 -- KEYS[1] sitting hash, KEYS[2] the sitting's takes zset, KEYS[3] the new take hash, KEYS[4] face state
 -- hash, KEYS[5] audit stream, KEYS[6] subject hash, KEYS[7] the question pool of the sitting's mode (set),
 -- KEYS[8] the questions of that pool the candidate has drawn (set)
@@ -85,24 +86,38 @@ local stop_at = answer_at + length
 if deadline > 0 and deadline < stop_at then stop_at = deadline end
 local question = '{}'
 local question_id = ''
+local again = false
 if form == 'question' then
-  local pool = redis.call('SDIFF', KEYS[7], KEYS[8])
-  if #pool == 0 then  -- every question of the pool drawn: a new round
-    redis.call('DEL', KEYS[8])
-    pool = redis.call('SMEMBERS', KEYS[7])
+  -- the sitting's last take ended without a complete recording (failed, cut): its question passes on to
+  -- this take, so that failing a take is no way to draw another question
+  local last = redis.call('ZREVRANGE', KEYS[2], 0, 0)[1]
+  if last then
+    local before = redis.call('HMGET', ARGV[8] .. last, 'state', 'question')
+    if (before[1] == 'failed' or before[1] == 'cut') and before[2] and #before[2] > 2 then
+      local kept = cjson.decode(before[2])
+      if kept.id and redis.call('SISMEMBER', KEYS[7], kept.id) == 1 then
+        question_id, question, again = kept.id, before[2], true
+      end
+    end
   end
-  table.sort(pool)  -- the choice is the server's random number, not the set's order
-  local n = math.floor(tonumber(ARGV[12]) * #pool) + 1
-  if n > #pool then n = #pool end
-  question_id = pool[n]
-  redis.call('SADD', KEYS[8], question_id)
-  local qkey = ARGV[11] .. question_id
-  redis.call('HINCRBY', qkey, 'drawn', 1)
-  local q = redis.call('HMGET', qkey, 'use', 'text', 'media_kind', 'media_sha256', 'media_type')
-  local drawn = {}  -- what the take keeps of it (Take.question, docs/recorded.md)
-  drawn['id'], drawn['use'], drawn['text'] = question_id, q[1] or '', q[2] or ''
-  drawn['media_kind'], drawn['media_sha256'], drawn['media_type'] = q[3] or '', q[4] or '', q[5] or ''
-  question = cjson.encode(drawn)
+  if question_id == '' then
+    local pool = redis.call('SDIFF', KEYS[7], KEYS[8])
+    if #pool == 0 then  -- every question of the pool drawn: a new round
+      redis.call('DEL', KEYS[8])
+      pool = redis.call('SMEMBERS', KEYS[7])
+    end
+    table.sort(pool)  -- the choice is the server's random number, not the set's order
+    local n = math.floor(tonumber(ARGV[12]) * #pool) + 1
+    if n > #pool then n = #pool end
+    question_id = pool[n]
+    redis.call('SADD', KEYS[8], question_id)
+    local q = redis.call('HMGET', ARGV[11] .. question_id, 'use', 'text', 'media_kind', 'media_sha256', 'media_type')
+    local drawn = {}  -- what the take keeps of it (Take.question, docs/recorded.md)
+    drawn['id'], drawn['use'], drawn['text'] = question_id, q[1] or '', q[2] or ''
+    drawn['media_kind'], drawn['media_sha256'], drawn['media_type'] = q[3] or '', q[4] or '', q[5] or ''
+    question = cjson.encode(drawn)
+  end
+  redis.call('HINCRBY', ARGV[11] .. question_id, 'drawn', 1)
 end
 redis.call('HSET', KEYS[3], 'id', id, 'sitting_id', s[15], 'exam_id', s[11], 'subject_id', s[12],
            'account_id', ARGV[2], 'mode', s[5], 'number', number, 'state', 'recording', 'device', ARGV[3],
@@ -113,5 +128,5 @@ redis.call('HSET', KEYS[3], 'id', id, 'sitting_id', s[15], 'exam_id', s[11], 'su
            'steps', form == 'guided' and subject[3] or '[]', 'timeline', '[]')
 redis.call('ZADD', KEYS[2], number, id)
 audit('take_started', {take_id = id, sitting_id = s[15], number = number, camera = ARGV[5], orientation = ARGV[6],
-                       form = form, question_id = question_id})
+                       form = form, question_id = question_id, again = again})
 return {'ok', id}

@@ -11,7 +11,7 @@ const enc = encodeURIComponent;
 const base = `/api/admin/exams/${enc(examId)}/subjects/${enc(subjectId)}`;
 const USE = { formal: () => t("正式考", "Formal"), mock: () => t("模拟考", "Mock") };
 let subject = null;
-let steps = []; // the steps being edited: {text, duration_s, audio_sha256, audio_type, speak, preview}
+let steps = []; // the steps being edited: {text, duration_s, audio_sha256, audio_type, speak}
 
 function fail(box, err) {
   box.hidden = false;
@@ -135,8 +135,8 @@ function renderSteps() {
     speak.addEventListener("change", () => { s.speak = speak.checked; });
     const file = el("input", { type: "file", accept: "audio/mpeg,audio/mp4,audio/wav,.mp3,.m4a,.wav", class: "step-file" });
     file.addEventListener("change", () => uploadGuide(s, file));
-    const guide = s.audio_sha256 ? el("div", {}, el("audio", { controls: "", preload: "none", src: s.preview || audioUrl(s.audio_sha256) }),
-      el("button", { type: "button", class: "small secondary", onclick: () => { s.audio_sha256 = ""; s.preview = null; renderSteps(); } }, t("移除音频", "Remove the audio"))) : "";
+    const guide = s.audio_sha256 ? el("div", {}, el("audio", { controls: "", preload: "none", src: audioUrl(s.audio_sha256) }),
+      el("button", { type: "button", class: "small secondary", onclick: () => { s.audio_sha256 = ""; renderSteps(); } }, t("移除音频", "Remove the audio"))) : "";
     const move = (d) => { const j = i + d; if (j < 0 || j >= steps.length) return; [steps[i], steps[j]] = [steps[j], steps[i]]; renderSteps(); };
     return el("li", { "data-step": String(i) }, el("strong", {}, String(i + 1)),
       el("div", {}, text, el("label", { class: "check" }, speak, t("由手机朗读步骤文字（未上传指导音时）", "The phone reads the text aloud (without an audio guide)")),
@@ -158,7 +158,7 @@ async function uploadGuide(step, input) {
   $("steps-error").hidden = true;
   try {
     const made = await api("POST", `${base}/steps/audio`, body);
-    Object.assign(step, { audio_sha256: made.sha256, speak: false, preview: URL.createObjectURL(file) });
+    Object.assign(step, { audio_sha256: made.sha256, speak: false });
     $("steps-status").textContent = t("音频已上传，保存步骤后生效。", "Audio uploaded: save the steps to use it.");
     renderSteps();
   } catch (err) {
