@@ -22,6 +22,7 @@ from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Subject
 from .question_media import Media, MediaFiles, inspect
+from .questions import recorded_subject
 
 MAX_STEPS = 30
 MAX_STEP_TEXT = 500
@@ -73,12 +74,7 @@ class GuidedSteps:
         self.files = files
 
     async def subject(self, exam_id: str, subject_id: str) -> Subject:
-        """The recorded subject (``exam_not_found``, ``subject_not_found``, ``sitting_not_recorded``)."""
-        await self.catalog.exam(exam_id)
-        subject = await self.catalog.subject(exam_id, subject_id)
-        if not subject.recorded:
-            raise UserError("sitting_not_recorded")
-        return subject
+        return await recorded_subject(self.catalog, exam_id, subject_id)
 
     async def set(self, actor: Actor, exam_id: str, subject_id: str, steps: Any) -> Subject:
         """Replace the subject's steps (1..MAX_STEPS, at most MAX_TOTAL_S in all); audited ``guided_steps_set``.

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import av
 
 from ..errors import UserError
 from ..i18n import human_size
-from ..roster.photos import check_image
+from ..roster.photos import check_image, write_once
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_AUDIO_BYTES = 20 * 1024 * 1024
@@ -127,20 +125,7 @@ class MediaFiles:
     def put(self, data: bytes) -> str:
         """Store ``data`` (idempotent, atomic) and return its sha256. Blocking."""
         sha = hashlib.sha256(data).hexdigest()
-        target = self.root / sha[:2] / sha
-        if target.is_file():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_once(self.root / sha[:2] / sha, data)
         return sha
 
     def path(self, sha256: str) -> Path | None:

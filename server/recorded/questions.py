@@ -59,6 +59,16 @@ def draft(use: str, text: str, data: bytes | None = None, name: str = "") -> Dra
     return Draft(use_of(use), text, media, data or b"", name[-120:])
 
 
+async def recorded_subject(catalog: Catalog, exam_id: str, subject_id: str) -> Subject:
+    """The exam's recorded subject whose bank or steps are asked for (``exam_not_found``,
+    ``subject_not_found``, ``sitting_not_recorded``)."""
+    await catalog.exam(exam_id)
+    subject = await catalog.subject(exam_id, subject_id)
+    if not subject.recorded:
+        raise UserError("sitting_not_recorded")
+    return subject
+
+
 class QuestionBank:
     def __init__(self, store: Store, catalog: Catalog, files: MediaFiles) -> None:
         self.store = store
@@ -68,12 +78,7 @@ class QuestionBank:
         self.files = files
 
     async def subject(self, exam_id: str, subject_id: str) -> Subject:
-        """The recorded subject (``exam_not_found``, ``subject_not_found``, ``sitting_not_recorded``)."""
-        await self.catalog.exam(exam_id)
-        subject = await self.catalog.subject(exam_id, subject_id)
-        if not subject.recorded:
-            raise UserError("sitting_not_recorded")
-        return subject
+        return await recorded_subject(self.catalog, exam_id, subject_id)
 
     async def of_subject(self, exam_id: str, subject_id: str) -> list[Question]:
         subject = await self.subject(exam_id, subject_id)

@@ -122,6 +122,24 @@ class PhotoSource:
         return real_name, (None if len(data) > self.max_photo_bytes else data)
 
 
+def write_once(target: Path, data: bytes) -> None:
+    """Write a content-addressed file: atomically (a temporary file beside it, fsync, rename), and only
+    if it is not there yet (its name is its content's digest: it never changes)."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class PhotoStore:
     """Photos kept on disk under their SHA-256: ``root/<sha[:2]>/<sha>.<jpg|png>``."""
 
@@ -137,20 +155,7 @@ class PhotoStore:
         else:
             raise ValueError("not a JPEG or PNG")
         sha = hashlib.sha256(data).hexdigest()
-        target = self.root / sha[:2] / f"{sha}.{ext}"
-        if target.exists():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_once(self.root / sha[:2] / f"{sha}.{ext}", data)
         return sha
 
     def path(self, sha256: str) -> Path | None:

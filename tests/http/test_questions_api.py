@@ -32,6 +32,13 @@ async def question_subject(services, world, **rules):
     return await make_recorded(services, world, form="question", prepare_s=20, takes_allowed=3, **rules)
 
 
+async def bank_admin(app, services, world, **rules):
+    """A drawn-question subject, its bank's URL, and the admin's logged-in client."""
+    subject = await question_subject(services, world, **rules)
+    base = f"/api/admin/exams/{world.exam.id}/subjects/{subject.id}/questions"
+    return subject, base, await as_user(app, "admin-one")
+
+
 async def test_the_admin_sets_a_forms_rules_and_bad_rules_change_nothing(app, world, services):
     admin = await as_user(app, "admin-one")
     try:
@@ -56,9 +63,7 @@ async def test_the_admin_sets_a_forms_rules_and_bad_rules_change_nothing(app, wo
 
 
 async def test_the_admin_keeps_a_question_bank(app, world, services):
-    subject = await question_subject(services, world)
-    base = f"/api/admin/exams/{world.exam.id}/subjects/{subject.id}/questions"
-    admin = await as_user(app, "admin-one")
+    subject, base, admin = await bank_admin(app, services, world)
     try:
         resp = await admin.post(base, data=upload(use="formal", text="朗读：今天天气晴。"))
         assert resp.status == 201, await resp.text()
@@ -144,9 +149,7 @@ async def test_a_zip_import_is_all_or_nothing_with_its_report(app, world, servic
 
 
 async def test_the_candidate_gets_only_the_question_their_take_drew(app, world, services):
-    subject = await question_subject(services, world)
-    base = f"/api/admin/exams/{world.exam.id}/subjects/{subject.id}/questions"
-    admin = await as_user(app, "admin-one")
+    subject, base, admin = await bank_admin(app, services, world)
     try:
         for i in range(2):
             await admin.post(base, data=upload(use="formal", text=f"正式题{i}", file=(f"{i}.png", score(str(i)))))
@@ -207,9 +210,7 @@ async def test_the_candidate_gets_only_the_question_their_take_drew(app, world, 
 
 
 async def test_the_second_phone_shows_the_running_takes_question_and_is_no_camera(app, world, services):
-    subject = await question_subject(services, world, prompt_device=True)
-    base = f"/api/admin/exams/{world.exam.id}/subjects/{subject.id}/questions"
-    admin = await as_user(app, "admin-one")
+    subject, base, admin = await bank_admin(app, services, world, prompt_device=True)
     try:
         await admin.post(base, data=upload(use="mock", text="视奏谱", file=("score.png", score())))
     finally:

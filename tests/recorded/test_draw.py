@@ -24,6 +24,13 @@ async def bank(services, world, subject, formal: int, mock: int):
     return await services.questions.add(ADMIN, world.exam.id, subject.id, drafts) if drafts else []
 
 
+async def formal_sitting(services, world, subject):
+    """Candidate 0, their face check passed (the real gate), in a formal sitting of ``subject``."""
+    account = await world.candidate(0)
+    await pass_face(services, world.exam.id, account)
+    return account, await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+
+
 @pytest.fixture
 async def subject(services, world):
     return await make_recorded(
@@ -39,9 +46,7 @@ async def start(services, account, sitting):
 async def test_formal_takes_draw_formal_questions_without_repeat_until_the_pool_is_exhausted(services, world, subject):
     made = await bank(services, world, subject, formal=3, mock=3)
     formal_ids = {q.id for q in made if q.use == "formal"}
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     drawn = []
     for _ in range(3):
         ended, started = await start(services, account, sitting)
@@ -91,9 +96,7 @@ async def test_the_draw_is_fair_among_the_questions_not_drawn_yet(services, worl
 
 async def test_the_preparation_comes_before_the_answer_and_the_answer_is_capped(services, world, subject):
     await bank(services, world, subject, formal=1, mock=0)
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     take = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     assert take.answer_at == pytest.approx(take.started_at + 30, abs=0.01)
     assert take.stop_at == pytest.approx(take.answer_at + 60, abs=0.01)
@@ -108,9 +111,7 @@ async def test_the_preparation_comes_before_the_answer_and_the_answer_is_capped(
 
 async def test_a_take_that_cannot_draw_is_refused_and_changes_nothing(services, world, subject):
     await bank(services, world, subject, formal=0, mock=2)  # no formal question
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     with pytest.raises(UserError) as caught:
         await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     assert caught.value.code == "question_bank_empty"
@@ -123,9 +124,7 @@ async def test_a_take_that_cannot_draw_is_refused_and_changes_nothing(services, 
 async def test_too_little_time_for_the_preparation_refuses_the_take(services, world):
     subject = await make_recorded(services, world, form="question", prepare_s=120, time_limit_min=1)
     await bank(services, world, subject, formal=2, mock=0)
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     with pytest.raises(UserError) as caught:
         await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     assert caught.value.code == "take_no_time"
@@ -134,9 +133,7 @@ async def test_too_little_time_for_the_preparation_refuses_the_take(services, wo
 
 async def test_racing_starts_make_one_take_and_draw_one_question(services, world, subject):
     await bank(services, world, subject, formal=5, mock=0)
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
 
     async def one():
         try:
@@ -162,9 +159,7 @@ async def test_racing_starts_make_one_take_and_draw_one_question(services, world
 async def test_a_take_left_recording_past_its_preparation_and_answer_is_cut_by_the_next_start(services, world):
     subject = await make_recorded(services, world, form="question", prepare_s=5, take_max_s=10, takes_allowed=3)
     await bank(services, world, subject, formal=3, mock=0)
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     take = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     keys = services.store.keys
     # its process died long ago: the take's stop time (preparation + answer) plus the grace is past
@@ -178,9 +173,7 @@ async def test_a_take_that_failed_or_was_cut_passes_its_question_to_the_next(ser
     """Failing a take (never joining, a lost connection) is no way to draw another question: the next take of
     the sitting gets the same one; after a complete take the next draws anew."""
     made = await bank(services, world, subject, formal=4, mock=0)
-    account = await world.candidate(0)
-    await pass_face(services, world.exam.id, account)
-    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", DEVICE)
+    account, sitting = await formal_sitting(services, world, subject)
     first = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     await services.sittings.take_ended(first.id, "failed", 0.0)
     second = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
