@@ -129,6 +129,7 @@ async def test_a_drawn_question_with_its_preparation_and_a_reload(live_server, s
         await page.wait_for_selector("#recorded-page[data-stage=ready]", timeout=30_000)
         await page.wait_for_selector(f"[data-take='{take_id}'] video.take-player", timeout=30_000)
         assert await page.locator("#prompt-card").count() == 0
+        assert "题目：视奏" in await page.inner_text(f"[data-take='{take_id}']")  # which question the take answered
         await shots(page, "take-saved")
         await viewer.wait_for_selector("#prompt-page[data-state=waiting]", timeout=10_000)
 

@@ -6,6 +6,7 @@
 //   prepare(take)             resolves when recording starts     recording(take)   the camera joined: recording
 //   ended()                   the take is over                   takeMax()         the take's longest length, if its own
 //   auxQuery(subject)         what the aux QR code is for        aux(card, subject) the aux card's words
+//   takeLine(take)            a line under a take in the list (the question it answered)
 // ctx: {page, serverNow, countdown, stageTake, preview, status(text), reloadTake(id)}.
 const FORMS = { question: "/static/js/recorded-question.js", guided: "/static/js/recorded-guided.js" };
 

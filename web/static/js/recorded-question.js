@@ -108,6 +108,9 @@ export function mount(ctx) {
       shown = null;
       page.dataset.phase = "";
     },
+    takeLine: (x) => (x.question && x.question.id
+      ? el("p", { class: "hint take-question-line" }, t("题目：", "Question: ") + ((x.question.text || "").slice(0, 60) || t("（图片或音频）", "(image or audio)")))
+      : ""),
     // a subject whose question is read on a second phone (004_* 视奏): the QR code opens the question's viewer
     auxQuery: (s) => (s.prompt_device ? `?prompt=${encodeURIComponent(s.id)}` : ""),
     aux(cardBox, s) {

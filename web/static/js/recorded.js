@@ -605,6 +605,7 @@ function renderTakes() {
         x.started_at ? t(`录制于 ${fmtClock(x.started_at)}`, `recorded at ${fmtClock(x.started_at)}`) : "",
         x.camera ? (x.camera === "rear" ? t("后置", "rear") : t("前置", "front")) + " · " + (x.orientation === "landscape" ? t("横屏", "landscape") : t("竖屏", "portrait")) : "",
       ].filter(Boolean).join(" · ")),
+      form.takeLine ? form.takeLine(x) : "", // the question this take answered
       playable && x.state !== "failed" && (x.aux_urls || []).length ? takePlayers(player, x.aux_urls) : player,
       ok && !over && !practice ? el("label", { class: "check" }, el("input", { type: "radio", name: "pick", value: x.id }), t("选择这一条提交", "Submit this one")) : "");
   }));
