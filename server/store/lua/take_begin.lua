@@ -1,6 +1,6 @@
 -- The candidate's camera joins a take (every join: the first, or a reconnect): the answer's clock, by
 -- the take's form (docs/recorded.md "Forms"). A drawn question's answer begins when its preparation
--- ends; a join before that ("准备好了，开始作答") begins it now, and its longest length counts from now:
+-- ends; a join more than a second before ("准备好了，开始作答") begins it now, its longest length from now:
 -- the preparation can be cut short, never made longer. A guided take's steps begin at its first join:
 -- each step's start is set on the server's clock (the step timeline), and the take ends after the last
 -- step (or at the longest take, or the deadline). Any other join changes nothing.
@@ -29,7 +29,8 @@ local function stop_at(length)
   if deadline > 0 and deadline < at then at = deadline end
   return string.format('%.3f', at)
 end
-if t[2] == 'question' and now < tonumber(t[3] or '0') then
+-- a join within a second of the preparation's end is its end (the page's clock is the server's within that)
+if t[2] == 'question' and now < tonumber(t[3] or '0') - 1 then
   redis.call('HSET', KEYS[1], 'answer_at', ARGV[1], 'stop_at', stop_at(take_max_s))
   audit('take_answer_started', {take_id = t[4], sitting_id = t[5], early = true,
                                 prepared_s = math.floor((now - tonumber(t[6] or now)) * 10 + 0.5) / 10})
