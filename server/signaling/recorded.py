@@ -400,7 +400,7 @@ class TakeSignals:
         }
         await self.sio.emit("take:ended", body, to=candidate_room(account.id), namespace=CANDIDATE)
         await self.sio.emit("take:ended", body, to=aux_room(f"of:{account.id}"), namespace=AUX)
-        if record is not None and take.form != "performance":  # the question or the step timeline, with the files
+        if record is not None and manifest and take.form != "performance":  # the question or the steps, with the files
             try:
                 await asyncio.to_thread(write_take_part, Path(record["folder"]), take)
             except (OSError, ValueError):
