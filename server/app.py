@@ -30,6 +30,8 @@ from .http import (
     ops,
     pages,
     proctor_api,
+    prompt_api,
+    questions_api,
     recorded_api,
     recordings_api,
     results_api,
@@ -69,6 +71,8 @@ ROUTE_MODULES = (
     exports_api,
     uploads_api,
     artwork_api,
+    questions_api,
+    prompt_api,
     pages,
 )
 

@@ -213,6 +213,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已达到单次录制的最长时间，录制已自动停止，视频已保存在服务器上",
         "The take reached its longest length and was stopped; it is saved on the server",
     ),
+    "take_ended_steps": (
+        "全部指定项目已完成，录制已自动停止，视频已保存在服务器上",
+        "Every step is done: the recording stopped by itself and the take is saved on the server",
+    ),
     "take_ended_connection": (
         "网络连接中断时间过长，录制已中断；已录制的部分保存在服务器上",
         "The connection was lost for too long, so the take was cut short; what was recorded is saved on the server",
@@ -556,6 +560,93 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "submission_not_found": (
         "找不到该提交：匿名编号不存在，或不属于您评阅的科目",
         "No such submission: the anonymous code does not exist or is not of a subject you grade",
+    ),
+    # drawn questions and guided items of recorded subjects (server/recorded/questions.py, guided.py)
+    "question_file_empty": ("文件“{file}”是空的", "The file “{file}” is empty"),
+    "question_file_too_large": ("文件“{file}”过大（上限 {limit}）", "The file “{file}” is too large (limit {limit})"),
+    "question_image_invalid": (
+        "图片“{file}”无法打开：请上传完好的 JPG 或 PNG 图片（不超过 4000 万像素）",
+        "The image “{file}” cannot be opened: upload an intact JPG or PNG (at most 40 megapixels)",
+    ),
+    "question_audio_invalid": (
+        "音频“{file}”无法播放：请上传完好的 MP3、M4A（AAC）或 WAV 音频",
+        "The audio “{file}” cannot be played: upload an intact MP3, M4A (AAC) or WAV file",
+    ),
+    "question_audio_too_long": (
+        "音频“{file}”过长（最长 {max} 分钟）",
+        "The audio “{file}” is too long (at most {max} minutes)",
+    ),
+    "question_file_type": (
+        "文件“{file}”不是支持的类型：图片请用 JPG 或 PNG，音频请用 MP3、M4A（AAC）或 WAV",
+        "The file “{file}” is not a supported type: images JPG or PNG, audio MP3, M4A (AAC) or WAV",
+    ),
+    "question_file_unreadable": (
+        "压缩包中的文件“{file}”无法读取（已损坏或已加密）",
+        "The file “{file}” in the zip cannot be read (damaged or encrypted)",
+    ),
+    "question_file_missing": ("压缩包中找不到文件“{file}”", "The zip has no file “{file}”"),
+    "question_file_path": (
+        "文件名“{file}”不允许：不能含“..”，也不能以“/”或盘符开头",
+        "The file name “{file}” is not allowed: no “..”, no leading “/” or drive letter",
+    ),
+    "question_use_invalid": (
+        "用途请填写“正式考”或“模拟考”（模拟考的题目也用于练习）",
+        "The pool must be “formal” or “mock” (mock questions also serve practice)",
+    ),
+    "question_empty": ("题目需要有文字、图片或音频", "A question needs a text, an image or an audio prompt"),
+    "question_not_found": ("找不到该题目", "No such question"),
+    "question_bank_full": (
+        "每个科目的题库最多 {max} 道题（已有 {held} 道）",
+        "A subject's bank holds at most {max} questions ({held} already)",
+    ),
+    "question_bank_empty": (
+        "本科目题库中还没有可抽取的题目，暂时不能开始录制，请联系报考院校",
+        "This subject's question bank has no question to draw yet, so no take can start; contact the school",
+    ),
+    "question_zip_invalid": (
+        "题库压缩包无法打开，请上传 zip 格式的压缩包",
+        "The question bank archive cannot be opened; upload a zip file",
+    ),
+    "question_zip_too_many": ("压缩包中的文件过多（最多 {max} 个）", "The zip holds too many files (at most {max})"),
+    "question_zip_too_large": (
+        "压缩包解压后过大（上限 {limit}）",
+        "The zip is too large once unpacked (limit {limit})",
+    ),
+    "question_zip_unsafe_name": (
+        "压缩包中的文件名“{file}”不安全（含“..”或绝对路径），整个压缩包未导入",
+        "The zip holds an unsafe file name “{file}” (“..” or an absolute path): nothing was imported",
+    ),
+    "question_zip_no_index": (
+        "压缩包中没有题目索引 CSV 文件（如 {names}）",
+        "The zip has no CSV index of the questions (e.g. {names})",
+    ),
+    "take_no_question": ("这条录制没有抽到题目", "This take drew no question"),
+    "take_no_time": (
+        "考试剩余时间不足以完成准备和作答，不能再开始新的录制",
+        "Too little time is left for the preparation and the answer: no new take can start",
+    ),
+    "guided_no_steps": (
+        "本科目的指定项目尚未设置，暂时不能开始录制，请联系报考院校",
+        "This subject's guided steps are not set yet, so no take can start; contact the school",
+    ),
+    "guided_step_invalid": ("第 {n} 步的格式不正确", "Step {n} is malformed"),
+    "guided_step_text": ("请填写第 {n} 步的文字", "Give step {n} a text"),
+    "guided_step_audio": (
+        "第 {n} 步的指导音不存在或不是音频，请重新上传",
+        "Step {n}'s audio guide is missing or not audio; upload it again",
+    ),
+    "guided_step_audio_type": (
+        "指导音只能是音频（MP3、M4A 或 WAV）",
+        "An audio guide must be audio (MP3, M4A or WAV)",
+    ),
+    "guided_steps_count": ("指定项目需要 1 到 {max} 个步骤", "A guided subject needs 1 to {max} steps"),
+    "guided_steps_too_long": (
+        "全部步骤加起来不能超过 {max} 分钟",
+        "All steps together may last at most {max} minutes",
+    ),
+    "aux_prompt_only": (
+        "这个二维码用于在另一部手机上查看题目，不能作为辅考手机摄像头使用",
+        "This QR code shows the question on another phone; it cannot be used as a second camera",
     ),
     "not_room_examiner": ("您不是该考场的考官", "You are not an examiner of this room"),
     "queue_reason_disconnected": (
@@ -926,6 +1017,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_take_upload_failed": ("上传的视频未被接受", "Uploaded take failed"),
     "event_take_photo_added": ("上传作品照片", "Photo of the work added"),
     "event_take_photo_removed": ("删除作品照片", "Photo of the work removed"),
+    "event_question_added": ("添加题目", "Question added"),
+    "event_questions_imported": ("导入题库", "Questions imported"),
+    "event_question_deleted": ("删除题目", "Question deleted"),
+    "event_guided_steps_set": ("设置指定项目步骤", "Guided steps set"),
+    "event_take_answer_started": ("提前结束准备，开始作答", "Preparation cut short: answer started"),
+    "event_take_steps_started": ("指定项目开始", "Guided steps started"),
     # a recorded sitting's and take's states (staff pages and the candidate's recorded page)
     "sitting_state_not_started": ("未开始", "Not started"),
     "sitting_state_in_progress": ("考试中", "In progress"),
@@ -1072,6 +1169,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail_photo_id": ("", ""),
     "detail_photo_time_ends_at": ("拍照截止时间", "Photo time ends"),
     "detail_photos": ("作品照片", "Photos"),
+    "detail_form": ("录制形式", "Form"),
+    "detail_question_id": ("题目编号", "Question"),
+    "detail_uses": ("各用途题数", "Questions per pool"),
+    "detail_use": ("用途", "Pool"),
+    "detail_drawn": ("已抽取次数", "Times drawn"),
+    "detail_steps": ("步骤数", "Steps"),
+    "detail_total_s": ("总时长（秒）", "Total length (s)"),
+    "detail_early": ("提前开始作答", "Started early"),
+    "detail_prepared_s": ("准备用时（秒）", "Prepared (s)"),
+    "detail_again": ("沿用上一条未完成录制的题目", "The question of the last take, which did not complete"),
     # roles, recordings
     "role_candidate": ("考生", "candidate"),
     "role_examiner": ("考官", "examiner"),
@@ -1217,6 +1324,16 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "mark_comment": ("评语", "Comment"),
     "uploads_allowed": ("允许上传本地视频", "Uploads allowed"),
     "upload_max_mb": ("上传视频大小上限（MB）", "Largest upload (MB)"),
+    "prepare_s": ("准备时间（秒）", "Preparation (seconds)"),
+    "prompt_device": ("在另一部手机上查看题目", "Question shown on a second phone"),
+    "use": ("用途", "Pool"),
+    "text": ("题目文字", "Question text"),
+    "question_text": ("题目文字", "Question text"),
+    "file": ("文件", "File"),
+    "steps": ("步骤", "Steps"),
+    "step_text": ("步骤文字", "Step text"),
+    "step_duration": ("步骤时长（秒）", "Step length (seconds)"),
+    "step_speak": ("朗读步骤文字", "Speak the step"),
 }
 
 

@@ -32,6 +32,9 @@ from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
 from .recorded.artwork import ArtworkPhotos
 from .recorded.grading import Grading
+from .recorded.guided import GuidedSteps
+from .recorded.question_media import MediaFiles
+from .recorded.questions import QuestionBank
 from .recorded.review import Reviews
 from .recorded.sittings import Sittings
 from .recorded.take_identity import TakeIdentity
@@ -100,6 +103,9 @@ class Services:
     artwork: ArtworkPhotos  # artwork subjects: the photos of the finished work (docs/recorded.md "Artwork")
     reviews: Reviews  # one sitting as admins review it (videos, photos, code, face result, audit)
     room_checks: RoomChecks  # the room-entry face check of each live interview (fails closed)
+    questions: QuestionBank  # recorded subjects' question banks (命题作答, docs/recorded.md "Question bank")
+    guided: GuidedSteps  # guided subjects' steps (指定项目)
+    question_files: MediaFiles  # the banks' and steps' files, content-addressed under data/questions
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -161,6 +167,7 @@ class Services:
         grading, rubrics = Grading(store, catalog, recordings), Rubrics(store)
         interview_marks = InterviewMarks(store, catalog, rubrics, recordings)
         take_marks = TakeMarks(store, catalog, grading, rubrics, directory)
+        question_files = MediaFiles(s.data_dir / "questions")
         services = cls(
             store=store,
             passwords=passwords,
@@ -235,6 +242,9 @@ class Services:
             artwork=ArtworkPhotos(store, s.recordings_dir, s.artwork_photo_max_bytes, s.artwork_photo_max_pixels),
             reviews=Reviews(sittings, catalog, directory, face_gate, Audit(store.redis, store.keys)),
             room_checks=RoomChecks(store, lambda: face_checks.pool is not None or s.facecheck_workers > 0),
+            questions=QuestionBank(store, catalog, question_files),
+            guided=GuidedSteps(store, catalog, question_files),
+            question_files=question_files,
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

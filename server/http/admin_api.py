@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp import web
 
 from ..errors import UserError
 from ..roster.photos import PhotoSource
@@ -14,9 +13,10 @@ from ..roster.report import ImportReport
 from ..store.audit import Actor
 from ..store.models import is_id, public
 from .auth_api import account_json
-from .body import Field, check, human_size, read_body, read_json
+from .body import Field, check, read_body, read_json
 from .candidate_api import slot_json
 from .context import LANG, METRICS, SERVICES, SETTINGS, account_of
+from .multipart import read_form
 from .routing import Routes
 
 routes = Routes()
@@ -222,16 +222,6 @@ async def list_roster(request: web.Request) -> web.Response:
     return web.json_response({"roster": [public(e) for e in await services.roster.entries(exam.id)]})
 
 
-async def _read_part(part, room: int, limit: int) -> bytes:
-    """Read one part; ``room`` is what is left of ``limit``, which is for the whole upload."""
-    data = bytearray()
-    while chunk := await part.read_chunk(1 << 16):
-        data += chunk
-        if len(data) > room:
-            raise UserError("body_too_large", limit=human_size(limit))
-    return bytes(data)
-
-
 @routes.put("/api/admin/exams/{exam_id}/roster/{id_number}/photo", ADMIN)
 async def replace_roster_photo(request: web.Request) -> web.Response:
     """The body is the new ID photo (image/jpeg or image/png), checked like an import's photos; a refused
@@ -253,27 +243,14 @@ async def import_roster(request: web.Request) -> web.Response:
     """multipart/form-data: ``file`` (the CSV) and optionally ``photos`` (a zip of ID photos)."""
     settings, services = request.app[SETTINGS], request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
-    if not request.content_type.startswith("multipart/"):
-        raise UserError("bad_content_type", expected="multipart/form-data")
-    parts: dict[str, bytes] = {}
-    total = 0
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):  # a multipart nested in the form: not a roster upload
-                raise UserError("bad_multipart", field="file")
-            if part.name in ("file", "photos") and part.name not in parts:
-                parts[part.name] = await _read_part(part, settings.max_upload_bytes - total, settings.max_upload_bytes)
-                total += len(parts[part.name])
-            else:
-                await part.release()
-    # what aiohttp raises on a body that is not multipart, or a part whose headers are not HTTP headers
-    except (ValueError, AssertionError, KeyError, BadHttpMessage) as exc:
-        raise UserError("bad_multipart", field="file") from exc
-    if not parts.get("file"):
+    limit = settings.max_upload_bytes
+    parts = await read_form(request, {"file": limit, "photos": limit}, limit, "file")
+    if "file" not in parts or not parts["file"].data:
         raise UserError("roster_file_missing", field="file")
     photos = (
-        PhotoSource.from_zip(parts["photos"], settings.max_photo_bytes) if parts.get("photos") else PhotoSource.empty()
+        PhotoSource.from_zip(parts["photos"].data, settings.max_photo_bytes)
+        if "photos" in parts and parts["photos"].data
+        else PhotoSource.empty()
     )
     import_id = request.query.get("import_id", "")
     progress = None
@@ -286,7 +263,7 @@ async def import_roster(request: web.Request) -> web.Response:
 
         progress = store_progress
 
-    report = await services.importer.import_csv(actor(request), exam.id, parts["file"], photos, progress)
+    report = await services.importer.import_csv(actor(request), exam.id, parts["file"].data, photos, progress)
     if progress:
         await progress("done", report.imported + report.updated, len(report.rows))
     return web.json_response(report.to_json(request[LANG]))

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from ..recorded.grading import Submission
+from ..recorded.take_forms import question_view, steps_view
 from ..store.models import Take
 from .body import read_body
 from .context import LANG, SERVICES, SETTINGS, account_of
@@ -124,8 +125,28 @@ async def sitting_review(request: web.Request) -> web.Response:
     for take in review["takes"]:
         item = take_json(take, base)
         item["photos"] = [photo_json(take.id, p, base) for p in take.photos]
+        item["question"] = _question(take)
+        item["steps"] = steps_view(take)  # the steps that began, where they are in the video
         takes.append(item)
     return web.json_response(review | {"takes": takes})
+
+
+def _question(take: Take) -> dict | None:
+    """The question the take drew, its picture or sound served by the admin's question bank route."""
+    question = question_view(take)
+    if question is None:
+        return None
+    media = (
+        f"/api/admin/exams/{take.exam_id}/subjects/{take.subject_id}/questions/{question['id']}/media"
+        if question["media_kind"]
+        else None
+    )
+    return {
+        "text": question["text"],
+        "use": question["use"],
+        "image_url": media if question["media_kind"] == "image" else None,
+        "audio_url": media if question["media_kind"] == "audio" else None,
+    }
 
 
 @routes.get("/admin/sittings/{sitting_id}", ADMIN, page=True)

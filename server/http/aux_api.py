@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..errors import UserError
 from .context import LANG, SERVICES, SETTINGS, account_of, session_of
+from .prompt_api import prompt_subject
 from .routing import PUBLIC, Routes
 from .statuses import status_for
 
@@ -30,7 +31,10 @@ async def aux_qr(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     exam_id = request.match_info["exam_id"]
     await services.enrolments.exam_for(account_of(request), exam_id)
-    token = await services.aux_tokens.issue(exam_id, account_of(request).id, session_of(request).key_hash)
+    prompt = request.query.get("prompt", "")  # a drawn-question subject read on a second phone: its viewer
+    if prompt:
+        await prompt_subject(services, exam_id, prompt)
+    token = await services.aux_tokens.issue(exam_id, account_of(request).id, session_of(request).key_hash, prompt)
     url = f"{_origin(request)}/aux/{token}"
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
@@ -54,6 +58,13 @@ async def aux_page(request: web.Request) -> web.StreamResponse:
         )
     exam = await services.catalog.find_exam(token.exam_id)
     account = await services.directory.get(token.account_id)
+    if token.kind == "prompt":  # the second phone that shows the drawn question (docs/recorded.md)
+        subject = await services.catalog.subject(token.exam_id, token.subject_id)
+        return aiohttp_jinja2.render_template(
+            "prompt.html",
+            request,
+            {"token": request.match_info["token"], "exam_name": exam.name if exam else "", "subject": subject},
+        )
     return aiohttp_jinja2.render_template(
         "aux.html",
         request,

@@ -16,6 +16,7 @@ from aiohttp import web
 from ..errors import UserError
 from ..recorded.grading import Submission
 from ..recorded.take_files import content_type, main_name
+from ..recorded.take_forms import question_view, steps_view
 from .admin_api import actor
 from .artwork_api import grader_photos
 from .body import Field, check, read_json
@@ -46,7 +47,19 @@ def submission_json(sub: Submission) -> dict:
         if playable
         else [],
         "photos": grader_photos(sub),  # artwork: by number, no file name, no time (artwork_api.py)
+        # a drawn question (the question is fine to show; the candidate is not) or a guided take's steps
+        "form": take.form,
+        "question": _question(sub, base),
+        "steps": steps_view(take),
     }
+
+
+def _question(sub: Submission, base: str) -> dict | None:
+    question = question_view(sub.take)
+    if question is None:
+        return None
+    media = f"{base}/question" if question["media_kind"] else None
+    return {"text": question["text"], "media_kind": question["media_kind"], "media_url": media}
 
 
 def _video(path) -> web.StreamResponse:

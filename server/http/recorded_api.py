@@ -45,6 +45,7 @@ SUBJECT_RULES = {
     "window_closes": Field("time", required=False),
     "cut_take_counts": Field("bool", required=False),
     "uploads_allowed": Field("bool", required=False),
+    "prompt_device": Field("bool", required=False),
 }
 CSV_COLUMNS = (
     "科目",

@@ -181,6 +181,16 @@ STATUS: dict[str, int] = {
     "room_check_cleared": 409,
     "room_check_rate_limited": 429,
     "room_check_not_found": 404,
+    # drawn questions and guided items (server/recorded/questions.py, guided.py)
+    "question_not_found": 404,
+    "take_no_question": 404,
+    "question_bank_empty": 409,
+    "question_bank_full": 409,
+    "guided_no_steps": 409,
+    "take_no_time": 409,
+    "question_file_too_large": 413,
+    "question_zip_too_large": 413,
+    "aux_prompt_only": 403,
 }
 
 

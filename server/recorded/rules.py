@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..store.models import Subject
 
 KINDS = ("interview", "recorded")
-FORMS = ("performance", "artwork")  # 001_* 5.2: 自备展示, 作品创作
+FORMS = ("performance", "question", "guided", "artwork")  # 001_* 5.2: 自备展示, 命题作答, 指定项目, 作品创作
 MODES = ("formal", "mock", "practice")
 CAMERAS = ("front", "rear")
 ORIENTATIONS = ("portrait", "landscape")
@@ -31,8 +31,10 @@ RANGES: dict[str, tuple[int, int]] = {
     "photo_time_limit_min": (1, 120),
     "photos_min": (1, 20),
     "photos_max": (1, 20),
+    "prepare_s": (0, 600),  # a drawn question's preparation (命题作答)
 }
-BOOLEANS = ("cut_take_counts", "uploads_allowed")
+# prompt_device: a drawn question is read on a second device (004_* 视奏)
+BOOLEANS = ("cut_take_counts", "uploads_allowed", "prompt_device")
 RULES = ("kind", "form", *RANGES, "window_opens", "window_closes", *BOOLEANS)
 MAX_WINDOW_S = 31 * 86400  # an exam window longer than a month is a typo
 

@@ -71,6 +71,11 @@ def sitting_json(sitting: Sitting, now: float | None = None) -> dict[str, Any]:
     }
 
 
+def pool_of(mode: str) -> str:
+    """The question pool a sitting of ``mode`` draws from: ``formal``, or ``mock`` (mock exams and practice)."""
+    return "formal" if mode == "formal" else "mock"
+
+
 def window_state(subject: Subject, now: float) -> str:
     """``not_open``, ``open`` or ``closed``: where ``now`` is against the subject's formal window."""
     if now < subject.window_opens:
@@ -294,6 +299,7 @@ class Sittings:
         k = self.keys
         take_id = new_id("take")
         now = time.time()
+        pool = pool_of(sitting.mode)  # a drawn question comes from the pool of the sitting's mode
         outcome, found = await self.store.script("take_start")(
             keys=[
                 k.sitting(sitting.id),
@@ -301,6 +307,9 @@ class Sittings:
                 k.take(take_id),
                 k.face_state(sitting.exam_id, account.id),
                 k.audit(sitting.exam_id),
+                k.subject(sitting.subject_id),
+                k.question_pool(sitting.subject_id, pool),
+                k.questions_drawn(sitting.subject_id, account.id, pool),
                 k.uploads_due(),
             ],
             args=[
@@ -314,6 +323,8 @@ class Sittings:
                 k.take(""),
                 self.grace_s + STALE_TAKE_S,
                 MAX_TAKES_PER_SITTING,
+                k.question(""),
+                f"{secrets.randbelow(1 << 30) / (1 << 30):.9f}",
                 "upload" if upload else "stream",
                 upload.length if upload else 0,
                 upload.name if upload else "",
@@ -326,7 +337,45 @@ class Sittings:
             raise UserError(found, **params)
         take = await self._take(found)
         assert take is not None
+        if take.question:
+            log.info(
+                "question drawn",
+                extra={"take": take.id, "question": take.question.get("id"), "pool": pool, "account": account.id},
+            )
         return take
+
+    async def begin_answer(self, take: Take) -> Take:
+        """The candidate's camera joins ``take`` (``take_begin.lua``): a drawn question's answer begins
+        now if its preparation is not over (cut short, never made longer); a guided take's steps begin
+        at its first join, each on the server's clock. The take as it is now."""
+        if take.form not in ("question", "guided"):
+            return take
+        outcome, what = await self.store.script("take_begin")(
+            keys=[self.keys.take(take.id), self.keys.sitting(take.sitting_id), self.keys.audit(take.exam_id)],
+            args=[f"{time.time():.3f}", *audit.base_fields(Actor(take.account_id, "candidate"), take.account_id)],
+        )
+        if outcome == "err":
+            raise UserError(what, field="take_id")
+        if what == "same":
+            return take
+        begun = await self._take(take.id)
+        assert begun is not None
+        log.info("take answer began", extra={"take": take.id, "form": take.form, "how": what})
+        return begun
+
+    async def running_take(self, exam_id: str, subject_id: str, account_id: str) -> Take | None:
+        """The candidate's take recording now in a sitting of that subject (any mode), if any (the
+        second device's prompt viewer shows its question)."""
+        if not (is_id(exam_id) and is_id(subject_id) and is_id(account_id)):
+            return None
+        record = await self.redis.hgetall(self.keys.sittings_of(exam_id, subject_id, account_id))
+        for mode in MODES:
+            sitting = await self._sitting(record.get(mode) or "")
+            if sitting is not None and sitting.in_progress and sitting.running:
+                take = await self._take(sitting.running)
+                if take is not None and take.state == "recording":
+                    return take
+        return None
 
     async def submit(self, account: Account, sitting_id: str, take_id: str) -> Sitting:
         """Submit one complete take: final, no take can replace it afterwards."""

@@ -19,7 +19,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UserError
 from ..queue.entries import QueueChange
@@ -37,6 +37,10 @@ class AuxToken:
     account_id: str
     expires_at: float
     generation: int
+    # "camera" (the aux camera), or "prompt": a second phone that only shows the question a take of
+    # ``subject_id`` drew (004_* 视奏: "借助另一部移动终端设备"); not a device of the camera limit
+    kind: str = "camera"
+    subject_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,9 @@ class AuxTokens:
         await self.store.redis.set(key, secrets.token_hex(32), nx=True)
         return (await self.store.redis.get(key)).encode()
 
-    async def issue(self, exam_id: str, account_id: str, session: str) -> str:
-        """A code for the candidate's QR, bound to their session (``session``: its key hash)."""
+    async def issue(self, exam_id: str, account_id: str, session: str, prompt_subject: str = "") -> str:
+        """A code for the candidate's QR, bound to their session (``session``: its key hash); with
+        ``prompt_subject``, a code for the prompt viewer of that subject instead of a camera."""
         generation = await self.store.script("aux_issue")(
             keys=[self.keys.aux_record(exam_id, account_id)], args=[session, max(self.ttl_s, 1)]
         )
@@ -80,6 +85,8 @@ class AuxTokens:
             "g": int(generation),
             "x": int(time.time() + self.ttl_s),
         }
+        if prompt_subject:
+            body |= {"k": "prompt", "s": prompt_subject}
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         signature = _b64(hmac.new(await self._secret(), payload.encode(), hashlib.sha256).digest())
         return f"{payload}.{signature}"
@@ -100,7 +107,11 @@ class AuxTokens:
             raise UserError("aux_token_invalid")
         if body["x"] < time.time() or not is_id(body.get("e")) or not is_id(body.get("a")):
             raise UserError("aux_token_invalid")
-        return AuxToken(str(body.get("t", "")), body["e"], body["a"], float(body["x"]), body["g"])
+        kind = body.get("k", "camera")
+        if kind not in ("camera", "prompt") or (kind == "prompt" and not is_id(body.get("s"))):
+            raise UserError("aux_token_invalid")
+        token = AuxToken(str(body.get("t", "")), body["e"], body["a"], float(body["x"]), body["g"], kind)
+        return replace(token, subject_id=body["s"]) if kind == "prompt" else token
 
     async def usable(self, token: AuxToken) -> None:
         """Raise when the code is void: its session ended, or a newer code replaced it."""

@@ -88,6 +88,11 @@ def make_playable(folder: Path, manifest: dict, candidate_id: str | None = None)
     segments = _segments(main)
     out: dict[str, dict[str, Any]] = {PLAYABLE: {"kind": "main", **_write(folder / PLAYABLE, main, segments)}}
     out[PLAYABLE]["segments"] = len(segments)
+    if manifest.get("started_at"):  # where a moment of the take is in the file (playable_seconds)
+        out[PLAYABLE]["clock"] = {
+            "started_at": float(manifest["started_at"]),
+            "segments": [[s.first_ms, s.shift_ms] for s in segments],
+        }
     ordered = sorted(aux.items(), key=lambda item: min(p.first_ms for p in item[1]))
     for n, (who, pieces) in enumerate(ordered, start=1):
         own = _segments(pieces)
@@ -150,6 +155,20 @@ def _out_ms(segments: list[_Segment], recorded_ms: int) -> int:
         if segment.first_ms <= recorded_ms:
             shift = segment.shift_ms
     return recorded_ms - shift
+
+
+def playable_seconds(clock: dict, epoch: float) -> float | None:
+    """Where the moment ``epoch`` (the server's clock) is in ``playable.webm``, in seconds (0 before its
+    first frame; the time between segments is cut out of the file, as ``make_playable`` does): from the
+    ``clock`` that ``make_playable`` returns with the main file. None without one."""
+    try:
+        segments = [_Segment(int(first), int(first), int(shift)) for first, shift in clock["segments"]]
+        recorded_ms = int(round((float(epoch) - float(clock["started_at"])) * 1000))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not segments:
+        return None
+    return round(max(0, _out_ms(segments, recorded_ms)) / 1000, 3)
 
 
 def _write(target: Path, pieces: list[_Piece], segments: list[_Segment]) -> dict:

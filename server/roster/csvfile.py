@@ -35,20 +35,20 @@ def decode(data: bytes) -> str:
     raise UserError("csv_encoding")
 
 
-def _header_key(cell: str) -> str | None:
-    return _ALIAS.get(cell.strip().strip("\ufeff*").strip().lower())
+def _header_key(cell: str, alias: dict[str, str]) -> str | None:
+    return alias.get(cell.strip().strip("\ufeff*").strip().lower())
 
 
-def _columns(header: list[str]) -> dict[str, int]:
+def _columns(header: list[str], alias: dict[str, str]) -> dict[str, int]:
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
-        key = _header_key(cell)
+        key = _header_key(cell, alias)
         if key and key not in columns:
             columns[key] = index
     return columns
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(text: str, alias: dict[str, str]) -> str:
     """Comma, unless the first line only makes sense split on a tab or a semicolon."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     best, found = ",", 0
@@ -57,14 +57,21 @@ def _delimiter(text: str) -> str:
             header = next(csv.reader([first], delimiter=candidate), [])
         except csv.Error:
             continue
-        if len(_columns(header)) > found:
-            best, found = candidate, len(_columns(header))
+        if len(_columns(header, alias)) > found:
+            best, found = candidate, len(_columns(header, alias))
     return best
 
 
-def read_rows(text: str, max_rows: int) -> tuple[dict[str, int], list[tuple[int, dict[str, str]]]]:
-    """The header's column map, and (line number, {column: value}) for each non-blank data row."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+def read_rows(
+    text: str,
+    max_rows: int,
+    headers: dict[str, tuple[str, ...]] = HEADERS,
+    required: tuple[str, ...] = REQUIRED,
+) -> tuple[dict[str, int], list[tuple[int, dict[str, str]]]]:
+    """The header's column map, and (line number, {column: value}) for each non-blank data row.
+    ``headers``: column -> the names it may have (the roster's by default; a question bank's index has its own)."""
+    alias = _ALIAS if headers is HEADERS else {a.lower(): key for key, names in headers.items() for a in names}
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, alias))
     columns: dict[str, int] | None = None
     rows: list[tuple[int, dict[str, str]]] = []
     last_line = 0
@@ -74,8 +81,8 @@ def read_rows(text: str, max_rows: int) -> tuple[dict[str, int], list[tuple[int,
             if not any(cell.strip() for cell in record):
                 continue
             if columns is None:
-                columns = _columns(record)
-                missing = [HEADERS[key][0] for key in REQUIRED if key not in columns]
+                columns = _columns(record, alias)
+                missing = [headers[key][0] for key in required if key not in columns]
                 if missing:
                     raise UserError("csv_columns", columns=", ".join(missing))
                 continue

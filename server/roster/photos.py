@@ -40,7 +40,7 @@ def _base_name(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
-def _zip_name(info: zipfile.ZipInfo) -> str:
+def zip_member_name(info: zipfile.ZipInfo) -> str:
     """The member's name; zips made on Chinese Windows store GBK names without the UTF-8 flag."""
     if info.flag_bits & _UTF8_FLAG:
         return info.filename
@@ -75,7 +75,7 @@ class PhotoSource:
             raise UserError("photos_archive", detail=f"more than {max_members} files")
         files: dict[str, tuple[str, int, Callable[[], bytes]]] = {}
         for info in infos:
-            name = _base_name(_zip_name(info))
+            name = _base_name(zip_member_name(info))
             if info.is_dir() or not name or name.startswith("._") or "__MACOSX/" in info.filename:
                 continue
 
@@ -137,6 +137,13 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_once(target: Path, data: bytes) -> None:
+    """Write a content-addressed file atomically, and only if it is not there yet (its name is its
+    content's digest: it never changes)."""
+    if not target.exists():
+        write_atomic(target, data)
+
+
 class PhotoStore:
     """Photos kept on disk under their SHA-256: ``root/<sha[:2]>/<sha>.<jpg|png>``."""
 
@@ -152,10 +159,7 @@ class PhotoStore:
         else:
             raise ValueError("not a JPEG or PNG")
         sha = hashlib.sha256(data).hexdigest()
-        target = self.root / sha[:2] / f"{sha}.{ext}"
-        if target.exists():
-            return sha
-        write_atomic(target, data)
+        write_once(self.root / sha[:2] / f"{sha}.{ext}", data)
         return sha
 
     def path(self, sha256: str) -> Path | None:

@@ -44,6 +44,8 @@ class AuxNamespace(RoleNamespace):
         tokens = self.services.aux_tokens
         try:
             token: AuxToken = await tokens.verify(auth.get("token"))
+            if token.kind != "camera":  # a prompt viewer's code (docs/recorded.md): never a camera
+                raise UserError("aux_prompt_only")
             grant = await tokens.admit_device(token, auth.get("device"))
         except UserError as err:
             raise Refused(err.code, lang, **err.params) from None

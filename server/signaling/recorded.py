@@ -31,6 +31,7 @@ import socketio
 from ..errors import UserError
 from ..i18n import message
 from ..payloads import Field
+from ..recorded.take_forms import write_take_part
 from ..rooms.interviews import Interviews, Participant
 from ..rooms.media import MAX_SDP_BYTES, MediaError
 from ..rooms.remux import PLAYABLE, RemuxError, make_playable
@@ -56,7 +57,7 @@ TAKE_EVENTS: dict[str, dict[str, Field]] = {
 WATCH_S = 0.5  # how often a booth checks its take's clock and media
 LOST_AFTER_S = 3.0  # no media from the candidate's camera this long: the page is told the connection is lost
 RECORDER_STATES = {"recording": "recording", "failed": "failed", "stopped": "saved"}
-REASONS = ("stopped", "limit", "connection", "deadline")
+REASONS = ("stopped", "limit", "steps", "connection", "deadline")
 
 
 @dataclass
@@ -84,14 +85,12 @@ def take_json(take: Take) -> dict:
 
 
 def stop_reason(take: Take, sitting: Sitting) -> str:
-    """Why the take ends at its ``stop_at``: the subject's longest take, or the sitting's deadline."""
-    if (
-        sitting.deadline
-        and take.stop_at >= sitting.deadline - 0.001
-        and sitting.deadline < take.started_at + sitting.take_max_s
-    ):
+    """Why the take ends at its ``stop_at``: the subject's longest take (its answer's, for a drawn
+    question), the end of a guided take's last step, or the sitting's deadline."""
+    begun = take.answer_at or take.started_at
+    if sitting.deadline and take.stop_at >= sitting.deadline - 0.001 and sitting.deadline < begun + sitting.take_max_s:
         return "deadline"
-    return "limit"
+    return "steps" if take.form == "guided" else "limit"
 
 
 def recorded_seconds(manifest: dict | None, account_id: str) -> float:
@@ -159,6 +158,7 @@ class TakeSignals:
             if booth is not None and booth.take_id == take.id:
                 await self.end(booth, "complete", booth.stop_reason)
             raise UserError("take_over", field="take_id")
+        take = await self.services.sittings.begin_answer(take)  # a drawn question's or guided take's clock
         booth = self.booths.get(sitting.id)
         if booth is not None and (booth.ending or booth.take_id != take.id):
             await booth.done.wait()  # this take ending right now, or the sitting's previous take closing
@@ -167,9 +167,8 @@ class TakeSignals:
             booth = self.booths.get(sitting.id)
         created = booth is None
         if booth is None:
-            booth = Booth(
-                sitting.id, take.id, take.exam_id, account, take.started_at, take.stop_at, stop_reason(take, sitting)
-            )
+            begun = take.answer_at or take.started_at  # after a drawn question's preparation
+            booth = Booth(sitting.id, take.id, take.exam_id, account, begun, take.stop_at, stop_reason(take, sitting))
             self.booths[sitting.id] = booth
         try:
             participant = Participant(account.id, "candidate", account.name, account.id)
@@ -401,6 +400,11 @@ class TakeSignals:
         }
         await self.sio.emit("take:ended", body, to=candidate_room(account.id), namespace=CANDIDATE)
         await self.sio.emit("take:ended", body, to=aux_room(f"of:{account.id}"), namespace=AUX)
+        if record is not None and manifest and take.form != "performance":  # the question or the steps, with the files
+            try:
+                await asyncio.to_thread(write_take_part, Path(record["folder"]), take)
+            except (OSError, ValueError):
+                log.exception("the take's question or steps not written to its manifest", extra={"take": take.id})
         if take.state in ("complete", "cut") and record is not None and manifest:
             self._spawn(self.make_playable(account, take.id, Path(record["folder"]), manifest))
         return take

@@ -167,6 +167,16 @@ roomcheck:{interview}                  hash    the room-entry face check of a li
                                                (checking / verified / unverified / failed /
                                                overridden), reason, distance, retries, override
                                                actor and reason, times (facecheck/room_checks.py)
+question:{question}                    hash    one question of a recorded subject's bank: its pool
+                                               (formal / mock), text, media (sha256, type, size),
+                                               how often drawn (server/recorded/questions.py)
+questions:{subject}                    zset    the subject's question ids scored by when added (admin)
+questions:{subject}:{use}              set     the question ids a take of that pool draws from:
+                                               ``formal`` (formal sittings) or ``mock`` (mock and
+                                               practice sittings); a question is in one pool only
+drawn:{subject}:{account}:{use}        set     the questions of a pool the candidate has drawn
+                                               (no repeat until the pool is exhausted: then it
+                                               starts again)
 =====================================  ======  ==============================================
 """
 
@@ -453,3 +463,16 @@ class Keys:
     # the room-entry face check (server/facecheck/room_checks.py)
     def room_check(self, interview_id: str) -> str:
         return self._k("roomcheck", interview_id)
+
+    # question banks of recorded subjects (server/recorded/questions.py)
+    def question(self, question_id: str) -> str:
+        return self._k("question", question_id)
+
+    def subject_questions(self, subject_id: str) -> str:
+        return self._k("questions", subject_id)
+
+    def question_pool(self, subject_id: str, use: str) -> str:
+        return self._k("questions", subject_id, use)
+
+    def questions_drawn(self, subject_id: str, account_id: str, use: str) -> str:
+        return self._k("drawn", subject_id, account_id, use)

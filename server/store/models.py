@@ -124,6 +124,11 @@ class Subject:
     photo_time_limit_min: int = 10
     photos_min: int = 1
     photos_max: int = 6
+    # drawn questions and guided items (docs/recorded.md "Forms"): the preparation before a drawn
+    # question's answer, whether its prompt is read on a second device (004_* 视奏), a guided subject's steps
+    prepare_s: int = 60
+    prompt_device: bool = False
+    steps: list = field(default_factory=list)  # [{text, duration_s, audio_sha256, speak}] (recorded/guided.py)
 
     @property
     def recorded(self) -> bool:
@@ -279,3 +284,31 @@ class Take:
     photos: list = field(default_factory=list)
     photos_until: float = 0.0  # photos may be added or removed until then (server clock)
     photos_added: int = 0  # uploads accepted for this take, removed ones included (capped)
+    # the subject's form when the take started, and what it brought (docs/recorded.md "Forms")
+    form: str = "performance"
+    answer_at: float = 0.0  # the answer (the recording) begins: after the preparation of a drawn question
+    question: dict = field(default_factory=dict)  # the drawn question (recorded/questions.py snapshot)
+    steps: list = field(default_factory=list)  # a guided subject's steps, as they were at the start
+    timeline: list = field(default_factory=list)  # [{index, at, offset_s}]: when each step began
+
+
+@dataclass
+class Question:
+    """One question of a recorded subject's bank (命题作答): text, and optionally an image (a score to sight-read)
+    or an audio prompt. ``use`` is the pool it is drawn for: ``formal`` or ``mock`` (mock exams and practice),
+    never both, so that a mock exam never shows a formal question (001_* 5.1)."""
+
+    id: str
+    exam_id: str
+    subject_id: str
+    use: str = "formal"  # formal | mock
+    text: str = ""
+    media_kind: str = ""  # "" | image | audio
+    media_sha256: str = ""
+    media_type: str = ""  # image/jpeg, image/png, audio/mpeg, audio/mp4, audio/wav
+    media_bytes: int = 0
+    media_duration_s: float = 0.0  # audio
+    media_name: str = ""  # the file name it was uploaded with
+    created_at: float = 0.0
+    created_by: str = ""
+    drawn: int = 0  # how many takes drew it

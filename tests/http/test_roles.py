@@ -147,6 +147,21 @@ EXPECTED = {
     ("GET", "/api/grader/submissions/{code}/photos/{n}"): (E,),
     ("GET", "/api/admin/sittings/{sitting_id}"): (A,),
     ("GET", "/admin/sittings/{sitting_id}"): (A,),
+    # drawn questions and guided items (server/http/questions_api.py, prompt_api.py)
+    ("GET", "/api/admin/exams/{exam_id}/subjects/{subject_id}/questions"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/subjects/{subject_id}/questions"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/subjects/{subject_id}/questions/import"): (A,),
+    ("DELETE", "/api/admin/exams/{exam_id}/subjects/{subject_id}/questions/{question_id}"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/subjects/{subject_id}/questions/{question_id}/media"): (A,),
+    ("PUT", "/api/admin/exams/{exam_id}/subjects/{subject_id}/steps"): (A,),
+    ("POST", "/api/admin/exams/{exam_id}/subjects/{subject_id}/steps/audio"): (A,),
+    ("GET", "/api/admin/exams/{exam_id}/subjects/{subject_id}/steps/audio/{sha256}"): (A,),
+    ("GET", "/admin/exams/{exam_id}/subjects/{subject_id}/content"): (A,),
+    ("GET", "/api/candidate/takes/{take_id}/question"): (C,),
+    ("GET", "/api/candidate/takes/{take_id}/steps/{n}/audio"): (C,),
+    ("GET", "/api/grader/submissions/{code}/question"): (E,),
+    ("GET", "/api/prompt/{token}"): PUBLIC,
+    ("GET", "/api/prompt/{token}/media"): PUBLIC,
 }
 
 ROLES = (None, C, E, P, A)
@@ -171,10 +186,11 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
     candidate = await world.candidate(0)
     accounts = {C: candidate, E: world.staff[E], P: world.staff[P], A: world.staff[A]}
 
-    async def aux_token() -> str:
-        """An aux code of the candidate, bound to a live session of theirs (as the page gets it)."""
+    async def aux_token(prompt: str = "") -> str:
+        """An aux code of the candidate, bound to a live session of theirs (as the page gets it); ``prompt``:
+        a prompt viewer's code for that subject (the only kind /api/prompt/ reads)."""
         session = await services.sessions.create(candidate.id, "candidate")
-        return await services.aux_tokens.issue(world.exam.id, candidate.id, services.sessions.hash_of(session))
+        return await services.aux_tokens.issue(world.exam.id, candidate.id, services.sessions.hash_of(session), prompt)
 
     ids = {
         "exam_id": world.exam.id,
@@ -198,6 +214,7 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "subject_id": world.subjects[0].id,
         "sitting_id": "sitt_000000000000",
         "take_id": "take_000000000000",
+        "question_id": "ques_000000000000",
         "n": "1",
         "photo_id": "photo_000000000000",
         "code": "S-22222",
@@ -211,7 +228,8 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
             token = await services.sessions.create(accounts[role].id, role)
             headers["Cookie"] = f"iv_session={token}"
         if "{token}" in info.path:  # a candidate's new login voids older aux codes: one made after it
-            path = info.path.format(**{**ids, "token": await aux_token()})
+            prompt = world.subjects[0].id if info.path.startswith("/api/prompt/") else ""
+            path = info.path.format(**{**ids, "token": await aux_token(prompt)})
         kwargs = {"json": {}} if info.method in ("POST", "PATCH") else {}
         resp = await http.request(info.method, path, headers=headers, allow_redirects=False, **kwargs)
         where = f"{info.method} {info.path} as {role}: {resp.status}"

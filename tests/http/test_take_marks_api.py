@@ -42,6 +42,9 @@ async def test_a_grader_sees_their_queue_drafts_and_seals(app, services):
             "video_url",
             "aux",
             "photos",
+            "form",
+            "question",
+            "steps",
             "sheet",
         }
         for account, sitting, take in subs.values():

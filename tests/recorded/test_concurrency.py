@@ -12,12 +12,14 @@ from server.errors import UserError
 from server.exams.catalog import Catalog
 from server.exams.enrolment import Enrolments
 from server.facecheck.gate import FaceGate
+from server.recorded.questions import draft
 from server.recorded.sittings import Sittings
 from server.roster.book import RosterBook
 from server.store.base import Store
 from server.store.models import Account
 from server.store.redis import connect
 
+from ..conftest import ADMIN
 from .conftest import events, make_recorded, pass_face
 
 PROCESSES, EACH = 3, 7  # 21 at once
@@ -97,3 +99,26 @@ async def test_three_processes_one_sitting_one_take_one_submission(services, wor
     assert len(await events(services, world.exam.id, "sitting_submitted")) == 1
     done = await services.sittings.sitting_of(account, sitting_id)
     assert done.state == "submitted" and done.submitted_take in (first.id, second.id)
+
+
+async def test_three_processes_starting_a_drawn_question_take_draw_one_question(services, world, redis_url, prefix):
+    """21 starts of a drawn-question take from three OS processes: one take, one question drawn once."""
+    subject = await make_recorded(services, world, form="question", takes_allowed=3)
+    await services.questions.add(ADMIN, world.exam.id, subject.id, [draft("formal", f"题{i}") for i in range(5)])
+    account = await world.candidate(0)
+    await pass_face(services, world.exam.id, account)
+    sitting = await services.sittings.enter(account, world.exam.id, subject.id, "formal", "device-q-000001")
+    loop = asyncio.get_running_loop()
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        pool.map(abs, range(PROCESSES))
+        started = await loop.run_in_executor(
+            None, lambda: race(pool, redis_url, prefix, account, "start", sitting.id, sitting.device)
+        )
+    assert started == Counter({"ok": 1, "take_running": PROCESSES * EACH - 1})
+    (take,) = await services.sittings.takes(sitting.id)
+    keys = services.store.keys
+    assert await services.store.redis.smembers(keys.questions_drawn(subject.id, account.id, "formal")) == {
+        take.question["id"]
+    }
+    drawn = [q.drawn for q in await services.questions.of_subject(world.exam.id, subject.id)]
+    assert sorted(drawn) == [0, 0, 0, 0, 1]

@@ -470,7 +470,9 @@ async def test_a_take_left_recording_by_a_dead_process_does_not_block_the_next(s
     await refused("take_running", services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait"))
     # as if it had started long ago: past its 10 s + the reconnect grace + 30 s
     old = time.time() - 10 - services.sittings.grace_s - 31
-    await services.store.redis.hset(services.store.keys.take(stuck.id), "started_at", f"{old:.3f}")
+    await services.store.redis.hset(
+        services.store.keys.take(stuck.id), mapping={"started_at": f"{old:.3f}", "stop_at": f"{old + 10:.3f}"}
+    )
     fresh = await services.sittings.start_take(account, sitting.id, DEVICE, "front", "portrait")
     assert fresh.number == 2
     cut = await services.sittings.take_of(account, stuck.id)

@@ -11,7 +11,7 @@ from server.exams.catalog import Catalog
 from server.roster import idcard
 from server.roster.book import RosterBook
 from server.roster.importer import RosterImporter
-from server.roster.photos import PhotoSource, PhotoStore, _zip_name, check_image
+from server.roster.photos import PhotoSource, PhotoStore, check_image, zip_member_name
 from server.store import audit
 from server.store.audit import Actor
 from server.store.base import Store
@@ -364,7 +364,7 @@ def test_zip_member_lying_about_its_size():
 
 def test_gbk_names_in_zip():
     info = zipfile.ZipInfo("照片/张三.jpg".encode("gbk").decode("cp437"))
-    assert _zip_name(info) == "照片/张三.jpg"
+    assert zip_member_name(info) == "照片/张三.jpg"
 
 
 def test_from_folder(tmp_path):

@@ -5,6 +5,7 @@
 import { api, clearErrors, el, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtLength, fmtTime } from "/static/js/format.js";
 import { followMain, photoGrid } from "/static/js/take-view.js";
+import { takePrompt } from "/static/js/take-prompt.js";
 
 const enc = encodeURIComponent;
 const page = $("grading-page");
@@ -44,6 +45,7 @@ function play(sub) {
   }
   box.replaceChildren(el("div", { class: "take-pair" }, figures),
     sub.aux.length ? "" : el("p", { class: "hint" }, t("该考生未使用辅机位。", "No aux camera was used.")),
+    takePrompt(sub, () => $("grading-main")), // a drawn question, or guided steps to jump to
     (sub.photos || []).length ? el("div", { class: "grading-photos" }, el("h3", {}, t("作品照片", "Photos of the work")), photoGrid(sub.photos)) : "");
   const main = $("grading-main");
   followMain(main, [...box.querySelectorAll("video.aux-player")]); // the main camera carries the sound

@@ -50,9 +50,12 @@ function refusalOf(err) {
   return { code: "network", status: 0, message: t("网络中断", "The network dropped") };
 }
 
+// A drawn question or guided items are answered live: never by an uploaded file (take_start.lua refuses it).
+const takesUploads = (subject) => Boolean(subject && subject.uploads_allowed && !["question", "guided"].includes(subject.form));
+
 // The rules line for 考前须知.
 export function uploadRules(subject) {
-  if (!subject || !subject.uploads_allowed) return [];
+  if (!takesUploads(subject)) return [];
   return [t(`可先用手机相机单独录制后上传视频文件（mp4、mov 或 webm，建议 720P、30fps，单个文件不超过 ${subject.upload_max_mb || 500} MB），上传的视频同样计入录制次数，并须在视频开头报出考试码`,
     `You may film with the phone's own camera and upload the file (mp4, mov or webm; 720p, 30 fps advised; at most ${subject.upload_max_mb || 500} MB); an uploaded video counts as a take and must start with the exam code said aloud`)];
 }
@@ -162,7 +165,7 @@ export function mountUpload(after, hooks) {
   function render() {
     const s = hooks.sitting();
     const subject = hooks.subject() || {};
-    const open = shown && s && s.state === "in_progress" && subject.uploads_allowed;
+    const open = shown && s && s.state === "in_progress" && takesUploads(subject);
     card.hidden = !open;
     if (!open) return;
     const max = subject.upload_max_mb || 500;

@@ -13,6 +13,7 @@ import { TakePeer, deviceId, endReasonText, openTakeCamera, sittingEndText, take
 import { wireAuxQr } from "/static/js/aux-qr.js";
 import { doneNote, mountUpload, uploadBadge, uploadNote, uploadRules } from "/static/js/recorded-upload.js";
 import { mountPhotos } from "/static/js/recorded-photos.js";
+import { formFor } from "/static/js/recorded-forms.js";
 
 const page = $("recorded-page");
 const examId = page.dataset.examId, subjectId = page.dataset.subjectId, mode = page.dataset.mode;
@@ -31,6 +32,23 @@ let face = null; // the mounted face check
 let take = null, peer = null, takeSince = null; // the take being recorded
 let socketWasUp = false;
 let resetting = false;
+
+let form = {}; // the subject form's page logic (recorded-forms.js): a drawn question's, guided items'
+let autoResumed = null; // the take whose preparation a reload went back to (once)
+async function loadForm() {
+  const s = subjectOf(rules);
+  if (form.name === s.form) return;
+  form = await formFor(s, {
+    page, serverNow, countdown: $("countdown"), stageTake: $("stage-take"), preview: $("take-preview"),
+    status: (text) => { $("take-status").textContent = text; $("take-status").className = "hint"; },
+    reloadTake: async (id) => {
+      const data = await api("GET", `/api/candidate/sittings/${sitting.id}`);
+      if (data.now) clockSkew(data.now);
+      return (data.takes || []).find((x) => x.id === id) || null;
+    },
+  });
+  if (form.aux) form.aux($("aux-card"), s);
+}
 
 showBlockers();
 const photos = mountPhotos($("photos-card"), { refresh: () => refresh() }); // artwork: photos of the work after a take
@@ -99,6 +117,7 @@ async function loadRules() {
   rules = (overview.subjects || []).find((x) => subjectOf(x).id === subjectId);
   if (!rules) throw { code: "sitting_not_recorded", message: t("该科目不是录制考试科目", "This subject is not a recorded one") };
   renderRules();
+  await loadForm();
 }
 
 async function load() {
@@ -109,7 +128,11 @@ async function load() {
     if (current && current.id) {
       await loadSitting(current.id);
       if (sitting.state === "in_progress" && sitting.device && sitting.device !== device) return elsewhere();
-      if (sitting.state === "in_progress") return toCheck();
+      if (sitting.state === "in_progress") {
+        const running = takes.find((x) => x.id === sitting.running && x.state === "recording");
+        if (form.preparing && form.preparing(running)) checked = true; // its preparation runs on: the question at once
+        return toCheck();
+      }
       if (OVER.includes(sitting.state)) return showDone(sitting.state);
     }
     setStage("rules");
@@ -301,7 +324,8 @@ function toReady() {
   const left = takesLeft();
   $("takes-left").textContent = practice ? t(`${left} 次`, `${left}`) : t(`${left} 次`, `${left}`);
   $("take-rule").textContent = t(`本科目可录制 ${takesAllowed()} 次，还剩 ${left} 次；单次最长 ${fmtLength(takeMax())}。`,
-    `${takesAllowed()} takes allowed, ${left} left; each at most ${fmtLength(takeMax())}.`);
+    `${takesAllowed()} takes allowed, ${left} left; each at most ${fmtLength(takeMax())}.`) + (form.rule ? " " + form.rule(subjectOf(rules)) : "");
+  $("take-start").textContent = form.startLabel || t("开始录制", "Start recording");
   const running = sitting && sitting.running && !take ? takes.find((x) => x.id === sitting.running && x.state === "recording") : null;
   $("take-resume").hidden = !running;
   $("take-resume-box").hidden = !running;
@@ -314,6 +338,10 @@ function toReady() {
   renderReset();
   if (upload) upload.render();
   if (stream) takeVideo.srcObject = stream;
+  if (running && form.preparing && form.preparing(running) && autoResumed !== running.id) {
+    autoResumed = running.id; // a reload during a drawn question's preparation: the same question, the time left
+    resumeTake();
+  }
 }
 
 // 重置: in progress (no take recording), or a formal sitting auto-submitted at its deadline while the window
@@ -385,6 +413,7 @@ function rtcState(state, detail) {
 }
 
 async function startTake() {
+  if (form.gesture) form.gesture(); // in the tap itself (speech on iOS)
   const button = $("take-start");
   button.disabled = true;
   $("take-error").hidden = true;
@@ -409,24 +438,36 @@ async function startTake() {
     Object.assign($("take-preview").dataset, picked);
     takeVideo.srcObject = stream;
     takeVideo.play().catch(() => {});
-    // 3-2-1, then the take starts on the server and is recorded from the moment the connection is up
-    const box = $("countdown");
-    box.hidden = false;
-    for (const n of [3, 2, 1]) { box.textContent = String(n); await sleep(1000); }
-    box.hidden = true;
+    // 3-2-1, then the take starts on the server and is recorded from the moment the connection is up; a drawn
+    // question: the take starts first (the server draws it), its preparation runs, then recording starts by itself
+    const newTake = async () => {
+      const made = await api("POST", `/api/candidate/sittings/${sitting.id}/takes`, { device, ...picked });
+      take = made.take;
+      sitting.takes_left = Math.max(0, (sitting.takes_left || 0) - (take.counts ? 1 : 0));
+      page.dataset.takeId = take.id;
+    };
+    if (form.prepare) {
+      await newTake();
+      await form.prepare(take);
+      if (!take) return; // ended meanwhile (e.g. the deadline)
+    } else {
+      const box = $("countdown");
+      box.hidden = false;
+      for (const n of [3, 2, 1]) { box.textContent = String(n); await sleep(1000); }
+      box.hidden = true;
+    }
     setRec("connecting");
-    const made = await api("POST", `/api/candidate/sittings/${sitting.id}/takes`, { device, ...picked });
-    take = made.take;
-    sitting.takes_left = Math.max(0, (sitting.takes_left || 0) - (take.counts ? 1 : 0));
-    page.dataset.takeId = take.id;
+    if (!take) await newTake();
     peer = new TakePeer(socket, { stream, takeId: take.id, sittingId: sitting.id, onState: rtcState });
     await peer.join();
     if (!take) return; // ended meanwhile (e.g. the deadline)
+    if (form.recording) form.recording(take);
     takeSince = takeSince || serverNow();
     $("take-stop").disabled = false;
     page.dataset.taking = "1";
   } catch (err) {
     $("countdown").hidden = true;
+    if (form.ended) form.ended();
     if (peer) { peer.close(); peer = null; }
     if (take) take = null; // made, but the connection failed: the server ends it as failed (nothing recorded)
     if (page.dataset.stage === "take") { await refresh(); toReady(); }
@@ -434,7 +475,7 @@ async function startTake() {
     await takeRefused(err);
   } finally {
     button.disabled = false;
-    button.textContent = t("开始录制", "Start recording");
+    button.textContent = form.startLabel || t("开始录制", "Start recording");
   }
 }
 
@@ -474,11 +515,20 @@ async function resumeTake() {
     Object.assign($("take-preview").dataset, { camera: running.camera, orientation: running.orientation });
     takeVideo.srcObject = stream;
     takeVideo.play().catch(() => {});
+    $("take-stop").disabled = true;
+    const preparing = Boolean(form.preparing && form.preparing(running));
+    if (preparing) { // back in a drawn question's preparation: the same question, then its first connection
+      setRec("none");
+      await form.prepare(running);
+      if (!take) return;
+      setRec("connecting");
+    }
     peer = new TakePeer(socket, { stream, takeId: take.id, sittingId: sitting.id, onState: rtcState });
-    reconnecting = true;
+    reconnecting = !preparing;
     peer.closed = false;
-    await peer.negotiate("take:restart");
-    takeSince = takeSince || running.started_at;
+    await peer.negotiate(preparing ? "take:join" : "take:restart");
+    if (form.recording) form.recording(take);
+    takeSince = takeSince || (preparing ? serverNow() : running.answer_at || running.started_at);
     $("take-stop").disabled = false;
     page.dataset.taking = "1";
   } catch (err) {
@@ -512,6 +562,7 @@ async function takeEnded(data) {
   const ended = take;
   take = null;
   takeSince = null;
+  if (form.ended) form.ended();
   page.dataset.taking = "";
   if (peer) { peer.close(); peer = null; }
   page.dataset.lastEnd = `${data.state}:${data.reason || ""}`;
@@ -569,6 +620,7 @@ function renderTakes() {
         x.camera ? (x.camera === "rear" ? t("后置", "rear") : t("前置", "front")) + " · " + (x.orientation === "landscape" ? t("横屏", "landscape") : t("竖屏", "portrait")) : "",
       ].filter(Boolean).join(" · ")),
       uploadNote(x),
+      form.takeLine ? form.takeLine(x) : "", // the question this take answered
       playable && x.state !== "failed" && (x.aux_urls || []).length ? takePlayers(player, x.aux_urls) : player,
       ok && !over && !practice ? el("label", { class: "check" }, el("input", { type: "radio", name: "pick", value: x.id }), t("选择这一条提交", "Submit this one")) : "");
   }));
@@ -612,6 +664,7 @@ $("submit").addEventListener("click", async () => {
 function showDone(state) {
   if (peer) { peer.close(); peer = null; }
   take = null;
+  if (form.ended) form.ended();
   setStage("done");
   page.dataset.done = state;
   const byPhotoTime = state === "auto_submitted" && sitting && sitting.end_reason === "photo_limit"; // artwork (recorded-photos.js)
@@ -686,7 +739,7 @@ function tick() {
   if (takeSince) {
     const elapsed = serverNow() - takeSince;
     $("take-elapsed").textContent = fmtDuration(elapsed);
-    $("take-left").textContent = fmtDuration(takeMax() - elapsed);
+    $("take-left").textContent = fmtDuration(((form.takeMax && form.takeMax()) || takeMax()) - elapsed);
   }
   if (left !== null && left <= 0 && sitting.state === "in_progress" && !tick.asked) {
     tick.asked = true; // the server ends the sitting at its deadline (sitting:ended); ask once in case the push was missed
@@ -776,7 +829,7 @@ $("take-start").addEventListener("click", startTake);
 $("again").addEventListener("click", () => { sitting = null; takes = []; $("enter-error").hidden = true; setStage("rules"); });
 $("take-resume").addEventListener("click", resumeTake);
 $("take-stop").addEventListener("click", stopTake);
-wireAuxQr($("aux-card"), examId);
+wireAuxQr($("aux-card"), examId, () => (form.auxQuery && rules ? form.auxQuery(subjectOf(rules)) : ""));
 addEventListener("pagehide", () => { unwatch(); if (meter) meter.stop(); if (peer) peer.close(); stopStream(stream); });
 setStage("loading");
 load();

@@ -54,13 +54,16 @@ export function questionBlock(question) {
     question.audio_url ? el("audio", { controls: "", preload: "none", src: question.audio_url }) : "");
 }
 
-// The step timeline ([{index, text, offset_s}]), when the take has one: each step jumps the main video to it.
+// The step timeline ([{index, text, offset_s, video_s}]: server/recorded/take_forms.py steps_view), when the take
+// has one: each step jumps the main video to it (video_s: where it is in the playback file, which leaves out the
+// time between reconnected segments; offset_s until that file is written).
 export function stepsBlock(steps, main) {
   if (!Array.isArray(steps) || !steps.length) return "";
+  const at = (s) => Number(s.video_s ?? s.offset_s ?? 0);
   return el("div", { class: "take-steps" },
     el("h4", {}, t("指定项目步骤", "Steps")),
     el("ol", {}, steps.map((s, i) => el("li", { "data-step": String(s.index ?? i + 1) },
-      main ? el("button", { type: "button", class: "link", onclick: () => { main.currentTime = Number(s.offset_s || 0); main.play().catch(() => {}); } },
-        fmtDuration(Number(s.offset_s || 0))) : fmtDuration(Number(s.offset_s || 0)),
+      main ? el("button", { type: "button", class: "link", onclick: () => { main.currentTime = at(s); main.play().catch(() => {}); } },
+        fmtDuration(at(s))) : fmtDuration(at(s)),
       " ", s.text || ""))));
 }

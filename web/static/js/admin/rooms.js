@@ -4,12 +4,14 @@ import { api, el, jsonForm, t } from "/static/js/common.js";
 import { $, fmtLocalInput, fmtRange } from "/static/js/format.js";
 import { admin, emptyRow, NO_ZONE, reload, roomName, row, subjectName, toInt } from "/static/js/admin/state.js";
 import { editSubject, subjectSummary } from "/static/js/admin/sittings.js";
+import { contentLink } from "/static/js/admin/forms.js";
 
 export function renderRooms() {
   const { subjects, rooms, slots } = admin.current;
   $("subject-table").tBodies[0].replaceChildren(...(subjects.length
     ? subjects.map((s) => row(el("td", { class: "nowrap" }, s.name), el("td", { "data-kind": s.kind || "interview" }, subjectSummary(s)),
-      el("td", { class: "nowrap" }, el("button", { type: "button", class: "small secondary", "data-edit": s.id, onclick: () => editSubject(s) }, t("编辑规则", "Edit rules")))))
+      el("td", { class: "nowrap" }, el("button", { type: "button", class: "small secondary", "data-edit": s.id, onclick: () => editSubject(s) }, t("编辑规则", "Edit rules")),
+        " ", contentLink(admin.current.exam.id, s))))
     : [emptyRow(3, t("暂无科目", "No subjects"))]));
 
   $("room-table").tBodies[0].replaceChildren(...(rooms.length

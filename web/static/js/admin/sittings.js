@@ -4,7 +4,7 @@
 import { api, clearErrors, el, faceStatusLabel, showError, t } from "/static/js/common.js";
 import { $, fmtClock, fmtDuration, fmtLength, fmtLocalInput, fmtRange, fmtTime } from "/static/js/format.js";
 import { admin, emptyRow, NO_ZONE, reload, row, subjectName, toInt } from "/static/js/admin/state.js";
-import { formBody, formFields } from "/static/js/admin/artwork-rules.js";
+import { formFields, formSummary } from "/static/js/admin/forms.js";
 
 const enc = encodeURIComponent;
 const paths = {
@@ -19,9 +19,7 @@ export const isRecorded = (s) => s.kind === "recorded";
 // "录制 · 3 次 × 2分 · 限时 50 分钟 · 12/01 09:00–10:00"
 export function subjectSummary(s) {
   if (!isRecorded(s)) return t(`面试 ${s.interview_minutes} 分钟`, `Interview ${s.interview_minutes} min`);
-  const artwork = s.form === "artwork" ? [t(`作品创作：录后 ${s.photo_time_limit_min} 分钟内拍照 ${s.photos_min}–${s.photos_max} 张`,
-    `Artwork: ${s.photos_min}–${s.photos_max} photos within ${s.photo_time_limit_min} min of a take`)] : [];
-  return [t("录制考试", "Recorded"), ...artwork, t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
+  return [t("录制考试", "Recorded"), formSummary(s), t(`可录 ${s.takes_allowed} 次`, `${s.takes_allowed} takes`), t(`单次最长 ${fmtLength(s.take_max_s)}`, `≤ ${fmtLength(s.take_max_s)} each`),
     s.time_limit_min ? t(`限时 ${s.time_limit_min} 分钟`, `${s.time_limit_min} min limit`) : t("至考试结束", "until the window closes"),
     t(`考试次数 ${s.sittings_allowed}`, `${s.sittings_allowed} sittings`), s.mock_tries ? t(`模拟考 ${s.mock_tries} 次`, `${s.mock_tries} mock`) : t("无模拟考", "no mock"),
     ...(s.uploads_allowed ? [t(`可上传视频 ≤ ${s.upload_max_mb} MB`, `uploads ≤ ${s.upload_max_mb} MB`)] : []),
@@ -42,8 +40,8 @@ export function editSubject(s) {
   const kind = el("select", { name: "kind" },
     el("option", { value: "interview", selected: !isRecorded(s) }, t("在线面试", "Live interview")),
     el("option", { value: "recorded", selected: isRecorded(s) }, t("录制考试", "Recorded exam")));
-  const forms = formFields(s);
-  const recordedPart = el("div", { class: "recorded-rules" }, forms.row, forms.artwork,
+  const formPart = formFields(s); // 自备展示 / 命题作答 / 指定项目 (admin/forms.js)
+  const recordedPart = el("div", { class: "recorded-rules" }, formPart.element,
     el("div", { class: "row" },
       num("takes_allowed", t("可录制次数", "Takes allowed"), s.takes_allowed || 1, 1, 10),
       num("take_max_s", t("单次最长（秒）", "Longest take (s)"), s.take_max_s || 300, 10, 3600),
@@ -76,7 +74,7 @@ export function editSubject(s) {
     const body = { kind: f.kind.value, interview_minutes: toInt(f.interview_minutes.value) };
     if (body.kind === "recorded") {
       Object.assign(body, {
-        ...formBody(f, toInt),
+        ...formPart.read(),
         takes_allowed: toInt(f.takes_allowed.value), take_max_s: toInt(f.take_max_s.value), time_limit_min: toInt(f.time_limit_min.value),
         sittings_allowed: toInt(f.sittings_allowed.value), mock_tries: toInt(f.mock_tries.value), cut_take_counts: f.cut_take_counts.checked,
         uploads_allowed: f.uploads_allowed.checked, upload_max_mb: toInt(f.upload_max_mb.value),
