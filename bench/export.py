@@ -131,6 +131,7 @@ async def seed(services, admin_id: str, count: int, label: str) -> dict:
                 },
             )
             pipe.zadd(keys.room_interviews(room.id), {admission: called})
+            pipe.zadd(keys.candidate_interviews(account.id), {admission: called})
         await pipe.execute()
     return {
         "exam_id": exam.id,

@@ -654,6 +654,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "code_purpose_invalid": ("验证码用途不正确", "Unknown purpose for a verification code"),
     "contact_one_only": ("请只填写手机号或邮箱中的一项", "Give either a phone number or an email, not both"),
+    # marking, issue 16's rest: excusing an absent examiner (server/marking/interview_marks.py)
+    "marks_excused": (
+        "管理员已免除您对这场面试的评分，不能再评分",
+        "An admin excused you from marking this interview",
+    ),
+    "marks_excused_already": ("该考官已被免除评分", "This examiner is already excused"),
+    "marks_excuse_sealed": (
+        "该考官已提交评分，不能免除（如需更正请先重新开放）",
+        "This examiner has submitted marks and cannot be excused (reopen them first)",
+    ),
+    "marks_excuse_not_ended": ("面试尚未结束，结束后才能免除考官评分", "The interview is not over yet"),
+    "marks_excuse_last": (
+        "至少要有一位考官为这场面试评分，不能免除最后一位考官",
+        "At least one examiner must mark the interview; the last one cannot be excused",
+    ),
 }
 
 
@@ -934,6 +949,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "【{site}】有人申请将此{contact}绑定到另一个账号，但它已被其他账号使用，未做更改。如非本人操作，请忽略。",
         "[{site}] Someone asked to link this {contact} to another account, but an account already uses it; nothing was changed. If you did not ask, ignore this message.",
     ),
+    "event_marks_excused": ("免除考官评分", "Examiner excused from marking"),
 }
 
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as

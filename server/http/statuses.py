@@ -150,6 +150,11 @@ STATUS: dict[str, int] = {
     "take_not_playable": 409,
     "take_file_missing": 404,
     "take_over": 409,
+    "marks_excused": 409,
+    "marks_excused_already": 409,
+    "marks_excuse_sealed": 409,
+    "marks_excuse_not_ended": 409,
+    "marks_excuse_last": 409,
 }
 
 

@@ -140,18 +140,25 @@ interview:{interview}                  hash    a live interview (admission id) f
                                                room's examiners when called), called/ended times,
                                                final mark once every panel sheet is sealed
 marks:{interview}                      hash    examiner account id -> their mark sheet (JSON: marks,
-                                               comment, state draft|sealed, times, reopenings)
+                                               comment, state draft|sealed, times, reopenings);
+                                               ``excused:<examiner>`` (JSON: by, reason, time) for an
+                                               examiner an admin excused from the marking
 room:{room}:interviews                 zset    the room's interviews (admission ids) scored by
                                                when the candidate was called
 unmarked:{account}                     zset    an examiner's unfinished marking: ended interviews
                                                (done) of their panel without their sealed sheet,
                                                scored by end time
+interviews:{account}                   zset    a candidate's live interviews (admission ids), scored
+                                               by when they were called (the results read a page
+                                               of candidates without walking every room)
 results:{exam}                         hash    the exam's results: state (locked / published;
                                                absent: open), lock and publication actor and
                                                time, the published wording (show marks, rule,
                                                pass mark or list, labels) (marking/results.py)
 results:{exam}:rows                    hash    ID number on the roster -> the candidate's result row (JSON),
                                                written when the results are locked
+results:{exam}:ids                     zset    the ID numbers of ``results:{exam}:rows`` (score 0: in
+                                               ID-number order), read by rank a page at a time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 =====================================  ======  ==============================================
 """
@@ -429,3 +436,9 @@ class Keys:
 
     def results_rows(self, exam_id: str) -> str:
         return self._k("results", exam_id, "rows")
+
+    def results_ids(self, exam_id: str) -> str:
+        return self._k("results", exam_id, "ids")
+
+    def candidate_interviews(self, account_id: str) -> str:
+        return self._k("interviews", account_id)

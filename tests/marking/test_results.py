@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from server.roster import idcard
+from server.store.models import RosterEntry
 from tests.conftest import ADMIN
 from tests.recorded.test_grading import submission
 
@@ -34,13 +36,18 @@ async def account_of(w, index: int):
     return await w.services.directory.get(holder) if holder else await w.live.world.candidate(index)
 
 
+async def all_rows(services, exam_id: str, page: int = 500) -> list[dict]:
+    """Every row of ``Results.pages`` (the exports' read)."""
+    return [r async for rows in services.results.pages(exam_id, page) for r in rows]
+
+
 def row_of(rows: list[dict], id_number: str) -> dict:
     return next(r for r in rows if r["id_number"] == id_number)
 
 
 async def test_sealed_marks_give_the_final_mark_per_subject_and_the_total_absences_stated(w, services):
     iv = await sealed_interview(w, 0)  # candidate 0: 声乐 only
-    rows = await services.results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert len(rows) == 4  # every rostered candidate, also those who never registered
     roster = w.live.world.roster
     mine = row_of(rows, roster[0][1])
@@ -61,11 +68,11 @@ async def test_a_removed_interview_and_pending_marks_are_stated_and_pending_stop
     first, _ = w.actors
     removed = await interview(w, 0, end="removed")
     assert removed
-    rows = await services.results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert row_of(rows, w.live.world.roster[0][1])["subjects"][0]["status"] == "removed"
     iv = await interview(w, 1)
     await services.interview_marks.seal(first, w.room.id, iv, FULL_1, "")  # the second examiner has not
-    row = row_of(await services.results.results(w.exam.id), w.live.world.roster[1][1])
+    row = row_of(await all_rows(services, w.exam.id), w.live.world.roster[1][1])
     assert row["subjects"][0]["status"] == "pending" and row["subjects"][0]["final"] is None
     error = await refused(services.results.lock(ADMIN, w.exam.id))
     assert error.code == "results_pending" and "1 项评分未完成" in error.message("zh")
@@ -104,9 +111,11 @@ async def test_publish_needs_the_lock_and_happens_once_candidates_see_only_their
     await results.lock(ADMIN, w.exam.id)
     error = await refused(results.mine(me, w.exam.id))  # locked is not published
     assert error.code == "results_unpublished" and error.message("zh") == "成绩未发布"
-    # the process died between the lock and writing the rows: publishing writes them again, so
-    # nobody is left with "未发布" for good
-    await services.store.redis.delete(services.store.keys.results_rows(w.exam.id))
+    # the process died between the lock and writing the rows (some written, ``rows_at`` never set):
+    # publishing writes them again, so nobody is left with "未发布" for good
+    keys = services.store.keys
+    await services.store.redis.hdel(keys.results_rows(w.exam.id), w.live.world.roster[0][1])
+    await services.store.redis.hdel(keys.results(w.exam.id), "rows_at")
     view = await results.publish(ADMIN, w.exam.id)
     assert view["state"] == "published" and view["published_at"]
     again = await refused(results.publish(ADMIN, w.exam.id))
@@ -143,7 +152,7 @@ async def test_marks_shown_and_a_pass_list_rule(w, services):
     mine = await results.mine(me, w.exam.id)
     assert mine["outcome"] == "未录取" and mine["total"] == pytest.approx(80.75)
     assert mine["subjects"] == [{"subject_name": "声乐", "status": "final", "final": pytest.approx(80.75)}]
-    rows = await results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert row_of(rows, roster[2][1])["outcome"] == "录取"
 
 
@@ -168,7 +177,7 @@ async def test_a_recorded_subject_gives_the_submissions_final_mark_and_the_lock_
     world, subject, staff, subs = await marked_world(services, 2, 2)  # 2 markers, gap 10
     code, other = list(subs)
     await _seal_both(services, subject, code, staff, [(30, 30, 15), (32, 30, 14)])  # 75 and 76
-    rows = await services.results.results(world.exam.id)
+    rows = await all_rows(services, world.exam.id)
     account, _, _ = subs[code]
     mine = next(r for r in rows if r["account_id"] == account.id)
     recorded = next(c for c in mine["subjects"] if c["subject_id"] == subject.id)
@@ -196,3 +205,30 @@ async def test_a_recorded_subject_gives_the_submissions_final_mark_and_the_lock_
     assert (await refused(tm.seal(late_grader, late, full(), ""))).code == "results_locked"
     _, sheet, _ = await tm.sheet(late_grader, late)
     assert sheet.state == "assigned"
+
+
+async def test_the_rows_are_the_same_page_by_page_in_id_number_order_and_locked_rows_stay_as_locked(w, services):
+    """The exports and the admin's page read the rows a page of candidates at a time: any page size gives
+    the same rows, in ID-number order; once locked, the rows written at the lock (a candidate added to the
+    roster afterwards is not in them)."""
+    results = services.results
+    await sealed_interview(w, 0)
+    await interview(w, 1, end="removed")
+    rows = await all_rows(services, w.exam.id)
+    assert [r["id_number"] for r in rows] == sorted(n for _, n, *_ in w.live.world.roster)
+    for size in (1, 2, 3):
+        assert await all_rows(services, w.exam.id, page=size) == rows
+    view = await results.admin_view(w.exam.id, offset=1, limit=2)
+    assert view["rows"] == rows[1:3] and (view["offset"], view["limit"], view["count"]) == (1, 2, 4)
+    assert (await results.admin_view(w.exam.id, offset=4, limit=2))["rows"] == []
+    await results.lock(ADMIN, w.exam.id)
+    keys, redis = services.store.keys, services.store.redis
+    late = RosterEntry(w.exam.id, idcard.make("110101", "20060101", 90), "补录考生", subjects=[w.subject_id])
+    pipe = redis.pipeline(transaction=True)
+    services.roster.queue_put(pipe, late)
+    await pipe.execute()
+    locked = await all_rows(services, w.exam.id, page=3)
+    assert [r["id_number"] for r in locked] == [r["id_number"] for r in rows]  # as locked
+    assert [r["total"] for r in locked] == [r["total"] for r in rows]
+    assert (await results.admin_view(w.exam.id, offset=0, limit=50))["count"] == 4
+    assert await redis.zcard(keys.results_ids(w.exam.id)) == 4
