@@ -155,6 +155,7 @@ STATUS: dict[str, int] = {
     "marks_excuse_sealed": 409,
     "marks_excuse_not_ended": 409,
     "marks_excuse_last": 409,
+    "results_settings_conflict": 409,
 }
 
 

@@ -50,6 +50,7 @@ LABEL_MAX = 20
 PASS_LIST_MAX = 50_000
 PAGE = 500  # candidates computed (or read) per round of pipelines
 ADMIN_PAGE = 50  # rows of the admin's results page
+SETTINGS_TRIES = 5  # a partial save merged again when another landed between its read and its write
 DEFAULT_SETTINGS: dict[str, Any] = {
     "show_marks": True,
     "rule": "pass_mark",
@@ -105,6 +106,48 @@ def outcome(settings: dict[str, Any], total: float | None, id_number: str) -> bo
     return total is not None and total + 1e-9 >= float(mark)
 
 
+def _merged(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The settings with the admin's changes, each checked (a clear message per bad field, nothing kept)."""
+    settings = dict(current)
+    allowed = set(DEFAULT_SETTINGS)
+    for name in body:
+        if name not in allowed:
+            raise UserError("field_unknown", field=name, name=name)
+    if "show_marks" in body:
+        if not isinstance(body["show_marks"], bool):
+            raise UserError("field_type", field="show_marks", label="是否公布分数")
+        settings["show_marks"] = body["show_marks"]
+    if "rule" in body:
+        if body["rule"] not in RULES:
+            raise UserError("results_rule_invalid", field="rule")
+        settings["rule"] = body["rule"]
+    if "pass_mark" in body:
+        mark = body["pass_mark"]
+        if mark is not None and (isinstance(mark, bool) or not isinstance(mark, (int, float))):
+            raise UserError("field_type", field="pass_mark", label="合格分数线")
+        if mark is not None and not 0 <= mark <= 100_000:
+            raise UserError("field_range", field="pass_mark", label="合格分数线", min=0, max=100000)
+        settings["pass_mark"] = None if mark is None else float(mark)
+    if "pass_list" in body:
+        names = body["pass_list"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UserError("field_type", field="pass_list", label="合格名单")
+        if len(names) > PASS_LIST_MAX:
+            raise UserError("field_range", field="pass_list", label="合格名单人数", min=0, max=PASS_LIST_MAX)
+        settings["pass_list"] = sorted({n.strip().upper() for n in names if n.strip()})
+    for name, label in (("pass_label", "合格的说法"), ("fail_label", "不合格的说法")):
+        if name in body:
+            text = body[name]
+            if not isinstance(text, str) or not text.strip():
+                raise UserError("field_required", field=name, label=label)
+            if len(text.strip()) > LABEL_MAX:
+                raise UserError("field_too_long", field=name, label=label, max=LABEL_MAX)
+            settings[name] = text.strip()
+    if settings["rule"] == "pass_mark" and settings["pass_mark"] is None and "pass_mark" in body:
+        raise UserError("field_required", field="pass_mark", label="合格分数线")
+    return settings
+
+
 class Results:
     def __init__(
         self,
@@ -142,59 +185,41 @@ class Results:
             "published_at": float(data["published_at"]) if data.get("published_at") else None,
             "published_by": data.get("published_by") or None,
             "rows_at": float(data["rows_at"]) if data.get("rows_at") else None,
+            "settings_version": int(data.get("settings_version") or 0),
             "settings": settings,
         }
 
     async def set_settings(self, actor: Actor, exam_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The school's published wording; refused once published (``results_published``)."""
+        """The school's published wording; refused once published (``results_published``). A check-and-set:
+        ``version`` (the ``settings_version`` the admin's form was read at), when given, must still be the
+        current one, else ``results_settings_conflict`` and nothing changes (two admins saving at once: the
+        second is told, not silently overwritten). The merge of a partial body with the current settings
+        is itself checked against the version it read, and done again if another save landed between."""
         await self.catalog.exam(exam_id)
-        current = await self.state(exam_id)
-        if current["state"] == "published":
-            raise UserError("results_published")
-        settings = dict(current["settings"])
-        allowed = set(DEFAULT_SETTINGS)
-        for name in body:
-            if name not in allowed:
-                raise UserError("field_unknown", field=name, name=name)
-        if "show_marks" in body:
-            if not isinstance(body["show_marks"], bool):
-                raise UserError("field_type", field="show_marks", label="是否公布分数")
-            settings["show_marks"] = body["show_marks"]
-        if "rule" in body:
-            if body["rule"] not in RULES:
-                raise UserError("results_rule_invalid", field="rule")
-            settings["rule"] = body["rule"]
-        if "pass_mark" in body:
-            mark = body["pass_mark"]
-            if mark is not None and (isinstance(mark, bool) or not isinstance(mark, (int, float))):
-                raise UserError("field_type", field="pass_mark", label="合格分数线")
-            if mark is not None and not 0 <= mark <= 100_000:
-                raise UserError("field_range", field="pass_mark", label="合格分数线", min=0, max=100000)
-            settings["pass_mark"] = None if mark is None else float(mark)
-        if "pass_list" in body:
-            names = body["pass_list"]
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise UserError("field_type", field="pass_list", label="合格名单")
-            if len(names) > PASS_LIST_MAX:
-                raise UserError("field_range", field="pass_list", label="合格名单人数", min=0, max=PASS_LIST_MAX)
-            settings["pass_list"] = sorted({n.strip().upper() for n in names if n.strip()})
-        for name, label in (("pass_label", "合格的说法"), ("fail_label", "不合格的说法")):
-            if name in body:
-                text = body[name]
-                if not isinstance(text, str) or not text.strip():
-                    raise UserError("field_required", field=name, label=label)
-                if len(text.strip()) > LABEL_MAX:
-                    raise UserError("field_too_long", field=name, label=label, max=LABEL_MAX)
-                settings[name] = text.strip()
-        if settings["rule"] == "pass_mark" and settings["pass_mark"] is None and "pass_mark" in body:
-            raise UserError("field_required", field="pass_mark", label="合格分数线")
-        result = await self.store.script("results_settings")(
-            keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
-            args=[json.dumps(settings, ensure_ascii=False), *audit.base_fields(actor)],
-        )
-        if result != "ok":
-            raise UserError(result)
-        return await self.state(exam_id)
+        expected = body.get("version")
+        if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+            raise UserError("field_type", field="version", label="version")
+        changes = {n: v for n, v in body.items() if n != "version"}
+        for _ in range(SETTINGS_TRIES):
+            current = await self.state(exam_id)
+            if current["state"] == "published":
+                raise UserError("results_published")
+            if expected is not None and expected != current["settings_version"]:
+                raise UserError("results_settings_conflict")
+            settings = _merged(current["settings"], changes)
+            result = await self.store.script("results_settings")(
+                keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
+                args=[
+                    json.dumps(settings, ensure_ascii=False),
+                    str(current["settings_version"]),
+                    *audit.base_fields(actor),
+                ],
+            )
+            if result == "ok":
+                return await self.state(exam_id)
+            if result != "results_settings_conflict" or expected is not None:
+                raise UserError(result)
+        raise UserError("results_settings_conflict")
 
     # the rows, a page of candidates at a time
     async def _context(self, exam_id: str) -> _Context:

@@ -6,8 +6,11 @@ another's result, and the lock and the publication are audited with their actor.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from server.errors import UserError
 from server.roster import idcard
 from server.store.models import RosterEntry
 from tests.conftest import ADMIN
@@ -232,3 +235,39 @@ async def test_the_rows_are_the_same_page_by_page_in_id_number_order_and_locked_
     assert [r["total"] for r in locked] == [r["total"] for r in rows]
     assert (await results.admin_view(w.exam.id, offset=0, limit=50))["count"] == 4
     assert await redis.zcard(keys.results_ids(w.exam.id)) == 4
+
+
+async def test_two_admins_saving_the_wording_at_once_never_lose_a_save(w, services):
+    """A check-and-set: the page sends the version its form was read at; of two saves from the same version
+    exactly one lands and the other is told (results_settings_conflict, nothing changed); partial saves
+    without a version (API clients) are merged again when another landed between, so none is lost."""
+    results = services.results
+    for n in range(10):
+        version = (await results.state(w.exam.id))["settings_version"]
+        outcomes = await asyncio.gather(
+            results.set_settings(ADMIN, w.exam.id, {"pass_mark": 60 + n, "version": version}),
+            results.set_settings(ADMIN, w.exam.id, {"pass_label": f"录取{n}", "version": version}),
+            return_exceptions=True,
+        )
+        errors = [o for o in outcomes if isinstance(o, UserError)]
+        assert len(errors) == 1 and errors[0].code == "results_settings_conflict", outcomes
+        assert "其他管理员修改" in errors[0].message("zh")
+        state = await results.state(w.exam.id)
+        assert state["settings_version"] == version + 1  # one save, not two
+        landed = 0 if not isinstance(outcomes[0], UserError) else 1
+        assert (state["settings"]["pass_mark"] == 60 + n) == (landed == 0)
+    # partial saves without a version: both land, whatever their order
+    await asyncio.gather(
+        *[results.set_settings(ADMIN, w.exam.id, {"pass_mark": 70}) for _ in range(3)],
+        *[results.set_settings(ADMIN, w.exam.id, {"fail_label": "未录取"}) for _ in range(3)],
+    )
+    settings = (await results.state(w.exam.id))["settings"]
+    assert settings["pass_mark"] == 70 and settings["fail_label"] == "未录取"
+    # a stale version alone is refused, nothing changed; a version of the wrong type too
+    before = await results.state(w.exam.id)
+    error = await refused(results.set_settings(ADMIN, w.exam.id, {"pass_mark": 1, "version": 0}))
+    assert error.code == "results_settings_conflict"
+    assert (await refused(results.set_settings(ADMIN, w.exam.id, {"version": "1"}))).code == "field_type"
+    assert await results.state(w.exam.id) == before
+    entry = (await events(services, w.exam.id, "results_settings"))[0]
+    assert entry["data"]["version"] == before["settings_version"]
