@@ -122,6 +122,7 @@ EXPECTED = {
     ("PUT", "/api/admin/exams/{exam_id}/subjects/{subject_id}/rubric"): (A,),
     ("GET", "/api/admin/interviews/{interview_id}/marks"): (A,),
     ("POST", "/api/admin/interviews/{interview_id}/marks/{examiner_id}/reopen"): (A,),
+    ("POST", "/api/admin/interviews/{interview_id}/marks/{examiner_id}/excuse"): (A,),
     ("GET", "/api/examiner/rooms/{room_id}/interviews"): (E,),
     ("GET", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks"): (E,),
     ("PUT", "/api/examiner/rooms/{room_id}/interviews/{interview_id}/marks"): (E,),
