@@ -669,6 +669,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "至少要有一位考官为这场面试评分，不能免除最后一位考官",
         "At least one examiner must mark the interview; the last one cannot be excused",
     ),
+    "grading_not_open": (
+        "“{subject}”的考试时间到 {closes}（北京时间）结束，结束后才能评阅",
+        "“{subject}” is graded once its exam time is over ({closes}, Beijing time)",
+    ),
     "results_settings_conflict": (
         "公布方式刚被其他管理员修改过，请刷新后确认再保存",
         "Another admin just changed the wording; refresh and save again",

@@ -58,6 +58,9 @@ def wire_domain(services: Services) -> None:
     services.sittings.on_playable.append(services.take_identity.take_playable)
     # a formal submission of a recorded subject is assigned to its graders at once (docs/marking.md)
     services.sittings.on_ended.append(services.take_marks.sitting_ended)
+    # and those made before the subject had a rubric and graders, once it has (not at every queue listing)
+    services.rubrics.on_set.append(services.take_marks.subject_changed)
+    services.grading.on_graders_set.append(services.take_marks.subject_changed)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

@@ -17,6 +17,7 @@ from ..errors import UserError
 from ..recorded.grading import Submission
 from ..rooms.remux import PLAYABLE
 from .admin_api import actor
+from .blind_file import BlindFileResponse
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
 from .routing import Routes
@@ -48,8 +49,9 @@ def submission_json(sub: Submission) -> dict:
 
 
 def _video(path) -> web.StreamResponse:
+    """The file with ranges, without Last-Modified or ETag (they would date the submission: blind_file.py)."""
     headers = {"Content-Type": "video/webm", "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-    return web.FileResponse(path, headers=headers)
+    return BlindFileResponse(path, headers=headers)
 
 
 @routes.get("/api/grader/subjects", GRADER)

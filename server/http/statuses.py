@@ -156,6 +156,7 @@ STATUS: dict[str, int] = {
     "marks_excuse_not_ended": 409,
     "marks_excuse_last": 409,
     "results_settings_conflict": 409,
+    "grading_not_open": 409,
 }
 
 

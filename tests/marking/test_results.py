@@ -14,7 +14,7 @@ from server.errors import UserError
 from server.roster import idcard
 from server.store.models import RosterEntry
 from tests.conftest import ADMIN
-from tests.recorded.test_grading import submission
+from tests.recorded.test_grading import close_window, submission
 
 from .test_interview_marks import FULL_1, FULL_2, events, interview, panel_world, refused
 from .test_take_marks import _seal_both, assignments, full, marked_world
@@ -201,7 +201,9 @@ async def test_a_recorded_subject_gives_the_submissions_final_mark_and_the_lock_
     _, sheet, _ = await tm.sheet(by_id[first_id], other)
     assert sheet.state == "sealed" and sheet.total == 50  # nothing changed
     # a submission made after the lock (candidate 2) cannot be marked either
+    await close_window(services, world, subject, open_again=True)  # the admin extended the window
     late_sitting = (await submission(services, world, 2, subject))[1]
+    await close_window(services, world, subject)
     late = await services.grading.code_for(late_sitting)
     late_grader = by_id[(await assignments(services, subject.id, [late]))[late][0]]
     assert (await refused(tm.save(late_grader, late, {"skill": 1}, ""))).code == "results_locked"
