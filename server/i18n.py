@@ -669,6 +669,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "至少要有一位考官为这场面试评分，不能免除最后一位考官",
         "At least one examiner must mark the interview; the last one cannot be excused",
     ),
+    # a staff member is never a candidate of an exam they work on (server/exams/staff.py)
+    "identity_staff": (
+        "工作人员账号不能进行考生身份认证，请使用考生账号",
+        "A staff account cannot verify a candidate's identity; use a candidate account",
+    ),
+    "staff_on_roster": (
+        "{name} 的证件号码在本场考试的考生名单上：工作人员不能同时是本场考试的考生",
+        "{name}'s ID number is on this exam's roster: a staff member cannot also be a candidate of it",
+    ),
+    "staff_id_candidate": (
+        "考生的证件号码通过身份认证核对，不能由管理员设置",
+        "A candidate's ID number comes from identity verification, not from an admin",
+    ),
+    "roster_staff_conflict": (
+        "导入期间有工作人员被分配到本场考试，且其证件号码在本次名单中，请重新导入",
+        "A staff member whose ID number is in this file was assigned to the exam meanwhile; import again",
+    ),
+    "row_staff_of_exam": (
+        "该证件号码属于本场考试的工作人员（{name}），工作人员不能同时是本场考试的考生",
+        "This ID number is that of a staff member of this exam ({name}); staff cannot also be candidates",
+    ),
     "grading_not_open": (
         "“{subject}”的考试时间到 {closes}（北京时间）结束，结束后才能评阅",
         "“{subject}” is graded once its exam time is over ({closes}, Beijing time)",
@@ -958,6 +979,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "[{site}] Someone asked to link this {contact} to another account, but an account already uses it; nothing was changed. If you did not ask, ignore this message.",
     ),
     "event_marks_excused": ("免除考官评分", "Examiner excused from marking"),
+    "event_staff_id_number_set": ("设置工作人员证件号码", "Staff ID number set"),
 }
 
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as

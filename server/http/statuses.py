@@ -157,6 +157,10 @@ STATUS: dict[str, int] = {
     "marks_excuse_last": 409,
     "results_settings_conflict": 409,
     "grading_not_open": 409,
+    "identity_staff": 403,
+    "staff_on_roster": 409,
+    "staff_id_candidate": 409,
+    "roster_staff_conflict": 409,
 }
 
 

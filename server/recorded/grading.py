@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
+from ..exams.staff import ExamStaff
 from ..rooms.recordings import RecordingIndex
 from ..store import audit
 from ..store.audit import Actor
@@ -121,12 +122,14 @@ class Grading:
             if role != "examiner":
                 raise UserError("grader_invalid", field="account_ids", account=account_id[:40])
         key = self.keys.subject_graders(subject.id)
-        async with self.store.pipeline() as tx:
+
+        def write(tx) -> None:
             tx.delete(key)
             if ids:
                 tx.sadd(key, *ids)
             audit.add(tx, self.keys, exam_id, "subject_graders_set", actor, subject_id=subject.id, graders=ids)
-            await tx.execute()
+
+        await ExamStaff(self.store).assign(exam_id, ids, write)  # staff_on_roster: a candidate of this exam
         for listener in list(self.on_graders_set):
             try:
                 await listener(exam_id, subject.id)

@@ -27,6 +27,7 @@ exam:{exam}:slots                      zset    slot ids scored by start time
 slot:{slot}                            hash    exam, subject, room, start, end, capacity
 slot:{slot}:booked                     zset    candidate account ids scored by booking time
 account:{account}                      hash    role, login names, name, password hash ...
+                                               (staff: ``staff_id_number``, server/exams/staff.py)
 accounts:{role}                        set     account ids with that role
 accounts:unverified                    zset    candidate accounts without a verified identity,
                                                scored by creation time (they expire)

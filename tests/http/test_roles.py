@@ -51,6 +51,7 @@ EXPECTED = {
     ("POST", "/api/admin/users"): (A,),
     ("PATCH", "/api/admin/users/{account_id}"): (A,),
     ("POST", "/api/admin/users/{account_id}/revoke-sessions"): (A,),
+    ("PUT", "/api/admin/users/{account_id}/staff-id-number"): (A,),
     ("GET", "/api/admin/exams/{exam_id}/roster"): (A,),
     ("POST", "/api/admin/exams/{exam_id}/roster"): (A,),
     ("PUT", "/api/admin/exams/{exam_id}/roster/{id_number}/photo"): (A,),
