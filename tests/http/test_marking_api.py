@@ -45,11 +45,16 @@ async def test_the_admin_sets_a_subjects_rubric(app, services):
         await admin.close()
 
 
-async def test_an_examiner_drafts_seals_and_sees_the_others_only_after_all_sealed(app, services):
+async def panel_clients(app, services):
+    """A two-examiner panel's ended interview, each examiner and the admin logged in."""
     w = await panel_world(services)
     iv = await interview(w)
     first, second = await as_user(app, "examiner-one"), await as_user(app, "examiner-two")
-    admin = await as_user(app, "admin-one")
+    return w, iv, first, second, await as_user(app, "admin-one")
+
+
+async def test_an_examiner_drafts_seals_and_sees_the_others_only_after_all_sealed(app, services):
+    w, iv, first, second, admin = await panel_clients(app, services)
     try:
         url = f"/api/examiner/rooms/{w.room.id}/interviews/{iv}/marks"
         card = await (await first.get(url)).json()
@@ -146,10 +151,7 @@ async def test_the_admin_excuses_an_absent_examiner_over_http_and_nobody_else_ma
     """POST .../excuse: admins only (the examiners of the room get 403, so they cannot drop a colleague); a
     reason is required; afterwards the present examiner sees the final mark and the excused one's seal is
     refused with the reason's message."""
-    w = await panel_world(services)
-    iv = await interview(w)
-    first, second = await as_user(app, "examiner-one"), await as_user(app, "examiner-two")
-    admin = await as_user(app, "admin-one")
+    w, iv, first, second, admin = await panel_clients(app, services)
     try:
         url = f"/api/examiner/rooms/{w.room.id}/interviews/{iv}/marks"
         assert (await first.post(url + "/seal", json={"marks": FULL_1})).status == 200
