@@ -980,6 +980,7 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "event_marks_excused": ("免除考官评分", "Examiner excused from marking"),
     "event_staff_id_number_set": ("设置工作人员证件号码", "Staff ID number set"),
+    "detail_version": ("版本", "Version"),
 }
 
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as
