@@ -12,8 +12,8 @@ each size. Prints figures, and a last line of JSON with ``rows_per_s`` per size,
 ``rss_export_growth_mb`` per size (the most resident memory sampled every 10 ms during the downloads,
 minus before them: the peak of the start-up alone could hide what an export adds), and apart
 ``rss_streamed_added_mb`` (marks, attendance, bookings: read from Redis in pages) and
-``rss_results_added_mb`` (results: ``Results.results`` of server/marking/results.py computes the whole
-exam's rows at once, so this one grows with the candidates).
+``rss_results_added_mb`` (results: ``Results.pages`` of server/marking/results.py computes a page of
+candidates at a time, one script per page; kept apart because it is the one that computes as it reads).
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ async def seed(services, admin_id: str, count: int, label: str) -> dict:
                 },
             )
             pipe.zadd(keys.room_interviews(room.id), {admission: called})
+            pipe.zadd(keys.candidate_interviews(account.id), {admission: called})
         await pipe.execute()
     return {
         "exam_id": exam.id,
@@ -183,7 +184,7 @@ async def measure(url: str, pid: int, exam: dict) -> dict:
             for fmt in FORMATS:
                 if (
                     kind == "results" and fmt == FORMATS[0]
-                ):  # computed whole by server/marking/results.py: measured apart
+                ):  # computed as it is read (server/marking/results.py): measured apart
                     out["peak_rss_streamed_mb"] = round(proc_kb(pid, "VmHWM") / 1024, 1)
                 first = len(sampled)
                 rows, size, elapsed = await download(
@@ -266,7 +267,7 @@ def run(args: argparse.Namespace) -> dict:
     figures["rss_growth_mb"] = round(peaks[-1] - peaks[0], 1)
     during = {n: v["rss_during_max_mb"] - v["rss_before_mb"] for n, v in figures["sizes"].items()}
     figures["rss_export_growth_mb"] = {n: round(g, 1) for n, g in during.items()}
-    # the streamed exports (marks, attendance, bookings) apart from results (not streamed at its source)
+    # the exports read as they are (marks, attendance, bookings) apart from results (computed page by page)
     figures["rss_streamed_added_mb"] = {
         n: max(e["rss_added_mb"] for k, e in v["exports"].items() if not k.startswith("results."))
         for n, v in figures["sizes"].items()

@@ -900,6 +900,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "未找到本考场该考生的入场人脸核验（重新核验须考生在考场中）",
         "No room face check of that interview in this room (checking again needs the candidate in the room)",
     ),
+    # marking, issue 16's rest: excusing an absent examiner (server/marking/interview_marks.py)
+    "marks_excused": (
+        "管理员已免除您对这场面试的评分，不能再评分",
+        "An admin excused you from marking this interview",
+    ),
+    "marks_excused_already": ("该考官已被免除评分", "This examiner is already excused"),
+    "marks_excuse_sealed": (
+        "该考官已提交评分，不能免除（如需更正请先重新开放）",
+        "This examiner has submitted marks and cannot be excused (reopen them first)",
+    ),
+    "marks_excuse_not_ended": ("面试尚未结束，结束后才能免除考官评分", "The interview is not over yet"),
+    "marks_excuse_last": (
+        "至少要有一位考官为这场面试评分，不能免除最后一位考官",
+        "At least one examiner must mark the interview; the last one cannot be excused",
+    ),
+    # a staff member is never a candidate of an exam they work on (server/exams/staff.py)
+    "identity_staff": (
+        "工作人员账号不能进行考生身份认证，请使用考生账号",
+        "A staff account cannot verify a candidate's identity; use a candidate account",
+    ),
+    "staff_on_roster": (
+        "{name} 的证件号码在本场考试的考生名单上：工作人员不能同时是本场考试的考生",
+        "{name}'s ID number is on this exam's roster: a staff member cannot also be a candidate of it",
+    ),
+    "staff_id_candidate": (
+        "考生的证件号码通过身份认证核对，不能由管理员设置",
+        "A candidate's ID number comes from identity verification, not from an admin",
+    ),
+    "roster_staff_conflict": (
+        "导入期间有工作人员被分配到本场考试，且其证件号码在本次名单中，请重新导入",
+        "A staff member whose ID number is in this file was assigned to the exam meanwhile; import again",
+    ),
+    "row_staff_of_exam": (
+        "该证件号码属于本场考试的工作人员（{name}），工作人员不能同时是本场考试的考生",
+        "This ID number is that of a staff member of this exam ({name}); staff cannot also be candidates",
+    ),
+    "grading_not_open": (
+        "“{subject}”的考试时间到 {closes}（北京时间）结束，结束后才能评阅",
+        "“{subject}” is graded once its exam time is over ({closes}, Beijing time)",
+    ),
+    "results_settings_conflict": (
+        "公布方式刚被其他管理员修改过，请刷新后确认再保存",
+        "Another admin just changed the wording; refresh and save again",
+    ),
 }
 
 
@@ -1231,6 +1275,9 @@ LABELS: dict[str, tuple[str, str]] = {
         "【{site}】有人申请将此{contact}绑定到另一个账号，但它已被其他账号使用，未做更改。如非本人操作，请忽略。",
         "[{site}] Someone asked to link this {contact} to another account, but an account already uses it; nothing was changed. If you did not ask, ignore this message.",
     ),
+    "event_marks_excused": ("免除考官评分", "Examiner excused from marking"),
+    "event_staff_id_number_set": ("设置工作人员证件号码", "Staff ID number set"),
+    "detail_version": ("版本", "Version"),
 }
 
 # The labels the candidate's pages (and the aux camera's) read with common.js label(code), sent by base.html as

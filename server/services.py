@@ -164,7 +164,7 @@ class Services:
             s.facecheck_attempts_per_window,
             s.facecheck_attempt_window_s,
         )
-        grading, rubrics = Grading(store, catalog, recordings), Rubrics(store)
+        grading, rubrics = Grading(store, catalog, recordings, s.timezone), Rubrics(store)
         interview_marks = InterviewMarks(store, catalog, rubrics, recordings)
         take_marks = TakeMarks(store, catalog, grading, rubrics, directory)
         question_files = MediaFiles(s.data_dir / "questions")

@@ -70,6 +70,9 @@ def wire_domain(services: Services) -> None:
 
     # a live interview's mark sheet is sealed only once its room-entry face check passed or was overridden
     services.interview_marks.seal_guards.append(room_check_cleared)
+    # and those made before the subject had a rubric and graders, once it has (not at every queue listing)
+    services.rubrics.on_set.append(services.take_marks.subject_changed)
+    services.grading.on_graders_set.append(services.take_marks.subject_changed)
 
 
 def socketio_manager(settings: Settings) -> socketio.AsyncManager:

@@ -6,6 +6,7 @@ import re
 import time
 
 from ..errors import UserError, not_found
+from ..exams.staff import ExamStaff, staff_number
 from ..phones import is_mobile, normalize_phone
 from ..roster import idcard
 from ..store import audit
@@ -66,10 +67,15 @@ class Directory:
         username: str = "",
         password_hash: str | None = None,
         contact_verified_at: float = 0.0,
+        staff_id_number: str = "",
     ) -> Account:
-        """Create an account; every login name must be free. ``password_hash`` skips hashing (bulk tools)."""
+        """Create an account; every login name must be free. ``password_hash`` skips hashing (bulk tools).
+        ``staff_id_number``: a staff account's ID number (server/exams/staff.py), never a candidate's."""
         if role not in ROLES:
             raise UserError("role_invalid", field="role")
+        if staff_id_number and role == "candidate":  # a candidate's ID number is verified against the roster
+            raise UserError("field_unknown", field="staff_id_number", name="staff_id_number")
+        staff_id_number = staff_number(staff_id_number)
         names = validate_login_names(phone, email, username)
         if not names:
             raise UserError("register_needs_login", field="phone")
@@ -86,6 +92,7 @@ class Directory:
             email=names.get("email", ""),
             username=names.get("username", ""),
             contact_verified_at=contact_verified_at,
+            staff_id_number=staff_id_number,
         )
         login_keys = [self.keys.login(kind, value) for kind, value in names.items()]
         fields = to_hash(account)
@@ -101,6 +108,21 @@ class Directory:
         await audit.trim_system(self.store.redis, self.keys)
         if role == "candidate":  # until the identity is verified it may expire (accounts/expiry.py)
             await self.store.redis.zadd(self.keys.unverified_accounts(), {account.id: account.created_at})
+        return account
+
+    async def set_staff_number(self, account_id: str, raw: str, actor: Actor) -> Account:
+        """Record (``""``: clear) a staff account's ID number, audited ``staff_id_number_set``. Refused for a
+        candidate account (``staff_id_candidate``: theirs is verified against the roster) and with
+        ``staff_on_roster`` when an exam the staff member works on has the number on its roster."""
+        account = await self.require(account_id)
+        if account.role == "candidate":
+            raise UserError("staff_id_candidate", field="staff_id_number")
+
+        def write(pipe, number: str) -> None:
+            pipe.hset(self.keys.account(account.id), "staff_id_number", number)
+            audit.add(pipe, self.keys, None, "staff_id_number_set", actor, subject=account.id, id_number=number)
+
+        account.staff_id_number = await ExamStaff(self.store).set_number(account.id, raw, write)
         return account
 
     async def get(self, account_id: str) -> Account | None:

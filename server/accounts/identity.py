@@ -83,6 +83,8 @@ class Identity:
 
     async def _match(self, account: Account, name: str, id_number: str, address: str) -> tuple[str, RosterEntry]:
         """The roster entry for this name and ID number, or the one answer for every mismatch."""
+        if account.role != "candidate":  # a staff account is never a candidate (server/exams/staff.py)
+            raise UserError("identity_staff")
         if account.verified_at:
             raise UserError("already_verified")
         if not account.contact_verified_at:  # a stand-in's throwaway account cannot claim an identity
@@ -115,6 +117,8 @@ class Identity:
             raise UserError("already_verified")
         if result == "gone":
             raise not_found("account")
+        if result == "staff":
+            raise UserError("identity_staff")
         if result.startswith("claimed:"):
             raise UserError("id_claimed", field="id_number")
         await self.store.redis.zrem(self.keys.unverified_accounts(), account.id)

@@ -12,6 +12,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Exam, Room, Slot, Subject, from_hash, is_id, new_id, to_hash
+from .staff import ExamStaff
 
 
 class Catalog:
@@ -165,7 +166,8 @@ class Catalog:
             if not is_id(account_id) or await self.redis.hget(self.keys.account(account_id), "role") != "examiner":
                 raise UserError("examiner_invalid", field="examiners", account=account_id)
         room = Room(id=new_id("room"), exam_id=exam_id, subject_id=subject_id, name=name)
-        async with self.store.pipeline() as pipe:
+
+        def write(pipe) -> None:
             fields = to_hash(room)
             fields.pop("examiners")
             pipe.hset(self.keys.room(room.id), mapping=fields)
@@ -183,7 +185,9 @@ class Catalog:
                 subject_id=subject_id,
                 examiners=examiners,
             )
-            await pipe.execute()
+
+        # an examiner who is a candidate of this exam is refused (staff.py), checked and written at once
+        await ExamStaff(self.store).assign(exam_id, examiners, write)
         room.examiners = sorted(examiners)
         return room
 

@@ -12,6 +12,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, is_id
+from .staff import ExamStaff
 
 
 class ProctorAssignments:
@@ -30,12 +31,14 @@ class ProctorAssignments:
             if not is_id(account_id) or role != "proctor":
                 raise UserError("proctor_invalid", field="proctors", account=account_id)
         key = self.keys.exam_proctors(exam_id)
-        async with self.store.pipeline() as tx:
+
+        def write(tx) -> None:
             tx.delete(key)
             if ids:
                 tx.sadd(key, *ids)
             audit.add(tx, self.keys, exam_id, "exam_proctors_set", actor, proctors=ids)
-            await tx.execute()
+
+        await ExamStaff(self.store).assign(exam_id, ids, write)  # staff_on_roster: a candidate of this exam
         return ids
 
     async def of_exam(self, exam_id: str) -> list[str]:

@@ -184,6 +184,7 @@ async def create_user(request: web.Request) -> web.Response:
             "username": Field("str", required=False, max_len=32, default=""),
             "phone": Field("str", required=False, max_len=20, default=""),
             "email": Field("str", required=False, max_len=254, default=""),
+            "staff_id_number": Field("str", required=False, max_len=32, default=""),
         },
     )
     account = await request.app[SERVICES].directory.create(
@@ -202,6 +203,17 @@ async def update_user(request: web.Request) -> web.Response:
     account = await services.directory.set_disabled(account_id, body["disabled"], actor(request))
     if body["disabled"]:  # its sessions end and its sockets are cut on every process
         await services.sessions.end_account(account_id, "account_disabled")
+    return web.json_response({"user": account_json(account)})
+
+
+@routes.put("/api/admin/users/{account_id}/staff-id-number", ADMIN)
+async def set_staff_id_number(request: web.Request) -> web.Response:
+    """A staff account's ID number (证件号码; ``""`` clears it): a staff member is never assigned to an exam
+    whose roster holds it, nor is it accepted on the roster of an exam they work on (server/exams/staff.py)."""
+    body = check(await read_json(request), {"staff_id_number": Field("str", max_len=32, default="", label="证件号码")})
+    account = await request.app[SERVICES].directory.set_staff_number(
+        request.match_info["account_id"], body["staff_id_number"], actor(request)
+    )
     return web.json_response({"user": account_json(account)})
 
 

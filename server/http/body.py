@@ -12,7 +12,7 @@ from ..i18n import human_size
 from ..payloads import Field, check, parse_time
 from .context import SETTINGS
 
-__all__ = ["Field", "check", "parse_time", "read_json", "human_size"]
+__all__ = ["Field", "check", "parse_time", "read_json", "human_size", "query_int"]
 
 
 async def read_json(request: web.Request) -> dict:
@@ -49,3 +49,18 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         if len(data) > limit:
             raise UserError("body_too_large", limit=human_size(limit))
     return bytes(data)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter between ``low`` and ``high`` (``default`` when absent); anything else
+    is ``field_type`` / ``field_range`` with the parameter's name."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError("field_type", field=name, label=name) from None
+    if not low <= value <= high:
+        raise UserError("field_range", field=name, label=name, min=low, max=high)
+    return value

@@ -3,15 +3,17 @@
 ``csv`` / ``xlsx``.
 
 CSV is streamed as the pages come from Redis (UTF-8 with a BOM, every cell formula-safe:
-``csvout.py``). An XLSX must be whole before it is sent (a zip with its directory at the end): openpyxl's
+``csvout.py``); a failure midway breaks the download off (``streaming.py``) rather than end a partial file. An XLSX must be whole before it is sent (a zip with its directory at the end): openpyxl's
 write-only workbook writes each page of rows to a temporary file in a worker thread, the finished file
 is streamed and removed. Either way memory stays flat whatever the number of rows."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from ..marking.exports import KINDS, Exports, Row
 from .context import SERVICES, SETTINGS
 from .csvout import encode_rows, safe
 from .routing import Routes
+from .streaming import stream
 
 routes = Routes()
 ADMIN = ("admin",)
@@ -71,25 +74,25 @@ async def export(request: web.Request) -> web.StreamResponse:
         "X-Content-Type-Options": "nosniff",
     }
     if fmt == "csv":
-        response = web.StreamResponse(headers=headers)
-        await response.prepare(request)
-        await response.write(encode_rows([exports.columns(kind)], bom=True))
-        async for rows in pages:
-            await response.write(encode_rows(rows))
-        await response.write_eof()
-        return response
-    path = await write_xlsx(TITLES[kind], exports.columns(kind), pages)
+        return await stream(request, headers, _csv(exports.columns(kind), pages))
+    path = await write_xlsx(TITLES[kind], exports.columns(kind), pages)  # a failure here is a clean 500
     try:
         headers["Content-Length"] = str(os.path.getsize(path))
-        response = web.StreamResponse(headers=headers)
-        await response.prepare(request)
-        with open(path, "rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK):
-                await response.write(chunk)
-        await response.write_eof()
-        return response
+        return await stream(request, headers, _file(path))
     finally:
         os.unlink(path)
+
+
+async def _csv(columns: tuple[str, ...], pages) -> AsyncIterator[bytes]:
+    yield encode_rows([columns], bom=True)
+    async for rows in pages:
+        yield encode_rows(rows)
+
+
+async def _file(path: str) -> AsyncIterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
 
 
 async def write_xlsx(title: str, columns: tuple[str, ...], pages) -> str:
@@ -111,5 +114,7 @@ async def write_xlsx(title: str, columns: tuple[str, ...], pages) -> str:
         await asyncio.to_thread(workbook.save, path)
     except BaseException:
         os.unlink(path)
+        with contextlib.suppress(Exception):  # the sheet's own temporary file closed now, not at garbage collection
+            sheet.close()
         raise
     return path

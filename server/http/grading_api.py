@@ -19,6 +19,7 @@ from ..recorded.take_files import content_type, main_name
 from ..recorded.take_forms import question_view, steps_view
 from .admin_api import actor
 from .artwork_api import grader_photos
+from .blind_file import BlindFileResponse
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
 from .routing import Routes
@@ -63,12 +64,13 @@ def _question(sub: Submission, base: str) -> dict | None:
 
 
 def _video(path) -> web.StreamResponse:
+    """The file with ranges, without Last-Modified or ETag (they would date the submission: blind_file.py)."""
     headers = {
         "Content-Type": content_type(path.name),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    return web.FileResponse(path, headers=headers)
+    return BlindFileResponse(path, headers=headers)
 
 
 @routes.get("/api/grader/subjects", GRADER)

@@ -1,5 +1,5 @@
 """Marking over HTTP (docs/marking.md): the admin sets a subject's rubric and reopens a sealed mark
-sheet with a reason; an examiner lists their room's interviews, reads and drafts their mark sheet of
+sheet with a reason or excuses an absent examiner from an interview's marking; an examiner lists their room's interviews, reads and drafts their mark sheet of
 one, seals it, and lists the ended interviews they have not marked yet. Every refusal is a
 ``UserError`` with its message and changes nothing (server/marking/)."""
 
@@ -54,7 +54,7 @@ async def admin_marks(request: web.Request) -> web.Response:
     interview_id = request.match_info["interview_id"]
     interview = await marks.find(interview_id)
     sheets = await marks.sheets(interview.id)
-    status = await marks.status(interview, sheets)
+    status = await marks.status(interview)
     return web.json_response(
         {"status": status.to_json(), "sheets": [sheet.to_json() for _, sheet in sorted(sheets.items())]}
     )
@@ -67,6 +67,17 @@ async def reopen(request: web.Request) -> web.Response:
         actor(request), request.match_info["interview_id"], request.match_info["examiner_id"], body["reason"]
     )
     return web.json_response({"sheet": sheet.to_json()})
+
+
+@routes.post("/api/admin/interviews/{interview_id}/marks/{examiner_id}/excuse", ADMIN)
+async def excuse(request: web.Request) -> web.Response:
+    """Excuse an examiner who has not sealed from the interview's marking, with a reason (audited
+    ``marks_excused``): the others' marks and the final mark no longer wait for them."""
+    body = check(await read_json(request), REOPEN_BODY)
+    status = await request.app[SERVICES].interview_marks.excuse(
+        actor(request), request.match_info["interview_id"], request.match_info["examiner_id"], body["reason"]
+    )
+    return web.json_response({"status": status.to_json()})
 
 
 # the examiner

@@ -19,6 +19,7 @@ from ..rooms.recorder import MANIFEST
 from .context import SERVICES, SETTINGS
 from .csvout import safe
 from .routing import Routes
+from .streaming import stream
 
 routes = Routes()
 ADMIN = ("admin",)
@@ -153,34 +154,33 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     exam = await services.catalog.exam(request.match_info["exam_id"])
     tz = ZoneInfo(request.app[SETTINGS].timezone)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Cache-Control": "private, no-store",
-            "Content-Disposition": f'attachment; filename="audit-{exam.id}.csv"',
-        }
-    )
-    await response.prepare(request)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    await response.write(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    async for batch in services.audit.iter_range(exam.id):  # oldest first, in pages, never the whole stream in memory
-        buffer.seek(0)
-        buffer.truncate()
-        for entry_id, fields in batch:
-            at = float(fields.get("at") or 0)
-            writer.writerow(
-                [
-                    entry_id,
-                    datetime.fromtimestamp(at, tz).isoformat(timespec="seconds") if at else "",
-                    fields.get("event", ""),
-                    fields.get("actor", ""),
-                    fields.get("actor_role", ""),
-                    fields.get("subject", ""),
-                    safe(fields.get("data") or "{}"),
-                ]
-            )
-        await response.write(buffer.getvalue().encode("utf-8"))
-    await response.write_eof()
-    return response
+    headers = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="audit-{exam.id}.csv"',
+    }
+
+    async def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        async for batch in services.audit.iter_range(exam.id):  # oldest first, in pages, never the whole stream
+            buffer.seek(0)
+            buffer.truncate()
+            for entry_id, fields in batch:
+                at = float(fields.get("at") or 0)
+                writer.writerow(
+                    [
+                        entry_id,
+                        datetime.fromtimestamp(at, tz).isoformat(timespec="seconds") if at else "",
+                        fields.get("event", ""),
+                        fields.get("actor", ""),
+                        fields.get("actor_role", ""),
+                        fields.get("subject", ""),
+                        safe(fields.get("data") or "{}"),
+                    ]
+                )
+            yield buffer.getvalue().encode("utf-8")
+
+    return await stream(request, headers, chunks())

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..marking.results import ADMIN_PAGE
 from .admin_api import actor
-from .body import read_json
+from .body import query_int, read_json
 from .context import SERVICES, account_of
 from .routing import Routes
 
 routes = Routes()
 ADMIN = ("admin",)
 CANDIDATE = ("candidate",)
+ADMIN_PAGE_MAX = 500
 
 
 @routes.get("/api/admin/exams/{exam_id}/results", ADMIN)
 async def admin_results(request: web.Request) -> web.Response:
-    """Every rostered candidate's final mark per subject, who marked what, the combination, the total and
-    the outcome by the exam's settings; the state (open / locked / published)."""
+    """A page of the rostered candidates (``?offset=0&limit=50``, in ID-number order; ``count`` in all):
+    each one's final mark per subject, who marked what, the combination, the total and the outcome by the
+    exam's settings; the state (open / locked / published)."""
     services = request.app[SERVICES]
     await services.catalog.exam(request.match_info["exam_id"])
-    return web.json_response(await services.results.admin_view(request.match_info["exam_id"]))
+    offset = query_int(request, "offset", 0, 0, 10_000_000)
+    limit = query_int(request, "limit", ADMIN_PAGE, 1, ADMIN_PAGE_MAX)
+    return web.json_response(await services.results.admin_view(request.match_info["exam_id"], offset, limit))
 
 
 @routes.put("/api/admin/exams/{exam_id}/results/settings", ADMIN)

@@ -191,6 +191,17 @@ STATUS: dict[str, int] = {
     "question_file_too_large": 413,
     "question_zip_too_large": 413,
     "aux_prompt_only": 403,
+    "marks_excused": 409,
+    "marks_excused_already": 409,
+    "marks_excuse_sealed": 409,
+    "marks_excuse_not_ended": 409,
+    "marks_excuse_last": 409,
+    "results_settings_conflict": 409,
+    "grading_not_open": 409,
+    "identity_staff": 403,
+    "staff_on_roster": 409,
+    "staff_id_candidate": 409,
+    "roster_staff_conflict": 409,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..marking.take_marks import COMMENT_MAX, REASON_MAX, Sheet
+from ..recorded.grading import marking_open
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
@@ -30,12 +31,20 @@ def sheet_state(sheet: Sheet) -> dict:
 
 @routes.get("/api/grader/queue", GRADER)
 async def my_queue(request: web.Request) -> web.Response:
-    """The codes assigned to the grader, in assignment order, each with their own sheet's state (after the
-    catch-up of their subjects: submissions made before they were set get assigned now)."""
-    take_marks = request.app[SERVICES].take_marks
-    await take_marks.catch_up_grader(account_of(request))  # submissions made before the grader was set
-    found = await take_marks.queue(account_of(request))
-    return web.json_response({"queue": [{**submission_json(sub), "sheet": sheet_state(sheet)} for sub, sheet in found]})
+    """The codes assigned to the grader of the subjects whose window has closed, in assignment order, each
+    with their own sheet's state; ``waiting``: the subjects they grade whose window is still open (graded
+    from its close). No catch-up here: assignment follows the submissions, the rubric and the graders."""
+    services = request.app[SERVICES]
+    account = account_of(request)
+    found = await services.take_marks.queue(account)
+    waiting = [
+        {"subject": {"id": s.id, "name": s.name}, "exam": {"name": e.name}, "opens_at": s.window_closes}
+        for e, s in await services.grading.subjects_of(account)
+        if not marking_open(s)
+    ]
+    return web.json_response(
+        {"queue": [{**submission_json(sub), "sheet": sheet_state(sheet)} for sub, sheet in found], "waiting": waiting}
+    )
 
 
 async def _sheet_answer(request: web.Request, sheet: Sheet | None = None) -> web.Response:

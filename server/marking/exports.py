@@ -59,7 +59,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "results": ("证件号", "姓名", "账号", "科目", "形式", "状态", "最终成绩", "评分人", "合成方式", "总分", "结果"),
 }
 RESULT_STATES = {"final": "已评定", "pending": "评分中", "removed": "移出", "absent": "缺考"}
-MARKER_STATES = {"sealed": "已提交", "draft": "草稿", "assigned": "未评", "none": "未评"}
+MARKER_STATES = {"sealed": "已提交", "draft": "草稿", "assigned": "未评", "none": "未评", "excused": "已免除"}
 
 # attendance: what a queue entry's state means for the school
 PRESENT, ABSENT_LABEL, REMOVED_LABEL, PENDING = "出席", "缺考", "移出", "未结束"
@@ -363,35 +363,36 @@ class Exports:
 
     async def _results(self, exam_id: str, page: int) -> AsyncIterator[list[Row]]:
         """One row per candidate and subject: the final mark, who marked, the combination, the total
-        and the outcome, as ``Results.results`` gives them (the exam's rows are computed there at once,
-        server/marking/results.py; they are written out here a page at a time)."""
+        and the outcome, as ``Results.pages`` gives them a page of candidates at a time."""
         if self.results is None:
             raise UserError("export_unknown", what="results")
-        rows: list[Row] = []
-        for result in await self.results.results(exam_id):
-            total: Cell = "" if result.get("total") is None else result["total"]
-            head: list[Cell] = [result["id_number"], result["name"], result.get("account_id") or ""]
-            tail: list[Cell] = [total, result.get("outcome") or ""]
-            for cell in result["subjects"] or [{}]:
-                markers = "; ".join(
-                    f"{m.get('name') or m['account_id']} "
-                    + (f"{m['total']:g}" if m.get("total") is not None else MARKER_STATES.get(m["state"], m["state"]))
-                    for m in cell.get("markers", [])
-                )
-                final = cell.get("final")
-                rows.append(
-                    [
-                        *head,
-                        cell.get("subject_name", ""),
-                        FORMS.get(cell.get("kind", ""), ""),
-                        RESULT_STATES.get(cell.get("status", ""), cell.get("status", "")),
-                        "" if final is None else final,
-                        markers,
-                        cell.get("combination", ""),
-                        *tail,
-                    ]
-                )
-            if len(rows) >= page:
-                yield rows
-                rows = []
-        yield rows
+        async for results in self.results.pages(exam_id, page):
+            rows: list[Row] = []
+            for result in results:
+                total: Cell = "" if result.get("total") is None else result["total"]
+                head: list[Cell] = [result["id_number"], result["name"], result.get("account_id") or ""]
+                tail: list[Cell] = [total, result.get("outcome") or ""]
+                for cell in result["subjects"] or [{}]:
+                    markers = "; ".join(
+                        f"{m.get('name') or m['account_id']} "
+                        + (
+                            f"{m['total']:g}"
+                            if m.get("total") is not None
+                            else MARKER_STATES.get(m["state"], m["state"])
+                        )
+                        for m in cell.get("markers", [])
+                    )
+                    final = cell.get("final")
+                    rows.append(
+                        [
+                            *head,
+                            cell.get("subject_name", ""),
+                            FORMS.get(cell.get("kind", ""), ""),
+                            RESULT_STATES.get(cell.get("status", ""), cell.get("status", "")),
+                            "" if final is None else final,
+                            markers,
+                            cell.get("combination", ""),
+                            *tail,
+                        ]
+                    )
+            yield rows

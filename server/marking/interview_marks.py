@@ -14,8 +14,10 @@ marking list (``unmarked:{account}``) of each examiner of its panel without a se
 and whose totals make the final mark): the room's panel when the candidate was called; once the
 interview's recording is closed, only those of them whose camera or microphone was recorded in it
 (the manifest's tracks: they joined the room's media during the admission). An examiner who sealed
-always counts. Before every one of them has sealed, an examiner sees only their own sheet and who
-has sealed.
+always counts. An examiner an admin *excused* from the interview's marking (they never came, or left
+and cannot mark; ``excuse``, with a reason, audited) no longer counts: the others' marks and the final
+mark no longer wait for them, and they can no longer mark it. Before every one of the examiners who
+count has sealed, an examiner sees only their own sheet and who has sealed.
 
 **Authorization.** An examiner reaches an interview only through a room whose panel they sit on
 *now*, and only an interview of that room; any other id, forged or another room's, is
@@ -95,6 +97,7 @@ class PanelStatus:
     required: list[str]  # the examiners who were in the interview
     sealed: list[str]
     final: float | None  # once every required examiner sealed
+    excused: list[str] = field(default_factory=list)  # excused by an admin: not required
 
     @property
     def all_sealed(self) -> bool:
@@ -108,6 +111,7 @@ class PanelStatus:
             "sealed": self.sealed,
             "all_sealed": self.all_sealed,
             "final": self.final,
+            "excused": self.excused,
         }
 
 
@@ -124,6 +128,36 @@ def _interview(data: dict[str, str]) -> Interview:
         ended_at=float(data.get("ended_at") or 0),
         state=data.get("state", "called"),
     )
+
+
+def _excused(data: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The marks hash's ``excused:<examiner>`` fields: examiner -> {by, reason, at}."""
+    return {n[len("excused:") :]: json.loads(v) for n, v in data.items() if n.startswith("excused:")}
+
+
+def attended_of(panel: list[str], record: dict | None) -> list[str]:
+    """The examiners of ``panel`` who were in the interview: those with a recorded track once its
+    recording is closed (if any of them has one), else the whole panel (see the module's docstring)."""
+    manifest = (record or {}).get("manifest") or {}
+    if record and record.get("state") != "recording" and manifest.get("tracks"):
+        recorded = {t.get("participant_id") for t in manifest["tracks"] if t.get("label") == "examiner"}
+        if recorded & set(panel):
+            return [p for p in panel if p in recorded]
+    return list(panel)
+
+
+def panel_status(interview: Interview, data: dict[str, str], record: dict | None, rubric: Rubric | None) -> PanelStatus:
+    """Who must seal, who sealed, who is excused and the final mark, from the interview's marks hash
+    (``data``) and its recording record (``record``, ``RecordingIndex.get``): no reads of its own, so
+    the results can compute a page of interviews from a few pipelines."""
+    sheets = _sheets(data)
+    excused = sorted(_excused(data))
+    sealed = sorted(e for e, s in sheets.items() if s.state == "sealed")
+    required = sorted((set(attended_of(interview.panel, record)) - set(excused)) | set(sealed))
+    status = PanelStatus(interview.id, interview.room_id, required, sealed, None, excused)
+    if status.all_sealed and rubric is not None:
+        status.final = rubric.final([sheets[e].total for e in sealed])
+    return status
 
 
 def _sheets(data: dict[str, str]) -> dict[str, Sheet]:
@@ -189,6 +223,7 @@ class InterviewMarks:
                     },
                 )
                 tx.zadd(k.room_interviews(room.id), {interview_id: change.at})
+                tx.zadd(k.candidate_interviews(change.account), {interview_id: change.at})
                 await tx.execute()
             return
         record = await self.redis.hgetall(k.interview(interview_id))
@@ -234,34 +269,21 @@ class InterviewMarks:
 
     async def attended(self, interview: Interview) -> list[str]:
         """The examiners who were in the interview (see the module's docstring)."""
-        panel = list(interview.panel)
-        record = await self.recordings.get(interview.id)
-        manifest = (record or {}).get("manifest") or {}
-        if record and record.get("state") != "recording" and manifest.get("tracks"):
-            recorded = {t.get("participant_id") for t in manifest["tracks"] if t.get("label") == "examiner"}
-            if recorded & set(panel):
-                panel = [p for p in panel if p in recorded]
-        return panel
+        return attended_of(interview.panel, await self.recordings.get(interview.id))
 
-    async def status(self, interview: Interview, sheets: dict[str, Sheet] | None = None) -> PanelStatus:
-        sheets = await self.sheets(interview.id) if sheets is None else sheets
-        sealed = sorted(e for e, s in sheets.items() if s.state == "sealed")
-        required = sorted(set(await self.attended(interview)) | set(sealed))
-        status = PanelStatus(interview.id, interview.room_id, required, sealed, None)
-        if status.all_sealed:
-            rubric = await self.rubrics.get(interview.subject_id)
-            if rubric is not None:
-                status.final = rubric.final([sheets[e].total for e in sealed])
-        return status
+    async def status(self, interview: Interview) -> PanelStatus:
+        data = await self.redis.hgetall(self.keys.interview_marks(interview.id))
+        record = await self.recordings.get(interview.id)
+        return panel_status(interview, data, record, await self.rubrics.get(interview.subject_id))
 
     async def view(self, examiner: str, room_id: str, interview_id: str) -> dict[str, Any]:
         """What the examiner's marking card shows: the rubric, their own sheet, who sealed, and the
         others' sheets and the final mark only once every examiner of the interview sealed."""
         room, interview = await self.interview_of(examiner, room_id, interview_id)
         sheets = await self.sheets(interview.id)
-        status = await self.status(interview, sheets)
+        status = await self.status(interview)
         rubric = await self.rubrics.get(interview.subject_id)
-        names = await self._names(sorted(set(status.required) | set(sheets)))
+        names = await self._names(sorted(set(status.required) | set(sheets) | set(status.excused)))
         mine = sheets.get(examiner) or Sheet(examiner)
         others = []
         if status.all_sealed:
@@ -282,6 +304,7 @@ class InterviewMarks:
                 {"account_id": e, "name": names.get(e, ""), "sealed": e in status.sealed, "me": e == examiner}
                 for e in status.required
             ],
+            "excused": [{"account_id": e, "name": names.get(e, ""), "me": e == examiner} for e in status.excused],
             "all_sealed": status.all_sealed,
             "others": others,
             "final": status.final,
@@ -431,15 +454,19 @@ class InterviewMarks:
         await self._tell(interview)
         return sheet
 
+    @staticmethod
+    def _reason(reason: Any) -> str:
+        if not isinstance(reason, str) or not reason.strip():
+            raise UserError("field_required", field="reason", label="reason")
+        if len(reason.strip()) > REASON_MAX:
+            raise UserError("field_too_long", field="reason", label="reason", max=REASON_MAX)
+        return reason.strip()
+
     async def reopen(self, actor: Actor, interview_id: str, examiner: str, reason: Any) -> Sheet:
         """An admin reopens an examiner's sealed sheet with a reason (audited ``marks_reopened``):
         it is a draft again, the others' marks are hidden again until it is sealed."""
         interview = await self.find(interview_id)
-        if not isinstance(reason, str) or not reason.strip():
-            raise UserError("field_required", field="reason", label="reason")
-        reason = reason.strip()
-        if len(reason) > REASON_MAX:
-            raise UserError("field_too_long", field="reason", label="reason", max=REASON_MAX)
+        reason = self._reason(reason)
         if not is_id(examiner):
             raise UserError("marks_not_found")
         k = self.keys
@@ -463,6 +490,47 @@ class InterviewMarks:
             raise UserError(result)
         await self._tell(interview)
         return (await self.sheets(interview.id))[examiner]
+
+    async def excuse(self, actor: Actor, interview_id: str, examiner: str, reason: Any) -> PanelStatus:
+        """An admin excuses an examiner of the panel who has not sealed (never came, left, fell ill) from
+        the interview's marking, with a reason (audited ``marks_excused``): from then on only the others
+        must seal before the marks are shown and the final mark is made, and the excused examiner can no
+        longer mark it. Only an admin: excusing takes a marker's say out of a candidate's final mark, so
+        the examiners who would then decide it alone may not do it themselves. Refused while the
+        interview goes on (``marks_excuse_not_ended``), for an examiner who sealed
+        (``marks_excuse_sealed``: reopen first), for one not required (``marks_not_found``) and for the
+        last examiner left (``marks_excuse_last``)."""
+        interview = await self.find(interview_id)
+        reason = self._reason(reason)
+        if not is_id(examiner) or examiner not in interview.panel:
+            raise UserError("marks_not_found")
+        status = await self.status(interview)
+        if examiner in status.excused:
+            raise UserError("marks_excused_already")
+        if examiner in status.sealed:
+            raise UserError("marks_excuse_sealed")
+        if examiner not in status.required:
+            raise UserError("marks_not_found")
+        if not [e for e in status.required if e != examiner]:
+            raise UserError("marks_excuse_last")
+        k = self.keys
+        now = time.time()
+        note = json.dumps({"by": actor.account_id, "reason": reason, "at": round(now, 3)}, ensure_ascii=False)
+        result = await self.store.script("mark_excuse")(
+            keys=[
+                k.interview_marks(interview.id),
+                k.interview(interview.id),
+                k.audit(interview.exam_id),
+                k.unmarked(examiner),
+                k.results(interview.exam_id),
+            ],
+            args=[examiner, reason, note, interview.id, *audit.base_fields(actor, interview.account_id)],
+        )
+        if result != "ok":
+            raise UserError(result)
+        log.info("examiner excused", extra={"interview": interview.id, "examiner": examiner, "by": actor.account_id})
+        await self._tell(interview)
+        return await self.status(interview)
 
     async def _tell(self, interview: Interview) -> None:
         status = await self.status(interview)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..accounts.directory import Directory
@@ -38,15 +40,17 @@ from ..roster.book import RosterBook
 from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
-from ..store.models import Account
-from .interview_marks import InterviewMarks, _interview, _sheets
+from ..store.models import Account, RosterEntry, Subject, from_hash
+from .interview_marks import Interview, InterviewMarks, _excused, _interview, _sheets, panel_status
 from .rubrics import Rubric, Rubrics
 from .take_marks import TakeMarks
 
 RULES = ("pass_mark", "pass_list")
 LABEL_MAX = 20
 PASS_LIST_MAX = 50_000
-WRITE_BATCH = 500
+PAGE = 500  # candidates computed (or read) per round of pipelines
+ADMIN_PAGE = 50  # rows of the admin's results page
+SETTINGS_TRIES = 5  # a partial save merged again when another landed between its read and its write
 DEFAULT_SETTINGS: dict[str, Any] = {
     "show_marks": True,
     "rule": "pass_mark",
@@ -72,6 +76,26 @@ def _combination(rubric: Rubric | None, recorded: bool) -> str:
     return "考官总分的平均分"
 
 
+@dataclass
+class _Context:
+    """What every page of an exam's rows needs, read once per listing: its subjects and their rubrics,
+    and the names of the markers met so far (a few dozen staff, whatever the number of candidates)."""
+
+    subjects: list[Subject]
+    rubrics: dict[str, Rubric | None]
+    names: dict[str, str]
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A hash as a Lua script returns it (HGETALL's flat list) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _unsettled(interview: Interview, data: dict[str, str]) -> bool:
+    """Whether an examiner of the interview's panel has neither sealed nor been excused (marks hash ``data``)."""
+    return any(data.get(f"state:{e}") != "sealed" and f"excused:{e}" not in data for e in interview.panel)
+
+
 def outcome(settings: dict[str, Any], total: float | None, id_number: str) -> bool | None:
     """Pass (True), fail (False), or None when the rule cannot tell (no pass mark set)."""
     if settings.get("rule") == "pass_list":
@@ -80,6 +104,48 @@ def outcome(settings: dict[str, Any], total: float | None, id_number: str) -> bo
     if mark is None:
         return None
     return total is not None and total + 1e-9 >= float(mark)
+
+
+def _merged(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The settings with the admin's changes, each checked (a clear message per bad field, nothing kept)."""
+    settings = dict(current)
+    allowed = set(DEFAULT_SETTINGS)
+    for name in body:
+        if name not in allowed:
+            raise UserError("field_unknown", field=name, name=name)
+    if "show_marks" in body:
+        if not isinstance(body["show_marks"], bool):
+            raise UserError("field_type", field="show_marks", label="是否公布分数")
+        settings["show_marks"] = body["show_marks"]
+    if "rule" in body:
+        if body["rule"] not in RULES:
+            raise UserError("results_rule_invalid", field="rule")
+        settings["rule"] = body["rule"]
+    if "pass_mark" in body:
+        mark = body["pass_mark"]
+        if mark is not None and (isinstance(mark, bool) or not isinstance(mark, (int, float))):
+            raise UserError("field_type", field="pass_mark", label="合格分数线")
+        if mark is not None and not 0 <= mark <= 100_000:
+            raise UserError("field_range", field="pass_mark", label="合格分数线", min=0, max=100000)
+        settings["pass_mark"] = None if mark is None else float(mark)
+    if "pass_list" in body:
+        names = body["pass_list"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UserError("field_type", field="pass_list", label="合格名单")
+        if len(names) > PASS_LIST_MAX:
+            raise UserError("field_range", field="pass_list", label="合格名单人数", min=0, max=PASS_LIST_MAX)
+        settings["pass_list"] = sorted({n.strip().upper() for n in names if n.strip()})
+    for name, label in (("pass_label", "合格的说法"), ("fail_label", "不合格的说法")):
+        if name in body:
+            text = body[name]
+            if not isinstance(text, str) or not text.strip():
+                raise UserError("field_required", field=name, label=label)
+            if len(text.strip()) > LABEL_MAX:
+                raise UserError("field_too_long", field=name, label=label, max=LABEL_MAX)
+            settings[name] = text.strip()
+    if settings["rule"] == "pass_mark" and settings["pass_mark"] is None and "pass_mark" in body:
+        raise UserError("field_required", field="pass_mark", label="合格分数线")
+    return settings
 
 
 class Results:
@@ -118,123 +184,123 @@ class Results:
             "locked_by": data.get("locked_by") or None,
             "published_at": float(data["published_at"]) if data.get("published_at") else None,
             "published_by": data.get("published_by") or None,
+            "rows_at": float(data["rows_at"]) if data.get("rows_at") else None,
+            "settings_version": int(data.get("settings_version") or 0),
             "settings": settings,
         }
 
     async def set_settings(self, actor: Actor, exam_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The school's published wording; refused once published (``results_published``)."""
+        """The school's published wording; refused once published (``results_published``). A check-and-set:
+        ``version`` (the ``settings_version`` the admin's form was read at), when given, must still be the
+        current one, else ``results_settings_conflict`` and nothing changes (two admins saving at once: the
+        second is told, not silently overwritten). The merge of a partial body with the current settings
+        is itself checked against the version it read, and done again if another save landed between."""
         await self.catalog.exam(exam_id)
-        current = await self.state(exam_id)
-        if current["state"] == "published":
-            raise UserError("results_published")
-        settings = dict(current["settings"])
-        allowed = set(DEFAULT_SETTINGS)
-        for name in body:
-            if name not in allowed:
-                raise UserError("field_unknown", field=name, name=name)
-        if "show_marks" in body:
-            if not isinstance(body["show_marks"], bool):
-                raise UserError("field_type", field="show_marks", label="是否公布分数")
-            settings["show_marks"] = body["show_marks"]
-        if "rule" in body:
-            if body["rule"] not in RULES:
-                raise UserError("results_rule_invalid", field="rule")
-            settings["rule"] = body["rule"]
-        if "pass_mark" in body:
-            mark = body["pass_mark"]
-            if mark is not None and (isinstance(mark, bool) or not isinstance(mark, (int, float))):
-                raise UserError("field_type", field="pass_mark", label="合格分数线")
-            if mark is not None and not 0 <= mark <= 100_000:
-                raise UserError("field_range", field="pass_mark", label="合格分数线", min=0, max=100000)
-            settings["pass_mark"] = None if mark is None else float(mark)
-        if "pass_list" in body:
-            names = body["pass_list"]
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise UserError("field_type", field="pass_list", label="合格名单")
-            if len(names) > PASS_LIST_MAX:
-                raise UserError("field_range", field="pass_list", label="合格名单人数", min=0, max=PASS_LIST_MAX)
-            settings["pass_list"] = sorted({n.strip().upper() for n in names if n.strip()})
-        for name, label in (("pass_label", "合格的说法"), ("fail_label", "不合格的说法")):
-            if name in body:
-                text = body[name]
-                if not isinstance(text, str) or not text.strip():
-                    raise UserError("field_required", field=name, label=label)
-                if len(text.strip()) > LABEL_MAX:
-                    raise UserError("field_too_long", field=name, label=label, max=LABEL_MAX)
-                settings[name] = text.strip()
-        if settings["rule"] == "pass_mark" and settings["pass_mark"] is None and "pass_mark" in body:
-            raise UserError("field_required", field="pass_mark", label="合格分数线")
-        result = await self.store.script("results_settings")(
-            keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
-            args=[json.dumps(settings, ensure_ascii=False), *audit.base_fields(actor)],
-        )
-        if result != "ok":
-            raise UserError(result)
-        return await self.state(exam_id)
+        expected = body.get("version")
+        if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+            raise UserError("field_type", field="version", label="version")
+        changes = {n: v for n, v in body.items() if n != "version"}
+        for _ in range(SETTINGS_TRIES):
+            current = await self.state(exam_id)
+            if current["state"] == "published":
+                raise UserError("results_published")
+            if expected is not None and expected != current["settings_version"]:
+                raise UserError("results_settings_conflict")
+            settings = _merged(current["settings"], changes)
+            result = await self.store.script("results_settings")(
+                keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
+                args=[
+                    json.dumps(settings, ensure_ascii=False),
+                    str(current["settings_version"]),
+                    *audit.base_fields(actor),
+                ],
+            )
+            if result == "ok":
+                return await self.state(exam_id)
+            if result != "results_settings_conflict" or expected is not None:
+                raise UserError(result)
+        raise UserError("results_settings_conflict")
 
-    # the rows
-    async def _interviews(self, exam_id: str) -> dict[tuple[str, str], list[Any]]:
-        """(account, subject) -> the interviews (with their sheets) of the exam, oldest first."""
-        out: dict[tuple[str, str], list[Any]] = {}
-        for room in await self.catalog.rooms(exam_id):
-            ids = await self.redis.zrange(self.keys.room_interviews(room.id), 0, -1)
-            pipe = self.store.pipeline(transaction=False)
-            for interview_id in ids:
-                pipe.hgetall(self.keys.interview(interview_id))
-                pipe.hgetall(self.keys.interview_marks(interview_id))
-            found = await pipe.execute() if ids else []
-            for i in range(0, len(found), 2):
-                if not found[i].get("interview_id"):
-                    continue
-                interview = _interview(found[i])
-                out.setdefault((interview.account_id, interview.subject_id), []).append(
-                    (interview, _sheets(found[i + 1]))
-                )
+    # the rows, a page of candidates at a time
+    async def _context(self, exam_id: str) -> _Context:
+        subjects = await self.catalog.subjects(exam_id)
+        return _Context(subjects, {s.id: await self.rubrics.get(s.id) for s in subjects}, {})
+
+    async def _staff_names(self, ctx: _Context, account_ids: set[str]) -> None:
+        """The names of the markers not read yet (kept for the whole listing: the staff are few)."""
+        missing = sorted(account_ids - set(ctx.names))
+        if missing:
+            ctx.names |= await self._names(missing)
+
+    async def _live(
+        self, ctx: _Context, found: list[tuple[dict[str, str], dict[str, str]]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """(account, subject) -> the live subject's cell of the interviewed accounts of a page, from their
+        interviews with their marks hashes (``found``, each account's oldest first), and the recordings of
+        those that need one."""
+        live = {s.id for s in ctx.subjects if not s.recorded}
+        items: dict[tuple[str, str], list[tuple[Interview, dict[str, str]]]] = {}
+        for head, data in found:
+            if head.get("interview_id") and head.get("subject_id") in live:
+                interview = _interview(head)
+                items.setdefault((interview.account_id, interview.subject_id), []).append((interview, data))
+        chosen: dict[tuple[str, str], tuple[Interview, dict[str, str]]] = {}
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for key, its in items.items():
+            ended = [(iv, data) for iv, data in its if iv.state != "removed"]
+            if ended:
+                chosen[key] = ended[-1]  # a later ended interview counts over an earlier removal
+            else:
+                out[key] = {"status": "removed", "final": None, "markers": []}
+        # the recording tells who was in the interview only while one of its panel has neither sealed nor
+        # been excused (once all have, the panel is whom it waits for): most rows of a marked exam need none
+        unsettled = [iv.id for iv, data in chosen.values() if _unsettled(iv, data)]
+        found_records = dict(zip(unsettled, await self.interview_marks.recordings.get_many(unsettled), strict=True))
+        records = [found_records.get(iv.id) for iv, _ in chosen.values()]
+        for (key, (interview, data)), record in zip(chosen.items(), records, strict=True):
+            rubric = ctx.rubrics.get(interview.subject_id)
+            status = panel_status(interview, data, record, rubric)
+            sheets, excused = _sheets(data), _excused(data)
+            markers = [
+                {
+                    "account_id": e,
+                    "name": "",
+                    "state": sheets[e].state if e in sheets else "none",
+                    "total": sheets[e].total if e in sheets and sheets[e].state == "sealed" else None,
+                }
+                for e in status.required
+            ]
+            markers += [
+                {"account_id": e, "name": "", "state": "excused", "total": None, "reason": excused[e].get("reason", "")}
+                for e in status.excused
+            ]
+            out[key] = {
+                "status": "final" if status.final is not None else "pending",
+                "final": status.final,
+                "markers": markers,
+                "interview_id": interview.id,
+            }
         return out
 
-    async def _live_subject(self, items: list[Any], rubric: Rubric | None, names: dict[str, str]) -> dict[str, Any]:
-        if not items:
-            return {"status": "absent", "final": None, "markers": []}
-        ended = [(iv, sh) for iv, sh in items if iv.state != "removed"]
-        if not ended:
-            return {"status": "removed", "final": None, "markers": []}
-        interview, sheets = ended[-1]
-        status = await self.interview_marks.status(interview, sheets)
-        markers = [
-            {
-                "account_id": e,
-                "name": names.get(e, ""),
-                "state": sheets[e].state if e in sheets else "none",
-                "total": sheets[e].total if e in sheets and sheets[e].state == "sealed" else None,
-            }
-            for e in status.required
-        ]
-        final = status.final if rubric is not None else None
-        return {
-            "status": "final" if final is not None else "pending",
-            "final": final,
-            "markers": markers,
-            "interview_id": interview.id,
-        }
-
-    async def _recorded(self, exam_id: str, subject_id: str, accounts: list[str]) -> dict[str, dict[str, Any]]:
-        """account -> the recorded subject's result of their formal submission."""
+    async def _recorded(self, ctx: _Context, exam_id: str, subject_id: str, accounts: list[str]) -> dict[str, dict]:
+        """account -> the recorded subject's cell of their formal submission, for the accounts of a page."""
         k = self.keys
         pipe = self.store.pipeline(transaction=False)
         for account_id in accounts:
             pipe.hget(k.sittings_of(exam_id, subject_id, account_id), "submission")
-        sittings = await pipe.execute() if accounts else []
-        minted = await self.redis.hgetall(k.anon_subject(subject_id))
-        codes = {a: minted.get(s or "", "") for a, s in zip(accounts, sittings, strict=True)}
-        rubric = await self.rubrics.get(subject_id)
-        wanted = [c for c in codes.values() if c]
-        found = {r["code"]: r for r in await self.take_marks._results(wanted, rubric)} if wanted else {}
+        sittings = [s or "" for s in (await pipe.execute() if accounts else [])]
+        wanted = [s for s in sittings if s]
+        minted = await self.redis.hmget(k.anon_subject(subject_id), wanted) if wanted else []
+        code_of = {s: c or "" for s, c in zip(wanted, minted, strict=True)}
+        codes = [c for c in code_of.values() if c]
+        rubric = ctx.rubrics.get(subject_id)
+        found = {r["code"]: r for r in await self.take_marks._results(codes, rubric)} if codes else {}
         out: dict[str, dict[str, Any]] = {}
         for account_id, sitting_id in zip(accounts, sittings, strict=True):
-            code = codes[account_id]
             if not sitting_id:
                 out[account_id] = {"status": "absent", "final": None, "markers": []}
                 continue
+            code = code_of.get(sitting_id, "")
             row = found.get(code)
             final = row["final"] if row else None
             out[account_id] = {
@@ -248,46 +314,50 @@ class Results:
             }
         return out
 
-    async def compute(self, exam_id: str) -> list[dict[str, Any]]:
-        """Every rostered candidate's row, by ID number: subjects (status, final, markers, the
-        combination applied) and total."""
-        await self.catalog.exam(exam_id)
-        subjects = await self.catalog.subjects(exam_id)
-        entries = await self.roster.entries(exam_id)
-        pipe = self.store.pipeline(transaction=False)
-        for entry in entries:
-            pipe.get(self.keys.id_claim(entry.id_number))
-        holders = await pipe.execute() if entries else []
-        accounts = [h or "" for h in holders]
-        interviews = await self._interviews(exam_id)
-        rubrics = {s.id: await self.rubrics.get(s.id) for s in subjects}
-        recorded = {
-            s.id: await self._recorded(exam_id, s.id, [a for a in accounts if a]) for s in subjects if s.recorded
-        }
-        examiners = sorted({e for items in interviews.values() for iv, sh in items for e in [*iv.panel, *sh]})
-        names = await self._names(examiners)
+    async def _computed(self, ctx: _Context, exam_id: str, start: int, count: int) -> list[dict[str, Any]]:
+        """The rows of the roster's ID numbers from rank ``start`` (``count`` of them, in ID-number order)
+        from the marks as they are now: subjects (status, final, markers, the combination applied) and
+        total. The roster entries, their holders and their interviews come in one round trip
+        (``results_page.lua``)."""
+        k = self.keys
+        page = await self.store.script("results_page")(
+            keys=[k.roster(exam_id)],
+            args=[
+                str(start),
+                str(count),
+                k.roster_entry(exam_id, ""),
+                k.id_claim(""),
+                k.candidate_interviews(""),
+                k.interview(""),
+                k.interview_marks(""),
+            ],
+        )
+        people: list[tuple[RosterEntry, str]] = []
+        interviews: list[tuple[dict[str, str], dict[str, str]]] = []
+        for _, entry, holder, found in page:
+            if entry:
+                people.append((from_hash(RosterEntry, _pairs(entry)), holder))
+            interviews += [(_pairs(found[i]), _pairs(found[i + 1])) for i in range(0, len(found), 2)]
+        accounts = [a for _, a in people if a]
+        live = await self._live(ctx, interviews)
+        recorded = {s.id: await self._recorded(ctx, exam_id, s.id, accounts) for s in ctx.subjects if s.recorded}
         rows: list[dict[str, Any]] = []
-        for entry, account_id in zip(entries, accounts, strict=True):
+        for entry, account_id in people:
             cells = []
-            for subject in subjects:
+            for subject in ctx.subjects:
                 if subject.id not in entry.subjects:
                     continue
                 if subject.recorded:
                     cell = recorded[subject.id].get(account_id) if account_id else None
-                    cell = cell or {"status": "absent", "final": None, "markers": []}
-                    for m in cell["markers"]:
-                        m["name"] = names.get(m["account_id"], "")
                 else:
-                    cell = await self._live_subject(
-                        interviews.get((account_id, subject.id), []), rubrics[subject.id], names
-                    )
+                    cell = live.get((account_id, subject.id)) if account_id else None
                 cells.append(
                     {
                         "subject_id": subject.id,
                         "subject_name": subject.name,
                         "kind": "recorded" if subject.recorded else "interview",
-                        "combination": _combination(rubrics[subject.id], subject.recorded),
-                        **cell,
+                        "combination": _combination(ctx.rubrics[subject.id], subject.recorded),
+                        **(cell or {"status": "absent", "final": None, "markers": []}),
                     }
                 )
             finals = [c["final"] for c in cells]
@@ -302,13 +372,11 @@ class Results:
                     "pending": sum(1 for c in cells if c["status"] == "pending"),
                 }
             )
-        missing = sorted({m["account_id"] for r in rows for c in r["subjects"] for m in c["markers"] if not m["name"]})
-        if missing:
-            more = await self._names(missing)
-            for r in rows:
-                for c in r["subjects"]:
-                    for m in c["markers"]:
-                        m["name"] = m["name"] or more.get(m["account_id"], "")
+        await self._staff_names(ctx, {m["account_id"] for r in rows for c in r["subjects"] for m in c["markers"]})
+        for r in rows:
+            for c in r["subjects"]:
+                for m in c["markers"]:
+                    m["name"] = ctx.names.get(m["account_id"], "")
         return rows
 
     async def _names(self, account_ids: list[str]) -> dict[str, str]:
@@ -325,31 +393,92 @@ class Results:
         label = None if passed is None else settings["pass_label"] if passed else settings["fail_label"]
         return {**row, "passed": passed, "outcome": label}
 
-    async def results(self, exam_id: str) -> list[dict[str, Any]]:
-        """The public read (the admin's page, exports): every rostered candidate's row with the outcome
-        by the exam's settings; the locked rows once locked, the live marks before."""
+    async def _page(self, exam_id: str, state: str, ctx: _Context | None, start: int, count: int) -> list[dict]:
+        """``count`` rows from rank ``start`` in ID-number order: computed from the roster while open
+        (``SORT ... ALPHA LIMIT``: Redis orders the set, nothing of it is held here), the rows written at
+        the lock afterwards."""
+        k = self.keys
+        if state == "open":
+            assert ctx is not None
+            return await self._computed(ctx, exam_id, start, count)
+        numbers = await self.redis.zrange(k.results_ids(exam_id), start, start + count - 1)
+        stored = await self.redis.hmget(k.results_rows(exam_id), numbers) if numbers else []
+        return [json.loads(raw) for raw in stored if raw]
+
+    async def _listing(self, exam_id: str) -> tuple[dict[str, Any], _Context | None]:
+        """The state, and what a listing of computed rows needs (None once locked: the rows are written;
+        a lock whose rows were not all written, the process having died, writes them first)."""
+        await self.catalog.exam(exam_id)
         current = await self.state(exam_id)
         if current["state"] == "open":
-            rows = await self.compute(exam_id)
-        else:
-            stored = await self.redis.hgetall(self.keys.results_rows(exam_id))
-            rows = sorted((json.loads(v) for v in stored.values()), key=lambda r: r["id_number"])
-            if not stored:
-                rows = await self._write_rows(exam_id)
-        return [self._with_outcome(r, current["settings"]) for r in rows]
+            return current, await self._context(exam_id)
+        if not current["rows_at"]:
+            await self._write_rows(exam_id)
+        return current, None
 
-    async def admin_view(self, exam_id: str) -> dict[str, Any]:
-        rows = await self.results(exam_id)
-        return {**(await self.state(exam_id)), "rows": rows}
+    async def pages(self, exam_id: str, page: int = PAGE) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every rostered candidate's row with the outcome by the exam's settings, in ID-number order,
+        ``page`` rows at a time (the exports): the live marks while open, the rows written at the lock
+        afterwards. Only the exam's subjects, rubrics and markers' names are held, never its rows."""
+        current, ctx = await self._listing(exam_id)
+        start = 0
+        while True:
+            rows = await self._page(exam_id, current["state"], ctx, start, page)
+            if rows:
+                yield [self._with_outcome(r, current["settings"]) for r in rows]
+            if not rows and not await self._more(exam_id, current["state"], start):
+                return
+            start += page
+
+    async def _more(self, exam_id: str, state: str, start: int) -> bool:
+        """Whether ranks from ``start`` on exist (a page may come back empty when its entries vanished)."""
+        return start < await self._count(exam_id, state)
+
+    async def _count(self, exam_id: str, state: str) -> int:
+        k = self.keys
+        return int(
+            await (self.redis.scard(k.roster(exam_id)) if state == "open" else self.redis.zcard(k.results_ids(exam_id)))
+        )
+
+    async def admin_view(self, exam_id: str, offset: int = 0, limit: int = ADMIN_PAGE) -> dict[str, Any]:
+        """The state and one page of rows (``offset``, ``limit``) with the number of rows in all."""
+        current, ctx = await self._listing(exam_id)
+        rows = await self._page(exam_id, current["state"], ctx, offset, limit)
+        return {
+            **current,
+            "rows": [self._with_outcome(r, current["settings"]) for r in rows],
+            "offset": offset,
+            "limit": limit,
+            "count": await self._count(exam_id, current["state"]),
+        }
 
     # lock and publish
-    async def _write_rows(self, exam_id: str) -> list[dict[str, Any]]:
-        rows = await self.compute(exam_id)
-        key = self.keys.results_rows(exam_id)
-        for start in range(0, len(rows), WRITE_BATCH):
-            mapping = {r["id_number"]: json.dumps(r, ensure_ascii=False) for r in rows[start : start + WRITE_BATCH]}
-            await self.redis.hset(key, mapping=mapping)
-        return rows
+    async def _computed_pages(self, exam_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+        ctx = await self._context(exam_id)
+        start = 0
+        while True:
+            rows = await self._page(exam_id, "open", ctx, start, PAGE)
+            if rows:
+                yield rows
+            if not rows and not await self._more(exam_id, "open", start):
+                return
+            start += PAGE
+
+    async def _write_rows(self, exam_id: str) -> int:
+        """Write every candidate's row (``results:{exam}:rows`` and its order ``results:{exam}:ids``) a page
+        at a time, then ``rows_at``: a listing of a locked exam without it writes them again."""
+        k = self.keys
+        written = 0
+        async for rows in self._computed_pages(exam_id):
+            pipe = self.store.pipeline(transaction=False)
+            pipe.hset(
+                k.results_rows(exam_id), mapping={r["id_number"]: json.dumps(r, ensure_ascii=False) for r in rows}
+            )
+            pipe.zadd(k.results_ids(exam_id), {r["id_number"]: 0 for r in rows})
+            await pipe.execute()
+            written += len(rows)
+        await self.redis.hset(k.results(exam_id), "rows_at", f"{time.time():.3f}")
+        return written
 
     async def lock(self, actor: Actor, exam_id: str) -> dict[str, Any]:
         """No more mark changes (``results_locked`` for every later save, seal or reopening)."""
@@ -357,13 +486,15 @@ class Results:
         state = (await self.state(exam_id))["state"]
         if state != "open":
             raise UserError("results_published" if state == "published" else "results_already_locked")
-        rows = await self.compute(exam_id)
-        pending = sum(r["pending"] for r in rows)
+        pending = candidates = 0
+        async for rows in self._computed_pages(exam_id):
+            pending += sum(r["pending"] for r in rows)
+            candidates += len(rows)
         if pending:
             raise UserError("results_pending", count=pending)
         result = await self.store.script("results_lock")(
             keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
-            args=[f"{time.time():.3f}", actor.account_id, str(len(rows)), *audit.base_fields(actor)],
+            args=[f"{time.time():.3f}", actor.account_id, str(candidates), *audit.base_fields(actor)],
         )
         if result != "ok":
             raise UserError(result)
@@ -377,9 +508,9 @@ class Results:
         settings = current["settings"]
         if current["state"] == "locked" and settings["rule"] == "pass_mark" and settings["pass_mark"] is None:
             raise UserError("results_pass_mark_missing", field="pass_mark")
-        if current["state"] == "locked":
-            # the rows again (the marks cannot change once locked): a lock whose rows were not all written
-            # (the process died right after the lock) still publishes every candidate's result
+        if current["state"] == "locked" and not current["rows_at"]:
+            # a lock whose rows were not all written (the process died right after the lock) still
+            # publishes every candidate's result: the marks cannot change any more, so write them now
             await self._write_rows(exam_id)
         result = await self.store.script("results_publish")(
             keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],

@@ -13,9 +13,11 @@ the rubric's ``version`` is still the one it was checked against (``rubric_chang
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -190,6 +192,8 @@ class Rubrics:
         self.store = store
         self.keys = store.keys
         self.redis = store.redis
+        # told (exam id, subject id) after a rubric is set: the recorded marking's catch-up (server/wiring.py)
+        self.on_set: list[Callable[[str, str], Awaitable[None]]] = []
 
     async def get(self, subject_id: str) -> Rubric | None:
         if not is_id(subject_id):
@@ -232,4 +236,9 @@ class Rubrics:
         )
         if isinstance(result, str) and not result.isdigit():
             raise UserError(result)
+        for listener in list(self.on_set):
+            try:
+                await listener(exam_id, subject_id)
+            except Exception:  # the rubric is set; the marking it allows follows at the next catch-up
+                logging.getLogger("server.marking").exception("rubric listener failed", extra={"subject": subject_id})
         return replace(rubric, subject_id=subject_id, version=int(result))

@@ -5,7 +5,8 @@ is assigned to ``rubric.markers`` graders of its subject: the least loaded ones 
 ties broken at random, never twice the same grader. ``take_assign.lua`` does it in one step, so several
 processes assigning at once keep every load within 1 of the others and never double-assign. It runs when a
 submission appears (``Sittings.on_ended``, wired in ``server/wiring.py``) and as a catch-up (``catch_up``:
-the admin's "分配评阅", the progress listing) for submissions made before the subject had graders or a rubric.
+the admin's "分配评阅", the progress listing, and at once when a subject's rubric or graders are set:
+``subject_changed``) for submissions made before the subject had graders or a rubric.
 
 A grader's mark sheet (per code and grader) is drafted as they type and sealed with complete marks
 (immutable; an admin may reopen it with a reason). Only the graders assigned to a code reach its sheet:
@@ -26,6 +27,7 @@ Audit entries (``take_marks_assigned``, ``take_third_missing``, ``take_mark_seal
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from ..store.base import Store
 from ..store.models import Account, Sitting, is_id
 from .rubrics import Rubric, Rubrics
 
+log = logging.getLogger("server.marking")
 COMMENT_MAX = 2000
 REASON_MAX = 200
 SHEET_STATES = ("assigned", "draft", "sealed")
@@ -253,12 +256,15 @@ class TakeMarks:
         added = await self.catch_up(exam_id, subject_id)
         return {"added": added, "progress": await self._subject_progress(exam_id, subject_id)}
 
-    async def catch_up_grader(self, account: Account) -> int:
-        """The catch-up for every subject the grader grades (their queue's listing runs it first)."""
-        added = 0
-        for exam, subject in await self.grading.subjects_of(account):
-            added += await self.catch_up(exam.id, subject.id)
-        return added
+    async def subject_changed(self, exam_id: str, subject_id: str) -> None:
+        """A recorded subject's rubric or graders were set (``Rubrics.on_set``, ``Grading.on_graders_set``):
+        the catch-up, so submissions made before it had both, and a third due that had no grader left, get
+        their graders now, once, instead of at every listing of a grader's queue."""
+        subject = await self.catalog.subject(exam_id, subject_id)
+        if subject.recorded and await self.redis.scard(self.keys.subject_graders(subject_id)):
+            added = await self.catch_up(exam_id, subject_id)
+            if added:
+                log.info("submissions assigned", extra={"subject": subject_id, "graders_added": added})
 
     # the grader
     async def _sheets(self, code: str, graders: list[str]) -> list[Sheet | None]:

@@ -16,13 +16,19 @@ of their subjects, or that does not exist, gets ``submission_not_found`` alike.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
+from ..exams.staff import ExamStaff
 from ..rooms.recordings import RecordingIndex
 from ..store import audit
 from ..store.audit import Actor
@@ -37,6 +43,15 @@ SUBMITTED = ("submitted", "auto_submitted")
 MAX_GRADERS = 50  # per subject
 SCAN_BATCH = 500  # sittings read per Redis round trip when listing
 MINT_TRIES = 20  # a clash with an existing code is one in millions: a few tries always suffice
+log = logging.getLogger("server.recorded")
+GradersListener = Callable[[str, str], Awaitable[None]]  # (exam id, subject id) after its graders changed
+
+
+def marking_open(subject: Subject, now: float | None = None) -> bool:
+    """Graders see a recorded subject's submissions once its exam window has closed (docs/marking.md
+    "Recorded submissions"): 004_* has the examiners assess the videos after the deadline, and until the
+    window closes an auto-submitted sitting may still be reset and its submission withdrawn (004_* 6)."""
+    return (time.time() if now is None else now) >= subject.window_closes
 
 
 def new_code() -> str:
@@ -66,12 +81,21 @@ class Submission:
 
 
 class Grading:
-    def __init__(self, store: Store, catalog: Catalog, recordings: RecordingIndex) -> None:
+    def __init__(
+        self, store: Store, catalog: Catalog, recordings: RecordingIndex, timezone: str = "Asia/Shanghai"
+    ) -> None:
         self.store = store
         self.keys = store.keys
         self.redis = store.redis
         self.catalog = catalog
         self.recordings = recordings
+        self.timezone = timezone
+        self.on_graders_set: list[GradersListener] = []  # the marking's catch-up (server/wiring.py)
+
+    def not_open(self, subject: Subject) -> UserError:
+        """``grading_not_open``: the subject's submissions are graded from the close of its window."""
+        closes = dt.datetime.fromtimestamp(subject.window_closes, ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M")
+        return UserError("grading_not_open", subject=subject.name, closes=closes)
 
     # the admin
     async def _recorded_subject(self, exam_id: str, subject_id: str) -> Subject:
@@ -99,12 +123,19 @@ class Grading:
             if role != "examiner":
                 raise UserError("grader_invalid", field="account_ids", account=account_id[:40])
         key = self.keys.subject_graders(subject.id)
-        async with self.store.pipeline() as tx:
+
+        def write(tx) -> None:
             tx.delete(key)
             if ids:
                 tx.sadd(key, *ids)
             audit.add(tx, self.keys, exam_id, "subject_graders_set", actor, subject_id=subject.id, graders=ids)
-            await tx.execute()
+
+        await ExamStaff(self.store).assign(exam_id, ids, write)  # staff_on_roster: a candidate of this exam
+        for listener in list(self.on_graders_set):
+            try:
+                await listener(exam_id, subject.id)
+            except Exception:  # the graders are set; what they are given follows at the next catch-up
+                log.exception("graders listener failed", extra={"subject": subject.id})
         return ids
 
     async def graders_of(self, exam_id: str, subject_id: str) -> list[str]:
@@ -193,8 +224,8 @@ class Grading:
         return from_hash(Take, data) if data else None
 
     async def submissions(self, account: Account, subject_id: str | None = None) -> list[Submission]:
-        """The submissions of the subjects the examiner grades (``subject_id``: one of them; another is
-        ``subject_not_found``), ordered by subject and code (not by who or when)."""
+        """The submissions of the subjects the examiner grades whose window has closed (``subject_id``: one
+        of them; another is ``subject_not_found``), ordered by subject and code (not by who or when)."""
         assigned = await self.subjects_of(account)
         if subject_id is not None:
             assigned = [(e, s) for e, s in assigned if s.id == subject_id]
@@ -202,6 +233,8 @@ class Grading:
                 raise UserError("subject_not_found")
         out = []
         for exam, subject in assigned:
+            if not marking_open(subject):
+                continue  # graded from the close of its window
             sittings = await self._submitted_sittings(exam.id, subject.id)
             codes = await self.redis.hgetall(self.keys.anon_subject(subject.id))  # one read for those minted
             pipe = self.store.pipeline(transaction=False)
@@ -236,6 +269,8 @@ class Grading:
         take = await self._take(sitting.submitted_take)
         if not subject.recorded or take is None:
             raise UserError("submission_not_found")
+        if not marking_open(subject):  # a grader of the subject: told when, nothing of the submission
+            raise self.not_open(subject)
         return Submission(code, await self.catalog.exam(sitting.exam_id), subject, sitting.state, take)
 
     async def file_of(self, account: Account, code: str, name: str | None = None) -> Path:

@@ -156,16 +156,27 @@ class RecordingIndex:
                         log.exception("recovered-recording listener failed", extra={"interview": interview_id})
         return count
 
-    async def get(self, interview_id: str) -> dict | None:
-        if not is_id(interview_id):
-            return None
-        data = await self.store.redis.hgetall(self.keys.recording(interview_id))
+    @staticmethod
+    def _record(data: dict) -> dict | None:
         if not data:
             return None
         data["manifest"] = json.loads(data["manifest"]) if data.get("manifest") else None
         for key in ("started_at", "ended_at"):
             data[key] = float(data[key]) if data.get(key) else None
         return data
+
+    async def get(self, interview_id: str) -> dict | None:
+        if not is_id(interview_id):
+            return None
+        return self._record(await self.store.redis.hgetall(self.keys.recording(interview_id)))
+
+    async def get_many(self, interview_ids: list[str]) -> list[dict | None]:
+        """``get`` of many interviews in one round trip."""
+        pipe = self.store.redis.pipeline(transaction=False)
+        for interview_id in interview_ids:
+            pipe.hgetall(self.keys.recording(interview_id))
+        found = await pipe.execute() if interview_ids else []
+        return [self._record(d) if is_id(i) else None for i, d in zip(interview_ids, found, strict=True)]
 
     async def of_exam(self, exam_id: str) -> list[dict]:
         ids = await self.store.redis.zrevrange(self.keys.exam_recordings(exam_id), 0, -1)

@@ -58,3 +58,9 @@ def validate_document(raw: str, id_type: str, field: str = "id_number") -> str:
     if not _PASSPORT.match(number):
         raise UserError("id_number_invalid", field=field)
     return number
+
+
+def validate_any(raw: str, field: str = "id_number") -> str:
+    """A number of any document the roster takes: an ID card's full check when it has an ID card's shape,
+    else a passport's or permit's shape (a staff member's ID number, server/exams/staff.py)."""
+    return validate_document(raw, "id_card" if looks_like(raw) else "passport", field)

@@ -17,6 +17,7 @@ from redis.exceptions import WatchError
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
+from ..exams.staff import ExamStaff
 from ..i18n import human_size
 from ..phones import is_mobile, normalize_phone
 from ..store import audit
@@ -83,6 +84,7 @@ class RosterImporter:
         results, entries = await asyncio.to_thread(self._check_file, exam, subjects, csv_bytes, photos)
         if self.photo_check:
             entries = await self._check_faces(results, entries, progress)
+        entries = await self._check_staff(exam_id, results, entries)
         if progress:
             await progress("writing", len(entries), len(entries))
         if entries:
@@ -159,6 +161,26 @@ class RosterImporter:
             if reason:
                 result.status = "rejected"
                 result.reasons.append(_PHOTO_FACE.get(reason, ("row_photo_unusable", {"detail_code": reason})))
+            else:
+                kept.append(entry)
+        return kept
+
+    async def _check_staff(
+        self, exam_id: str, results: list[RowResult], entries: list[RosterEntry]
+    ) -> list[RosterEntry]:
+        """A row whose ID number is that of a staff member working on the exam is refused: a staff member is
+        never also a candidate of the same exam (server/exams/staff.py; checked again as the rows are written)."""
+        async with self.store.pipeline() as pipe:
+            staff = await ExamStaff(self.store).staff_numbers(pipe, exam_id)
+        if not staff:
+            return entries
+        names = {a: await self.store.redis.hget(self.store.keys.account(a), "name") or a for a in staff.values()}
+        accepted = [r for r in results if r.status != "rejected"]
+        kept = []
+        for result, entry in zip(accepted, entries, strict=False):
+            if entry.id_number in staff:
+                result.status = "rejected"
+                result.reasons.append(("row_staff_of_exam", {"name": names[staff[entry.id_number]]}))
             else:
                 kept.append(entry)
         return kept
@@ -284,6 +306,9 @@ class RosterImporter:
             while True:
                 try:
                     await pipe.watch(keys.roster(exam_id))
+                    staff = await ExamStaff(self.store).staff_numbers(pipe, exam_id)  # watched too
+                    if set(numbers) & set(staff):  # a staff member assigned since the rows were checked
+                        raise UserError("roster_staff_conflict")
                     existing = set(numbers) & set(await pipe.smembers(keys.roster(exam_id)))
                     for entry in entries:  # a re-import without photos keeps the photo on file
                         if entry.id_number in existing and not entry.photo_sha256:

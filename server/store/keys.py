@@ -27,6 +27,7 @@ exam:{exam}:slots                      zset    slot ids scored by start time
 slot:{slot}                            hash    exam, subject, room, start, end, capacity
 slot:{slot}:booked                     zset    candidate account ids scored by booking time
 account:{account}                      hash    role, login names, name, password hash ...
+                                               (staff: ``staff_id_number``, server/exams/staff.py)
 accounts:{role}                        set     account ids with that role
 accounts:unverified                    zset    candidate accounts without a verified identity,
                                                scored by creation time (they expire)
@@ -149,18 +150,25 @@ interview:{interview}                  hash    a live interview (admission id) f
                                                room's examiners when called), called/ended times,
                                                final mark once every panel sheet is sealed
 marks:{interview}                      hash    examiner account id -> their mark sheet (JSON: marks,
-                                               comment, state draft|sealed, times, reopenings)
+                                               comment, state draft|sealed, times, reopenings);
+                                               ``excused:<examiner>`` (JSON: by, reason, time) for an
+                                               examiner an admin excused from the marking
 room:{room}:interviews                 zset    the room's interviews (admission ids) scored by
                                                when the candidate was called
 unmarked:{account}                     zset    an examiner's unfinished marking: ended interviews
                                                (done) of their panel without their sealed sheet,
                                                scored by end time
+interviews:{account}                   zset    a candidate's live interviews (admission ids), scored
+                                               by when they were called (the results read a page
+                                               of candidates without walking every room)
 results:{exam}                         hash    the exam's results: state (locked / published;
                                                absent: open), lock and publication actor and
                                                time, the published wording (show marks, rule,
                                                pass mark or list, labels) (marking/results.py)
 results:{exam}:rows                    hash    ID number on the roster -> the candidate's result row (JSON),
                                                written when the results are locked
+results:{exam}:ids                     zset    the ID numbers of ``results:{exam}:rows`` (score 0: in
+                                               ID-number order), read by rank a page at a time
 demo:exam                              string  id of the demo exam (``interview-server demo``)
 roomcheck:{interview}                  hash    the room-entry face check of a live interview
                                                (admission id): exam, room, candidate, state
@@ -476,3 +484,9 @@ class Keys:
 
     def questions_drawn(self, subject_id: str, account_id: str, use: str) -> str:
         return self._k("drawn", subject_id, account_id, use)
+
+    def results_ids(self, exam_id: str) -> str:
+        return self._k("results", exam_id, "ids")
+
+    def candidate_interviews(self, account_id: str) -> str:
+        return self._k("interviews", account_id)

@@ -170,6 +170,7 @@ class Account:
     verified_at: float = 0.0
     disabled: bool = False
     contact_verified_at: float = 0.0  # when the phone/email was last proven with a code (0: never)
+    staff_id_number: str = ""  # a staff account's person, as the school recorded it (server/exams/staff.py)
 
 
 @dataclass

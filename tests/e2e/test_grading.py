@@ -18,7 +18,7 @@ from tests.e2e.conftest import TEST_TIMEOUT_S
 from tests.e2e.test_recorded import PLAYS_JS
 from tests.facecheck import faces
 from tests.recorded.conftest import DEVICE
-from tests.recorded.test_grading import examiner, submission
+from tests.recorded.test_grading import close_window, examiner, submission
 
 SCREEN = {"width": 1280, "height": 900}
 
@@ -85,6 +85,17 @@ async def _scenario(live_server, services, browsers, cameras, shots):
     await page.click("#grading-link")
     await page.wait_for_url(f"{live_server}/examiner/grading")
     await page.wait_for_selector("#grading-page[data-state=ready]")
+    # the exam window is still open: nothing to grade yet, and the page says from when (004_*: assessed
+    # after the deadline; a submission may still be reset until then)
+    assert await page.locator("#grading-table tr[data-code]").count() == 0
+    notice = await page.inner_text("#grading-waiting")
+    assert "声乐" in notice and "结束后开始评阅" in notice, notice
+    await shots(page, "grading-window-open", full_page=False)
+    singing = await close_window(services, world, singing)
+    await close_window(services, world, playing)
+    await page.click("#grading-refresh")
+    await page.wait_for_selector("#grading-table tr[data-code]")
+    assert await page.is_hidden("#grading-waiting")
     codes = await page.eval_on_selector_all("#grading-table tr[data-code]", "rows => rows.map((r) => r.dataset.code)")
     listed = {s.take.id: s.code for s in await services.grading.submissions(grader)}
     assert sorted(codes) == sorted(listed.values()) and len(codes) == 2, codes

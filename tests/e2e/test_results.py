@@ -14,7 +14,7 @@ from tests.e2e.conftest import TEST_TIMEOUT_S
 from tests.e2e.test_interview import staff_login
 from tests.facecheck import faces
 from tests.live import live_world
-from tests.marking.test_interview_marks import RUBRIC, PanelWorld
+from tests.marking.test_interview_marks import FULL_1, RUBRIC, PanelWorld, events, interview
 from tests.marking.test_results import sealed_interview
 
 
@@ -83,3 +83,62 @@ async def test_the_candidate_sees_their_published_result_on_the_phone(live_serve
     unexpected = [e for e in browsers.errors if "/results:" not in e or "status of 404" not in e]
     assert not unexpected, unexpected
     assert len(browsers.errors) - len(unexpected) == 1
+
+
+async def test_the_admin_reopens_a_sealed_sheet_and_excuses_an_absent_examiner_from_the_results(
+    live_server, services, browsers, cameras, shots
+):
+    """The admin's 成绩 tab at 1280x900: beside an examiner who never marked, "免除评分" with a reason (an empty
+    one refused on the page): the candidate's mark becomes final from the other examiner's marks; beside a
+    sealed total, "重新开放" with a reason: that subject is "未评完" again. Both are audited with the reason."""
+    w = await panel_world_with_faces(services)
+    await sealed_interview(w, 0)  # 考生0: 83.5 and 78
+    first, second = w.actors
+    iv = await interview(w, 2)  # 考生2: only the first examiner seals; the second never marks
+    await services.interview_marks.seal(first, w.room.id, iv, FULL_1, "")
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        admin = await browsers(cameras["grace_hopper"], desktop=True)
+        await admin.set_viewport_size({"width": 1280, "height": 900})
+        await staff_login(admin, live_server, w.live.world.staff["admin"].username, "/admin")
+        await admin.goto(f"{live_server}/admin?exam={w.exam.id}")
+        await admin.click("#exam-tabs [data-panel=panel-results]")
+        await admin.wait_for_selector("#results-state[data-state=open]")
+        assert await admin.inner_text("#results-range") == "第 1-4 名，共 4 名"
+        number0, number2 = w.live.world.roster[0][1], w.live.world.roster[2][1]
+        pending = f"#results-table tr:has-text('{number2}') .result-subject"
+        assert await admin.get_attribute(pending, "data-status") == "pending"
+        excuse = f"{pending} .marker[data-account='{second.account_id}'] button[data-action=excuse]"
+        await admin.click(excuse)
+        form = f"tr[data-reason-for='{number2}'] form"
+        await admin.wait_for_selector(f"{form} input[name=reason]")
+        assert "免除 考官乙" in await admin.inner_text(form)
+        await admin.click(f"{form} button[type=submit]")  # no reason: refused on the page, nothing sent
+        await admin.wait_for_selector(f"{form} .error")
+        assert await admin.inner_text(f"{form} .error") == "请填写原因"
+        await shots(admin, "results-excuse-form", full_page=False)
+        await admin.fill(f"{form} input[name=reason]", "考官乙临时生病，未能评分")
+        await admin.click(f"{form} button[type=submit]")
+        await admin.wait_for_selector(f"{pending}[data-status=final]")
+        assert "83.5" in await admin.inner_text(pending)
+        assert "考官乙（已免除）" in await admin.inner_text(pending)
+        await shots(admin, "results-excused", full_page=False)
+        # reopen 考官乙's sealed sheet of 考生0
+        sealed = f"#results-table tr:has-text('{number0}') .result-subject"
+        await admin.click(f"{sealed} .marker[data-account='{second.account_id}'] button[data-action=reopen]")
+        form0 = f"tr[data-reason-for='{number0}'] form"
+        await admin.fill(f"{form0} input[name=reason]", "形象分录入有误")
+        await shots(admin, "results-reopen-form", full_page=False)
+        await admin.click(f"{form0} button[type=submit]")
+        await admin.wait_for_selector(f"{sealed}[data-status=pending]")
+        await shots(admin, "results-reopened", full_page=False)
+    sheets = await services.interview_marks.sheets(await first_interview_of(services, w, 0))
+    assert sheets[second.account_id].state == "draft"
+    (excused,) = await events(services, w.exam.id, "marks_excused")
+    (reopened,) = await events(services, w.exam.id, "marks_reopened")
+    assert excused["data"]["reason"] == "考官乙临时生病，未能评分" and excused["actor_role"] == "admin"
+    assert reopened["data"]["reason"] == "形象分录入有误" and reopened["data"]["examiner"] == second.account_id
+
+
+async def first_interview_of(services, w, index: int) -> str:
+    holder = await services.store.redis.get(services.store.keys.id_claim(w.live.world.roster[index][1]))
+    return (await services.store.redis.zrange(services.store.keys.candidate_interviews(holder), 0, 0))[0]

@@ -16,7 +16,7 @@ from tests.e2e.test_recorded import PLAYS_JS
 from tests.facecheck import faces
 from tests.marking.test_take_marks import graders, set_rubric
 from tests.recorded.conftest import make_recorded
-from tests.recorded.test_grading import submission
+from tests.recorded.test_grading import close_window, submission
 
 
 async def test_a_grader_marks_a_submission_from_their_queue(live_server, services, browsers, cameras, shots):
@@ -33,6 +33,7 @@ async def _scenario(live_server, services, browsers, cameras, shots):
     for i in range(3):
         made = await submission(services, world, i, subject, files=True, aux=i == 0, seconds=4)
         subs[await services.grading.code_for(made[1])] = made
+    subject = await close_window(services, world, subject)  # graded once the exam window has closed
     assigned = {c: [g["grader_id"] for g in (await services.take_marks.result(c))["graders"]] for c in subs}
     grader = staff[0]
     mine = sorted(c for c, g in assigned.items() if grader.id in g)

@@ -4,11 +4,14 @@ cells neutralised, the XLSX opened with openpyxl holding the same rows, a UTF-8 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from urllib.parse import unquote
 
+import aiohttp
 import openpyxl
+import pytest
 
 from server.http.csvout import text
 from server.marking.exports import COLUMNS, KINDS
@@ -108,3 +111,30 @@ async def test_only_the_admin_and_unknown_exports_are_404(app, services, world):
         await admin.close()
     resp = await (await new_client(app)).get(url)  # not logged in
     assert resp.status == 401
+
+
+async def test_an_export_that_fails_midway_breaks_the_download_off_instead_of_ending_a_partial_file(
+    app, services, caplog
+):
+    """A record that cannot be read (a corrupt mark sheet here) once the CSV has begun: the 200 and the first
+    bytes are sent, so the connection is closed without the end of the body and the download fails visibly
+    (the client gets a payload error at once, not a short file that looks whole, nor a hang). The XLSX is
+    built before anything is sent: a clean 500 with the message. The failure is logged."""
+    w, (iv0, _), _ = await live_exam(services)
+    await services.store.redis.hset(services.store.keys.interview_marks(iv0), "sheet:acc_000000000000", "{broken")
+    admin = await as_user(app, "admin-one")
+    try:
+        async with asyncio.timeout(10):  # before the fix the download hung until the client gave up
+            resp = await admin.get(f"/api/admin/exams/{w.exam.id}/exports/marks.csv")
+            assert resp.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await resp.read()
+        resp = await admin.get(f"/api/admin/exams/{w.exam.id}/exports/marks.xlsx")
+        assert "服务器内部错误" in await error(resp, 500, "internal")
+        # the other exports of the same exam still download whole
+        resp = await admin.get(f"/api/admin/exams/{w.exam.id}/exports/bookings.csv")
+        assert resp.status == 200 and csv_rows(await resp.read())[0] == list(COLUMNS["bookings"])
+    finally:
+        await admin.close()
+    broken = [r for r in caplog.records if r.getMessage() == "download broken off"]
+    assert broken and broken[0].path.endswith("/exports/marks.csv") and broken[0].bytes_sent > 0

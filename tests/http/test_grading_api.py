@@ -14,7 +14,7 @@ from pathlib import Path
 from server.rooms.remux import PLAYABLE
 from tests.conftest import ADMIN, PASSWORD, login, new_client
 from tests.recorded.conftest import DEVICE, events, make_recorded
-from tests.recorded.test_grading import examiner, submission
+from tests.recorded.test_grading import close_window, examiner, submission
 
 
 async def error(resp, status: int, code: str) -> str:
@@ -101,6 +101,7 @@ async def test_a_grader_sees_anonymous_submissions_and_plays_them_by_code(app, s
     # candidate 2 is in progress with a complete take: not listed
     waiting = await world.candidate(2)
     await services.sittings.enter(waiting, world.exam.id, subject.id, "formal", DEVICE)
+    subject, second = await close_window(services, world, subject), await close_window(services, world, second)
 
     me = await as_user(app, "examiner-one")
     them = await as_user(app, "grader-two")
@@ -152,6 +153,24 @@ async def test_a_grader_sees_anonymous_submissions_and_plays_them_by_code(app, s
         assert resp.headers["Content-Range"] == f"bytes 100-199/{size}"
         resp = await me.get(item["aux"][0]["url"], headers={"Range": "bytes=0-9"})
         assert resp.status == 206 and (await resp.read())[:4] == b"\x1aE\xdf\xa3"
+        # nothing dates the submission: no Last-Modified, no ETag (aiohttp's is the mtime in hex), and the
+        # conditional headers that would let a grader bisect the file's time are not answered
+        for url in (item["video_url"], item["aux"][0]["url"]):
+            resp = await me.get(url)
+            await resp.read()
+            assert "Last-Modified" not in resp.headers and "ETag" not in resp.headers, dict(resp.headers)
+        far_future, long_ago = "Fri, 01 Jan 2100 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT"
+        for headers, status in (
+            ({"If-Modified-Since": far_future}, 200),  # a FileResponse would say 304 for any date after the mtime
+            ({"If-Unmodified-Since": long_ago}, 200),  # ... and 412 for any date before it
+            ({"If-None-Match": "*"}, 200),
+            ({"If-Match": '"nope"'}, 200),
+            ({"Range": "bytes=0-9", "If-Range": long_ago}, 206),  # ... and the whole file for a stale If-Range
+        ):
+            resp = await me.get(item["video_url"], headers=headers)
+            got = await resp.read()
+            assert resp.status == status, (headers, resp.status)
+            assert len(got) == (10 if status == 206 else size) and "Last-Modified" not in resp.headers
         await error(await me.get(f"/api/grader/submissions/{item['code']}/aux/2"), 404, "take_file_missing")
         await error(await me.get(f"/api/grader/submissions/{item['code']}/aux/x"), 404, "take_file_missing")
 

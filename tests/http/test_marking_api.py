@@ -45,11 +45,16 @@ async def test_the_admin_sets_a_subjects_rubric(app, services):
         await admin.close()
 
 
-async def test_an_examiner_drafts_seals_and_sees_the_others_only_after_all_sealed(app, services):
+async def panel_clients(app, services):
+    """A two-examiner panel's ended interview, each examiner and the admin logged in."""
     w = await panel_world(services)
     iv = await interview(w)
     first, second = await as_user(app, "examiner-one"), await as_user(app, "examiner-two")
-    admin = await as_user(app, "admin-one")
+    return w, iv, first, second, await as_user(app, "admin-one")
+
+
+async def test_an_examiner_drafts_seals_and_sees_the_others_only_after_all_sealed(app, services):
+    w, iv, first, second, admin = await panel_clients(app, services)
     try:
         url = f"/api/examiner/rooms/{w.room.id}/interviews/{iv}/marks"
         card = await (await first.get(url)).json()
@@ -140,3 +145,35 @@ async def test_another_rooms_examiner_and_forged_ids_are_not_found(app, services
     finally:
         await outsider.close()
         await first.close()
+
+
+async def test_the_admin_excuses_an_absent_examiner_over_http_and_nobody_else_may(app, services):
+    """POST .../excuse: admins only (the examiners of the room get 403, so they cannot drop a colleague); a
+    reason is required; afterwards the present examiner sees the final mark and the excused one's seal is
+    refused with the reason's message."""
+    w, iv, first, second, admin = await panel_clients(app, services)
+    try:
+        url = f"/api/examiner/rooms/{w.room.id}/interviews/{iv}/marks"
+        assert (await first.post(url + "/seal", json={"marks": FULL_1})).status == 200
+        excuse = f"/api/admin/interviews/{iv}/marks/{w.second.id}/excuse"
+        assert (await first.post(excuse, json={"reason": "他没来"})).status == 403  # a colleague cannot
+        assert (await second.post(excuse, json={"reason": "我不想评"})).status == 403
+        await error(await admin.post(excuse, json={}), 400, "field_required")
+        await error(await admin.post(excuse, json={"reason": "x" * 201}), 400, "field_too_long")
+        first_excuse = f"/api/admin/interviews/{iv}/marks/{w.first.id}/excuse"
+        assert "先重新开放" in await error(
+            await admin.post(first_excuse, json={"reason": "x"}), 409, "marks_excuse_sealed"
+        )
+        assert (await (await first.get(url)).json())["final"] is None  # nothing changed yet
+        resp = await admin.post(excuse, json={"reason": "考官乙未到场"})
+        assert resp.status == 200, await resp.text()
+        status = (await resp.json())["status"]
+        assert status["excused"] == [w.second.id] and status["final"] == 83.5 and status["all_sealed"]
+        card = await (await first.get(url)).json()
+        assert card["final"] == 83.5 and [e["account_id"] for e in card["excused"]] == [w.second.id]
+        message = await error(await second.post(url + "/seal", json={"marks": FULL_2}), 409, "marks_excused")
+        assert message == "管理员已免除您对这场面试的评分，不能再评分"
+        await error(await admin.post(excuse, json={"reason": "again"}), 409, "marks_excused_already")
+    finally:
+        for client in (first, second, admin):
+            await client.close()

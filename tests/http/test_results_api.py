@@ -85,3 +85,32 @@ async def test_results_lock_publish_and_the_candidates_own_result(app, services)
     finally:
         for client in (admin, me, other):
             await client.close()
+
+
+async def test_the_admins_results_are_paged_and_the_wording_is_a_check_and_set(app, services):
+    w = await panel_world(services)
+    await sealed_interview(w, 0)
+    admin = await as_user(app, "admin-one")
+    base = f"/api/admin/exams/{w.exam.id}/results"
+    try:
+        body = await (await admin.get(base + "?offset=1&limit=2")).json()
+        assert (body["offset"], body["limit"], body["count"], len(body["rows"])) == (1, 2, 4, 2)
+        numbers = sorted(n for _, n, *_ in w.live.world.roster)
+        assert [r["id_number"] for r in body["rows"]] == numbers[1:3]
+        for query, code in (
+            ("offset=-1", "field_range"),
+            ("limit=0", "field_range"),
+            ("limit=501", "field_range"),
+            ("offset=abc", "field_type"),
+            ("limit=1e3", "field_type"),
+        ):
+            await error(await admin.get(f"{base}?{query}"), 400, code)
+        version = body["settings_version"]
+        resp = await admin.put(f"{base}/settings", json={"pass_mark": 60, "version": version})
+        assert resp.status == 200 and (await resp.json())["settings_version"] == version + 1
+        # another admin's form, read before that save: told, nothing changed
+        stale = await admin.put(f"{base}/settings", json={"pass_mark": 90, "version": version})
+        assert "其他管理员修改" in await error(stale, 409, "results_settings_conflict")
+        assert (await (await admin.get(base)).json())["settings"]["pass_mark"] == 60
+    finally:
+        await admin.close()

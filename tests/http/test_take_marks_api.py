@@ -11,6 +11,7 @@ from tests.conftest import ADMIN
 from tests.http.test_grading_api import as_user, error
 from tests.marking.test_take_marks import full, marked_world
 from tests.recorded.conftest import events
+from tests.recorded.test_grading import close_window
 
 
 async def assigned(services, code) -> list[str]:
@@ -223,3 +224,35 @@ async def test_proctors_reading_the_audit_cannot_link_a_code_to_a_candidate(app,
     assert {"take_marks_assigned", "take_mark_sealed"} <= seen["admin-one"]
     assert not {e for e in seen["proctor-one"] if e.startswith("take_mark")}, seen["proctor-one"]
     assert "sitting_submitted" in seen["proctor-one"]  # the rest of the exam's audit is still theirs
+
+
+async def test_while_the_window_is_open_the_queue_says_when_and_listing_it_stays_cheap(app, services):
+    """The queue lists nothing of a subject whose window is open and says from when it is graded; a sheet is
+    409 grading_not_open in Chinese. Listing the queue runs no catch-up: its cost in Redis commands does not
+    grow with the subject's submissions (40 here; the catch-up read every one of them on every listing)."""
+    world, subject, staff, subs = await marked_world(services, 40, 20, close=False, markers=1)
+    grader = staff[0]
+    mine = [c for c in subs if grader.id in await assigned(services, c)]
+    assert 1 <= len(mine) <= 3  # balanced: 40 submissions, 20 graders, 1 marker each
+    client = await as_user(app, grader.username)
+    try:
+        body = await (await client.get("/api/grader/queue")).json()
+        assert body["queue"] == []
+        assert body["waiting"] == [
+            {
+                "subject": {"id": subject.id, "name": subject.name},
+                "exam": {"name": world.exam.name},
+                "opens_at": subject.window_closes,
+            }
+        ]
+        message = await error(await client.get(f"/api/grader/submissions/{mine[0]}/marks"), 409, "grading_not_open")
+        assert "结束后才能评阅" in message
+        await close_window(services, world, subject)
+        redis = services.store.redis
+        before = (await redis.info("stats"))["total_commands_processed"]
+        body = await (await client.get("/api/grader/queue")).json()
+        spent = (await redis.info("stats"))["total_commands_processed"] - before
+        assert sorted(r["code"] for r in body["queue"]) == sorted(mine) and body["waiting"] == []
+        assert spent < 60, spent  # 28 measured; the catch-up alone took 166 here (and grows with the sittings)
+    finally:
+        await client.close()

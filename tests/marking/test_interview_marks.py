@@ -305,3 +305,84 @@ async def test_a_seal_against_a_rubric_changed_meanwhile_is_refused(w, services)
     # checked against the new rubric (step 1), 30.5 is now refused; whole marks seal
     assert (await refused(marks.seal(first, w.room.id, iv, FULL_1, ""))).code == "mark_not_on_step"
     assert (await marks.seal(first, w.room.id, iv, {"skill": 35, "show": 30, "look": 18}, "")).total == 83
+
+
+async def test_an_admin_excuses_an_absent_examiner_and_the_others_marks_no_longer_wait(w, services):
+    """An examiner of the panel who never marks (never came, left) would keep the others' marks hidden for
+    good: an admin excuses them with a reason (audited); then only the others count, the final mark is
+    theirs, and the excused examiner can no longer mark. Every wrong excuse is refused and changes nothing."""
+    marks = services.interview_marks
+    first, second = w.actors
+    iv = await interview(w, 1)
+    await marks.seal(first, w.room.id, iv, FULL_1, "")
+    view = await marks.view(first.account_id, w.room.id, iv)
+    assert view["others"] == [] and view["final"] is None  # waiting for the second, who never marks
+    key = services.store.keys.interview_marks(iv)
+    before = await services.store.redis.hgetall(key)
+    for examiner, reason, code in (
+        (second.account_id, "  ", "field_required"),
+        (w.outsider.id, "未到场", "marks_not_found"),  # not of this panel
+        ("../x", "未到场", "marks_not_found"),
+        (first.account_id, "未到场", "marks_excuse_sealed"),  # sealed: reopen first
+    ):
+        assert (await refused(marks.excuse(ADMIN, iv, examiner, reason))).code == code
+    assert (
+        await refused(marks.excuse(ADMIN, "adm_000000000000", second.account_id, "x"))
+    ).code == "interview_not_found"
+    assert await services.store.redis.hgetall(key) == before  # nothing changed
+    assert iv in await services.store.redis.zrange(services.store.keys.unmarked(second.account_id), 0, -1)
+    status = await marks.excuse(ADMIN, iv, second.account_id, "考官乙临时生病，未参加评分")
+    assert status.excused == [second.account_id] and status.required == [first.account_id]
+    assert status.final == 83.5 and status.all_sealed
+    view = await marks.view(first.account_id, w.room.id, iv)
+    assert view["all_sealed"] and view["final"] == 83.5
+    assert [e["account_id"] for e in view["excused"]] == [second.account_id]
+    assert await marks.final(iv) == 83.5
+    # the excused examiner: off the unfinished list, and can no longer mark it
+    assert iv not in await services.store.redis.zrange(services.store.keys.unmarked(second.account_id), 0, -1)
+    error = await refused(marks.seal(second, w.room.id, iv, FULL_2, ""))
+    assert error.code == "marks_excused" and "免除" in error.message("zh")
+    assert (await refused(marks.save(second, w.room.id, iv, {"skill": 1}, ""))).code == "marks_excused"
+    assert (await refused(marks.excuse(ADMIN, iv, second.account_id, "再次"))).code == "marks_excused_already"
+    # the last examiner left cannot be excused: somebody must mark
+    iv2 = await interview(w, 2)
+    await marks.excuse(ADMIN, iv2, first.account_id, "未到场")
+    assert (await refused(marks.excuse(ADMIN, iv2, second.account_id, "未到场"))).code == "marks_excuse_last"
+    (_, entry) = await events(services, w.exam.id, "marks_excused")  # newest first
+    assert entry["actor"] == ADMIN.account_id and entry["actor_role"] == "admin"
+    assert entry["data"]["reason"] == "考官乙临时生病，未参加评分" and entry["data"]["examiner"] == second.account_id
+    # the results: final, with the excused examiner stated
+    from tests.marking.test_results import all_rows
+
+    row = next(r for r in await all_rows(services, w.exam.id) if r["id_number"] == w.live.world.roster[1][1])
+    (cell,) = [c for c in row["subjects"] if c["subject_id"] == w.subject_id]
+    assert cell["status"] == "final" and cell["final"] == 83.5
+    assert [(m["account_id"], m["state"]) for m in cell["markers"]] == [
+        (first.account_id, "sealed"),
+        (second.account_id, "excused"),
+    ]
+    # not while the interview goes on
+    live = await interview(w, 3, end="in_room")
+    assert (await refused(marks.excuse(ADMIN, live, second.account_id, "未到场"))).code == "marks_excuse_not_ended"
+
+
+async def test_an_excuse_racing_the_examiners_own_seal_lands_once_either_way(w, services):
+    """The excuse and the seal are each one script reading the other's field: whichever lands first, the
+    other is refused (four interviews, four races)."""
+    marks = services.interview_marks
+    first, second = w.actors
+    for i in range(4):
+        iv = await interview(w, i)
+        await marks.seal(first, w.room.id, iv, FULL_1, "")
+        outcomes = await asyncio.gather(
+            marks.excuse(ADMIN, iv, second.account_id, "未到场"),
+            marks.seal(second, w.room.id, iv, FULL_2, ""),
+            return_exceptions=True,
+        )
+        errors = [o for o in outcomes if isinstance(o, UserError)]
+        assert len(errors) == 1 and errors[0].code in ("marks_excused", "marks_excuse_sealed"), outcomes
+        sheets = await marks.sheets(iv)
+        excused = "excused:" + second.account_id in await services.store.redis.hgetall(
+            services.store.keys.interview_marks(iv)
+        )
+        assert excused != (second.account_id in sheets and sheets[second.account_id].state == "sealed")

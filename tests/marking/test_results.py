@@ -6,10 +6,15 @@ another's result, and the lock and the publication are audited with their actor.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from server.errors import UserError
+from server.roster import idcard
+from server.store.models import RosterEntry
 from tests.conftest import ADMIN
-from tests.recorded.test_grading import submission
+from tests.recorded.test_grading import close_window, submission
 
 from .test_interview_marks import FULL_1, FULL_2, events, interview, panel_world, refused
 from .test_take_marks import _seal_both, assignments, full, marked_world
@@ -34,13 +39,18 @@ async def account_of(w, index: int):
     return await w.services.directory.get(holder) if holder else await w.live.world.candidate(index)
 
 
+async def all_rows(services, exam_id: str, page: int = 500) -> list[dict]:
+    """Every row of ``Results.pages`` (the exports' read)."""
+    return [r async for rows in services.results.pages(exam_id, page) for r in rows]
+
+
 def row_of(rows: list[dict], id_number: str) -> dict:
     return next(r for r in rows if r["id_number"] == id_number)
 
 
 async def test_sealed_marks_give_the_final_mark_per_subject_and_the_total_absences_stated(w, services):
     iv = await sealed_interview(w, 0)  # candidate 0: 声乐 only
-    rows = await services.results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert len(rows) == 4  # every rostered candidate, also those who never registered
     roster = w.live.world.roster
     mine = row_of(rows, roster[0][1])
@@ -61,11 +71,11 @@ async def test_a_removed_interview_and_pending_marks_are_stated_and_pending_stop
     first, _ = w.actors
     removed = await interview(w, 0, end="removed")
     assert removed
-    rows = await services.results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert row_of(rows, w.live.world.roster[0][1])["subjects"][0]["status"] == "removed"
     iv = await interview(w, 1)
     await services.interview_marks.seal(first, w.room.id, iv, FULL_1, "")  # the second examiner has not
-    row = row_of(await services.results.results(w.exam.id), w.live.world.roster[1][1])
+    row = row_of(await all_rows(services, w.exam.id), w.live.world.roster[1][1])
     assert row["subjects"][0]["status"] == "pending" and row["subjects"][0]["final"] is None
     error = await refused(services.results.lock(ADMIN, w.exam.id))
     assert error.code == "results_pending" and "1 项评分未完成" in error.message("zh")
@@ -104,9 +114,11 @@ async def test_publish_needs_the_lock_and_happens_once_candidates_see_only_their
     await results.lock(ADMIN, w.exam.id)
     error = await refused(results.mine(me, w.exam.id))  # locked is not published
     assert error.code == "results_unpublished" and error.message("zh") == "成绩未发布"
-    # the process died between the lock and writing the rows: publishing writes them again, so
-    # nobody is left with "未发布" for good
-    await services.store.redis.delete(services.store.keys.results_rows(w.exam.id))
+    # the process died between the lock and writing the rows (some written, ``rows_at`` never set):
+    # publishing writes them again, so nobody is left with "未发布" for good
+    keys = services.store.keys
+    await services.store.redis.hdel(keys.results_rows(w.exam.id), w.live.world.roster[0][1])
+    await services.store.redis.hdel(keys.results(w.exam.id), "rows_at")
     view = await results.publish(ADMIN, w.exam.id)
     assert view["state"] == "published" and view["published_at"]
     again = await refused(results.publish(ADMIN, w.exam.id))
@@ -143,7 +155,7 @@ async def test_marks_shown_and_a_pass_list_rule(w, services):
     mine = await results.mine(me, w.exam.id)
     assert mine["outcome"] == "未录取" and mine["total"] == pytest.approx(80.75)
     assert mine["subjects"] == [{"subject_name": "声乐", "status": "final", "final": pytest.approx(80.75)}]
-    rows = await results.results(w.exam.id)
+    rows = await all_rows(services, w.exam.id)
     assert row_of(rows, roster[2][1])["outcome"] == "录取"
 
 
@@ -168,7 +180,7 @@ async def test_a_recorded_subject_gives_the_submissions_final_mark_and_the_lock_
     world, subject, staff, subs = await marked_world(services, 2, 2)  # 2 markers, gap 10
     code, other = list(subs)
     await _seal_both(services, subject, code, staff, [(30, 30, 15), (32, 30, 14)])  # 75 and 76
-    rows = await services.results.results(world.exam.id)
+    rows = await all_rows(services, world.exam.id)
     account, _, _ = subs[code]
     mine = next(r for r in rows if r["account_id"] == account.id)
     recorded = next(c for c in mine["subjects"] if c["subject_id"] == subject.id)
@@ -189,10 +201,75 @@ async def test_a_recorded_subject_gives_the_submissions_final_mark_and_the_lock_
     _, sheet, _ = await tm.sheet(by_id[first_id], other)
     assert sheet.state == "sealed" and sheet.total == 50  # nothing changed
     # a submission made after the lock (candidate 2) cannot be marked either
+    await close_window(services, world, subject, open_again=True)  # the admin extended the window
     late_sitting = (await submission(services, world, 2, subject))[1]
+    await close_window(services, world, subject)
     late = await services.grading.code_for(late_sitting)
     late_grader = by_id[(await assignments(services, subject.id, [late]))[late][0]]
     assert (await refused(tm.save(late_grader, late, {"skill": 1}, ""))).code == "results_locked"
     assert (await refused(tm.seal(late_grader, late, full(), ""))).code == "results_locked"
     _, sheet, _ = await tm.sheet(late_grader, late)
     assert sheet.state == "assigned"
+
+
+async def test_the_rows_are_the_same_page_by_page_in_id_number_order_and_locked_rows_stay_as_locked(w, services):
+    """The exports and the admin's page read the rows a page of candidates at a time: any page size gives
+    the same rows, in ID-number order; once locked, the rows written at the lock (a candidate added to the
+    roster afterwards is not in them)."""
+    results = services.results
+    await sealed_interview(w, 0)
+    await interview(w, 1, end="removed")
+    rows = await all_rows(services, w.exam.id)
+    assert [r["id_number"] for r in rows] == sorted(n for _, n, *_ in w.live.world.roster)
+    for size in (1, 2, 3):
+        assert await all_rows(services, w.exam.id, page=size) == rows
+    view = await results.admin_view(w.exam.id, offset=1, limit=2)
+    assert view["rows"] == rows[1:3] and (view["offset"], view["limit"], view["count"]) == (1, 2, 4)
+    assert (await results.admin_view(w.exam.id, offset=4, limit=2))["rows"] == []
+    await results.lock(ADMIN, w.exam.id)
+    keys, redis = services.store.keys, services.store.redis
+    late = RosterEntry(w.exam.id, idcard.make("110101", "20060101", 90), "补录考生", subjects=[w.subject_id])
+    pipe = redis.pipeline(transaction=True)
+    services.roster.queue_put(pipe, late)
+    await pipe.execute()
+    locked = await all_rows(services, w.exam.id, page=3)
+    assert [r["id_number"] for r in locked] == [r["id_number"] for r in rows]  # as locked
+    assert [r["total"] for r in locked] == [r["total"] for r in rows]
+    assert (await results.admin_view(w.exam.id, offset=0, limit=50))["count"] == 4
+    assert await redis.zcard(keys.results_ids(w.exam.id)) == 4
+
+
+async def test_two_admins_saving_the_wording_at_once_never_lose_a_save(w, services):
+    """A check-and-set: the page sends the version its form was read at; of two saves from the same version
+    exactly one lands and the other is told (results_settings_conflict, nothing changed); partial saves
+    without a version (API clients) are merged again when another landed between, so none is lost."""
+    results = services.results
+    for n in range(10):
+        version = (await results.state(w.exam.id))["settings_version"]
+        outcomes = await asyncio.gather(
+            results.set_settings(ADMIN, w.exam.id, {"pass_mark": 60 + n, "version": version}),
+            results.set_settings(ADMIN, w.exam.id, {"pass_label": f"录取{n}", "version": version}),
+            return_exceptions=True,
+        )
+        errors = [o for o in outcomes if isinstance(o, UserError)]
+        assert len(errors) == 1 and errors[0].code == "results_settings_conflict", outcomes
+        assert "其他管理员修改" in errors[0].message("zh")
+        state = await results.state(w.exam.id)
+        assert state["settings_version"] == version + 1  # one save, not two
+        landed = 0 if not isinstance(outcomes[0], UserError) else 1
+        assert (state["settings"]["pass_mark"] == 60 + n) == (landed == 0)
+    # partial saves without a version: both land, whatever their order
+    await asyncio.gather(
+        *[results.set_settings(ADMIN, w.exam.id, {"pass_mark": 70}) for _ in range(3)],
+        *[results.set_settings(ADMIN, w.exam.id, {"fail_label": "未录取"}) for _ in range(3)],
+    )
+    settings = (await results.state(w.exam.id))["settings"]
+    assert settings["pass_mark"] == 70 and settings["fail_label"] == "未录取"
+    # a stale version alone is refused, nothing changed; a version of the wrong type too
+    before = await results.state(w.exam.id)
+    error = await refused(results.set_settings(ADMIN, w.exam.id, {"pass_mark": 1, "version": 0}))
+    assert error.code == "results_settings_conflict"
+    assert (await refused(results.set_settings(ADMIN, w.exam.id, {"version": "1"}))).code == "field_type"
+    assert await results.state(w.exam.id) == before
+    entry = (await events(services, w.exam.id, "results_settings"))[0]
+    assert entry["data"]["version"] == before["settings_version"]

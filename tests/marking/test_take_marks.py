@@ -20,7 +20,7 @@ from server.marking.take_marks import final_mark, needs_third
 from server.recorded.grading import CODE
 from tests.conftest import ADMIN, build_world
 from tests.recorded.conftest import events, make_recorded
-from tests.recorded.test_grading import examiner, refused, submission
+from tests.recorded.test_grading import close_window, examiner, refused, submission
 
 RUBRIC = {
     "criteria": [
@@ -43,10 +43,11 @@ async def graders(services, n: int) -> list:
     return [await examiner(services, f"grader-{i}") for i in range(n)]
 
 
-async def marked_world(services, candidates: int, n_graders: int, *, files: bool = False, **rubric):
+async def marked_world(services, candidates: int, n_graders: int, *, files: bool = False, close: bool = True, **rubric):
     """A recorded subject with a rubric (2 markers, gap 10) and ``n_graders`` graders set before the
-    ``candidates`` submissions are made (so each is assigned as it appears). Returns (world, subject,
-    graders, {code: (candidate account, sitting, take)})."""
+    ``candidates`` submissions are made (so each is assigned as it appears), its window closed afterwards
+    (``close``; graders mark from then on). Returns (world, subject, graders, {code: (candidate account,
+    sitting, take)})."""
     world = await build_world(services, roster_size=max(candidates, 3))
     subject = await make_recorded(services, world)
     await set_rubric(services, world, subject, **rubric)
@@ -56,6 +57,8 @@ async def marked_world(services, candidates: int, n_graders: int, *, files: bool
     for i in range(candidates):
         account, sitting, take = await submission(services, world, i, subject, files=files)
         subs[await services.grading.code_for(sitting)] = (account, sitting, take)
+    if close:
+        subject = await close_window(services, world, subject)
     return world, subject, staff, subs
 
 
@@ -127,6 +130,8 @@ async def test_concurrent_catch_up_from_several_processes_keeps_the_balance(serv
         _, sitting, _ = await submission(services, world, i, subject)
         codes.append(await services.grading.code_for(sitting))
     assert await services.take_marks.catch_up(world.exam.id, subject.id) == 0  # no rubric, no graders yet
+    # setting the graders would run the catch-up at once (wiring.py): here the processes race to run it
+    services.grading.on_graders_set.clear()
     await set_rubric(services, world, subject)
     staff = await graders(services, 5)
     await services.grading.assign(ADMIN, world.exam.id, subject.id, [g.id for g in staff])
@@ -259,11 +264,13 @@ async def test_no_grader_left_for_a_third_is_said_in_the_progress(services):
     (progress,) = await services.take_marks.progress(world.exam.id)
     assert (progress["waiting_third"], progress["third_missing"]) == (1, 1)
     assert len(await events(services, world.exam.id, "take_third_missing")) == 1
-    # a third grader added later: the catch-up (the admin's 分配评阅) assigns them
+    # a third grader added later: setting the graders assigns them at once (the catch-up runs on that
+    # event, not at every listing of a queue); the admin's 分配评阅 then has nothing left to do
     late = await examiner(services, "grader-late")
     await services.grading.assign(ADMIN, world.exam.id, subject.id, [g.id for g in staff] + [late.id])
+    assert [code] == [sub.code for sub, _ in await services.take_marks.queue(late)]
     answer = await services.take_marks.assign_subject(ADMIN, world.exam.id, subject.id)
-    assert answer["added"] == 1 and answer["progress"]["third_missing"] == 0
+    assert answer["added"] == 0 and answer["progress"]["third_missing"] == 0
     result = await services.take_marks.result(code)
     assert result["graders"][2]["grader_id"] == late.id and not result["third_missing"]
 
@@ -339,9 +346,9 @@ async def test_no_rubric_or_no_graders_assign_nothing_and_the_admin_is_told(serv
     (progress,) = await services.take_marks.progress(world.exam.id)
     assert (progress["submissions"], progress["unassigned"], progress["assigned"]) == (1, 1, 0)
     staff = await graders(services, 3)
-    await services.grading.assign(ADMIN, world.exam.id, subject.id, [g.id for g in staff])
+    await services.grading.assign(ADMIN, world.exam.id, subject.id, [g.id for g in staff])  # assigns at once
     answer = await services.take_marks.assign_subject(ADMIN, world.exam.id, subject.id)
-    assert answer["added"] == 2 and answer["progress"]["unassigned"] == 0
+    assert answer["added"] == 0 and answer["progress"]["unassigned"] == 0
     per = {g["grader_id"]: g for g in answer["progress"]["graders"]}
     assert sum(g["assigned"] for g in per.values()) == 2 and set(per) == {g.id for g in staff}
     code = await services.grading.code_for(sitting)
@@ -373,9 +380,18 @@ async def test_a_submission_withdrawn_by_a_reset_leaves_the_queues(services):
     (ended,) = await services.sittings.expire_due(now=sitting.deadline + 1)
     assert ended.state == "auto_submitted"
     code = await services.grading.code_for(ended)
-    assert len(await services.take_marks.queue(staff[0])) == 1  # assigned at the deadline's auto-submit
+    # assigned at the deadline's auto-submit, but graded only from the window's close: until then a reset
+    # could still withdraw it
+    assert len((await services.take_marks.result(code))["graders"]) == 2
+    assert await services.take_marks.queue(staff[0]) == []
+    error = await refused("grading_not_open", services.take_marks.sheet(staff[0], code))
+    assert "结束后才能评阅" in error.message("zh")
+    await close_window(services, world, subject)
+    assert len(await services.take_marks.queue(staff[0])) == 1
     await services.take_marks.seal(staff[0], code, full(), "")
     assert await services.rubrics.sealed_count(subject.id) == 1
+    # the admin extends the window after all: the candidate resets, and the sealed marking goes with it
+    await close_window(services, world, subject, open_again=True)
     await services.sittings.reset(account, sitting.id)
     for grader in staff:
         assert await services.take_marks.queue(grader) == []
@@ -393,3 +409,35 @@ async def test_a_submission_withdrawn_by_a_reset_leaves_the_queues(services):
     assert sorted(entry["data"]["graders"]) == sorted(g.id for g in staff)
     (progress,) = await services.take_marks.progress(world.exam.id)
     assert (progress["submissions"], progress["assigned"], progress["sealed"]) == (0, 0, 0)
+
+
+async def test_graders_see_a_subject_only_once_its_window_has_closed(services):
+    """004_*: the examiners assess the videos after the deadline. While the window is open the submissions
+    are assigned (balanced, as they come) but no grader sees, plays or marks one: each is told when marking
+    opens; a grader of another subject still gets the same "not found" as for a forged code."""
+    world, subject, staff, subs = await marked_world(services, 4, 2, close=False, files=True)
+    code = next(iter(subs))
+    outsider = await examiner(services, "grader-outsider")
+    assigned = await assignments(services, subject.id, subs)
+    assert all(len(g) == 2 for g in assigned.values())
+    for each in staff:
+        assert await services.take_marks.queue(each) == []
+        assert await services.grading.submissions(each) == []
+    grader = next(g for g in staff if g.id == assigned[code][0])
+    for work in (
+        services.take_marks.sheet(grader, code),
+        services.take_marks.save(grader, code, {"skill": 3}, ""),
+        services.take_marks.seal(grader, code, full(), ""),
+        services.grading.file_of(grader, code, "playable.webm"),
+        services.grading.submission(grader, code),
+    ):
+        error = await refused("grading_not_open", work)
+        assert "结束后才能评阅" in error.message("zh") and subject.name in error.message("zh")
+    await refused("submission_not_found", services.grading.submission(outsider, code))  # no oracle
+    keys = services.store.keys
+    assert await services.store.redis.hget(keys.take_mark(code, grader.id), "state") == "assigned"  # nothing saved
+    # closed: the queue, the files and the sheet
+    await close_window(services, world, subject)
+    assert code in {s.code for s, _ in await services.take_marks.queue(grader)}
+    assert (await services.grading.file_of(grader, code, "playable.webm")).is_file()
+    assert (await services.take_marks.seal(grader, code, full(), "")).state == "sealed"

@@ -91,6 +91,14 @@ async def submission(
     return account, sitting, found
 
 
+async def close_window(services, world, subject, *, open_again: bool = False):
+    """The subject's exam window closes now (graders see its submissions from then on: docs/marking.md);
+    ``open_again``: it is open again for an hour (a candidate may enter, submit or reset)."""
+    now = time.time()
+    closes = now + 3600 if open_again else now - 0.001
+    return await services.catalog.update_subject(ADMIN, world.exam.id, subject.id, window_closes=closes)
+
+
 async def refused(code: str, work) -> UserError:
     with pytest.raises(UserError) as err:
         await work
@@ -159,6 +167,7 @@ async def test_a_grader_sees_only_their_subjects_submissions_by_code(services, w
     await services.grading.assign(ADMIN, world.exam.id, second.id, [player_grader.id])
     _, sung, sung_take = await submission(services, world, 0, first)
     _, played, played_take = await submission(services, world, 1, second)
+    first, second = await close_window(services, world, first), await close_window(services, world, second)
 
     (mine,) = await services.grading.submissions(singer_grader)
     assert CODE.match(mine.code) and mine.subject.id == first.id and mine.state == "submitted"
@@ -202,13 +211,17 @@ async def test_in_progress_absent_mock_and_withdrawn_sittings_are_not_listed(ser
     # the deadline: candidate 0 is auto-submitted (listed), candidate 2 absent (not listed)
     ended = await services.sittings.expire_due(now=time.time() + 7200)
     assert sorted(s.state for s in ended if s.mode == "formal") == ["absent", "auto_submitted"]
+    assert await services.grading.submissions(grader) == []  # the window is still open: graded from its close
+    await close_window(services, world, subject)
     (auto,) = await services.grading.submissions(grader)
     assert auto.state == "auto_submitted"
     code = auto.code
     # 004_* 6: an auto-submitted sitting reset while the window is open withdraws its submission (and its code)
+    await close_window(services, world, subject, open_again=True)
     sitting = next(s for s in ended if s.state == "auto_submitted")
     owner = await services.directory.get(sitting.account_id)
     await services.sittings.reset(owner, sitting.id)
+    await close_window(services, world, subject)
     assert await services.grading.submissions(grader) == []
     await refused("submission_not_found", services.grading.submission(grader, code))
 
@@ -218,6 +231,7 @@ async def test_codes_are_minted_once_even_when_asked_at_once(services, world):
     grader = world.staff["examiner"]
     await services.grading.assign(ADMIN, world.exam.id, subject.id, [grader.id])
     sittings = [(await submission(services, world, i, subject))[1] for i in range(3)]
+    await close_window(services, world, subject)
     codes = await asyncio.gather(*[services.grading.code_for(sittings[0]) for _ in range(12)])
     assert len(set(codes)) == 1 and CODE.match(codes[0])
     listed = {s.code for s in await services.grading.submissions(grader)}

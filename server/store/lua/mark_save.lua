@@ -4,10 +4,11 @@
 -- KEYS[4] unused here, KEYS[5] the exam's results hash (locked: refused)
 -- ARGV[1] examiner id, ARGV[2] sheet JSON, ARGV[3] rubric version checked against, ARGV[4] now,
 -- ARGV[5] marks JSON, ARGV[6] total, ARGV[7] interview id, ARGV[8] comment, ARGV[9..] audit base pairs
--- Returns 'ok' or the refusal's code.
+-- Returns 'ok' or the refusal's code ('marks_excused': an admin excused the examiner, mark_excuse.lua).
 local examiner = ARGV[1]
 if redis.call('HEXISTS', KEYS[5], 'state') == 1 then return 'results_locked' end
 if redis.call('HGET', KEYS[1], 'state:' .. examiner) == 'sealed' then return 'marks_sealed' end
+if redis.call('HEXISTS', KEYS[1], 'excused:' .. examiner) == 1 then return 'marks_excused' end
 if (redis.call('HGET', KEYS[2], 'version') or '') ~= ARGV[3] then return 'rubric_changed' end
 redis.call('HSET', KEYS[1], 'sheet:' .. examiner, ARGV[2], 'state:' .. examiner, 'draft')
 local fields = {}

@@ -6,10 +6,11 @@
 -- KEYS[4] the examiner's unfinished marking (zset: the interview leaves it)
 -- KEYS[5] the exam's results hash (locked: refused)
 -- ARGV as mark_save.lua.
--- Returns 'ok' or the refusal's code.
+-- Returns 'ok' or the refusal's code ('marks_excused': an admin excused the examiner, mark_excuse.lua).
 local examiner = ARGV[1]
 if redis.call('HEXISTS', KEYS[5], 'state') == 1 then return 'results_locked' end
 if redis.call('HGET', KEYS[1], 'state:' .. examiner) == 'sealed' then return 'marks_sealed' end
+if redis.call('HEXISTS', KEYS[1], 'excused:' .. examiner) == 1 then return 'marks_excused' end
 if (redis.call('HGET', KEYS[2], 'version') or '') ~= ARGV[3] then return 'rubric_changed' end
 redis.call('HSET', KEYS[1], 'sheet:' .. examiner, ARGV[2], 'state:' .. examiner, 'sealed',
            'sealed_at:' .. examiner, ARGV[4])

@@ -210,16 +210,34 @@ function subRow(sub) {
       sub.sheet.state === "sealed" ? t("查看", "View") : t("评阅", "Mark"))));
 }
 
+// The subjects the grader grades whose exam window is still open: graded from its close (004_*: the examiners
+// assess the videos after the deadline; until then a submission may still be reset and withdrawn).
+function showWaiting(waiting) {
+  let box = $("grading-waiting");
+  if (!box) {
+    box = el("div", { id: "grading-waiting", class: "card", role: "status" });
+    $("grading-list-card").before(box);
+  }
+  box.hidden = !waiting.length;
+  box.replaceChildren(...waiting.map((w) => el("p", { "data-subject": w.subject.id },
+    t(`${w.exam.name} · ${w.subject.name}：考试时间到 ${fmtTime(w.opens_at)} 结束，结束后开始评阅。`,
+      `${w.exam.name} · ${w.subject.name}: graded once the exam time is over (${fmtTime(w.opens_at)}).`))));
+}
+
 async function load() {
   const table = $("grading-table");
   if (!table) { page.dataset.state = "none"; return; }
   const subject = $("grading-subject").value;
   try {
-    const found = (await api("GET", "/api/grader/queue")).queue;
-    queue = subject ? found.filter((r) => r.subject.id === subject) : found;
+    const answer = await api("GET", "/api/grader/queue");
+    queue = subject ? answer.queue.filter((r) => r.subject.id === subject) : answer.queue;
+    const waiting = subject ? answer.waiting.filter((w) => w.subject.id === subject) : answer.waiting;
     $("grading-error").hidden = true;
+    showWaiting(waiting);
     table.tBodies[0].replaceChildren(...(queue.length ? queue.map(subRow)
-      : [el("tr", {}, el("td", { colspan: "6", class: "empty" }, t("暂无分配给您的作品。作品提交后由系统自动分配。", "Nothing assigned to you yet; submissions are assigned as they come in.")))]));
+      : [el("tr", {}, el("td", { colspan: "6", class: "empty" }, waiting.length
+        ? t("考试时间结束后，分配给您的作品会出现在这里。", "The submissions assigned to you appear here once the exam time is over.")
+        : t("暂无分配给您的作品。作品提交后由系统自动分配。", "Nothing assigned to you yet; submissions are assigned as they come in.")))]));
     summary();
     page.dataset.state = "ready";
   } catch (err) {

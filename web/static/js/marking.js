@@ -108,7 +108,8 @@ function render(inputs) {
     return;
   }
   if (inputs) {
-    const sealed = mine.state === "sealed";
+    const excused = (view.excused || []).some((e) => e.me);
+    const sealed = mine.state === "sealed" || excused;
     const rows = rubric.criteria.map((c) => el("label", { class: "mark-row" },
       el("span", { class: "mark-name" }, c.name, el("span", { class: "hint" }, ` ${t("满分", "max")} ${num(c.max)}` + (c.weight !== 1 ? ` × ${num(c.weight)}` : ""))),
       el("input", {
@@ -131,7 +132,9 @@ function render(inputs) {
         submit));
     card.querySelectorAll("input[data-criterion], #marking-comment").forEach((node) => node.addEventListener("input", typed));
     saved = JSON.stringify(values());
-    setStatus(sealed ? t(`已提交 ${fmtClock(mine.sealed_at, { seconds: true, zone: false })}，不能再修改`, "Submitted; it can no longer change")
+    if (excused) submit.hidden = true;
+    if (excused) setStatus(t("管理员已免除您对这场面试的评分", "An admin excused you from marking this interview"), "sealed");
+    else setStatus(sealed ? t(`已提交 ${fmtClock(mine.sealed_at, { seconds: true, zone: false })}，不能再修改`, "Submitted; it can no longer change")
       : mine.saved_at ? t(`已保存草稿 ${fmtClock(mine.saved_at, { seconds: true, zone: false })}`, "Draft saved") : t("尚未评分", "Not marked yet"), sealed ? "sealed" : mine.saved_at ? "saved" : "");
   }
   renderPanel();
@@ -141,14 +144,18 @@ function renderPanel() {
   const { panel, others, final, all_sealed: all } = view;
   $("marking-panel").replaceChildren(...panel.map((p) => el("li", { "data-account": p.account_id, "data-sealed": String(p.sealed) },
     el("span", {}, (p.name || p.account_id) + (p.me ? t("（我）", " (me)") : "")),
-    el("span", { class: p.sealed ? "ok" : "muted" }, p.sealed ? t("✓ 已提交", "✓ submitted") : t("未提交", "not submitted")))));
+    el("span", { class: p.sealed ? "ok" : "muted" }, p.sealed ? t("✓ 已提交", "✓ submitted") : t("未提交", "not submitted")))),
+    ...(view.excused || []).map((p) => el("li", { "data-account": p.account_id, "data-excused": "true" },
+      el("span", {}, (p.name || p.account_id) + (p.me ? t("（我）", " (me)") : "")),
+      el("span", { class: "muted" }, t("已免除（管理员）", "excused (by an admin)")))));
   const result = $("marking-result");
   if (!all) {
     result.replaceChildren(el("p", { class: "hint", id: "marking-hidden" }, t("全部考官提交后才显示其他考官的评分和最终成绩。", "The other examiners' marks and the final mark show once every examiner has submitted.")));
     return;
   }
   const rubric = view.rubric;
-  const sheets = [{ ...view.mine, name: t("我", "Me") }, ...others];
+  const meExcused = (view.excused || []).some((e) => e.me);
+  const sheets = [...(meExcused ? [] : [{ ...view.mine, name: t("我", "Me") }]), ...others];
   result.replaceChildren(
     el("div", { class: "table-wrap" }, el("table", { id: "marking-others" },
       el("thead", {}, el("tr", {}, el("th", {}, t("考官", "Examiner")), ...rubric.criteria.map((c) => el("th", { class: "num" }, c.name)), el("th", { class: "num" }, t("总分", "Total")))),

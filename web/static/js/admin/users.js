@@ -1,5 +1,5 @@
 // Admin section "accounts": every account (filtered by role), disable/enable, revoke sessions, create staff.
-import { api, el, jsonForm, t } from "/static/js/common.js";
+import { api, el, jsonForm, showError, t } from "/static/js/common.js";
 import { $, fmtTime } from "/static/js/format.js";
 import { roleLabel } from "/static/js/proctor-lib.js";
 import { admin, emptyRow, fail, NO_ZONE, noEmpty, reload, row } from "/static/js/admin/state.js";
@@ -36,12 +36,33 @@ function userRow(u) {
         note.textContent = t(`已注销 ${revoked} 个登录会话`, `${revoked} session(s) revoked`);
       }) }, t("注销登录", "Revoke sessions")));
   }
+  if (u.role === "examiner" || u.role === "proctor") actions.append(staffNumberForm(u, note)); // admins are school-wide
   actions.append(note);
   const logins = [u.username, u.phone, u.email, u.id_number].filter(Boolean).join(" / ");
   return row(el("td", {}, roleLabel(u.role)), el("td", {}, u.name),
-    el("td", {}, logins, el("div", { class: "hint mono" }, u.id)),
+    el("td", {}, logins, el("div", { class: "hint mono" }, u.id),
+      u.staff_id_number ? el("div", { class: "hint", "data-staff-id": u.staff_id_number }, t("证件号码 ", "ID number ") + u.staff_id_number) : ""),
     el("td", { class: u.disabled ? "error" : "ok" }, u.disabled ? t("已停用", "Disabled") : t("正常", "Active")),
     el("td", { class: "nowrap" }, u.created_at ? fmtTime(u.created_at, NO_ZONE) : ""), el("td", {}, actions));
+}
+
+// A staff member's ID number: a staff member is never also a candidate of an exam they work on (docs/security.md).
+function staffNumberForm(u, note) {
+  const form = el("form", { class: "inline-form staff-id-form", novalidate: "", hidden: "" },
+    el("input", { name: "staff_id_number", maxlength: "32", size: "20", value: u.staff_id_number || "", "aria-label": t("证件号码", "ID number") }),
+    el("button", { type: "submit", class: "small" }, t("保存证件号", "Save ID number")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("PUT", `${admin.paths.user(u.id)}/staff-id-number`, { staff_id_number: form.elements.staff_id_number.value.trim() });
+      await loadUsers();
+    } catch (err) {
+      showError(form, err);
+    }
+  });
+  const toggle = el("button", { type: "button", class: "small secondary", onclick: () => { form.hidden = !form.hidden; } },
+    u.staff_id_number ? t("修改证件号", "Change ID number") : t("设置证件号", "Set ID number"));
+  return el("span", {}, toggle, form);
 }
 
 export function setupUserForm() {
