@@ -15,7 +15,7 @@ from tests.conftest import ADMIN, PASSWORD, login, new_client
 from tests.http.test_grading_api import as_user, error
 from tests.recorded.conftest import DEVICE, make_recorded, pass_face
 from tests.recorded.test_artwork import COMMENT, GPS_MAKER, jpeg_segments, jpeg_with_metadata, png
-from tests.recorded.test_grading import examiner, write_webm
+from tests.recorded.test_grading import close_window, examiner, write_webm
 
 ARTWORK = {"form": "artwork", "photo_time_limit_min": 10, "photos_min": 1, "photos_max": 2}
 
@@ -168,6 +168,7 @@ async def test_a_grader_sees_the_photos_by_code_with_nothing_that_names_or_dates
     await services.sittings.submit(account, sitting.id, take.id)
     grader = world.staff["examiner"]
     await services.grading.assign(ADMIN, world.exam.id, subject.id, [grader.id])
+    await close_window(services, world, subject)  # graders see a subject once its window has closed
     await examiner(services, "grader-two")
     me = await as_user(app, "examiner-one")
     them = await as_user(app, "grader-two")

@@ -14,7 +14,7 @@ from tests.conftest import ADMIN, PASSWORD, login, new_client
 from tests.http.test_grading_api import as_user, error
 from tests.recorded.conftest import DEVICE, events, make_recorded, pass_face
 from tests.recorded.media import audio, bank_zip, score
-from tests.recorded.test_grading import examiner, submission
+from tests.recorded.test_grading import close_window, examiner, submission
 
 
 def upload(**fields) -> aiohttp.FormData:
@@ -314,6 +314,7 @@ async def test_a_grader_sees_the_question_and_the_steps_but_not_the_candidate(ap
     grader = await examiner(services, "grader-q")
     await services.grading.assign(ADMIN, world.exam.id, subject.id, [grader.id])
     account, sitting, take = await submission(services, world, 0, subject, files=True)
+    await close_window(services, world, subject)  # graders see a subject once its window has closed
     client = await as_user(app, "grader-q")
     try:
         (row,) = (await (await client.get("/api/grader/submissions")).json())["submissions"]
