@@ -21,7 +21,7 @@ from tests.facecheck import faces
 from tests.marking.test_take_marks import graders, set_rubric
 from tests.recorded.conftest import make_recorded
 from tests.recorded.test_artwork import COMMENT, GPS_MAKER, jpeg_segments, jpeg_with_metadata, png
-from tests.recorded.test_grading import submission
+from tests.recorded.test_grading import close_window, submission
 
 
 async def artwork_world(services):
@@ -193,6 +193,7 @@ async def test_a_grader_sees_the_photos_beside_the_video_by_code(live_server, se
     await services.artwork.add(account, take.id, jpeg_with_metadata(1600, 1200))
     await services.artwork.add(account, take.id, png(800, 600))
     await services.sittings.submit(account, sitting.id, take.id)
+    await close_window(services, world, subject)  # graders see a subject once its window has closed
     code = await services.grading.code_for(await services.sittings.find_sitting(sitting.id))
     stored = (await services.sittings.find_take(take.id)).photos
     page = await browsers(cameras["grace_hopper"], desktop=True)

@@ -26,6 +26,7 @@ from tests.e2e.test_candidate_checks import log_in, pass_face_check
 from tests.e2e.test_grading import SCREEN, staff_login
 from tests.e2e.test_recorded import recorded_world, takes_of
 from tests.recorded.media import audio, bank_zip, score
+from tests.recorded.test_grading import close_window
 
 PREPARE_S = 14
 FRAME_SHOWS = """() => { const v = document.querySelector('#grading-main');
@@ -204,7 +205,9 @@ async def test_a_guided_take_and_its_steps_for_the_grader(live_server, services,
         take = (await takes_of(services, sitting_id))[take_id]
         assert [m["offset_s"] for m in take.timeline] == [0, 4, 8] and 10 < take.duration_s <= 12.5, take
 
-        # the grader: the steps beside the video, a click on step 3 plays from there
+        # the grader (once the subject's window has closed): the steps beside the video, a click on step 3
+        # plays from there
+        await close_window(services, world, subject)
         desk = await browsers(cameras["grace_hopper"], desktop=True)
         await desk.set_viewport_size(SCREEN)
         await staff_login(desk, live_server, grader.username, "/examiner")
