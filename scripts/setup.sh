@@ -20,7 +20,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
 # coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
-for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk coturn; do
+# nginx: the deployment kit's tests run deploy/nginx/ in a real nginx (tests/deploy/; never the system service)
+for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk coturn nginx; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
