@@ -31,6 +31,7 @@ DEPLOY = REPO / "deploy"
 SITE = "interview.test"  # the site's name in the tests (interview.example.edu.cn in deploy/)
 REDIS_PASSWORD = "test-redis-password"
 TURN_SECRET = "test-turn-secret"
+NODE_SECRET = "test-node-secret-0123456789abcdef0123456789abcdef"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080")  # deploy/'s example nodes
 
@@ -145,7 +146,7 @@ class Node:
         return self.log.read_text(errors="replace").splitlines()
 
 
-def node_settings(folder: Path, redis: Redis, public_url: str, port: int) -> dict[str, str]:
+def node_settings(folder: Path, redis: Redis, public_url: str, port: int, name: str = "node1") -> dict[str, str]:
     """The node's environment as systemd gives it: common.env + the node's file, with server.toml
     (INTERVIEW_CONFIG) rendered for the test's folders, proxy and site."""
     toml = folder / "server.toml"
@@ -168,13 +169,19 @@ def node_settings(folder: Path, redis: Redis, public_url: str, port: int) -> dic
             "/etc/interview/server.toml": str(toml),
             "CHANGE-ME-long-random-password@10.0.0.5:6379": f"{REDIS_PASSWORD}@127.0.0.1:{redis.port}",
             "INTERVIEW_TURN_SECRET=CHANGE-ME-turn-secret": f"INTERVIEW_TURN_SECRET={TURN_SECRET}",
+            "INTERVIEW_NODE_SECRET=CHANGE-ME-node-secret": f"INTERVIEW_NODE_SECRET={NODE_SECRET}",
         },
     )
     node = render(
         (DEPLOY / "systemd" / "node.env").read_text(),
-        {"INTERVIEW_HOST=10.0.0.11": "INTERVIEW_HOST=127.0.0.1", "INTERVIEW_PORT=8080": f"INTERVIEW_PORT={port}"},
+        {
+            "INTERVIEW_HOST=10.0.0.11": "INTERVIEW_HOST=127.0.0.1",
+            "INTERVIEW_PORT=8080": f"INTERVIEW_PORT={port}",
+            "INTERVIEW_NODE_INTERNAL_URL=http://10.0.0.11:8080": f"INTERVIEW_NODE_INTERNAL_URL=http://127.0.0.1:{port}",
+        },
     )
-    return environment_file(common) | environment_file(node)
+    unit = {"INTERVIEW_NODE_ID": name}  # Environment=INTERVIEW_NODE_ID=%i of interview-server@.service
+    return unit | environment_file(common) | environment_file(node)
 
 
 @contextlib.contextmanager

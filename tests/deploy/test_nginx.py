@@ -194,9 +194,9 @@ def test_forwarded_for_is_replaced_everywhere(site):
 # --- through the running nginx -------------------------------------------------------------------
 
 
-async def test_metrics_stay_inside(proxy, node, browser_http):
+async def test_metrics_and_the_internal_api_stay_inside(proxy, node, browser_http):
     """/metrics (no session needed) answers on the node, for Prometheus, and under none of its spellings
-    through nginx."""
+    through nginx; nor does the nodes' internal API (docs/nodes.md), which nginx answers itself."""
     http = await browser_http()
     async with http.get(f"{node.url}/metrics") as direct:
         assert direct.status == 200 and "iv_http_requests_total" in await direct.text()
@@ -214,6 +214,9 @@ async def test_metrics_stay_inside(proxy, node, browser_http):
             body = await answer.text()
             assert answer.status == 404, (path, answer.status)
             assert "iv_" not in body, path
+    for path in ("/internal/recordings/iv_1/a.webm", "//internal/recordings/iv_1/a.webm", "/%69nternal/x"):
+        async with http.get(URL(proxy.url(path), encoded=True), allow_redirects=False) as answer:
+            assert answer.status == 404 and "X-Request-Id" not in answer.headers, path  # never reached a node
 
 
 async def account(deploy_redis, node, role: str = "examiner"):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from server.config import Settings
 from server.signaling.hub import RESTART_CLOSE_S
 from tests.deploy import kit
 
@@ -56,15 +57,25 @@ def test_the_unit_fits_the_server_and_the_kits_settings():
     assert set(service["ReadWritePaths"].split()) == {settings["data_dir"], settings["recordings_dir"]}
     assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
     # SIGTERM first; the kill only long after the server's bounded shutdown (sockets told and closed
-    # within RESTART_CLOSE_S, then the recordings closed)
+    # within RESTART_CLOSE_S, then the recordings closed), and after a node's drain (docs/nodes.md:
+    # TimeoutStopSec >= node_drain_s + 30, the drain the kit sets, or the server's default)
+    common = kit.environment_file((kit.DEPLOY / "systemd" / "common.env").read_text())
+    drain_s = max(int(common["INTERVIEW_NODE_DRAIN_S"]), int(getattr(Settings(), "node_drain_s", 0)))
     assert service["KillSignal"] == "SIGTERM" and service["KillMode"] == "mixed"
-    assert int(service["TimeoutStopSec"]) >= 3 * RESTART_CLOSE_S
+    assert int(service["TimeoutStopSec"]) >= max(3 * RESTART_CLOSE_S, drain_s + 30)
     assert int(service["LimitNOFILE"]) >= 65536
     # the settings files it names are the kit's own, and common.env points at server.toml
     files = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines() if line.startswith("EnvironmentFile=")]
     assert files == ["/etc/interview/common.env", "/etc/interview/%i.env"]
-    common = kit.environment_file((kit.DEPLOY / "systemd" / "common.env").read_text())
     assert common["INTERVIEW_CONFIG"] == "/etc/interview/server.toml"
     assert set(common) >= {"REDIS_URL", "INTERVIEW_TURN_SECRET"}
     node = kit.environment_file((kit.DEPLOY / "systemd" / "node.env").read_text())
-    assert set(node) >= {"INTERVIEW_HOST", "INTERVIEW_PORT"}
+    assert set(node) >= {
+        "INTERVIEW_HOST",
+        "INTERVIEW_PORT",
+        "INTERVIEW_NODE_INTERNAL_URL",
+        "INTERVIEW_NODE_MEDIA_ADDRESS",
+    }
+    assert node["INTERVIEW_NODE_INTERNAL_URL"] == f"http://{node['INTERVIEW_HOST']}:{node['INTERVIEW_PORT']}"
+    # each node is named after its instance (node_id: stable across restarts, unique)
+    assert "Environment=INTERVIEW_NODE_ID=%i" in UNIT.read_text().splitlines()
