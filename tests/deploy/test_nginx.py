@@ -309,6 +309,12 @@ async def test_http_redirects_to_https_and_strangers_get_nothing(proxy, tls):
     writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert await reader.read() == b""
     writer.close()
+    # over TLS for the site, but asking for another host: no answer either
+    context = ssl.create_default_context(cafile=str(tls[0]))
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.https_port, ssl=context, server_hostname=kit.SITE)
+    writer.write(b"GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    assert await reader.read() == b""
+    writer.close()
     # TLS for a client that does not name the site (a scanner on the bare address): refused, no certificate shown
     context = ssl.create_default_context(cafile=str(tls[0]))
     context.check_hostname = False
