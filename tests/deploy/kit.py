@@ -31,7 +31,7 @@ DEPLOY = REPO / "deploy"
 SITE = "interview.test"  # the site's name in the tests (interview.example.edu.cn in deploy/)
 REDIS_PASSWORD = "test-redis-password"
 TURN_SECRET = "test-turn-secret"
-NODE_SECRET = "test-node-secret-0123456789abcdef0123456789abcdef"
+NODE_SECRET = "5f" * 32  # 32 bytes in hex, as docs/nodes.md asks
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080")  # deploy/'s example nodes
 
