@@ -13,6 +13,10 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from server.config import load_settings
+from server.services import Services
+from server.store.base import Store
+from server.store.redis import connect
+from tests.conftest import fast_settings
 from tests.deploy import kit
 
 
@@ -34,15 +38,24 @@ def ports() -> tuple[int, int]:
 
 
 @pytest.fixture(scope="session")
-def node(tmp_path_factory, deploy_redis, ports):
-    with kit.server_node(tmp_path_factory.mktemp("node"), deploy_redis, f"https://{kit.SITE}:{ports[0]}") as node:
-        yield node
+def nodes(tmp_path_factory, deploy_redis, ports):
+    """The server nodes: one, or two once the nodes work lets any node take any socket ([nodes])."""
+    with kit.server_nodes(
+        tmp_path_factory.mktemp("nodes"), deploy_redis, f"https://{kit.SITE}:{ports[0]}", 2 if kit.NODES_MERGED else 1
+    ) as nodes:
+        yield nodes
 
 
 @pytest.fixture(scope="session")
-def proxy(tmp_path_factory, node, tls, ports):
-    """nginx in front of the node, as deploy/ configures it (without the optional static files)."""
-    site = kit.nginx_config(tmp_path_factory.mktemp("nginx"), [f"127.0.0.1:{node.port}"], *tls, ports=ports)
+def node(nodes):
+    return nodes[0]
+
+
+@pytest.fixture(scope="session")
+def proxy(tmp_path_factory, nodes, tls, ports):
+    """nginx in front of the nodes, as deploy/ configures it (without the optional static files)."""
+    upstreams = [f"127.0.0.1:{n.port}" for n in nodes]
+    site = kit.nginx_config(tmp_path_factory.mktemp("nginx"), upstreams, *tls, ports=ports)
     with kit.nginx_running(site):
         yield site
 
@@ -53,6 +66,16 @@ def static_proxy(tmp_path_factory, node, tls):
     site = kit.nginx_config(tmp_path_factory.mktemp("nginx-static"), [f"127.0.0.1:{node.port}"], *tls, static=True)
     with kit.nginx_running(site):
         yield site
+
+
+@pytest.fixture
+async def deployed_services(deploy_redis, node):
+    """The domain services on the deployment's Redis and shared folder, to set up what an admin would
+    through the admin page (accounts made with the tests' cheap hash: the node verifies any argon2id
+    hash by its own parameters)."""
+    client = connect(deploy_redis.url)
+    yield Services.build(Store(client, "iv:"), fast_settings(node.shared, deploy_redis.url, "iv:"))
+    await client.aclose()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.config import Settings
 from server.store.embedded import free_port
 from server.tls import self_signed
 
@@ -34,6 +36,9 @@ TURN_SECRET = "test-turn-secret"
 NODE_SECRET = "5f" * 32  # 32 bytes in hex, as docs/nodes.md asks
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080")  # deploy/'s example nodes
+# [nodes] whether the server has the nodes work (docs/nodes.md): then the kit's socket upstream must
+# be the one for every node, and the tests run two nodes behind nginx
+NODES_MERGED = hasattr(Settings(), "node_id")
 
 
 def render(text: str, replacements: dict[str, str]) -> str:
@@ -132,8 +137,10 @@ def redis_server(folder: Path) -> Iterator[Redis]:
 
 @dataclass
 class Node:
+    name: str
     port: int
-    folder: Path
+    folder: Path  # its own: settings files, log
+    shared: Path  # the shared folder (data_dir and recordings_dir), the same for every node
     log: Path
     process: subprocess.Popen
     env: dict[str, str]
@@ -146,17 +153,24 @@ class Node:
         return self.log.read_text(errors="replace").splitlines()
 
 
-def node_settings(folder: Path, redis: Redis, public_url: str, port: int, name: str = "node1") -> dict[str, str]:
-    """The node's environment as systemd gives it: common.env + the node's file, with server.toml
-    (INTERVIEW_CONFIG) rendered for the test's folders, proxy and site."""
+def logged(nodes: list[Node]) -> list[str]:
+    """Every node's log lines (the requests nginx spreads over them)."""
+    return [line for node in nodes for line in node.lines()]
+
+
+def node_settings(
+    folder: Path, shared: Path, redis: Redis, public_url: str, port: int, name: str = "node1"
+) -> dict[str, str]:
+    """The node's environment as systemd gives it: the unit's, common.env, the node's file, with
+    server.toml (INTERVIEW_CONFIG) rendered for the test's folders, proxy and site."""
     toml = folder / "server.toml"
     toml.write_text(
         render(
             (DEPLOY / "systemd" / "server.toml").read_text(),
             {
                 "https://interview.example.edu.cn": public_url,
-                "/srv/interview/data": str(folder / "data"),
-                "/srv/interview/recordings": str(folder / "recordings"),
+                "/srv/interview/data": str(shared / "data"),
+                "/srv/interview/recordings": str(shared / "recordings"),
                 "/opt/interview-server/models": str(Path(os.environ.get("INTERVIEW_MODELS_DIR") or REPO / "models")),
                 'trusted_proxies = ["10.0.0.10"]': 'trusted_proxies = ["127.0.0.1"]',  # nginx runs here
                 "turn.example.edu.cn": "127.0.0.1",
@@ -185,33 +199,42 @@ def node_settings(folder: Path, redis: Redis, public_url: str, port: int, name: 
 
 
 @contextlib.contextmanager
-def server_node(folder: Path, redis: Redis, public_url: str) -> Iterator[Node]:
-    """`interview-server run` as interview-server@.service starts it: the unit's environment, nothing else
-    of the test's own (no INTERVIEW_* variable of the shell leaks in)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = node_settings(folder, redis, public_url, port)
+def server_nodes(root: Path, redis: Redis, public_url: str, count: int = 1) -> Iterator[list[Node]]:
+    """``count`` `interview-server run` processes as interview-server@node1, @node2 ... start them:
+    the unit's environment, nothing else of the test's own (no INTERVIEW_* variable of the shell leaks
+    in), one shared folder. Started together, yielded once every one answers /healthz."""
+    shared = root / "shared"
+    shared.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("INTERVIEW_") and k != "REDIS_URL"}
-    log = folder / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("interview-server")), "run"],
-            env=clean | env,
-            cwd=folder,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    nodes: list[Node] = []
     try:
-        wait_for_port(port, process, log, "interview-server", timeout_s=90)
-        node = Node(port, folder, log, process, env)
-        deadline = time.monotonic() + 90
-        while not healthy(node.url):  # the face-check pool warms up after the port opens
-            assert process.poll() is None and time.monotonic() < deadline, "\n".join(node.lines()[-30:])
-            time.sleep(0.2)
-        yield node
+        for i in range(1, count + 1):
+            folder = root / f"node{i}"
+            folder.mkdir(exist_ok=True)
+            port = free_port()
+            env = node_settings(folder, shared, redis, public_url, port, name=f"node{i}")
+            log = folder / "server.log"
+            with open(log, "wb") as out:
+                process = subprocess.Popen(
+                    [str(Path(sys.executable).with_name("interview-server")), "run"],
+                    env=clean | env,
+                    cwd=folder,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            nodes.append(Node(f"node{i}", port, folder, shared, log, process, env))
+        deadline = time.monotonic() + 120
+        for node in nodes:
+            wait_for_port(node.port, node.process, node.log, node.name, timeout_s=max(1, deadline - time.monotonic()))
+            while not healthy(node.url):  # the face-check pool warms up after the port opens
+                alive = node.process.poll() is None
+                assert alive and time.monotonic() < deadline, "\n".join(node.lines()[-30:])
+                time.sleep(0.2)
+        yield nodes
     finally:
-        stop(process, timeout_s=30)
+        for node in nodes:
+            stop(node.process, timeout_s=30)
 
 
 def healthy(base: str) -> bool:
@@ -244,12 +267,29 @@ class Nginx:
         return self.folder / "logs" / "interview.access.log"
 
 
+def sockets_on_every_node(site: str) -> str:
+    """The site with its [nodes] socket upstream for after the nodes work (the commented block) in
+    place of today's (one node, the others as backups), as docs/deployment.md says to swap them."""
+    today = re.search(r"^upstream interview_sockets \{\n.*?^\}\n", site, re.M | re.S)
+    after = re.search(r"^#   upstream interview_sockets \{\n.*?^#   \}\n", site, re.M | re.S)
+    assert today and after, "the two interview_sockets upstreams of interview.conf are not where the test expects"
+    uncommented = re.sub(r"^#   ", "", after[0], flags=re.M)
+    return site.replace(after[0], "").replace(today[0], uncommented)
+
+
 def nginx_config(
-    folder: Path, nodes: list[str], cert: Path, key: Path, static: bool = False, ports: tuple[int, int] | None = None
+    folder: Path,
+    nodes: list[str],
+    cert: Path,
+    key: Path,
+    static: bool = False,
+    ports: tuple[int, int] | None = None,
+    every_node: bool = False,
 ) -> Nginx:
     """deploy/nginx/interview.conf for the tests (listening on 127.0.0.1, the nodes given, the test
     certificate, logs under ``folder``), inside a main file with the http settings of Debian's nginx.conf.
-    ``static``: with deploy/nginx/interview-static.conf included (serving this checkout's web/static)."""
+    ``static``: with deploy/nginx/interview-static.conf included (serving this checkout's web/static).
+    ``every_node``: sockets to every node (the [nodes] upstream for after the nodes work)."""
     folder.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "acme"):
         (folder / sub).mkdir(exist_ok=True)
@@ -279,7 +319,7 @@ def nginx_config(
             ),
         },
     )
-    (folder / "interview.conf").write_text(site)
+    (folder / "interview.conf").write_text(sockets_on_every_node(site) if every_node else site)
     if static:
         (folder / "interview-static.conf").write_text(
             render(

@@ -13,10 +13,6 @@ import re
 
 import pytest
 
-from server.services import Services
-from server.store.base import Store
-from server.store.redis import connect
-from tests.conftest import fast_settings
 from tests.deploy import kit
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, FLAGS, STEP_TIMEOUT_MS, VIEWPORT, Shots, watch_csp
 from tests.e2e.test_interview import open_interview, running_world
@@ -24,16 +20,7 @@ from tests.e2e.test_interview import open_interview, running_world
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (scripts/setup.sh)")
 
 
-@pytest.fixture
-async def deployed_services(deploy_redis, node):
-    """The domain services on the deployment's Redis and data folder (to set up the exam, as an admin
-    would through the admin page)."""
-    client = connect(deploy_redis.url)
-    yield Services.build(Store(client, "iv:"), fast_settings(node.folder, deploy_redis.url, "iv:"))
-    await client.aclose()
-
-
-async def test_a_candidate_joins_the_queue_through_nginx_over_websocket(proxy, node, deployed_services):
+async def test_a_candidate_joins_the_queue_through_nginx_over_websocket(proxy, nodes, deployed_services):
     from playwright.async_api import async_playwright
 
     world, account = await running_world(deployed_services)
@@ -96,8 +83,8 @@ async def test_a_candidate_joins_the_queue_through_nginx_over_websocket(proxy, n
         socket_entries
     )
     assert {e["request_id"] for e in entries if e["path"] == "/candidate"}  # one id per request, in both logs
-    logged = [json.loads(line) for line in node.lines() if line.startswith("{")]
-    pages = [r for r in logged if r.get("path") == f"/candidate/exams/{world.exam.id}/interview"]
+    records = [json.loads(line) for line in kit.logged(nodes) if line.startswith("{")]
+    pages = [r for r in records if r.get("path") == f"/candidate/exams/{world.exam.id}/interview"]
     assert pages and pages[-1]["address"] == "127.0.0.1" and pages[-1]["status"] == 200
     nginx_ids = {e["request_id"] for e in entries}
     assert pages[-1]["request_id"] in nginx_ids  # the same request, followed from nginx into the node's log

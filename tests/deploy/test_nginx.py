@@ -19,12 +19,9 @@ from yarl import URL
 from server.config import Settings
 from server.http.middleware import POLLING_MAX_BYTES
 from server.http.security_headers import HSTS, MEDIA_DENIED, NOT_A_PAGE
-from server.services import Services
 from server.signaling.hub import SIO
 from server.store.audit import Actor
-from server.store.base import Store
-from server.store.redis import connect
-from tests.conftest import PASSWORD, fast_settings
+from tests.conftest import PASSWORD
 from tests.deploy import kit
 
 MB = 1024 * 1024
@@ -109,8 +106,11 @@ def map_value(http: list[dict], variable: str, value: str) -> str:
 
 
 def test_the_configuration_passes_nginx_t(tmp_path, tls):
-    for static in (False, True):
-        rendered = kit.nginx_config(tmp_path / f"static-{static}", ["127.0.0.1:8080"], *tls, static=static)
+    """As shipped, with the optional static files, and with the [nodes] socket upstream swapped in."""
+    for static, every_node in ((False, False), (True, False), (False, True)):
+        rendered = kit.nginx_config(
+            tmp_path / f"static-{static}-{every_node}", ["127.0.0.1:8080"], *tls, static=static, every_node=every_node
+        )
         result = kit.nginx_check(rendered)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -180,6 +180,26 @@ async def test_socket_timeouts_outlast_engineio_pings(site, app):
     assert {h[0] for h in headers} >= {"Host", "X-Forwarded-For", "X-Forwarded-Proto"}
 
 
+def test_the_socket_upstream_fits_the_server(site):
+    """[nodes] Today one node takes every socket (a room's sockets must reach the process holding its
+    media) and the others stand by; once the server relays a room's signalling to its node, every node
+    takes sockets, spread by the login session (engine.io's long-polling fallback)."""
+    interview, _ = site
+    (block,) = [d["block"] for d in interview if d["directive"] == "upstream" and d["args"] == ["interview_sockets"]]
+    servers = [d["args"] for d in block if d["directive"] == "server"]
+    assert len(servers) == len(kit.NODES)
+    if kit.NODES_MERGED:
+        assert directive(block, "hash") == ["$socket_affinity", "consistent"] and not any(
+            "backup" in s for s in servers
+        ), (
+            "the server has the nodes work: make the [nodes] upstream interview_sockets active in "
+            "deploy/nginx/interview.conf (docs/deployment.md, 'Before the nodes work is merged')"
+        )
+    else:
+        assert directive(block, "hash") is None
+        assert ["backup" in s for s in servers] == [False, True, True]
+
+
 def test_forwarded_for_is_replaced_everywhere(site):
     """X-Forwarded-For is nginx's own $remote_addr wherever a location sets headers: a client's forged
     value never reaches a node (the server believes the last address of the header)."""
@@ -219,21 +239,17 @@ async def test_metrics_and_the_internal_api_stay_inside(proxy, node, browser_htt
             assert answer.status == 404 and "X-Request-Id" not in answer.headers, path  # never reached a node
 
 
-async def account(deploy_redis, node, role: str = "examiner"):
-    """An account in the deployment's Redis (made as create-user makes one; with the tests' cheap
-    hash: the node verifies any argon2id hash by its own parameters)."""
-    client = connect(deploy_redis.url)
-    services = Services.build(Store(client, "iv:"), fast_settings(node.folder, deploy_redis.url, "iv:"))
+async def account(services, role: str = "examiner") -> str:
+    """An account in the deployment's Redis (made as create-user makes one)."""
     name = f"{role}-{secrets.token_hex(3)}"
     await services.directory.create(role, PASSWORD, Actor("cli", "admin"), name=name, username=name)
-    await client.aclose()
     return name
 
 
-async def test_a_forged_forwarded_for_does_not_escape_the_login_limit(proxy, node, deploy_redis, browser_http):
+async def test_a_forged_forwarded_for_does_not_escape_the_login_limit(proxy, nodes, deployed_services, browser_http):
     """A guesser at 127.0.0.2 sends a new X-Forwarded-For with every wrong password: the server still
     counts them against 127.0.0.2 (5 per account and address), and logs that address."""
-    username = await account(deploy_redis, node)
+    username = await account(deployed_services)
     http = await browser_http(source="127.0.0.2")
     statuses = []
     for i in range(7):
@@ -246,9 +262,9 @@ async def test_a_forged_forwarded_for_does_not_escape_the_login_limit(proxy, nod
             body = await answer.json()
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses
     assert body["error"]["code"] == "login_locked" and re.search(r"[\u4e00-\u9fff]", body["error"]["message"])
-    logged = [line for line in node.lines() if '"/api/auth/login"' in line]
-    assert logged and all('"address": "127.0.0.2"' in line for line in logged[-7:]), logged[-7:]
-    assert not any("203.0.113." in line for line in node.lines())
+    logins = [line for line in kit.logged(nodes) if '"/api/auth/login"' in line and "127.0.0.2" in line]
+    assert len(logins) == 7, logins  # every attempt, logged with the guesser's real address
+    assert not any("203.0.113." in line for line in kit.logged(nodes))
     # the owner, from another address, still gets in (the pair limit is per address), with a secure cookie
     owner = await browser_http(source="127.0.0.3")
     async with owner.post(
@@ -261,7 +277,7 @@ async def test_a_forged_forwarded_for_does_not_escape_the_login_limit(proxy, nod
         assert "Secure" in cookie and "HttpOnly" in cookie, cookie
 
 
-async def test_body_limits_answer_in_the_users_language(proxy, node, browser_http):
+async def test_body_limits_answer_in_the_users_language(proxy, nodes, browser_http):
     """A body over the server's limit but under nginx's: the server's own refusal. Over nginx's: nginx's
     JSON refusal with the limit, in Chinese (English with the lang cookie), the node never asked."""
     http = await browser_http()
@@ -273,7 +289,7 @@ async def test_body_limits_answer_in_the_users_language(proxy, node, browser_htt
         body = await answer.json()
         assert answer.status == 413 and body["error"]["code"] == "body_too_large", body
         assert "上限 64 KB" in body["error"]["message"] and "X-Request-Id" in answer.headers  # the server's
-    requests_before = sum('"/api/auth/login"' in line for line in node.lines())
+    requests_before = sum('"/api/auth/login"' in line for line in kit.logged(nodes))
     async with http.post(
         proxy.url("/api/auth/login"), data=b"x" * (MB + 1), headers={**origin, "Content-Type": "application/json"}
     ) as answer:
@@ -294,7 +310,7 @@ async def test_body_limits_answer_in_the_users_language(proxy, node, browser_htt
     ) as answer:
         assert answer.status == 401 and (await answer.json())["error"]["code"] == "login_required"
     await asyncio.sleep(0.2)  # the node's log line follows its answer
-    assert sum('"/api/auth/login"' in line for line in node.lines()) == requests_before
+    assert sum('"/api/auth/login"' in line for line in kit.logged(nodes)) == requests_before
 
 
 async def test_http_redirects_to_https_and_strangers_get_nothing(proxy, tls):
