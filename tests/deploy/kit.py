@@ -292,6 +292,7 @@ def nginx_config(
     certificate, logs under ``folder``), inside a main file with the http settings of Debian's nginx.conf.
     ``static``: with deploy/nginx/interview-static.conf included (serving this checkout's web/static).
     ``every_node``: sockets to every node (the [nodes] upstream for after the nodes work)."""
+    assert Path(NGINX).exists(), "nginx is missing: `make setup` installs it (scripts/setup.sh)"
     folder.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "acme"):
         (folder / sub).mkdir(exist_ok=True)
