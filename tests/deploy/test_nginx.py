@@ -48,6 +48,7 @@ def seconds(text: str) -> float:
 def site(tmp_path_factory, tls):
     """The rendered configuration (static files included), parsed; nothing needs to run."""
     rendered = kit.nginx_config(tmp_path_factory.mktemp("parsed"), ["127.0.0.1:1"], *tls, static=True)
+    rendered.cleanup()  # never run: no temporary files
     parsed = crossplane.parse(str(rendered.conf))
     assert parsed["status"] == "ok", parsed["errors"]
     (interview,) = [f["parsed"] for f in parsed["config"] if f["file"].endswith("/interview.conf")]
