@@ -5,8 +5,12 @@
 # installed in editable mode, the face-check model files, and the socket.io and tus browser clients
 # (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
+#   scripts/setup.sh --node   a production node (docs/deployment.md): only what the server needs to run
+#                             (no Redis, browser, coturn or nginx, no test dependencies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+NODE=0
+[ "${1:-}" = "--node" ] && NODE=1
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -14,13 +18,18 @@ SUDO_CMD=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO_CMD="sudo"; fi
 
 need_apt=()
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-# the real-browser tests (tests/e2e) drive Debian's Chromium; CJK fonts so Chinese pages render
-[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # dlib is compiled from source against OpenBLAS (a prebuilt dlib without BLAS is ~5x slower)
-# coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
-for pkg in cmake libopenblas-dev liblapack-dev fonts-noto-cjk coturn; do
+packages=(cmake libopenblas-dev liblapack-dev)
+if [ "$NODE" = 0 ]; then
+    command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+    # the real-browser tests (tests/e2e) drive Debian's Chromium; CJK fonts so Chinese pages render
+    [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+    # coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
+    # nginx: the deployment kit's tests run deploy/nginx/ in a real nginx (tests/deploy/; never the system service)
+    packages+=(fonts-noto-cjk coturn nginx)
+fi
+for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -48,10 +57,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.setup-stamp
+extras='[test]'
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$NODE" = 1 ]; then
+    extras=''
+    want=$( (cat pyproject.toml constraints.txt; echo node) | sha256sum | cut -d' ' -f1)
+fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing Python dependencies (pinned in constraints.txt; the first time, compiling dlib takes ~15 min)"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
     echo "$want" > "$stamp"
 else
     say "Python dependencies up to date"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 class Metrics:
@@ -29,3 +29,6 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.bookings = Counter("iv_bookings_total", "Booking attempts by result", ["result"], registry=r)
+        # the server process's CPU, memory and descriptors (process_*): a node's media loop runs on one
+        # core, and every socket and peer connection is a descriptor (docs/deployment.md "What to watch")
+        ProcessCollector(registry=r)
