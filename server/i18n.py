@@ -940,6 +940,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "“{subject}”的考试时间到 {closes}（北京时间）结束，结束后才能评阅",
         "“{subject}” is graded once its exam time is over ({closes}, Beijing time)",
     ),
+    "results_changed": (
+        "成绩在检查期间有变动（评分提交、重新开放、免除或新的面试），请确认后重新锁定",
+        "The marks changed while the results were being checked (a seal, reopening, excuse or new interview): check and lock again",
+    ),
     "results_settings_conflict": (
         "公布方式刚被其他管理员修改过，请刷新后确认再保存",
         "Another admin just changed the wording; refresh and save again",

@@ -197,6 +197,7 @@ STATUS: dict[str, int] = {
     "marks_excuse_not_ended": 409,
     "marks_excuse_last": 409,
     "results_settings_conflict": 409,
+    "results_changed": 409,
     "grading_not_open": 409,
     "identity_staff": 403,
     "staff_on_roster": 409,

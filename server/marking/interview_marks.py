@@ -224,6 +224,7 @@ class InterviewMarks:
                 )
                 tx.zadd(k.room_interviews(room.id), {interview_id: change.at})
                 tx.zadd(k.candidate_interviews(change.account), {interview_id: change.at})
+                tx.hincrby(k.results(room.exam_id), "changes", 1)  # a new row to mark: a lock checked before is refused
                 await tx.execute()
             return
         record = await self.redis.hgetall(k.interview(interview_id))

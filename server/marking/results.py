@@ -486,6 +486,9 @@ class Results:
         state = (await self.state(exam_id))["state"]
         if state != "open":
             raise UserError("results_published" if state == "published" else "results_already_locked")
+        # the marks' change counter before the check: a seal, reopening or excuse (or a new interview)
+        # landing between the check and the lock makes the lock refuse (results_lock.lua)
+        changes = await self.store.redis.hget(self.keys.results(exam_id), "changes") or "0"
         pending = candidates = 0
         async for rows in self._computed_pages(exam_id):
             pending += sum(r["pending"] for r in rows)
@@ -494,7 +497,7 @@ class Results:
             raise UserError("results_pending", count=pending)
         result = await self.store.script("results_lock")(
             keys=[self.keys.results(exam_id), self.keys.audit(exam_id)],
-            args=[f"{time.time():.3f}", actor.account_id, str(candidates), *audit.base_fields(actor)],
+            args=[f"{time.time():.3f}", actor.account_id, str(candidates), changes, *audit.base_fields(actor)],
         )
         if result != "ok":
             raise UserError(result)

@@ -103,6 +103,32 @@ async def test_the_lock_refuses_every_further_save_seal_and_reopening(w, service
     assert len(locked) == 1 and locked[0]["actor"] == ADMIN.account_id and locked[0]["data"]["candidates"] == 4
 
 
+async def test_a_reopening_between_the_check_and_the_lock_makes_the_lock_refuse(w, services):
+    """The lock checks every page for pending marks, then locks: an admin reopening a sheet (or an excuse, a
+    seal, a new interview) landing in between would lock a pending row, published as 不合格 under a pass mark.
+    The marks' change counter makes the lock refuse instead; locking again then sees the pending mark."""
+    first, _ = w.actors
+    iv = await sealed_interview(w, 0)
+    results = services.results
+    checked = results._computed_pages
+
+    async def pages_then_reopen(exam_id):  # the reopening lands while the lock is reading the pages
+        async for rows in checked(exam_id):
+            yield rows
+        await services.interview_marks.reopen(ADMIN, iv, first.account_id, "分数录错")
+
+    results._computed_pages = pages_then_reopen
+    try:
+        error = await refused(results.lock(ADMIN, w.exam.id))
+    finally:
+        results._computed_pages = checked
+    assert error.code == "results_changed" and "重新锁定" in error.message("zh")
+    assert (await results.state(w.exam.id))["state"] == "open" and not await events(
+        services, w.exam.id, "results_locked"
+    )
+    assert (await refused(results.lock(ADMIN, w.exam.id))).code == "results_pending"
+
+
 async def test_publish_needs_the_lock_and_happens_once_candidates_see_only_their_own_after_it(w, services):
     results = services.results
     await sealed_interview(w, 0)

@@ -34,4 +34,5 @@ fields[#fields + 1] = 'marks_excused'
 fields[#fields + 1] = 'data'
 fields[#fields + 1] = cjson.encode({interview_id = ARGV[4], examiner = examiner, reason = ARGV[2]})
 redis.call('XADD', KEYS[3], '*', unpack(fields))
+redis.call('HINCRBY', KEYS[5], 'changes', 1)  -- a lock computed before this change is refused
 return 'ok'

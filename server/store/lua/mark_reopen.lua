@@ -26,4 +26,5 @@ local function audit(event, data)
   redis.call('XADD', KEYS[3], '*', unpack(fields))
 end
 audit('marks_reopened', {interview_id = ARGV[3], examiner = examiner, reason = ARGV[2]})
+redis.call('HINCRBY', KEYS[5], 'changes', 1)  -- a lock computed before this change is refused
 return 'ok'

@@ -27,4 +27,5 @@ local function audit(event, data)
 end
 audit('marks_sealed', {interview_id = ARGV[7], examiner = examiner, marks = cjson.decode(ARGV[5]),
                        total = tonumber(ARGV[6]), comment = ARGV[8]})
+redis.call('HINCRBY', KEYS[5], 'changes', 1)  -- a lock computed before this change is refused
 return 'ok'

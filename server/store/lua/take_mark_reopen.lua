@@ -17,4 +17,5 @@ entry[#entry + 1] = 'take_mark_reopened'
 entry[#entry + 1] = 'data'
 entry[#entry + 1] = cjson.encode({code = ARGV[3], grader = ARGV[4], reason = ARGV[1], total = tonumber(s[2])})
 redis.call('XADD', KEYS[3], '*', unpack(entry))
+redis.call('HINCRBY', KEYS[4], 'changes', 1)  -- a lock computed before this change is refused
 return 'ok'

@@ -21,4 +21,5 @@ entry[#entry + 1] = 'take_mark_sealed'
 entry[#entry + 1] = 'data'
 entry[#entry + 1] = cjson.encode({code = ARGV[6], marks = cjson.decode(ARGV[1]), total = tonumber(ARGV[3])})
 redis.call('XADD', KEYS[3], '*', unpack(entry))
+redis.call('HINCRBY', KEYS[4], 'changes', 1)  -- a lock computed before this change is refused
 return 'ok'
