@@ -13,6 +13,7 @@ from .body import Field, check, read_json
 from .context import METRICS, SERVICES, SETTINGS, account_of, session_of
 from .middleware import client_address
 from .routing import ANY, PUBLIC, Routes
+from .security_headers import over_tls
 
 routes = Routes()
 
@@ -28,7 +29,8 @@ async def start_session(request: web.Request, account: Account, status: int = 20
     )
     app[METRICS].sessions_created.inc()
     settings = app[SETTINGS]
-    secure = settings.cookie_secure if settings.cookie_secure is not None else request.secure
+    # None: Secure exactly when the page is served over TLS, here or at a trusted proxy (X-Forwarded-Proto)
+    secure = settings.cookie_secure if settings.cookie_secure is not None else over_tls(request)
     response = web.json_response({"account": account_json(account)}, status=status)
     response.set_cookie(
         COOKIE, token, max_age=settings.session_ttl_s, path="/", httponly=True, samesite="Lax", secure=secure

@@ -205,6 +205,31 @@ async def test_hsts_behind_a_tls_proxy_only_when_the_proxy_is_trusted(tmp_path, 
         await untrusted.close()
 
 
+async def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy_only(tmp_path, redis_url, prefix, redis):
+    """cookie_secure auto: Secure when a trusted proxy says the page came over TLS, not when anyone else says so."""
+    from server.accounts.sessions import COOKIE
+    from server.http.context import SERVICES
+    from server.store.audit import Actor
+
+    def secure_cookie(resp) -> bool:
+        return "secure" in resp.cookies[COOKIE].output().lower()
+
+    for proxies, expected in ((("127.0.0.1",), True), ((), False)):  # trusted_proxies changed for the first case
+        app = create_app(fast_settings(tmp_path, redis_url, prefix, trusted_proxies=proxies), redis)
+        client = await new_client(app)
+        try:
+            if not await app[SERVICES].directory.find_by_login("examiner-tls"):
+                await app[SERVICES].directory.create(
+                    "examiner", PASSWORD, Actor.system(), name="考官", username="examiner-tls"
+                )
+            body = {"login": "examiner-tls", "password": PASSWORD}
+            resp = await client.post("/api/auth/login", json=body, headers={"X-Forwarded-Proto": "https"})
+            assert resp.status == 200, await resp.text()
+            assert secure_cookie(resp) is expected, resp.cookies
+        finally:
+            await client.close()
+
+
 async def test_a_forged_host_cannot_widen_the_policy(http):
     resp = await get(http, "/login", headers={"Host": "x; script-src *"})
     policy = resp.headers.get("Content-Security-Policy", "")
