@@ -382,13 +382,25 @@ function closeRoom() {
   $("self-video").srcObject = null;
 }
 
+// The room-entry face check (room:face, the examiners' too): the candidate is told only what helps them. While it
+// runs, and when it could not be done (no video, the server busy: the examiners retry or confirm), nothing is
+// their fault; a failure names the reason.
 function onFace(data) {
   const box = $("room-face");
-  box.hidden = false;
-  box.className = data.passed ? "ok" : "error";
-  box.dataset.passed = String(Boolean(data.passed));
-  box.textContent = data.passed ? t("入场人脸比对通过。", "The room's face check passed.")
-    : (data.message || t("入场人脸比对未通过，请重新进行人脸比对。", "The room's face check failed; do the face check again."));
+  const state = data.state || (data.passed ? "verified" : data.passed === false ? "failed" : "checking");
+  box.hidden = state === "off";
+  box.dataset.state = state;
+  if (data.passed !== null && data.passed !== undefined) box.dataset.passed = String(Boolean(data.passed));
+  else delete box.dataset.passed;
+  const why = data.message && typeof data.message === "object" ? (data.message[document.documentElement.lang === "en" ? "en" : "zh"] || data.message.zh) : data.message;
+  box.className = state === "failed" ? "error" : state === "verified" || state === "overridden" ? "ok" : "hint";
+  box.textContent = {
+    checking: t("正在进行入场人脸核验，请保持正脸在画面中。", "The room's face check is running: keep your face in the picture."),
+    verified: t("入场人脸核验通过。", "The room's face check passed."),
+    overridden: t("入场人脸核验通过。", "The room's face check passed."),
+    unverified: t("入场人脸核验暂未完成，考官会处理，请保持正脸在画面中。", "The room's face check is not done yet; the examiners will see to it. Keep your face in the picture."),
+    failed: why || t("入场人脸比对未通过，请重新进行人脸比对。", "The room's face check failed; do the face check again."),
+  }[state] || "";
 }
 
 function onRecording(data) {
