@@ -26,10 +26,12 @@ from .http import (
     facecheck_api,
     grading_api,
     marking_api,
+    nodes_api,
     ops,
     pages,
     proctor_api,
     recorded_api,
+    recording_files,
     recordings_api,
     results_api,
     security_headers,
@@ -65,6 +67,8 @@ ROUTE_MODULES = (
     marking_api,
     results_api,
     exports_api,
+    recording_files,  # the node-to-node side of recordings (docs/nodes.md)
+    nodes_api,
     pages,
 )
 

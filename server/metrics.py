@@ -29,3 +29,21 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.bookings = Counter("iv_bookings_total", "Booking attempts by result", ["result"], registry=r)
+        # several nodes (docs/nodes.md): this node's load, and the media events it relayed to other nodes
+        self.node_rooms = Gauge("iv_node_rooms", "Media rooms this node holds", registry=r)
+        self.node_participants = Gauge("iv_node_participants", "Media connections on this node", registry=r)
+        self.node_draining = Gauge("iv_node_draining", "1 while this node is draining", registry=r)
+        self.relay_requests = Counter(
+            "iv_relay_requests_total", "Media events relayed to another node", ["op", "outcome"], registry=r
+        )
+        self.relay_seconds = Histogram(
+            "iv_relay_seconds",
+            "Round trip of a relayed media event",
+            ["op"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+
+    def relayed(self, op: str, outcome: str, seconds: float) -> None:
+        self.relay_requests.labels(op, outcome).inc()
+        self.relay_seconds.labels(op).observe(seconds)

@@ -26,6 +26,7 @@ from .marking.interview_marks import InterviewMarks
 from .marking.results import Results
 from .marking.rubrics import Rubrics
 from .marking.take_marks import TakeMarks
+from .nodes.cluster import Cluster
 from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
@@ -92,6 +93,7 @@ class Services:
     interview_marks: InterviewMarks  # live interviews' mark sheets per examiner
     take_marks: TakeMarks  # blind double marking of recorded submissions (docs/marking.md)
     results: Results  # an exam's results: final marks, lock, publication (docs/marking.md "Results")
+    cluster: Cluster  # the nodes: registry, placement, relay, other nodes' files (docs/nodes.md)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -123,7 +125,9 @@ class Services:
             presence_ttl_s=s.presence_ttl_s,
         )
         bookings = Bookings(store, catalog, s.timezone)
-        recordings = RecordingIndex(store, s.recordings_dir)
+        recordings = RecordingIndex(store, s.recordings_dir, s.node_name, s.recordings_shared, PROCESS_ID)
+        cluster = Cluster(store, s, PROCESS_ID)
+        recordings.remote = cluster.files  # a file written on another node is fetched from it
         rubrics = Rubrics(store)
         sittings = Sittings(
             store,
@@ -214,6 +218,7 @@ class Services:
             interview_marks=interview_marks,
             take_marks=take_marks,
             results=Results(store, catalog, roster, directory, rubrics, interview_marks, grading, take_marks),
+            cluster=cluster,
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

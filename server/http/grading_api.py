@@ -19,6 +19,7 @@ from ..rooms.remux import PLAYABLE
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
+from .recording_files import send
 from .routing import Routes
 
 routes = Routes()
@@ -47,9 +48,13 @@ def submission_json(sub: Submission) -> dict:
     }
 
 
-def _video(path) -> web.StreamResponse:
+async def _video(request: web.Request, found: tuple[dict, str]) -> web.StreamResponse:
     headers = {"Content-Type": "video/webm", "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-    return web.FileResponse(path, headers=headers)
+    record, name = found
+    try:
+        return await send(request, record, name, headers)  # from this node's disk, or the node that wrote it
+    except UserError as err:
+        raise UserError("take_file_missing") if err.code == "not_found" else err from None
 
 
 @routes.get("/api/grader/subjects", GRADER)
@@ -82,7 +87,7 @@ async def my_submissions(request: web.Request) -> web.Response:
 @routes.get("/api/grader/submissions/{code}/video", GRADER)
 async def submission_video(request: web.Request) -> web.StreamResponse:
     grading = request.app[SERVICES].grading
-    return _video(await grading.file_of(account_of(request), request.match_info["code"], PLAYABLE))
+    return await _video(request, await grading.file_of(account_of(request), request.match_info["code"], PLAYABLE))
 
 
 @routes.get("/api/grader/submissions/{code}/aux/{n}", GRADER)
@@ -92,7 +97,7 @@ async def submission_aux(request: web.Request) -> web.StreamResponse:
     await grading.submission(account, code)  # a code not theirs is submission_not_found before anything else
     if not AUX_N.match(n):
         raise UserError("take_file_missing")
-    return _video(await grading.file_of(account, code, f"aux-{n}.webm"))
+    return await _video(request, await grading.file_of(account, code, f"aux-{n}.webm"))
 
 
 @routes.get("/api/admin/exams/{exam_id}/graders", ADMIN)

@@ -150,6 +150,13 @@ STATUS: dict[str, int] = {
     "take_not_playable": 409,
     "take_file_missing": 404,
     "take_over": 409,
+    # several nodes (docs/nodes.md)
+    "no_media_node": 503,
+    "media_node_timeout": 503,
+    "recording_node_offline": 503,
+    "node_forbidden": 403,
+    "node_not_found": 404,
+    "range_not_satisfiable": 416,
 }
 
 

@@ -6,7 +6,6 @@ forged id), the admin any; Range requests work, so a ``<video>`` element can see
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from ..errors import UserError
 from ..rooms.remux import PLAYABLE
 from ..store.models import Take
 from .context import SERVICES, account_of
+from .recording_files import send
 from .routing import Routes
 
 routes = Routes()
@@ -27,8 +27,7 @@ async def _file(request: web.Request, take: Take, name: str) -> web.StreamRespon
     if name not in take.files:
         raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
     record = await request.app[SERVICES].recordings.get(take.id)
-    path = Path(record["folder"]) / name if record else None
-    if path is None or not path.is_file():
+    if record is None:
         raise UserError("take_file_missing")
     headers = {
         "Content-Type": "video/webm",
@@ -37,7 +36,10 @@ async def _file(request: web.Request, take: Take, name: str) -> web.StreamRespon
     }
     if request.query.get("download"):
         headers["Content-Disposition"] = f'attachment; filename="{take.id}-{name}"'
-    return web.FileResponse(path, headers=headers)
+    try:
+        return await send(request, record, name, headers)  # from this node's disk, or the node that wrote it
+    except UserError as err:
+        raise UserError("take_file_missing") if err.code == "not_found" else err from None
 
 
 def _aux_name(request: web.Request) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import UserError
 from ..exams.catalog import Catalog
@@ -237,14 +236,14 @@ class Grading:
             raise UserError("submission_not_found")
         return Submission(code, await self.catalog.exam(sitting.exam_id), subject, sitting.state, take)
 
-    async def file_of(self, account: Account, code: str, name: str) -> Path:
-        """The path of the submission's file ``name`` (``playable.webm``, ``aux-<n>.webm``), once the take
-        lists it; no path from the request is trusted."""
+    async def file_of(self, account: Account, code: str, name: str) -> tuple[dict, str]:
+        """The recording of the submission's take and its file ``name`` (``playable.webm``,
+        ``aux-<n>.webm``), once the take lists it; no path from the request is trusted. The file is read
+        where it is (``RecordingIndex.locate``: this node, or the node that wrote it)."""
         take = (await self.submission(account, code)).take
         if name not in take.files:
             raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
         record = await self.recordings.get(take.id)
-        path = Path(record["folder"]) / name if record else None
-        if path is None or not path.is_file():
+        if record is None:
             raise UserError("take_file_missing")
-        return path
+        return record, name

@@ -361,8 +361,12 @@ class TakeIdentity:
 
     async def _playable_path(self, take: Take) -> Path:
         record = await self.recordings.get(take.id)
-        folder = Path(record["folder"]) if record else self.recordings.folder(take.exam_id, take.account_id, take.id)
-        return folder / PLAYABLE
+        if record is None:
+            return self.recordings.folder(take.exam_id, take.account_id, take.id) / PLAYABLE
+        try:
+            return await self.recordings.local_copy(record, PLAYABLE)  # fetched when another node wrote it
+        except UserError:  # that node is offline now (docs/nodes.md): tried again later
+            raise Retry("take_not_playable") from None
 
     async def _retry(self, take: Take, token: str, reason: str) -> dict[str, Any] | None:
         """Try again in ``retry_s``, or past the reason's patience record it as the result."""
