@@ -398,6 +398,7 @@ def merged(closed: dict | None, parts: dict[str, dict], current: str) -> dict | 
     part."""
     if not parts:
         return closed
+
     def first_start(item: tuple[str, dict]) -> float:
         return min((t.get("started_at") or 0 for t in item[1].get("tracks", [])), default=0)
 
