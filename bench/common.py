@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -93,10 +94,17 @@ async def enrolled_candidates(services, actor, exam_id: str, subject: str, count
 
 
 def start_server(
-    redis_url: str, prefix: str, port: int, data_dir: Path, capture: bool = False, **settings: str
+    redis_url: str,
+    prefix: str,
+    port: int,
+    data_dir: Path,
+    capture: bool = False,
+    log: Path | None = None,
+    **settings: str,
 ) -> subprocess.Popen:
     """``interview-server run`` on 127.0.0.1:``port`` with the given Redis and prefix, no face-check
-    workers; ``settings`` become ``INTERVIEW_<NAME>`` variables."""
+    workers; ``settings`` become ``INTERVIEW_<NAME>`` variables. Its log goes to ``log`` (a file) when
+    given, else to a pipe (``capture``) or this process's stderr."""
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
@@ -105,7 +113,7 @@ def start_server(
         "INTERVIEW_LOG_LEVEL": "WARNING",
         **{f"INTERVIEW_{k.upper()}": v for k, v in settings.items()},
     }
-    output = subprocess.PIPE if capture else None
+    output: Any = log.open("ab") if log is not None else (subprocess.PIPE if capture else None)
     return subprocess.Popen(
         [
             sys.executable,

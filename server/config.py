@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "INTERVIEW_"
-_NODE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NODE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a node id becomes a part of Redis keys
 
 
 class ConfigError(ValueError):
@@ -260,7 +260,7 @@ def load_settings(
         raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
     if settings.node_drain_s < 0 or settings.node_max_rooms < 0:
         raise ConfigError("settings 'node_drain_s' and 'node_max_rooms' must not be negative")
-    if settings.node_id and not _NODE_ID.match(settings.node_id):
+    if settings.node_id and not NODE_ID.match(settings.node_id):
         raise ConfigError("setting 'node_id' must be 1-64 letters, digits, '.', '_' or '-'")
     if settings.node_media_address:
         try:

@@ -136,7 +136,7 @@ EXPECTED = {
     ("GET", "/candidate/exams/{exam_id}/results"): (C,),
     # several nodes (docs/nodes.md)
     ("GET", "/api/admin/nodes"): (A,),
-    ("POST", "/api/admin/nodes/{node_id}/drain"): (A,),
+    ("POST", "/api/admin/nodes/{node}/drain"): (A,),
     ("GET", "/internal/recordings/{interview_id}/{name}"): PUBLIC,  # for nodes only: see SIGNED
 }
 # node-to-node routes: no role opens them, only a request signed with the nodes' secret (403 node_forbidden)
@@ -195,7 +195,7 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "code": "S-22222",
         "kind": "bookings",
         "fmt": "csv",
-        "node_id": "node-x",
+        "node": "node-x",
     }
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)
