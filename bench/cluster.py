@@ -282,10 +282,11 @@ class Page:
     async def _read(self, pc, track) -> None:
         from aiortc.mediastreams import MediaStreamError
 
+        stream = ""
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 await track.recv()
-                stream = self._stream_of(pc, track.id)
+                stream = stream or self._stream_of(pc, track.id)  # who publishes it, once known
                 self.frames[stream] = self.frames.get(stream, 0) + 1
                 self.last_frame_at = time.monotonic()
 

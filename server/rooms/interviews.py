@@ -289,6 +289,10 @@ class Interviews:
         await interview.media.leave(participant_id)
         interview.participants.pop(participant_id, None)
         await self._emit(interview, "room:participants", self.participants_json(interview))
+        if not interview.media.participants and not interview.joining and not interview.interview_id:
+            # the last one left and nothing is recorded: the room's next first participant places it anew,
+            # on whichever node is least loaded then (docs/nodes.md)
+            await self.close_room(room_id)
 
     async def end_candidate(self, room_id: str, candidate_id: str) -> dict | None:
         """The interview is over (or the candidate leaves it): close the candidate's and their

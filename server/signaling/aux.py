@@ -70,6 +70,8 @@ class AuxNamespace(RoleNamespace):
         await self.emit(
             "aux:state", {"state": entry.state if entry else "none", "room_id": entry.room if entry else None}, to=sid
         )
+        if entry is not None and entry.state == IN_ROOM:  # its media went with a node that died: reconnect now
+            await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.scope["participant"])
 
     async def _entry(self, user: User):
         for entry in await self.services.queue.entries_of(user.account.id):

@@ -84,6 +84,9 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
             if entry.state in ACTIVE:
                 await self.services.queue.sweep(entry.room)
         await self.emit("queue:snapshot", await self.states(user), to=sid)
+        for entry in await self.services.queue.entries_of(user.account.id):
+            if entry.state == IN_ROOM:  # its media went with a node that died: a new connection now
+                await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.account.id)
 
     async def gone(self, sid: str, user: User) -> None:
         await self.services.queue.drop(user.account.id, sid)

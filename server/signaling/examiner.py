@@ -52,6 +52,7 @@ class ExaminerNamespace(RoleNamespace):
         if media:
             await self.emit("room:participants", media["participants"], to=sid)
             await self.emit("room:recording", media["recording"], to=sid)
+        await self._router().rejoin_if_absent(sid, self.namespace, room_id, user.account.id, media)
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
         room_id = user.scope["room_id"]

@@ -128,6 +128,19 @@ class MediaRouter:
         ``rtc:reconnect`` from now on."""
         await self.sio.enter_room(sid, media_room(room_id), namespace=namespace)
 
+    async def rejoin_if_absent(
+        self, sid: str, namespace: str, room_id: str, participant_id: str, media: dict | None = None
+    ) -> None:
+        """A socket (re)connected for a room whose media does not have its participant (the node that
+        held the room died, or the room moved meanwhile): its page makes a new connection now
+        (``rtc:reconnect``; a page without one ignores it) instead of when its browser notices the
+        silence. ``media``: the room's snapshot, when the caller has it."""
+        media = await self.snapshot(room_id) if media is None else media
+        present = {p.get("id") for p in (media.get("participants") or {}).get("participants", [])}
+        if participant_id not in present:
+            body = {"room_id": room_id, "reason": "not_in_room"}
+            await self.sio.emit("rtc:reconnect", body, to=sid, namespace=namespace)
+
     # --- candidates ----------------------------------------------------------------------------
     async def candidate_join(self, account: Account, room_id: str, sdp: str) -> str:
         body = {"account_id": account.id, "room_id": room_id, "sdp": sdp}
