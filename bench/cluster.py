@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
 import socketio
 
@@ -204,12 +205,15 @@ class Page:
         self._busy: asyncio.Lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._watch: asyncio.Task | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     # --- the socket ----------------------------------------------------------------------------
     async def connect(self, within_s: float = 30.0) -> None:
         deadline = time.monotonic() + within_s
+        if self._http is None:
+            self._http = aiohttp.ClientSession()  # one for every socket of the page, closed with it
         while True:
-            sio = socketio.AsyncClient(reconnection=False)
+            sio = socketio.AsyncClient(reconnection=False, http_session=self._http)
             self._handlers(sio)
             try:
                 await sio.connect(
@@ -376,3 +380,5 @@ class Page:
         if self.sio is not None:
             with contextlib.suppress(Exception):
                 await self.sio.disconnect()
+        if self._http is not None:
+            await self._http.close()

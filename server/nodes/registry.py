@@ -68,16 +68,25 @@ class NodeInfo:
 
 
 class CpuMeter:
-    """This process's CPU time over wall time since the last reading, in % of one core."""
+    """This process's CPU time over wall time, in % of one core, smoothed over the last readings
+    (``SMOOTHING`` of each new one): a node is "hot" for placement only under sustained load (about
+    10 s at 100 %), not for the burst of its own start, which the first reading leaves out."""
+
+    SMOOTHING = 0.3
 
     def __init__(self) -> None:
         self._cpu, self._wall = time.process_time(), time.monotonic()
+        self.value: float | None = None
 
     def read(self) -> float:
         cpu, wall = time.process_time(), time.monotonic()
         used = (cpu - self._cpu) / max(1e-6, wall - self._wall) * 100
         self._cpu, self._wall = cpu, wall
-        return round(used, 1)
+        if self.value is None:
+            self.value = 0.0  # the start itself is no load
+        else:
+            self.value += self.SMOOTHING * (used - self.value)
+        return round(self.value, 1)
 
 
 class NodeRegistry:
