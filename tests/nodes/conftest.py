@@ -96,7 +96,8 @@ async def waiting_candidate(services, live, index: int, slot_id: str, url: str, 
     """Candidate ``index`` booked into ``slot_id``, in its queue with the face check passed, on a page
     connected through ``url``: (account, page)."""
     account = await live.world.candidate(index)
-    await services.bookings.book(account, live.exam.id, slot_id, now=time.time() - 60)
+    slot = await services.catalog.slot(live.exam.id, slot_id)
+    await services.bookings.book(account, live.exam.id, slot_id, now=slot.starts_at - 60)  # booked before it began
     token = await services.sessions.create(account.id, "candidate")
     page = pages(url, "/candidate", token)
     await page.connect()
