@@ -22,6 +22,14 @@ from server.store.base import Store
 from server.store.redis import connect
 
 PASSWORD = "bench-password-1"
+FIT_DEVICE = {  # a device report the queue's device check accepts
+    "camera": "granted",
+    "microphone": "granted",
+    "battery_level": 0.9,
+    "charging": True,
+    "browser": "Chrome",
+    "browser_version": "124",
+}
 
 
 @contextlib.contextmanager
@@ -65,6 +73,28 @@ def bench_services(redis_url: str, prefix: str, data_dir: Path):
         argon2_parallelism=1,
     )
     return Services.build(Store(connect(redis_url), prefix), settings)
+
+
+BENCH_ADMIN = ("bench", "admin")  # the actor of everything a bench seeds
+
+
+async def bench_exam(services, name: str, opens_before_s: float = 3600):
+    """A bench's exam (booking open from ``opens_before_s`` ago for an hour, one interview subject 声乐 of
+    10 minutes): (the admin actor, the exam, its subject)."""
+    from server.store.audit import Actor
+
+    admin = Actor(*BENCH_ADMIN)
+    now = time.time()
+    exam = await services.catalog.create_exam(
+        admin,
+        school="基准学院",
+        name=name,
+        booking_opens=now - opens_before_s,
+        booking_closes=now + 3600,
+        pledge="承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
+    return admin, exam, (await services.catalog.subjects(exam.id))[0]
 
 
 async def enrolled_candidates(services, actor, exam_id: str, subject: str, count: int, password_hash: str):

@@ -32,17 +32,9 @@ import time
 from pathlib import Path
 
 from .cluster import NodeProcess, Page, RoundRobinProxy
-from .common import bench_redis, bench_services, enrolled_candidates, machine
+from .common import BENCH_ADMIN, FIT_DEVICE, bench_exam, bench_redis, bench_services, enrolled_candidates, machine
 
 RUN_LIMIT_S = 420.0
-FIT_DEVICE = {
-    "camera": "granted",
-    "microphone": "granted",
-    "battery_level": 0.9,
-    "charging": True,
-    "browser": "Chrome",
-    "browser_version": "124",
-}
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -97,21 +89,9 @@ class Bench:
 
     # --- seeding ----------------------------------------------------------------------------------
     async def seed(self, rooms: int, candidates: int) -> dict:
-        from server.store.audit import Actor
-
         s = self.services
-        admin = Actor("bench", "admin")
+        admin, exam, subject = await bench_exam(s, "多节点压测")
         now = time.time()
-        exam = await s.catalog.create_exam(
-            admin,
-            school="基准学院",
-            name="多节点压测",
-            booking_opens=now - 3600,
-            booking_closes=now + 3600,
-            pledge="承诺",
-            subjects=[{"name": "声乐", "interview_minutes": 10}],
-        )
-        subject = (await s.catalog.subjects(exam.id))[0]
         examiner = await s.directory.create("examiner", "bench-pass-1", admin, name="考官", username="bench-examiner")
         made = []
         for i in range(rooms):
@@ -287,7 +267,7 @@ class Bench:
 def _admin():
     from server.store.audit import Actor
 
-    return Actor("bench", "admin")
+    return Actor(*BENCH_ADMIN)
 
 
 async def _called(examiner: Page) -> bool:

@@ -108,6 +108,27 @@ async def waiting_candidate(services, live, index: int, slot_id: str, url: str, 
     return account, page
 
 
+async def interview(
+    services, live, pages, examiner_url: str, candidate_url: str | None = None, index: int = 0, room=None, slot=None
+) -> tuple:
+    """An interview under way: the panel's examiner on a page through ``examiner_url`` joins the room's
+    media, calls candidate ``index`` (a page through ``candidate_url``, the same by default), who joins;
+    both see each other. (examiner page, candidate account, candidate page)."""
+    room, slot = room or live.room, slot or live.slot
+    token = await services.sessions.create(live.examiner.id, "examiner")
+    examiner = pages(examiner_url, "/examiner", token, auth={"room_id": room.id})
+    await examiner.connect()
+    assert (await examiner.join())["ok"]
+    account, candidate = await waiting_candidate(services, live, index, slot.id, candidate_url or examiner_url, pages)
+    assert (await examiner.call("queue:call_next", {}))["ok"]
+    await candidate.wait_for("queue:called")
+    candidate.extra = {"room_id": room.id}
+    ack = await candidate.join()
+    assert ack["ok"], ack
+    await until(lambda: examiner.received(account.id) > 30 and candidate.received(live.examiner.id) > 30, 30)
+    return examiner, account, candidate
+
+
 def log_lines(node, message: str) -> list[dict]:
     """The node's JSON log lines whose event is ``message``."""
     out = []

@@ -8,21 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .conftest import held_by, until, waiting_candidate
+from .conftest import held_by, interview, until, waiting_candidate
 
 
 async def test_sigterm_finishes_the_interview_in_progress_then_the_node_exits(cluster, services, live, pages):
     (n1, n2), proxy = await cluster(2)
-    token = await services.sessions.create(live.examiner.id, "examiner")
-    examiner = pages(proxy.url, "/examiner", token, auth={"room_id": live.room.id})
-    await examiner.connect()
-    assert (await examiner.join())["ok"]
-    account, candidate = await waiting_candidate(services, live, 0, live.slot.id, proxy.url, pages)
-    assert (await examiner.call("queue:call_next", {}))["ok"]
-    await candidate.wait_for("queue:called")
-    candidate.extra = {"room_id": live.room.id}
-    assert (await candidate.join())["ok"]
-    await until(lambda: examiner.received(account.id) > 30, 20)
+    examiner, account, candidate = await interview(services, live, pages, proxy.url)
     (home,) = await until(lambda: held_by(services, live.room.id), 10)
     draining, other = (n1, n2) if home == "node-1" else (n2, n1)
 

@@ -14,7 +14,7 @@ import aiohttp
 from server.accounts.sessions import COOKIE
 from server.queue.views import room_view
 
-from .conftest import extra_rooms, held_by, until, waiting_candidate
+from .conftest import extra_rooms, held_by, interview, until, waiting_candidate
 
 
 async def test_a_killed_nodes_interview_goes_on_elsewhere_and_nothing_is_lost(cluster, services, live, pages):
@@ -22,22 +22,10 @@ async def test_a_killed_nodes_interview_goes_on_elsewhere_and_nothing_is_lost(cl
     rooms = [(live.room, live.slot), *await extra_rooms(services, live, 2)]
     interviews = []  # (room, examiner page, candidate account, candidate page)
     for i, (room, slot) in enumerate(rooms):
-        token = await services.sessions.create(live.examiner.id, "examiner")
-        examiner = pages(proxy.url, "/examiner", token, auth={"room_id": room.id})
-        await examiner.connect()
-        assert (await examiner.join())["ok"]
-        account, candidate = await waiting_candidate(services, live, i, slot.id, proxy.url, pages)
-        assert (await examiner.call("queue:call_next", {}))["ok"]
-        await candidate.wait_for("queue:called")
-        candidate.extra = {"room_id": room.id}
-        assert (await candidate.join())["ok"]
+        examiner, account, candidate = await interview(services, live, pages, proxy.url, index=i, room=room, slot=slot)
         interviews.append((room, examiner, account, candidate))
     waiting, _ = await waiting_candidate(services, live, 3, live.slot.id, proxy.url, pages)  # next in room 0
 
-    for _room, examiner, account, candidate in interviews:
-        await until(
-            lambda e=examiner, a=account, c=candidate: e.received(a.id) > 30 and c.received(live.examiner.id) > 30, 30
-        )
     homes = {room.id: await until(lambda r=room: held_by(services, r.id), 10) for room, *_ in interviews}
     assert sorted(h[0] for h in homes.values()) == ["node-1", "node-2", "node-3"], homes  # placed by load
     before = {room.id: await _queue(services, room.id) for room, *_ in interviews}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from ..conftest import ADMIN
-from .conftest import held_by, log_lines, until, waiting_candidate
+from .conftest import held_by, interview, log_lines, until
 
 
 async def test_racing_joins_meet_in_one_room_and_a_room_whose_claim_was_lost_is_given_up(
@@ -35,16 +35,8 @@ async def test_racing_joins_meet_in_one_room_and_a_room_whose_claim_was_lost_is_
     for tab in tabs:
         await tab.close()
 
-    # an interview on node 1
-    examiner = pages(n1.url, "/examiner", token, auth={"room_id": live.room.id})
-    await examiner.connect()
-    assert (await examiner.join())["ok"]
-    account, candidate = await waiting_candidate(services, live, 0, live.slot.id, n1.url, pages)
-    assert (await examiner.call("queue:call_next", {}))["ok"]
-    await candidate.wait_for("queue:called")
-    candidate.extra = {"room_id": live.room.id}
-    assert (await candidate.join())["ok"]
-    await until(lambda: examiner.received(account.id) > 30, 20)
+    # an interview, its sockets on node 1
+    examiner, account, candidate = await interview(services, live, pages, n1.url)
     (home,) = await until(lambda: held_by(services, live.room.id), 10)
     first = next(n for n in (n1, n2, n3) if n.node_id == home)
     admission = (await services.queue.entry(live.room.id, account.id)).admission

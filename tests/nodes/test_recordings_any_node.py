@@ -19,7 +19,7 @@ from server.rooms.remux import PLAYABLE
 from server.store.audit import Actor
 
 from ..recorded.conftest import DEVICE, make_recorded, pass_face
-from .conftest import until, waiting_candidate
+from .conftest import interview, until
 
 
 async def get(url: str, token: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -31,16 +31,7 @@ async def get(url: str, token: str, headers: dict | None = None) -> tuple[int, d
 async def test_a_recording_written_on_one_node_is_played_from_the_other(cluster, services, live, pages):
     (n1, n2), _ = await cluster(2)
     # an interview, every socket on node 1: its room is placed there (the asking node, as loaded as any)
-    token = await services.sessions.create(live.examiner.id, "examiner")
-    examiner = pages(n1.url, "/examiner", token, auth={"room_id": live.room.id})
-    await examiner.connect()
-    assert (await examiner.join())["ok"]
-    account, candidate = await waiting_candidate(services, live, 0, live.slot.id, n1.url, pages)
-    assert (await examiner.call("queue:call_next", {}))["ok"]
-    await candidate.wait_for("queue:called")
-    candidate.extra = {"room_id": live.room.id}
-    assert (await candidate.join())["ok"]
-    await until(lambda: examiner.received(account.id) > 60, 20)
+    examiner, account, _ = await interview(services, live, pages, n1.url)
     assert (await examiner.call("queue:end", {"account_id": account.id}))["ok"]
     admission = (await services.queue.entry(live.room.id, account.id)).admission
     record = await until(lambda: _stopped(services, admission), 20)
@@ -54,18 +45,22 @@ async def test_a_recording_written_on_one_node_is_played_from_the_other(cluster,
     # the admin, on node 2: a range, then the whole file (download)
     admin = await services.sessions.create(live.world.staff["admin"].id, "admin")
     url = f"{n2.url}/api/admin/recordings/{admission}/files/{video['file']}"
-    status, headers, body = await get(url, admin, {"Range": "bytes=1000-1999"})
-    assert status == 206 and body == written[1000:2000], status
-    assert headers["Content-Range"] == f"bytes 1000-1999/{len(written)}" and headers["Content-Type"] == "video/webm"
+    first, last = len(written) // 4, len(written) // 2
+    status, headers, body = await get(url, admin, {"Range": f"bytes={first}-{last}"})
+    assert status == 206 and body == written[first : last + 1], status
+    assert (
+        headers["Content-Range"] == f"bytes {first}-{last}/{len(written)}" and headers["Content-Type"] == "video/webm"
+    )
     status, headers, body = await get(url + "?download=1", admin)
     assert status == 200 and body == written and "attachment" in headers["Content-Disposition"]
     status, _, _ = await get(f"{n2.url}/api/admin/recordings/{admission}/files/nothing.webm", admin)
     assert status == 404  # only files the manifest lists
 
-    # a recorded take, filmed on node 1, submitted, graded on node 2 (the examiner left: the room closed,
-    # both nodes hold nothing, and the take's booth goes to the node the phone asks, node 1)
+    # a recorded take, filmed on node 1 (node 2 drained meanwhile, as an admin would: the booth goes to
+    # node 1 whatever the two nodes' load), submitted, graded on node 2
     await examiner.close()
-    await until(lambda: _empty(services), 10)
+    await services.cluster.registry.set_draining(Actor("acc_admin", "admin"), "node-2", True)
+    await until(lambda: _draining(services, "node-2"), 10)
     subject = await make_recorded(services, live.world)
     taker = await live.world.candidate(1)
     sitting = await services.sittings.enter(taker, live.exam.id, subject.id, "formal", DEVICE)
@@ -85,6 +80,7 @@ async def test_a_recording_written_on_one_node_is_played_from_the_other(cluster,
     assert (await phone.call("take:stop", {"take_id": take.id}))["ok"]
     playable = await phone.wait_for("take:playable", timeout=30)
     await services.sittings.submit(taker, sitting.id, take.id)
+    await services.cluster.registry.set_draining(Actor("acc_admin", "admin"), "node-2", False)
     grader = live.examiner
     await services.grading.assign(Actor("acc_admin", "admin"), live.exam.id, subject.id, [grader.id])
     (submission,) = await services.grading.submissions(grader, subject.id)
@@ -131,8 +127,8 @@ async def _stopped(services, interview_id: str):
     return record if record and record["state"] == "stopped" else None
 
 
-async def _empty(services) -> bool:
-    return all(not n.room_ids for n in await services.cluster.registry.nodes() if n.alive)
+async def _draining(services, node_id: str) -> bool:
+    return any(n.draining for n in await services.cluster.registry.nodes() if n.alive and n.node_id == node_id)
 
 
 async def _dead(services, node_id: str) -> bool:

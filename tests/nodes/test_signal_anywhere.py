@@ -15,7 +15,7 @@ import aiohttp
 from bench.cluster import candidate_ports, udp_ports
 from server.accounts.sessions import COOKIE
 
-from .conftest import log_lines, until, waiting_candidate
+from .conftest import interview, log_lines, until
 
 
 async def admin_call(node, services, admin, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -48,16 +48,7 @@ async def test_sockets_on_two_nodes_meet_in_a_room_on_a_third(cluster, services,
 
     await until(drained, 10)
 
-    account, candidate = await waiting_candidate(services, live, 0, live.slot.id, n1.url, pages)
-    token = await services.sessions.create(live.examiner.id, "examiner")
-    examiner = pages(n2.url, "/examiner", token, auth={"room_id": live.room.id})
-    await examiner.connect()
-    assert (await examiner.join())["ok"]
-    assert (await examiner.call("queue:call_next", {}))["ok"]
-    await candidate.wait_for("queue:called")
-    candidate.extra = {"room_id": live.room.id}
-    ack = await candidate.join()
-    assert ack["ok"], ack
+    examiner, account, candidate = await interview(services, live, pages, n2.url, n1.url)
 
     # both answers carry node 3's candidates only: the peer connections go straight to node 3
     on = {node.node_id: udp_ports(node.pid) for node in (n1, n2, n3)}
@@ -73,7 +64,7 @@ async def test_sockets_on_two_nodes_meet_in_a_room_on_a_third(cluster, services,
     assert record["node"] == "node-3" and record["state"] == "recording"
 
     # the examiner's page reloaded on node 1: the room's media as node 3 has it (relayed snapshot)
-    again = pages(n1.url, "/examiner", token, auth={"room_id": live.room.id})
+    again = pages(n1.url, "/examiner", examiner.token, auth={"room_id": live.room.id})
     await again.connect()
     people = await again.wait_for("room:participants")
     assert {p["kind"] for p in people["participants"]} == {"candidate", "examiner"}
