@@ -194,12 +194,10 @@ class RecordingIndex:
         writing = record["state"] == "recording"
         if writing:
             holder = await self.store.redis.get(self.keys.media_owner(record["room_id"]))
-            if holder is not None and holder == record.get("process") and await self.alive(holder):
-                writing = True  # being recorded by a live process
-            else:
-                writing = False
-                if not (self.shared or record.get("node") in ("", self.node_id)):
-                    return 0  # another node's disk: that node completes it when it runs again
+            # being recorded by a live process, or cut off by a crash
+            writing = holder is not None and holder == record.get("process") and await self.alive(holder)
+            # the whole record is closed here when its files are readable here (else their node does it)
+            if not writing and (self.shared or record.get("node") in ("", self.node_id)):
                 manifest = await self._recovered(self.local_folder(record))
                 await self.stopped(interview_id, manifest, record.get("node") or self.node_id)
                 for listener in self.on_recovered:
