@@ -27,6 +27,7 @@ from ..nodes.relay import NodeGone
 from ..queue.entries import CALLED, IN_ROOM, QueueChange
 from ..rooms.interviews import Participant
 from ..rooms.media import MediaError
+from ..rooms.sdp import check_offer
 from ..services import Services
 from ..store.models import Account
 from .fanout import AUX, CANDIDATE, EXAMINER
@@ -141,8 +142,22 @@ class MediaRouter:
             body = {"room_id": room_id, "reason": "not_in_room"}
             await self.sio.emit("rtc:reconnect", body, to=sid, namespace=namespace)
 
+    @staticmethod
+    def _offer_usable(sdp: str, kind: str) -> None:
+        """A bad offer is refused here, before a node is chosen for it (the media node checks it again)."""
+        try:
+            check_offer(sdp, kind)
+        except MediaError as exc:
+            raise media_error(exc) from None
+
     # --- candidates ----------------------------------------------------------------------------
     async def candidate_join(self, account: Account, room_id: str, sdp: str) -> str:
+        # refused here what the media node would refuse, so that nothing is placed for it (a candidate
+        # reaching for rooms not theirs must not move the nodes' load)
+        entry = await self.services.queue.entry(room_id, account.id)
+        if entry is None or entry.state not in (CALLED, IN_ROOM):
+            raise UserError("room_not_admitted", field="room_id")
+        self._offer_usable(sdp, "candidate")
         body = {"account_id": account.id, "room_id": room_id, "sdp": sdp}
         return (await self._route(room_id, "candidate_join", body, lambda: self._candidate_join(body)) or {})["sdp"]
 
@@ -174,6 +189,7 @@ class MediaRouter:
 
     # --- examiners -----------------------------------------------------------------------------
     async def examiner_join(self, account: Account, room_id: str, exam_id: str, sdp: str) -> str:
+        self._offer_usable(sdp, "examiner")
         body = {"account_id": account.id, "room_id": room_id, "exam_id": exam_id, "sdp": sdp}
         return (await self._route(room_id, "examiner_join", body, lambda: self._examiner_join(body)) or {})["sdp"]
 
@@ -205,6 +221,7 @@ class MediaRouter:
     async def aux_join(self, account_id: str, exam_id: str, participant_id: str, sdp: str) -> tuple[str, str]:
         """The aux camera joins its candidate's interview room, or the booth of their take being filmed;
         returns (the media room, the answer)."""
+        self._offer_usable(sdp, "aux")
         entry = next(
             (e for e in await self.services.queue.entries_of(account_id) if e.exam == exam_id),
             None,
@@ -259,7 +276,7 @@ class MediaRouter:
     async def take_join(self, account: Account, take_id: str, sdp: str) -> tuple[str, str]:
         """The candidate's camera joins the take's booth (the room id is the sitting's); returns
         (the sitting id, the answer)."""
-        take = await self.takes.recording_take(account, take_id)
+        take = await self.takes.recording_take(account, take_id)  # (a refused offer fails the take: its node decides)
         body = {"account_id": account.id, "take_id": take_id, "sdp": sdp}
         answer = await self._route(take.sitting_id, "take_join", body, lambda: self._take_join(body))
         return take.sitting_id, (answer or {})["sdp"]
