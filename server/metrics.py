@@ -29,9 +29,8 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.bookings = Counter("iv_bookings_total", "Booking attempts by result", ["result"], registry=r)
-        # several nodes (docs/nodes.md): this node's load, and the media events it relayed to other nodes
-        self.node_rooms = Gauge("iv_node_rooms", "Media rooms this node holds", registry=r)
-        self.node_participants = Gauge("iv_node_participants", "Media connections on this node", registry=r)
+        # several nodes (docs/nodes.md): whether this node drains, the media events it relayed to other nodes
+        # (its rooms and participants: iv_media_rooms_open, iv_media_participants in http/metrics_product.py)
         self.node_draining = Gauge("iv_node_draining", "1 while this node is draining", registry=r)
         self.relay_requests = Counter(
             "iv_relay_requests_total", "Media events relayed to another node", ["op", "outcome"], registry=r

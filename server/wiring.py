@@ -140,8 +140,6 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     node.on_beat.append(router.draining_beat)  # a draining node gives up rooms without an interview
     metrics = app[METRICS]
     cluster.relay.observe = metrics.relayed
-    metrics.node_rooms.set_function(lambda: len(interviews.rooms))
-    metrics.node_participants.set_function(lambda: interviews.load()[1])
     metrics.node_draining.set_function(lambda: 1 if node.draining else 0)
     app[NODE] = node
     app[DRAIN] = lambda: drain(node, router, interviews, settings.node_drain_s)
