@@ -19,6 +19,7 @@ from server.rooms.remux import PLAYABLE
 from server.store.audit import Actor
 
 from ..recorded.conftest import DEVICE, make_recorded, pass_face
+from ..recorded.test_grading import close_window
 from .conftest import interview, until
 
 
@@ -83,6 +84,7 @@ async def test_a_recording_written_on_one_node_is_played_from_the_other(cluster,
     await services.cluster.registry.set_draining(Actor("acc_admin", "admin"), "node-2", False)
     grader = live.examiner
     await services.grading.assign(Actor("acc_admin", "admin"), live.exam.id, subject.id, [grader.id])
+    await close_window(services, live.world, subject)  # graders see a subject once its window has closed
     (submission,) = await services.grading.submissions(grader, subject.id)
     take_file = n1.folder / "recordings" / live.exam.id / taker.id / take.id / PLAYABLE
     made = take_file.read_bytes()
