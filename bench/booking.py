@@ -27,7 +27,7 @@ from server.store.base import Store
 from server.store.models import Account
 from server.store.redis import connect
 
-from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates
+from .common import PASSWORD, bench_exam, bench_redis, bench_services, enrolled_candidates
 
 # --- the race itself (also used by tests/booking/test_concurrency.py) ---------------------------
 
@@ -106,21 +106,9 @@ async def double_booked(store: Store, account_ids: list[str]) -> int:
 
 
 async def _seed(redis_url: str, prefix: str, candidates: int, slots: int, capacity: int):
-    from server.store.audit import Actor
-
     services = bench_services(redis_url, prefix, Path(tempfile.mkdtemp(prefix="bench-booking-")))
-    admin = Actor("bench", "admin")
+    admin, exam, subject = await bench_exam(services, "预约压测", 60)
     now = time.time()
-    exam = await services.catalog.create_exam(
-        admin,
-        school="基准学院",
-        name="预约压测",
-        booking_opens=now - 60,
-        booking_closes=now + 3600,
-        pledge="承诺",
-        subjects=[{"name": "声乐", "interview_minutes": 10}],
-    )
-    subject = (await services.catalog.subjects(exam.id))[0]
     room = await services.catalog.create_room(admin, exam.id, subject.id, "考场", [])
     slot_ids = [
         (

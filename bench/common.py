@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -21,6 +22,14 @@ from server.store.base import Store
 from server.store.redis import connect
 
 PASSWORD = "bench-password-1"
+FIT_DEVICE = {  # a device report the queue's device check accepts
+    "camera": "granted",
+    "microphone": "granted",
+    "battery_level": 0.9,
+    "charging": True,
+    "browser": "Chrome",
+    "browser_version": "124",
+}
 
 
 @contextlib.contextmanager
@@ -66,6 +75,28 @@ def bench_services(redis_url: str, prefix: str, data_dir: Path):
     return Services.build(Store(connect(redis_url), prefix), settings)
 
 
+BENCH_ADMIN = ("bench", "admin")  # the actor of everything a bench seeds
+
+
+async def bench_exam(services, name: str, opens_before_s: float = 3600):
+    """A bench's exam (booking open from ``opens_before_s`` ago for an hour, one interview subject 声乐 of
+    10 minutes): (the admin actor, the exam, its subject)."""
+    from server.store.audit import Actor
+
+    admin = Actor(*BENCH_ADMIN)
+    now = time.time()
+    exam = await services.catalog.create_exam(
+        admin,
+        school="基准学院",
+        name=name,
+        booking_opens=now - opens_before_s,
+        booking_closes=now + 3600,
+        pledge="承诺",
+        subjects=[{"name": "声乐", "interview_minutes": 10}],
+    )
+    return admin, exam, (await services.catalog.subjects(exam.id))[0]
+
+
 async def enrolled_candidates(services, actor, exam_id: str, subject: str, count: int, password_hash: str):
     """``count`` candidates on the exam's roster (no photos), registered, verified, confirmed, notice read
     and pledge signed: [(account, ID number)]."""
@@ -93,10 +124,17 @@ async def enrolled_candidates(services, actor, exam_id: str, subject: str, count
 
 
 def start_server(
-    redis_url: str, prefix: str, port: int, data_dir: Path, capture: bool = False, **settings: str
+    redis_url: str,
+    prefix: str,
+    port: int,
+    data_dir: Path,
+    capture: bool = False,
+    log: Path | None = None,
+    **settings: str,
 ) -> subprocess.Popen:
     """``interview-server run`` on 127.0.0.1:``port`` with the given Redis and prefix, no face-check
-    workers; ``settings`` become ``INTERVIEW_<NAME>`` variables."""
+    workers; ``settings`` become ``INTERVIEW_<NAME>`` variables. Its log goes to ``log`` (a file) when
+    given, else to a pipe (``capture``) or this process's stderr."""
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
@@ -105,7 +143,7 @@ def start_server(
         "INTERVIEW_LOG_LEVEL": "WARNING",
         **{f"INTERVIEW_{k.upper()}": v for k, v in settings.items()},
     }
-    output = subprocess.PIPE if capture else None
+    output: Any = log.open("ab") if log is not None else (subprocess.PIPE if capture else None)
     return subprocess.Popen(
         [
             sys.executable,

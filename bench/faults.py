@@ -61,7 +61,7 @@ from typing import Any
 
 import socketio
 
-from .common import PASSWORD, bench_services, enrolled_candidates, start_server, wait_healthy
+from .common import FIT_DEVICE, PASSWORD, bench_exam, bench_services, enrolled_candidates, start_server, wait_healthy
 
 RUN_LIMIT_S = 300.0
 ACK_TIMEOUT_S = 30.0  # an event unanswered this long counts as unanswered (its client gives up)
@@ -71,14 +71,6 @@ SETTLE_LIMIT_S = 15.0  # views are compared for at most this long
 PRESENCE_SETTLE_S = 10.5  # presence_ttl_s / 3 (the product's 30 s): the sweeps' hold after an outage
 IN_LINE = ("waiting_face_check", "waiting")
 FINISHED = ("done", "absent", "removed")
-FIT_DEVICE = {
-    "camera": "granted",
-    "microphone": "granted",
-    "battery_level": 0.9,
-    "charging": True,
-    "browser": "Chrome",
-    "browser_version": "124",
-}
 
 
 def _cookie(token: str) -> dict:
@@ -489,18 +481,8 @@ async def seed(services, rooms: int, per_room: list[int], booked_only: int) -> d
     never enter the queue; a session for everyone."""
     from server.store.audit import Actor
 
-    admin = Actor("bench", "admin")
+    admin, exam, subject = await bench_exam(services, "故障演练")
     now = time.time()
-    exam = await services.catalog.create_exam(
-        admin,
-        school="基准学院",
-        name="故障演练",
-        booking_opens=now - 3600,
-        booking_closes=now + 3600,
-        pledge="承诺",
-        subjects=[{"name": "声乐", "interview_minutes": 10}],
-    )
-    subject = (await services.catalog.subjects(exam.id))[0]
     password_hash = await services.passwords.hash(PASSWORD)
     made: dict[str, Any] = {"exam": exam.id, "rooms": [], "booked_only": []}
     total = sum(per_room) + booked_only

@@ -70,6 +70,7 @@ ALLOWED_HTTP = {
     "ratelimit:*": "attempt counters: counting refused attempts (logins, registrations, codes, identity checks, face checks) is what they are for",
     "code:*": "a live contact code counts every wrong try of it (code_max_attempts), refused or not",
     "process:*": "each server process's liveness key, refreshed by its heartbeat whatever the requests",
+    "node:*": "each node's registry entry (load, last beat: docs/nodes.md), refreshed by its heartbeat whatever the requests",
 }
 ALLOWED_SOCKET = {
     **ALLOWED_HTTP,

@@ -30,34 +30,24 @@ from pathlib import Path
 
 import socketio
 
-from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, start_server, wait_healthy
-
-FIT_DEVICE = {
-    "camera": "granted",
-    "microphone": "granted",
-    "battery_level": 0.9,
-    "charging": True,
-    "browser": "Chrome",
-    "browser_version": "124",
-}
+from .common import (
+    FIT_DEVICE,
+    PASSWORD,
+    bench_exam,
+    bench_redis,
+    bench_services,
+    enrolled_candidates,
+    start_server,
+    wait_healthy,
+)
 
 
 async def _seed(url: str, prefix: str, candidates: int, rooms: int, data_dir: Path) -> dict:
     from server.store.audit import Actor
 
     services = bench_services(url, prefix, data_dir)
-    admin = Actor("bench", "admin")
+    admin, exam, subject = await bench_exam(services, "候考压测")
     now = time.time()
-    exam = await services.catalog.create_exam(
-        admin,
-        school="基准学院",
-        name="候考压测",
-        booking_opens=now - 3600,
-        booking_closes=now + 3600,
-        pledge="承诺",
-        subjects=[{"name": "声乐", "interview_minutes": 10}],
-    )
-    subject = (await services.catalog.subjects(exam.id))[0]
     password_hash = await services.passwords.hash(PASSWORD)
     examiners, slots = [], []
     per_room = -(-candidates // rooms)

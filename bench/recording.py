@@ -44,7 +44,16 @@ from pathlib import Path
 import av
 import socketio
 
-from .common import PASSWORD, bench_redis, bench_services, enrolled_candidates, machine, start_server, wait_healthy
+from .common import (
+    PASSWORD,
+    bench_exam,
+    bench_redis,
+    bench_services,
+    enrolled_candidates,
+    machine,
+    start_server,
+    wait_healthy,
+)
 from .forwarding import FPS, _replay_track_class, cpu_seconds, encode_clip
 
 DEVICE = "bench-phone-{}"
@@ -54,20 +63,8 @@ TAKES = 10  # takes per sitting (the most a subject allows): one per step
 
 
 async def _seed(services, count: int) -> dict:
-    from server.store.audit import Actor
-
-    admin = Actor("bench", "admin")
+    admin, exam, subject = await bench_exam(services, "录制考试压测")
     now = time.time()
-    exam = await services.catalog.create_exam(
-        admin,
-        school="基准学院",
-        name="录制考试压测",
-        booking_opens=now - 3600,
-        booking_closes=now + 3600,
-        pledge="承诺",
-        subjects=[{"name": "声乐", "interview_minutes": 10}],
-    )
-    subject = (await services.catalog.subjects(exam.id))[0]
     subject = await services.catalog.update_subject(
         admin,
         exam.id,

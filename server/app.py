@@ -27,12 +27,14 @@ from .http import (
     facecheck_api,
     grading_api,
     marking_api,
+    nodes_api,
     ops,
     pages,
     proctor_api,
     prompt_api,
     questions_api,
     recorded_api,
+    recording_files,
     recordings_api,
     results_api,
     security_headers,
@@ -73,6 +75,8 @@ ROUTE_MODULES = (
     artwork_api,
     questions_api,
     prompt_api,
+    recording_files,  # the node-to-node side of recordings (docs/nodes.md)
+    nodes_api,
     pages,
 )
 

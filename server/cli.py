@@ -55,6 +55,7 @@ def redis_for(settings: Settings, share: bool = True):
 async def serve(settings: Settings, after_start=None) -> None:
     from .app import create_app
     from .tls import ssl_context
+    from .wiring import DRAIN
 
     app = create_app(settings)
     # open sockets (queue, rooms) are closed by the app on shutdown; do not wait a minute for them
@@ -65,15 +66,36 @@ async def serve(settings: Settings, after_start=None) -> None:
     log.info("server started", extra={"url": settings.base_url, "redis": redact(settings.redis_url)})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    draining: list[asyncio.Task] = []
+
+    def terminate() -> None:
+        """SIGTERM: drain first (docs/nodes.md: no new room, the interviews in progress end, bounded by
+        ``node_drain_s``), then stop; a second SIGTERM stops at once."""
+        if draining or settings.node_drain_s <= 0 or DRAIN not in app:
+            stop.set()
+            return
+        log.warning("SIGTERM: draining", extra={"node_drain_s": settings.node_drain_s})
+
+        async def drain_then_stop() -> None:
+            try:
+                await app[DRAIN]()
+            except Exception:
+                log.exception("draining failed; stopping")
+            stop.set()
+
+        draining.append(asyncio.create_task(drain_then_stop()))
+
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         if after_start:
             await after_start(app)
         await stop.wait()
     finally:
         log.info("server stopping")
+        for task in draining:
+            task.cancel()
         await runner.cleanup()
 
 

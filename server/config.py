@@ -8,7 +8,10 @@ as-is). Every setting is documented in ``docs/configuration.md``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "INTERVIEW_"
+NODE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a node id becomes a part of Redis keys
 
 
 class ConfigError(ValueError):
@@ -130,6 +134,14 @@ class Settings:
     smtp_password: str = ""
     smtp_from: str = ""  # the From address, e.g. "Admissions <noreply@school.edu.cn>"
     smtp_timeout_s: float = 10.0
+    # several nodes (docs/nodes.md)
+    node_id: str = ""  # this node's stable name; empty: <hostname>-<port>
+    node_media_address: str = ""  # the IP address browsers send this node's media to; empty: every local address
+    node_internal_url: str = ""  # how the other nodes reach this node's HTTP port; empty: http(s)://host:port
+    node_secret: str = ""  # HMAC key of relay messages and internal requests; empty: one made once in Redis
+    node_drain_s: float = 600.0  # on SIGTERM, how long the interviews in progress may go on before the node exits
+    node_max_rooms: int = 0  # media rooms this node takes at most (0: no limit)
+    recordings_shared: bool = False  # recordings_dir is one folder shared by every node (NFS ...)
 
     @property
     def tls(self) -> bool:
@@ -142,6 +154,19 @@ class Settings:
         scheme = "https" if self.tls else "http"
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def node_name(self) -> str:
+        """``node_id``, or ``<hostname>-<port>`` (stable across restarts of the same unit)."""
+        return self.node_id or f"{socket.gethostname()}-{self.port}"
+
+    @property
+    def node_url(self) -> str:
+        """``node_internal_url``, or this node's own address (loopback when it listens everywhere)."""
+        if self.node_internal_url:
+            return self.node_internal_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def photos_dir(self) -> Path:
@@ -241,6 +266,15 @@ def load_settings(
         raise ConfigError("setting 'take_identity_retry_s' must be more than 0")
     if settings.room_claim_ttl_s < 3:
         raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
+    if settings.node_drain_s < 0 or settings.node_max_rooms < 0:
+        raise ConfigError("settings 'node_drain_s' and 'node_max_rooms' must not be negative")
+    if settings.node_id and not NODE_ID.match(settings.node_id):
+        raise ConfigError("setting 'node_id' must be 1-64 letters, digits, '.', '_' or '-'")
+    if settings.node_media_address:
+        try:
+            ipaddress.ip_address(settings.node_media_address)
+        except ValueError:
+            raise ConfigError("setting 'node_media_address' must be an IP address") from None
     if settings.ice_servers.strip():
         from .rooms.ice import parse_ice_servers  # imports aiortc: only when there are servers
 

@@ -948,6 +948,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公布方式刚被其他管理员修改过，请刷新后确认再保存",
         "Another admin just changed the wording; refresh and save again",
     ),
+    # several nodes (docs/nodes.md)
+    "no_media_node": (
+        "音视频服务器繁忙，正在自动重试，请稍候",
+        "Every media server is busy; retrying by itself, please wait",
+    ),
+    "media_node_timeout": (
+        "音视频服务器暂未响应，正在自动重新连接，请稍候",
+        "The media server did not answer; reconnecting by itself, please wait",
+    ),
+    "recording_node_offline": (
+        "保存该录像的服务器 {node} 暂时离线，请稍后再试",
+        "The server holding this recording ({node}) is offline; try again later",
+    ),
+    "node_forbidden": ("节点间请求未通过验证", "The request between servers was not authenticated"),
+    "node_not_found": ("没有该服务器节点", "No such server node"),
+    "range_not_satisfiable": ("请求的文件范围无效", "The requested range of the file is not available"),
 }
 
 
@@ -1045,6 +1061,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_queue_face_locked": ("人脸核验转人工审核", "Face check sent to manual review"),
     "event_queue_face_room_failed": ("入场人脸核验未通过", "Room face check failed"),
     "event_queue_restored": ("恢复排队位置", "Place in line restored"),
+    "event_node_drain": ("服务器节点停止接收新考场", "Server node draining"),
+    "event_node_undrain": ("服务器节点恢复接收考场", "Server node takes rooms again"),
     "event_recording_started": ("开始录制", "Recording started"),
     "event_recording_stopped": ("停止录制", "Recording stopped"),
     "event_sessions_revoked": ("注销登录会话", "Sessions revoked"),
@@ -1111,6 +1129,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "face_kind_queue": ("候考人脸核验", "queue face check"),
     "face_kind_room": ("入场人脸核验", "room face check"),
     # audit details: detail_<key of the entry's data>
+    "detail_node_id": ("服务器节点", "Server node"),
     "detail_room": ("考场", "Room"),
     "detail_room_id": ("考场", "Room"),
     "detail_slot": ("考试时段", "Slot"),

@@ -32,3 +32,20 @@ class Metrics:
         # the server process's CPU, memory and descriptors (process_*): a node's media loop runs on one
         # core, and every socket and peer connection is a descriptor (docs/deployment.md "What to watch")
         ProcessCollector(registry=r)
+        # several nodes (docs/nodes.md): whether this node drains, the media events it relayed to other nodes
+        # (its rooms and participants: iv_media_rooms_open, iv_media_participants in http/metrics_product.py)
+        self.node_draining = Gauge("iv_node_draining", "1 while this node is draining", registry=r)
+        self.relay_requests = Counter(
+            "iv_relay_requests_total", "Media events relayed to another node", ["op", "outcome"], registry=r
+        )
+        self.relay_seconds = Histogram(
+            "iv_relay_seconds",
+            "Round trip of a relayed media event",
+            ["op"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+
+    def relayed(self, op: str, outcome: str, seconds: float) -> None:
+        self.relay_requests.labels(op, outcome).inc()
+        self.relay_seconds.labels(op).observe(seconds)

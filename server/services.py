@@ -27,6 +27,7 @@ from .marking.interview_marks import InterviewMarks
 from .marking.results import Results
 from .marking.rubrics import Rubrics
 from .marking.take_marks import TakeMarks
+from .nodes.cluster import Cluster
 from .notify.backends import build as build_notifier
 from .queue.device import DevicePolicy
 from .queue.waiting import WaitingQueue
@@ -106,6 +107,7 @@ class Services:
     questions: QuestionBank  # recorded subjects' question banks (命题作答, docs/recorded.md "Question bank")
     guided: GuidedSteps  # guided subjects' steps (指定项目)
     question_files: MediaFiles  # the banks' and steps' files, content-addressed under data/questions
+    cluster: Cluster  # the nodes: registry, placement, relay, other nodes' files (docs/nodes.md)
     face_problem: str = ""  # why the face check is not running, when it is not
 
     @classmethod
@@ -137,7 +139,9 @@ class Services:
             presence_ttl_s=s.presence_ttl_s,
         )
         bookings = Bookings(store, catalog, s.timezone)
-        recordings = RecordingIndex(store, s.recordings_dir)
+        recordings = RecordingIndex(store, s.recordings_dir, s.node_name, s.recordings_shared, PROCESS_ID)
+        cluster = Cluster(store, s, PROCESS_ID)
+        recordings.remote = cluster.files  # a file written on another node is fetched from it
         rubrics = Rubrics(store)
         sittings = Sittings(
             store,
@@ -245,6 +249,7 @@ class Services:
             questions=QuestionBank(store, catalog, question_files),
             guided=GuidedSteps(store, catalog, question_files),
             question_files=question_files,
+            cluster=cluster,
         )
         from .wiring import wire_domain  # the composition root imports the edges, which import this module
 

@@ -9,6 +9,9 @@ the same domain listeners); ``build_process`` runs once per server process in ``
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import socketio
@@ -17,8 +20,13 @@ from aiohttp import web
 from .accounts.identity import IdentityMove
 from .accounts.sessions import IDENTITY_MOVED
 from .config import Settings
+from .http.context import METRICS
 from .logs import library_logger
 from .marking.interview_marks import Interview
+from .nodes.booths import BoothIndex
+from .nodes.files import RemoteFiles
+from .nodes.node import Node
+from .nodes.registry import Load
 from .recorded import sweeper as recorded_sweeper
 from .rooms import passthrough
 from .rooms.ice import TurnMint, parse_ice_servers
@@ -28,6 +36,7 @@ from .signaling.aux import AuxNamespace
 from .signaling.candidate import CandidateNamespace
 from .signaling.examiner import ExaminerNamespace
 from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
+from .signaling.media_router import MediaRouter
 from .signaling.proctor import ProctorNamespace
 from .signaling.recorded import TakeSignals
 from .signaling.rooms import RoomSignals
@@ -37,6 +46,11 @@ from .tasks import stop
 
 if TYPE_CHECKING:
     from .services import Services
+
+log = logging.getLogger("server.nodes")
+NODE = web.AppKey("node", Node)
+Drain = Callable[[], Awaitable[None]]
+DRAIN: web.AppKey[Drain] = web.AppKey("drain")  # SIGTERM's drain (server/cli.py)
 
 
 def wire_domain(services: Services) -> None:
@@ -121,13 +135,29 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         turn=TurnMint(settings.turn_secret, settings.turn_credential_ttl_s),
         # the room signals are made next, with these interviews: the callbacks reach them by name
         on_offer=lambda room_id, participant_id, sdp: rooms.send_offer(room_id, participant_id, sdp),
-        on_event=lambda room_id, event, payload: rooms.room_event(room_id, event, payload),
+        on_event=lambda room_id, event, payload: router.room_event(room_id, event, payload),
+        media_address=settings.node_media_address,
     )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
     # recorded takes: their booths, clocks and pushes (server/signaling/recorded.py)
     rooms.booths = takes = TakeSignals(sio, services, interviews, settings.take_reconnect_grace_s)
     services.recordings.on_recovered.append(takes.recording_recovered)  # a dead process's take waits for its candidate
     services.sittings.on_ended.append(takes.sitting_ended)  # sitting:ended to the candidate's pages
+    # several nodes (docs/nodes.md): this process in the registry, and media events routed to the room's node
+    cluster = services.cluster
+    node = Node(
+        cluster.registry, cluster.relay, cluster.placement, lambda: Load(*interviews.load()), settings.process_ttl_s / 3
+    )
+    rooms.router = router = MediaRouter(sio, services, rooms, takes, node, BoothIndex(services.store, takes.grace_s))
+    takes.held_elsewhere = router.held_elsewhere
+    services.recordings.alive = cluster.registry.alive  # a recording is cut off when its process is no live node
+    node.on_lost.append(router.node_lost)  # a dead node's rooms: their participants reconnect at once
+    node.on_beat.append(router.draining_beat)  # a draining node gives up rooms without an interview
+    metrics = app[METRICS]
+    cluster.relay.observe = metrics.relayed
+    metrics.node_draining.set_function(lambda: 1 if node.draining else 0)
+    app[NODE] = node
+    app[DRAIN] = lambda: drain(node, router, interviews, settings.node_drain_s)
     candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
     examiners = ExaminerNamespace(EXAMINER, services, settings, rooms)
     services.interview_marks.on_status.append(examiners.marks_status)  # who of the panel sealed, pushed
@@ -142,7 +172,9 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     app[hub.SIO] = sio
     fanout = Fanout(sio, services)
     services.queue.listeners.append(fanout.room_changed)
-    services.queue.listeners.append(rooms.queue_changed)
+    services.queue.listeners.append(router.queue_changed)  # an interview's end reaches its room's node
+    # before the sockets' tasks: the node (its relay, its beat) outlives them at shutdown
+    app.cleanup_ctx.append(node_lifecycle(node, cluster.files))
     app.cleanup_ctx.append(hub.lifecycle(sio, services, settings, candidates, fanout, rooms))
 
     async def recorded_clock(app: web.Application):
@@ -176,6 +208,7 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
 
     async def restarting(app: web.Application) -> None:
         takes.stopping()  # takes filmed here are left for another process, not ended (signaling/recorded.py)
+        router.moving = True  # the sockets closed now reconnect elsewhere: their media is not left
         await hub.restarting(sio)
 
     # aiohttp's shutdown signal runs once it has stopped accepting connections, before it waits for
@@ -184,3 +217,35 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     if isinstance(sio.manager, redis_manager.RedisManager):
         sio.manager.on_back.append(lambda: hub.redis_back(sio))  # pushes missed while unsubscribed
     return sio
+
+
+def node_lifecycle(node: Node, files: RemoteFiles):
+    """This process as a node: its relay channel and its registry beat, from start to exit; on a clean
+    exit its entry goes at once (the others need not wait for it to lapse)."""
+
+    async def run(app: web.Application):
+        tasks = [asyncio.create_task(node.relay.run()), asyncio.create_task(node.run())]
+        yield
+        await stop(tasks)
+        await node.relay.close()
+        await node.leave()
+        await files.close()
+
+    return run
+
+
+async def drain(node: Node, router: MediaRouter, interviews: Interviews, within_s: float) -> None:
+    """SIGTERM (``server/cli.py``): take no new room, let the interviews in progress here end (a room
+    without one is given up at once: its people reconnect to another node), for ``within_s`` at most;
+    then give up what is left (those participants reconnect and the recording goes on elsewhere)."""
+    started = time.monotonic()
+    await node.drain()
+    await router.draining_beat()
+    log.warning(
+        "draining: waiting for the interviews in progress", extra={"rooms": len(interviews.rooms), "within_s": within_s}
+    )
+    while interviews.rooms and time.monotonic() - started < within_s:
+        await asyncio.sleep(min(1.0, node.every_s))
+        await router.draining_beat()
+    left = await router.give_up_all("node_draining")
+    log.warning("drained", extra={"took_s": round(time.monotonic() - started, 1), "rooms_given_up": left})

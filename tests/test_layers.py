@@ -17,7 +17,19 @@ from server.i18n import MESSAGES
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "server"
 EDGES = ("http", "signaling")
-DOMAIN = ("accounts", "roster", "exams", "booking", "facecheck", "queue", "rooms", "notify", "recorded", "marking")
+DOMAIN = (
+    "accounts",
+    "roster",
+    "exams",
+    "booking",
+    "facecheck",
+    "queue",
+    "rooms",
+    "notify",
+    "recorded",
+    "marking",
+    "nodes",
+)
 UPPER = (
     "server.http",
     "server.signaling",

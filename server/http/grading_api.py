@@ -17,11 +17,12 @@ from ..errors import UserError
 from ..recorded.grading import Submission
 from ..recorded.take_files import content_type, main_name
 from ..recorded.take_forms import question_view, steps_view
+from ..store.models import Take
 from .admin_api import actor
 from .artwork_api import grader_photos
-from .blind_file import BlindFileResponse
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
+from .recording_files import send_take_file
 from .routing import Routes
 
 routes = Routes()
@@ -63,14 +64,16 @@ def _question(sub: Submission, base: str) -> dict | None:
     return {"text": question["text"], "media_kind": question["media_kind"], "media_url": media}
 
 
-def _video(path) -> web.StreamResponse:
-    """The file with ranges, without Last-Modified or ETag (they would date the submission: blind_file.py)."""
+async def _video(request: web.Request, found: tuple[Take, str]) -> web.StreamResponse:
+    """The file with ranges, from this node's disk or the node that wrote it, without Last-Modified or ETag
+    (they would date the submission: blind_file.py)."""
+    take, name = found
     headers = {
-        "Content-Type": content_type(path.name),
+        "Content-Type": content_type(name),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    return BlindFileResponse(path, headers=headers)
+    return await send_take_file(request, take, name, headers, blind=True)
 
 
 @routes.get("/api/grader/subjects", GRADER)
@@ -103,7 +106,7 @@ async def my_submissions(request: web.Request) -> web.Response:
 @routes.get("/api/grader/submissions/{code}/video", GRADER)
 async def submission_video(request: web.Request) -> web.StreamResponse:
     grading = request.app[SERVICES].grading
-    return _video(await grading.file_of(account_of(request), request.match_info["code"]))
+    return await _video(request, await grading.file_of(account_of(request), request.match_info["code"]))
 
 
 @routes.get("/api/grader/submissions/{code}/aux/{n}", GRADER)
@@ -113,7 +116,7 @@ async def submission_aux(request: web.Request) -> web.StreamResponse:
     await grading.submission(account, code)  # a code not theirs is submission_not_found before anything else
     if not AUX_N.match(n):
         raise UserError("take_file_missing")
-    return _video(await grading.file_of(account, code, f"aux-{n}.webm"))
+    return await _video(request, await grading.file_of(account, code, f"aux-{n}.webm"))
 
 
 @routes.get("/api/admin/exams/{exam_id}/graders", ADMIN)

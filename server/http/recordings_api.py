@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..rooms.recorder import MANIFEST
 from .context import SERVICES, SETTINGS
 from .csvout import safe
+from .recording_files import send
 from .routing import Routes
 from .streaming import stream
 
@@ -29,7 +30,8 @@ CSV_COLUMNS = ("id", "time", "event", "actor", "actor_role", "subject", "details
 
 
 def _manifest(record: dict) -> dict:
-    """The closed manifest from Redis, else the one being written in the folder (still recording)."""
+    """The manifest from Redis (every node's part of the interview, docs/nodes.md), else the one being
+    written in the folder (still recording, before its first file)."""
     if record.get("manifest"):
         return record["manifest"]
     path = Path(record["folder"]) / MANIFEST
@@ -134,9 +136,6 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     record = await services.recordings.get(request.match_info["interview_id"])
     if record is None or not FILE_NAME.match(name):
         raise UserError("not_found")
-    path = services.recordings.file(record, name)
-    if path is None:
-        raise UserError("not_found")
     track = next((t for t in _manifest(record).get("tracks", []) if t.get("file") == name), None)
     headers = {
         "Content-Type": _content_type(track, name),
@@ -145,7 +144,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     }
     if request.query.get("download"):
         headers["Content-Disposition"] = f'attachment; filename="{record["interview_id"]}-{name}"'
-    return web.FileResponse(path, headers=headers)
+    return await send(request, record, name, headers)  # from this node's disk, or the node that wrote it
 
 
 @routes.get("/api/admin/exams/{exam_id}/audit.csv", ADMIN)

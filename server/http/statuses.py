@@ -203,6 +203,13 @@ STATUS: dict[str, int] = {
     "staff_on_roster": 409,
     "staff_id_candidate": 409,
     "roster_staff_conflict": 409,
+    # several nodes (docs/nodes.md)
+    "no_media_node": 503,
+    "media_node_timeout": 503,
+    "recording_node_offline": 503,
+    "node_forbidden": 403,
+    "node_not_found": 404,
+    "range_not_satisfiable": 416,
 }
 
 

@@ -11,9 +11,10 @@ import re
 from aiohttp import web
 
 from ..errors import UserError
-from ..recorded.take_files import content_type, take_file
+from ..recorded.take_files import content_type, listed_name
 from ..store.models import Take
 from .context import SERVICES, account_of
+from .recording_files import send_take_file
 from .routing import Routes
 
 routes = Routes()
@@ -24,16 +25,16 @@ AUX_N = re.compile(r"^[1-9][0-9]?$")
 
 async def _file(request: web.Request, take: Take, name: str | None) -> web.StreamResponse:
     """The take's file ``name`` (None: the main playback file), only once the take lists it (no path
-    from the request is trusted)."""
-    path = await take_file(request.app[SERVICES].recordings, take, name)
+    from the request is trusted), from this node's disk or the node that wrote it."""
+    name = listed_name(take, name)
     headers = {
-        "Content-Type": content_type(path.name),
+        "Content-Type": content_type(name),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
     if request.query.get("download"):
-        headers["Content-Disposition"] = f'attachment; filename="{take.id}-{path.name}"'
-    return web.FileResponse(path, headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="{take.id}-{name}"'
+    return await send_take_file(request, take, name, headers)
 
 
 def _aux_name(request: web.Request) -> str:

@@ -23,7 +23,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..errors import UserError
@@ -34,7 +33,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import Account, Exam, Sitting, Subject, Take, from_hash, is_id
-from .take_files import take_file
+from .take_files import listed_name
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out or typed without doubt
 CODE_LENGTH = 5  # 31^5 ~ 28.6 million codes
@@ -273,8 +272,8 @@ class Grading:
             raise self.not_open(subject)
         return Submission(code, await self.catalog.exam(sitting.exam_id), subject, sitting.state, take)
 
-    async def file_of(self, account: Account, code: str, name: str | None = None) -> Path:
-        """The path of the submission's file ``name`` (None: the main playback file; ``aux-<n>.webm``),
-        once the take lists it; no path from the request is trusted."""
+    async def file_of(self, account: Account, code: str, name: str | None = None) -> tuple[Take, str]:
+        """The submission's take and its file ``name`` (None: the main playback file; ``aux-<n>.webm``),
+        once the take lists it; no path from the request is trusted (``take_files.take_source``)."""
         take = (await self.submission(account, code)).take
-        return await take_file(self.recordings, take, name)
+        return take, listed_name(take, name)

@@ -36,13 +36,27 @@ async def take_folder(recordings: RecordingIndex, take: Take) -> Path:
     return Path(record["folder"]) if record else recordings.folder(take.exam_id, take.account_id, take.id)
 
 
+async def take_source(recordings: RecordingIndex, take: Take, name: str | None = None) -> tuple[dict | None, str]:
+    """The take's file ``name`` (None: the main playback file), only once the take lists it
+    (``take_not_playable`` before, ``take_file_missing`` for a name it has not), with the recording's
+    record to read it where it is (``RecordingIndex.locate``: this node, or the node that wrote it);
+    None for an upload, whose files are in the usual layout on the node that received it (``take_file``)."""
+    return await recordings.get(take.id), listed_name(take, name)
+
+
+def listed_name(take: Take, name: str | None = None) -> str:
+    """``name`` (None: the main playback file) if the take lists it: ``take_not_playable`` before the take
+    has its files, ``take_file_missing`` for a name it has not."""
+    found = main_name(take.files) if name is None else name
+    if found is None or found not in take.files:
+        raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
+    return found
+
+
 async def take_file(recordings: RecordingIndex, take: Take, name: str | None = None) -> Path:
     """The path of the take's file ``name`` (None: the main playback file), only once the take lists
     it; ``take_not_playable`` before, ``take_file_missing`` for a name it has not or a file gone."""
-    name = main_name(take.files) if name is None else name
-    if name is None or name not in take.files:
-        raise UserError("take_file_missing" if take.playable_at else "take_not_playable")
-    path = await take_folder(recordings, take) / name
+    path = await take_folder(recordings, take) / listed_name(take, name)
     if not path.is_file():
         raise UserError("take_file_missing")
     return path

@@ -361,7 +361,14 @@ class TakeIdentity:
         }
 
     async def _playable_path(self, take: Take) -> Path:
-        return await take_folder(self.recordings, take) / (main_name(take.files) or PLAYABLE)
+        name = main_name(take.files) or PLAYABLE
+        record = await self.recordings.get(take.id)
+        if record is None:  # an upload take: its files are in the usual layout on the node that received it
+            return await take_folder(self.recordings, take) / name
+        try:
+            return await self.recordings.local_copy(record, name)  # fetched when another node wrote it
+        except UserError:  # that node is offline now (docs/nodes.md): tried again later
+            raise Retry("take_not_playable") from None
 
     async def _retry(self, take: Take, token: str, reason: str) -> dict[str, Any] | None:
         """Try again in ``retry_s``, or past the reason's patience record it as the result."""

@@ -21,7 +21,7 @@ from .ice import TurnMint, rtc_ice_servers
 from .media import MediaError, MediaRoom
 from .recorder import InterviewRecorder
 from .recordings import RecordingIndex
-from .sdp import check_offer
+from .sdp import announce_address, check_offer, own_addresses
 
 log = logging.getLogger("server.rooms")
 RESUME_WAIT_S = 60  # how long a resuming recorder waits for a recovery of its folder to finish
@@ -75,11 +75,13 @@ class Interviews:
         turn: TurnMint | None = None,
         on_offer: Offer | None = None,
         on_event: RoomEvent | None = None,
+        media_address: str = "",
     ) -> None:
         """``owner``: the token this process claims rooms and records interviews with (tests give
         two ``Interviews`` on one Redis different owners, as two processes would have).
         ``max_aux``, ``max_examiners``: how many auxiliary cameras and examiners a room's media takes
-        at once (besides one candidate)."""
+        at once (besides one candidate). ``media_address``: the address browsers send this node's
+        media to (``node_media_address``, docs/nodes.md); empty: every address of the machine."""
         self.store = store
         self.keys = store.keys
         self.recordings = recordings
@@ -93,6 +95,22 @@ class Interviews:
         self.on_offer = on_offer  # a server offer for a participant -> the signaling layer sends it
         self.on_event = on_event  # a room event (recording state, participants) -> the signaling layer
         self._claim_lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task] = set()
+        self.media_address = media_address
+        self._own_addresses = own_addresses() if media_address else set()
+
+    def _background(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def announced(self, sdp: str) -> str:
+        """The server's SDP with its host candidates as browsers must see them (``media_address``)."""
+        return announce_address(sdp, self.media_address, self._own_addresses) if self.media_address else sdp
+
+    def load(self) -> tuple[list[str], int]:
+        """The rooms held here and their media connections (the node registry's load)."""
+        return list(self.rooms), sum(len(i.media.participants) for i in self.rooms.values())
 
     def ice_servers_for(self, who: str) -> list[dict]:
         """STUN/TURN servers for one participant (or the server's own peer of a room), with
@@ -111,7 +129,7 @@ class Interviews:
 
             async def renegotiate(participant_id: str, sdp: str) -> None:
                 if self.on_offer:
-                    await self.on_offer(room_id, participant_id, sdp)
+                    await self.on_offer(room_id, participant_id, self.announced(sdp))
 
             interview = Interview(
                 room_id,
@@ -133,8 +151,12 @@ class Interviews:
             try:
                 holder = await self.claims.refresh(room_id)
                 if holder != self.claims.owner and not lost:
-                    lost = True  # e.g. this process stalled past the claim's TTL and another took the room
+                    # e.g. this process stalled past the claim's TTL, or a Redis failover lost the claim, and
+                    # another node opened the room: never two media rooms for one interview, this one goes
+                    lost = True
                     log.error("room claimed by another process", extra={"room": room_id, "holder": holder})
+                    self._background(self.abandon(room_id))
+                    return
                 if interview.interview_id:
                     await self._emit(interview, "room:recording", self.recording_state(interview))
                 failing = False
@@ -191,7 +213,7 @@ class Interviews:
                 interview.joining.pop(participant.id, None)
         interview.participants[participant.id] = participant
         await self._emit(interview, "room:participants", self.participants_json(interview))
-        return answer
+        return self.announced(answer)
 
     def _check_cap(self, interview: Interview, participant: Participant) -> None:
         """One candidate, ``max_aux`` auxiliary cameras (of that candidate), ``max_examiners``
@@ -235,7 +257,12 @@ class Interviews:
                 log.warning("recording folder busy, recording anyway", extra={"interview": interview_id})
             folder = await self.recordings.started(exam_id, room_id, candidate_id, interview_id, self.claims.owner)
             folder.mkdir(parents=True, exist_ok=True)
-            recorder = await asyncio.to_thread(InterviewRecorder, folder, interview_id)
+            elsewhere = await self.recordings.elsewhere(interview_id)
+            recorder = await asyncio.to_thread(
+                InterviewRecorder, folder, interview_id, self.recordings.node_id, elsewhere
+            )
+            recorder.on_saved = self.recordings.mirror(interview_id)
+        await self.recordings.part_saved(interview_id, recorder.manifest())  # the other nodes know this part now
         interview.media.set_recorder(recorder)
         interview.interview_id, interview.candidate_id = interview_id, candidate_id
         await self._emit(interview, "room:recording", self.recording_state(interview))
@@ -262,6 +289,10 @@ class Interviews:
         await interview.media.leave(participant_id)
         interview.participants.pop(participant_id, None)
         await self._emit(interview, "room:participants", self.participants_json(interview))
+        if not interview.media.participants and not interview.joining and not interview.interview_id:
+            # the last one left and nothing is recorded: the room's next first participant places it anew,
+            # on whichever node is least loaded then (docs/nodes.md)
+            await self.close_room(room_id)
 
     async def end_candidate(self, room_id: str, candidate_id: str) -> dict | None:
         """The interview is over (or the candidate leaves it): close the candidate's and their
@@ -275,6 +306,26 @@ class Interviews:
         if interview.candidate_id == candidate_id:
             return await self.stop_recording(room_id)
         return None
+
+    async def abandon(self, room_id: str) -> None:
+        """Another node holds the room now: its media here is closed without touching the claim (not
+        ours) or the interview's index (it goes on there, in the same interview); the recording's files
+        are closed and this node's part of it is written to the index. The participants are told to
+        reconnect (``rtc:reconnect``): their next join reaches the room's node."""
+        interview = self.rooms.pop(room_id, None)
+        if interview is None:
+            return
+        if interview.watcher and interview.watcher is not asyncio.current_task():
+            interview.watcher.cancel()
+        if interview.interview_id:
+            try:
+                manifest = await interview.media.stop_recording()
+                await self.recordings.part_closed(interview.interview_id, manifest)
+            except Exception:
+                log.exception("closing the recording of a room given up failed", extra={"room": room_id})
+        await bounded(interview.media.close(), CLOSE_TIMEOUT_S, "closing a media room given up", room=room_id)
+        log.warning("media room given up: another node holds it", extra={"room": room_id})
+        await self._emit(interview, "rtc:reconnect", {"room_id": room_id, "reason": "room_moved"})
 
     async def close_room(self, room_id: str) -> dict | None:
         """Close one room's media here and give up its claim (a recorded take's booth once the take

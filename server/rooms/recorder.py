@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .track_writer import CODECS, FINAL, RecorderTotals, TrackWriter, probe_duration, safe_name, sha256_file
@@ -33,13 +34,21 @@ class InterviewRecorder:
     """All the tracks of one interview, in one folder chosen by the caller
     (``recordings/<exam>/<candidate>/<interview>/``), with ``manifest.json``."""
 
-    def __init__(self, folder: Path, interview_id: str) -> None:
+    def __init__(self, folder: Path, interview_id: str, node: str = "", elsewhere: dict | None = None) -> None:
+        """``node``: the node writing this folder (written into each track, docs/nodes.md);
+        ``elsewhere``: what other nodes recorded of the same interview in folders of their own
+        (``started_at``, ``files``): the interview keeps its start, and their file names stay theirs."""
         self.folder = Path(folder)
         self.interview_id = interview_id
+        self.node = node
         self.folder.mkdir(parents=True, exist_ok=True)
         self.started_at = time.time()
         self.totals = RecorderTotals()  # see share_totals
         self.earlier: list[dict] = []  # tracks recorded before a resume (see _resume)
+        self.reserved: set[str] = set((elsewhere or {}).get("files") or ())  # other nodes' file names
+        self.on_saved: Callable[[dict], None] | None = None  # the manifest after each save (any thread)
+        if elsewhere and elsewhere.get("started_at"):
+            self.started_at = min(self.started_at, float(elsewhere["started_at"]))
         if (self.folder / MANIFEST).exists():
             self._resume()
         # one clock for every file of the interview, from its first start
@@ -59,7 +68,7 @@ class InterviewRecorder:
         try:
             earlier = recover_manifest(self.folder)
             self.earlier = list(earlier["tracks"])
-            self.started_at = float(earlier.get("started_at") or self.started_at)
+            self.started_at = min(self.started_at, float(earlier.get("started_at") or self.started_at))
         except (ValueError, KeyError, TypeError) as exc:  # not a manifest we wrote: keep it aside
             aside = self.folder / f"{MANIFEST}.unreadable-{int(time.time())}"
             log.warning("manifest of %s unreadable (%s): kept as %s", self.folder, exc, aside.name)
@@ -88,7 +97,7 @@ class InterviewRecorder:
             raise ValueError(f"unknown kind {kind!r}")
         key = (participant_id, kind)
         seq = self._segments.get(key, 0) + 1
-        taken = {t.get("file") for t in self.earlier}
+        taken = {t.get("file") for t in self.earlier} | self.reserved
         path = self.folder / f"{safe_name(participant_id)}-{kind}-{seq:02d}.webm"
         while path.exists() or path.name in taken:  # an earlier run's file: never reuse its name
             seq += 1
@@ -126,13 +135,21 @@ class InterviewRecorder:
             "status": "closed" if self.closed else "recording",
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "tracks": self.earlier + [w.manifest_entry() for w in self.writers if w.packets or w.status == "failed"],
+            "tracks": self.earlier
+            + [
+                {**w.manifest_entry(), **({"node": self.node} if self.node else {})}
+                for w in self.writers
+                if w.packets or w.status == "failed"
+            ],
         }
 
     def save_manifest(self) -> None:
         try:
-            write_manifest(self.folder, self.manifest())
+            manifest = self.manifest()
+            write_manifest(self.folder, manifest)
             self.manifest_error = None
+            if self.on_saved is not None:
+                self.on_saved(manifest)
         except OSError as exc:  # reported by state(); the files may still be fine
             log.warning("manifest of %s not written: %s", self.folder, exc)
             self.manifest_error = str(exc)

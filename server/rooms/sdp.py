@@ -154,3 +154,42 @@ def apply_sections(offer_sdp: str, sections: dict) -> str:
             media.fmt = [c.payloadType for c in codecs]
             media.rtp.headerExtensions = copy.deepcopy(exts)
     return str(description)
+
+
+CANDIDATE_LINE = re.compile(r"^a=candidate:(\S+) (\d+) (\S+) (\d+) (\S+) (\d+) typ (\S+)(.*)$")
+
+
+def own_addresses() -> set[str]:
+    """The machine's addresses as aiortc gathers them (its host candidates)."""
+    from aioice.ice import get_host_addresses
+
+    return set(get_host_addresses(use_ipv4=True, use_ipv6=True))
+
+
+def announce_address(sdp_text: str, address: str, own: set[str]) -> str:
+    """The server's SDP with its host candidates as browsers must see them (``node_media_address``,
+    docs/nodes.md): ``address`` one of the machine's own addresses: only its host candidates are kept
+    (a multi-homed node announces the one browsers reach); any other address (1:1 NAT): every host
+    candidate is announced with it and its own port. Relay and reflexive candidates are kept as they
+    are; so is an SDP with no host candidate on ``address`` to keep (nothing better to announce)."""
+    lines = sdp_text.split("\r\n")
+    hosts = [m for m in map(CANDIDATE_LINE.match, lines) if m and m.group(7) == "host"]
+    if not hosts or (address in own and not any(m.group(5) == address for m in hosts)):
+        return sdp_text
+    out, seen = [], set()
+    for line in lines:
+        m = CANDIDATE_LINE.match(line)
+        if m and m.group(7) == "host":
+            if address in own:
+                if m.group(5) != address:
+                    continue
+            else:
+                key = (m.group(2), m.group(3).lower(), m.group(6))
+                if key in seen:
+                    continue
+                seen.add(key)
+                line = f"a=candidate:{m.group(1)} {m.group(2)} {m.group(3)} {m.group(4)} {address} {m.group(6)} typ host{m.group(8)}"
+        elif line.startswith("c=IN IP") and address not in own:
+            line = f"c=IN IP{'6' if ':' in address else '4'} {address}"
+        out.append(line)
+    return "\r\n".join(out)

@@ -12,14 +12,12 @@ from ..errors import UserError
 from ..i18n import pick_lang
 from ..queue.entries import CALLED, IN_ROOM
 from ..rooms.aux_tokens import AuxGrant, AuxToken
-from ..rooms.interviews import Participant
-from ..rooms.media import MediaError
 from ..store.models import Account
 from .base import Refused, RoleNamespace, User
 from .candidate import SDP
 from .fanout import aux_room
 from .limits import TokenBucket
-from .rooms import RoomSignals, media_error
+from .rooms import RoomSignals
 
 log = logging.getLogger("server.signaling")
 
@@ -67,14 +65,15 @@ class AuxNamespace(RoleNamespace):
 
     async def welcome(self, sid: str, user: User) -> None:
         entry = await self._entry(user)
-        takes = self.rooms.booths
-        booth = takes.booth_of(user.account.id, user.scope["exam_id"]) if takes is not None else None
-        if takes is not None and booth is not None and (entry is None or entry.state not in (CALLED, IN_ROOM)):
-            await self.emit("aux:state", takes.aux_state(booth), to=sid)  # a recorded take is being filmed
+        filming = await self._router().aux_state(user.account.id, user.scope["exam_id"])  # on any node
+        if filming is not None and (entry is None or entry.state not in (CALLED, IN_ROOM)):
+            await self.emit("aux:state", filming, to=sid)  # a recorded take is being filmed
             return
         await self.emit(
             "aux:state", {"state": entry.state if entry else "none", "room_id": entry.room if entry else None}, to=sid
         )
+        if entry is not None and entry.state == IN_ROOM:  # its media went with a node that died: reconnect now
+            await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.scope["participant"])
 
     async def _entry(self, user: User):
         for entry in await self.services.queue.entries_of(user.account.id):
@@ -91,31 +90,24 @@ class AuxNamespace(RoleNamespace):
 
     async def gone(self, sid: str, user: User) -> None:
         self.grants.pop(sid, None)
-        entry = await self._entry(user)
-        if entry is not None:
-            await self.rooms.interviews.leave(entry.room, user.scope["participant"])
-        if self.rooms.booths is not None:
-            await self.rooms.booths.aux_leave(user.account.id, user.scope["exam_id"], user.scope["participant"])
+        router = self._router()
+        if router.moving:
+            return  # this node is stopping: the phone reconnects to another node and keeps its media
+        room_id = user.scope.get("media_room")
+        if room_id:
+            await router.leave(room_id, user.scope["participant"])
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self._join(user, data["sdp"])}
+        answer = await self._join(user, data["sdp"])
+        await self._router().joined(sid, self.namespace, user.scope["media_room"])
+        return {"sdp": answer}
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
         return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
     async def _join(self, user: User, sdp: str) -> str:
-        entry = await self._entry(user)
-        if entry is None or entry.state not in (CALLED, IN_ROOM):
-            # not called to an interview: the candidate's take being recorded, if any (docs/recorded.md)
-            takes = self.rooms.booths
-            booth = takes.booth_of(user.account.id, user.scope["exam_id"]) if takes is not None else None
-            if takes is None or booth is None:
-                raise UserError("aux_wait")
-            participant = Participant(user.scope["participant"], "aux", booth.account.name, user.account.id)
-            return await takes.aux_join(booth, participant, sdp)
-        interviews = self.rooms.interviews
-        try:
-            participant = Participant(user.scope["participant"], "aux", entry.name, user.account.id)
-            return await interviews.join(entry.room, entry.exam, participant, sdp)
-        except MediaError as exc:
-            raise media_error(exc) from None
+        room_id, answer = await self._router().aux_join(
+            user.account.id, user.scope["exam_id"], user.scope["participant"], sdp
+        )  # the candidate's interview room, or the booth of their take, on its node
+        user.scope["media_room"] = room_id
+        return answer

@@ -42,6 +42,7 @@ from ..store.redis import RedisUnavailable
 from .limits import TokenBucket
 
 if TYPE_CHECKING:
+    from .media_router import MediaRouter
     from .rooms import RoomSignals
 
 log = logging.getLogger("server.signaling")
@@ -122,6 +123,12 @@ class RoleNamespace(socketio.AsyncNamespace):
             "socket connected", extra={"namespace": self.namespace, "account": account.id, "sid": sid, **user.scope}
         )
         self.server.start_background_task(self._welcome, sid, user)
+
+    def _router(self) -> MediaRouter:
+        """Where media events go: the room's node (server/signaling/media_router.py)."""
+        router = self.rooms.router if self.rooms is not None else None
+        assert router is not None, "server/wiring.py gives the room signals their router"
+        return router
 
     async def on_rtc_config(self, sid: str, user: User, data: dict) -> dict:
         """STUN/TURN servers for the browser's peer connection (in namespaces whose EVENTS list

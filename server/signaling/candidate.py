@@ -9,12 +9,12 @@ from ..i18n import message
 from ..payloads import Field
 from ..queue.entries import ACTIVE, CALLED, IN_ROOM
 from ..queue.views import room_view
-from ..rooms.media import MAX_SDP_BYTES, MediaError
+from ..rooms.media import MAX_SDP_BYTES
 from ..store.models import is_id
 from .base import RoleNamespace, User
 from .fanout import candidate_room, candidate_state, line_room
 from .recorded import TAKE_EVENTS, TakeEvents
-from .rooms import RoomSignals, media_error
+from .rooms import RoomSignals
 
 ROOM_ID = Field("str", max_len=40)
 SDP = Field("str", max_len=MAX_SDP_BYTES)
@@ -84,6 +84,9 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
             if entry.state in ACTIVE:
                 await self.services.queue.sweep(entry.room)
         await self.emit("queue:snapshot", await self.states(user), to=sid)
+        for entry in await self.services.queue.entries_of(user.account.id):
+            if entry.state == IN_ROOM:  # its media went with a node that died: a new connection now
+                await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.account.id)
 
     async def gone(self, sid: str, user: User) -> None:
         await self.services.queue.drop(user.account.id, sid)
@@ -110,17 +113,18 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
         return {"entry": candidate_state(await room_view(self.services.store, entry.room), entry, user.lang)}
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self.rooms.candidate_join(user.account, _room(data), data["sdp"])}
+        room_id = _room(data)
+        router = self._router()
+        answer = await router.candidate_join(user.account, room_id, data["sdp"])  # on the room's node
+        await router.joined(sid, self.namespace, room_id)
+        return {"sdp": answer}
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
         return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
     async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
         await self._in_room(user, _room(data))
-        try:
-            await self.rooms.interviews.answer(data["room_id"], user.account.id, data["sdp"])
-        except MediaError as exc:
-            raise media_error(exc) from None
+        await self._router().answer(data["room_id"], user.account.id, data["sdp"])
         return {}
 
     async def on_room_phrase(self, sid: str, user: User, data: dict) -> dict:

@@ -7,14 +7,12 @@ from ..errors import UserError
 from ..marking.interview_marks import PanelStatus
 from ..payloads import Field
 from ..queue.views import room_view
-from ..rooms.interviews import Participant
-from ..rooms.media import MediaError
 from ..store.audit import Actor
 from ..store.models import is_id
 from .base import RoleNamespace, User
 from .candidate import SDP
 from .fanout import examiner_room, user_room
-from .rooms import RoomSignals, media_error
+from .rooms import RoomSignals
 
 ACCOUNT_ID = Field("str", max_len=40)
 
@@ -52,10 +50,11 @@ class ExaminerNamespace(RoleNamespace):
     async def welcome(self, sid: str, user: User) -> None:
         room_id = user.scope["room_id"]
         await self.emit("queue:room", (await room_view(self.services.store, room_id)).to_json(), to=sid)
-        interview = self.rooms.interviews.rooms.get(room_id)
-        if interview is not None:
-            await self.emit("room:participants", self.rooms.interviews.participants_json(interview), to=sid)
-            await self.emit("room:recording", self.rooms.interviews.recording_state(interview), to=sid)
+        media = await self._router().snapshot(room_id)  # from the room's node, wherever it is
+        if media:
+            await self.emit("room:participants", media["participants"], to=sid)
+            await self.emit("room:recording", media["recording"], to=sid)
+        await self._router().rejoin_if_absent(sid, self.namespace, room_id, user.account.id, media)
         current = (await room_view(self.services.store, room_id)).current
         entry = await self.services.queue.entry(room_id, current.account) if current is not None else None
         if entry is not None:  # the room check of the candidate in the room, for a page opened late
@@ -66,32 +65,23 @@ class ExaminerNamespace(RoleNamespace):
             await self.emit("room:face", self.rooms.face_payload(check.to_json()), to=sid)
 
     async def on_rtc_join(self, sid: str, user: User, data: dict) -> dict:
-        participant = Participant(
-            user.account.id, "examiner", user.account.name or user.account.username or "", user.account.id
-        )
-        try:
-            return {
-                "sdp": await self.rooms.interviews.join(
-                    user.scope["room_id"], user.scope["exam_id"], participant, data["sdp"]
-                )
-            }
-        except MediaError as exc:
-            raise media_error(exc) from None
+        room_id = user.scope["room_id"]
+        router = self._router()
+        answer = await router.examiner_join(user.account, room_id, user.scope["exam_id"], data["sdp"])
+        await router.joined(sid, self.namespace, room_id)
+        return {"sdp": answer}
 
     async def on_rtc_restart(self, sid: str, user: User, data: dict) -> dict:
         return await self.on_rtc_join(sid, user, data)  # a new connection replaces the old one
 
     async def on_rtc_answer(self, sid: str, user: User, data: dict) -> dict:
-        try:
-            await self.rooms.interviews.answer(user.scope["room_id"], user.account.id, data["sdp"])
-        except MediaError as exc:
-            raise media_error(exc) from None
+        await self._router().answer(user.scope["room_id"], user.account.id, data["sdp"])
         return {}
 
     async def gone(self, sid: str, user: User) -> None:
         """The examiner's page closed: their camera leaves the room (a reload joins again)."""
-        if not any(u.account.id == user.account.id for u in self.users.values()):
-            await self.rooms.interviews.leave(user.scope["room_id"], user.account.id)
+        if not any(u.account.id == user.account.id for u in self.users.values()) and not self._router().moving:
+            await self._router().leave(user.scope["room_id"], user.account.id)
 
     async def marks_status(self, status: PanelStatus) -> None:
         """A mark sheet of one of the room's interviews was sealed or reopened: who of its examiners

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,8 +138,17 @@ class TakeSignals:
         self.orphans: dict[str, asyncio.Task] = {}  # take id -> waiting for the candidate after a crash
         self.tasks: set[asyncio.Task] = set()
         self.closing = False
+        # whether a live node other than this one films the sitting's booth (server/signaling/media_router.py)
+        self.held_elsewhere: Callable[[str], Awaitable[bool]] = self._claimed
+
+    async def _claimed(self, room_id: str) -> bool:
+        return bool(await self.interviews.claims.holder(room_id))
 
     # --- what the candidate's socket asks ----------------------------------------------
+    async def recording_take(self, account: Account, take_id: str) -> Take:
+        """The candidate's own take, while it is being recorded (else ``take_not_found`` / ``take_over``)."""
+        return await self._recording_take(account, take_id)
+
     async def _recording_take(self, account: Account, take_id: str) -> Take:
         if not is_id(take_id):
             raise UserError("take_not_found", field="take_id")
@@ -219,7 +229,7 @@ class TakeSignals:
         booth = self.booths.get(take.sitting_id)
         if booth is not None and booth.take_id == take.id:
             return await self.end(booth, "complete", "stopped")
-        if await self.interviews.claims.holder(take.sitting_id):
+        if await self.held_elsewhere(take.sitting_id):
             raise UserError("room_on_other_server", field="take_id")
         record = await self.services.recordings.get(take.id)
         if record is not None and record["state"] == "recording":
@@ -307,6 +317,16 @@ class TakeSignals:
 
     def owns(self, room_id: str) -> bool:
         return room_id in self.booths
+
+    def abandoned(self, room_id: str) -> None:
+        """The booth's media was given up here (another node holds the room now): the take goes on
+        there, so nothing of it is ended here."""
+        booth = self.booths.pop(room_id, None)
+        if booth is not None:
+            booth.ending = True
+            if booth.watcher is not None:
+                booth.watcher.cancel()
+            booth.done.set()
 
     async def room_event(self, room_id: str, event: str, payload: dict) -> None:
         """A booth's room event (``Interviews.on_event``): the recorder's real state reaches the
@@ -406,14 +426,17 @@ class TakeSignals:
             except (OSError, ValueError):
                 log.exception("the take's question or steps not written to its manifest", extra={"take": take.id})
         if take.state in ("complete", "cut") and record is not None and manifest:
-            self._spawn(self.make_playable(account, take.id, Path(record["folder"]), manifest))
+            folder = self.services.recordings.local_folder(record)
+            self._spawn(self.make_playable(account, take.id, folder, manifest))
         return take
 
     async def make_playable(self, account: Account, take_id: str, folder: Path, manifest: dict) -> dict | None:
         """Remux the take's playback files (in a thread), record them in the take, tell the pages."""
         started = time.monotonic()
         try:
+            folder = await self.services.recordings.gather(take_id, folder, manifest)
             files = await asyncio.to_thread(make_playable, folder, manifest, account.id)
+            await self.services.recordings.files_made(take_id)
         except RemuxError as exc:
             log.warning("take not playable", extra={"take": take_id, "error": str(exc)})
             return None
@@ -464,7 +487,7 @@ class TakeSignals:
             take = await self.services.sittings.find_take(take_id)
             if take is None or take.state != "recording" or take.sitting_id in self.booths:
                 return
-            if await self.interviews.claims.holder(take.sitting_id):
+            if await self.held_elsewhere(take.sitting_id):
                 return  # the candidate came back: that process films the take on
             record = await self.services.recordings.get(take_id)
             if record is None or record["state"] == "recording":
@@ -545,21 +568,23 @@ class TakeEvents:
 
     rooms: RoomSignals
 
-    def _takes(self) -> TakeSignals:
-        takes = self.rooms.booths
-        assert takes is not None, "server/wiring.py gives the room signals their take signals"
-        return takes
-
     async def on_take_join(self, sid: str, user: User, data: dict) -> dict:
-        return {"sdp": await self._takes().join(user.account, data["take_id"], data["sdp"])}
+        router = self.rooms.router
+        assert router is not None, "server/wiring.py gives the room signals their router"
+        sitting_id, answer = await router.take_join(user.account, data["take_id"], data["sdp"])  # the booth's node
+        await router.joined(sid, CANDIDATE, sitting_id)
+        return {"sdp": answer}
 
     async def on_take_restart(self, sid: str, user: User, data: dict) -> dict:
         return await self.on_take_join(sid, user, data)  # a new connection continues the take: the next segment
 
     async def on_take_answer(self, sid: str, user: User, data: dict) -> dict:
-        await self._takes().answer(user.account, data["take_id"], data["sdp"])
+        router = self.rooms.router
+        assert router is not None, "server/wiring.py gives the room signals their router"
+        await router.take_answer(user.account, data["take_id"], data["sdp"])
         return {}
 
     async def on_take_stop(self, sid: str, user: User, data: dict) -> dict:
-        take = await self._takes().stop(user.account, data["take_id"])
-        return {"take": take_json(take)}
+        router = self.rooms.router
+        assert router is not None, "server/wiring.py gives the room signals their router"
+        return await router.take_stop(user.account, data["take_id"])

@@ -22,6 +22,7 @@ from ..store.models import Account, is_id
 from .fanout import AUX, CANDIDATE, EXAMINER, aux_room, candidate_room, examiner_room, reason_message, user_room
 
 if TYPE_CHECKING:
+    from .media_router import MediaRouter
     from .recorded import TakeSignals
 
 log = logging.getLogger("server.signaling")
@@ -42,6 +43,7 @@ class RoomSignals:
         self.face_frames = face_frames
         self.tasks: set[asyncio.Task] = set()
         self.booths: TakeSignals | None = None  # recorded takes' rooms (server/wiring.py)
+        self.router: MediaRouter | None = None  # media events to the room's node (server/wiring.py)
 
     async def send_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
         interview = self.interviews.rooms.get(room_id)

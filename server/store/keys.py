@@ -185,6 +185,26 @@ questions:{subject}:{use}              set     the question ids a take of that p
 drawn:{subject}:{account}:{use}        set     the questions of a pool the candidate has drawn
                                                (no repeat until the pool is exhausted: then it
                                                starts again)
+node:{process}                         hash    a running node (server process) in the registry
+                                               (docs/nodes.md): node id, media address, internal
+                                               URL, load (rooms, room ids, participants, CPU %),
+                                               draining, start and last beat (TTL, refreshed every
+                                               ``process_ttl_s / 3``)
+nodes                                  set     the processes registered (members whose hash lapsed
+                                               are removed by the next listing)
+nodedrain:{node}                       string  an admin asked the node (its node id) to drain: it
+                                               takes no new room while this exists
+nodelost:{process}                     string  one surviving node tells the rooms' participants of a
+                                               dead node to reconnect (TTL, taken with SET NX)
+relay:{process}                        channel pub/sub, not a key: signed relay messages to the
+                                               process and its replies (server/nodes/relay.py)
+secret:nodes                           string  the HMAC secret of relay messages and internal
+                                               requests, when ``node_secret`` is not set (made once)
+recordings:open:{node}                 set     interviews with a part written on this node whose
+                                               files the node still has to complete after a crash
+                                               (separate recordings folders, docs/nodes.md)
+booth:{exam}:{account}                 string  the candidate's take being filmed (JSON: sitting id,
+                                               take id): where their aux camera's media goes
 =====================================  ======  ==============================================
 """
 
@@ -490,3 +510,28 @@ class Keys:
 
     def candidate_interviews(self, account_id: str) -> str:
         return self._k("interviews", account_id)
+
+    # several nodes (server/nodes, docs/nodes.md)
+    def node(self, process_id: str) -> str:
+        return self._k("node", process_id)
+
+    def nodes(self) -> str:
+        return self._k("nodes")
+
+    def node_drain(self, node_id: str) -> str:
+        return self._k("nodedrain", node_id)
+
+    def node_lost(self, process_id: str) -> str:
+        return self._k("nodelost", process_id)
+
+    def relay(self, process_id: str) -> str:
+        return self._k("relay", process_id)
+
+    def node_secret(self) -> str:
+        return self._k("secret", "nodes")
+
+    def open_parts(self, node_id: str) -> str:
+        return self._k("recordings", "open", node_id)
+
+    def booth(self, exam_id: str, account_id: str) -> str:
+        return self._k("booth", exam_id, account_id)

@@ -164,7 +164,13 @@ EXPECTED = {
     ("GET", "/api/grader/submissions/{code}/question"): (E,),
     ("GET", "/api/prompt/{token}"): PUBLIC,
     ("GET", "/api/prompt/{token}/media"): PUBLIC,
+    # several nodes (docs/nodes.md)
+    ("GET", "/api/admin/nodes"): (A,),
+    ("POST", "/api/admin/nodes/{node}/drain"): (A,),
+    ("GET", "/internal/recordings/{interview_id}/{name}"): PUBLIC,  # for nodes only: see SIGNED
 }
+# node-to-node routes: no role opens them, only a request signed with the nodes' secret (403 node_forbidden)
+SIGNED = {("GET", "/internal/recordings/{interview_id}/{name}")}
 
 ROLES = (None, C, E, P, A)
 
@@ -222,6 +228,7 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         "code": "S-22222",
         "kind": "bookings",
         "fmt": "csv",
+        "node": "node-x",
     }
     for info in app[ROUTE_TABLE]:
         path = info.path.format(**ids)
@@ -235,7 +242,10 @@ async def test_every_route_refuses_every_other_role(app, http, world, role):
         kwargs = {"json": {}} if info.method in ("POST", "PATCH") else {}
         resp = await http.request(info.method, path, headers=headers, allow_redirects=False, **kwargs)
         where = f"{info.method} {info.path} as {role}: {resp.status}"
-        if allowed(info.roles, role):
+        if (info.method, info.path) in SIGNED:
+            assert resp.status == 403, where
+            assert (await resp.json())["error"]["code"] == "node_forbidden", where
+        elif allowed(info.roles, role):
             assert resp.status not in (401, 403), where
             if info.page and resp.status == 302 and info.roles != PUBLIC:
                 assert not resp.headers["Location"].startswith("/login"), where

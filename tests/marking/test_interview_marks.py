@@ -276,9 +276,14 @@ async def test_who_was_in_the_interview_is_narrowed_by_its_recording(w, services
     iv = await interview(w)
     interview_row = await services.store.redis.hgetall(services.store.keys.interview(iv))
     await services.recordings.started(w.exam.id, w.room.id, interview_row["account_id"], iv)
-    tracks = [
-        {"participant_id": interview_row["account_id"], "label": "candidate", "kind": "video"},
-        {"participant_id": first.account_id, "label": "examiner", "kind": "video"},
+    tracks = [  # as the recorder lists them: each names its file
+        {
+            "participant_id": interview_row["account_id"],
+            "label": "candidate",
+            "kind": "video",
+            "file": "c-video-1.webm",
+        },
+        {"participant_id": first.account_id, "label": "examiner", "kind": "video", "file": "e-video-1.webm"},
     ]
     found = await marks.find(iv)
     assert await marks.attended(found) == sorted([first.account_id, second.account_id])  # still recording

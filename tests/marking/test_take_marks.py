@@ -439,5 +439,6 @@ async def test_graders_see_a_subject_only_once_its_window_has_closed(services):
     # closed: the queue, the files and the sheet
     await close_window(services, world, subject)
     assert code in {s.code for s, _ in await services.take_marks.queue(grader)}
-    assert (await services.grading.file_of(grader, code, "playable.webm")).is_file()
+    take, name = await services.grading.file_of(grader, code, "playable.webm")
+    assert name == "playable.webm" and take.files[name]
     assert (await services.take_marks.seal(grader, code, full(), "")).state == "sealed"

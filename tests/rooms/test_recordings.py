@@ -8,6 +8,7 @@ import asyncio
 
 from server.rooms.recorder import InterviewRecorder
 
+from ..nodes.live import live_node
 from .test_recorder import feed
 
 EXAM, ROOM, ACCOUNT, INTERVIEW = "exam_00000000abcd", "room_00000000abcd", "acc_00000000abcd", "adm_00000000abcd"
@@ -42,8 +43,12 @@ async def test_a_cut_off_interview_is_closed_once_even_when_every_process_recove
 async def test_an_interview_a_live_process_records_is_left_alone(services):
     await recording_cut_off(services, "host:2:live")
     await services.store.redis.set(services.store.keys.media_owner(ROOM), "host:2:live", ex=30)
-    assert await services.recordings.recover() == 0
-    assert (await services.recordings.get(INTERVIEW))["state"] == "recording"
+    async with live_node(services.store, "host:2:live"):  # a live node holds the room (docs/nodes.md)
+        assert await services.recordings.recover() == 0
+        assert (await services.recordings.get(INTERVIEW))["state"] == "recording"
+    # the same claim, its node gone (its relay channel has no listener): the recording was cut off
+    assert await services.recordings.recover() == 1
+    assert (await services.recordings.get(INTERVIEW))["state"] == "recovered"
     # while a recovery holds the folder, nobody else works on it
     async with services.recordings.locked(INTERVIEW) as mine:
         assert mine
@@ -61,5 +66,6 @@ async def test_a_resumed_interview_keeps_its_folder_and_start(services):
     record = await services.recordings.get(INTERVIEW)
     assert again == folder and record["folder"] == str(folder)
     assert record["started_at"] == first["started_at"] and record["state"] == "recording"
-    assert record["manifest"] is None  # the folder's manifest.json is what lists the files meanwhile
+    # the index still lists what was recorded before (this node's part of it), until the recorder saves again
+    assert {t["status"] for t in record["manifest"]["tracks"]} == {"recovered"}
     assert await services.store.redis.sismember(services.store.keys.open_recordings(), INTERVIEW)

@@ -24,6 +24,7 @@ SOURCES = [
         "signaling/proctor.py",
         "signaling/aux.py",
         "signaling/rooms.py",
+        "signaling/media_router.py",
         "rooms/aux_tokens.py",
         "rooms/media.py",
     )

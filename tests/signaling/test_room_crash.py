@@ -26,7 +26,9 @@ passthrough.install()  # the client peers here count encoded frames (the media i
 
 @pytest.fixture
 def settings(tmp_path, redis_url, prefix):
-    return fast_settings(tmp_path, redis_url, prefix, room_claim_ttl_s=CLAIM_TTL_S)
+    # recordings_shared: the killed process's folder is read by the survivor, as on shared storage
+    # (separate folders per node: tests/nodes/test_node_loss.py)
+    return fast_settings(tmp_path, redis_url, prefix, room_claim_ttl_s=CLAIM_TTL_S, recordings_shared=True)
 
 
 @pytest.fixture
@@ -36,6 +38,7 @@ async def doomed(settings, tmp_path):
         settings,
         tmp_path / "doomed",
         recordings_dir=str(tmp_path / "doomed-recordings"),
+        recordings_shared="true",
         room_claim_ttl_s=str(CLAIM_TTL_S),
     )
     yield url, proc

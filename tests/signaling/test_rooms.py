@@ -116,6 +116,8 @@ async def test_only_the_admitted_candidate_may_join_and_bad_sdp_changes_nothing(
     offer = await intruder.make_offer()
     ack = await other.call("rtc:join", {"room_id": live.room.id, "sdp": offer})
     assert ack["error"]["code"] == "room_not_admitted"
+    # refused before any node was chosen for the room: reaching for it moves no node's load (docs/nodes.md)
+    assert not await redis.exists(services.store.keys.media_owner(live.room.id))
     before = await snapshot(redis, prefix)
     for sdp, code in [
         ("v=0 garbage", "sdp_invalid"),

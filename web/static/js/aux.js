@@ -6,7 +6,7 @@ import { $ } from "/static/js/format.js";
 import { cameraError, cameraUnavailable, stopStream, watchCamera } from "/static/js/camera.js";
 import { inAppBrowser } from "/static/js/device.js";
 import { connect, refusal, retrying } from "/static/js/live.js";
-import { Peer } from "/static/js/rtc.js";
+import { Peer, retryable } from "/static/js/rtc.js";
 
 const page = $("aux-page");
 const video = $("aux-video");
@@ -95,7 +95,7 @@ async function joinRoom() {
     $("aux-media").textContent = err.code !== "aux_wait" ? err.message : state === "take_recording"
       ? t("主考手机的录制尚未开始，稍后自动连接。", "The main phone's take has not started yet; this phone connects by itself.")
       : t("考生尚未进入面试房间，稍后自动连接。", "The candidate is not in the room yet; this phone connects by itself.");
-    if (err.code === "aux_wait") setTimeout(joinRoom, 2000);
+    if (err.code === "aux_wait" || retryable(err)) setTimeout(joinRoom, err.code === "aux_wait" ? 2000 : 3000);
   }
 }
 

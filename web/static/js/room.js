@@ -5,7 +5,7 @@ import { el, faceStatusLabel, label, lang, reasonLabel, stateLabel, t } from "/s
 import { $, fmtClock, fmtDuration } from "/static/js/format.js";
 import { audioContext, startCamera } from "/static/js/camera.js";
 import { call, chime, clockSkew, connect, fresh, refusal, retrying, serverNow } from "/static/js/live.js";
-import { Peer, playStream } from "/static/js/rtc.js";
+import { Peer, playStream, retryable } from "/static/js/rtc.js";
 
 const page = $("room-page");
 const roomId = page.dataset.roomId;
@@ -292,6 +292,8 @@ async function joinMedia() {
     page.dataset.rtc = "join_failed:" + (err.code || "");
     peer.close();
     peer = null;
+    // a server busy or the room moving to another server: try again by itself
+    if (retryable(err)) setTimeout(() => { if (!peer && socket.connected) joinMedia(); }, 3000);
   }
 }
 

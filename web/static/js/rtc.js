@@ -14,6 +14,10 @@ const RETRY_MS = 3000; // a failed reconnect is tried again after this
 const FINAL_REFUSALS = new Set(["room_not_admitted", "aux_wait", "media_not_allowed", "no_usable_codec",
   "sdp_invalid", "sdp_too_large", "forbidden", "login_required"]);
 
+// Whether a failed join is worth trying again by itself (a server busy, restarting, or its room moving
+// to another server: no_media_node, media_node_timeout, storage_unavailable, timeout ...).
+export const retryable = (err) => !FINAL_REFUSALS.has(err && err.code);
+
 function codecs(kind) {
   const caps = (window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities(kind))
     || (RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities(kind));
@@ -65,12 +69,22 @@ export class Peer {
     this.retryTimer = null;
     this.onOffer = (data) => this.answer(data);
     socket.on("rtc:offer", this.onOffer);
+    // the room's media moved to another server (its server died, is draining, or gave the room up):
+    // a new connection at once, which reaches the room's new server (docs/nodes.md)
+    this.onMoved = (data) => { if (data && this.concerns(data.room_id)) this.restart("moved"); };
+    socket.on("rtc:reconnect", this.onMoved);
     this.onOnline = () => this.restart("online");
     window.addEventListener("online", this.onOnline);
     if (navigator.connection && navigator.connection.addEventListener) {
       this.onNetChange = () => this.restart("network");
       navigator.connection.addEventListener("change", this.onNetChange);
     }
+  }
+
+  // Whether a room's notice is about this connection (a candidate's names its room; an examiner's or
+  // an aux camera's socket is in one room only).
+  concerns(roomId) {
+    return !this.extra.room_id || roomId === this.extra.room_id;
   }
 
   async config() {
@@ -180,6 +194,7 @@ export class Peer {
     clearTimeout(this.disconnectTimer);
     clearTimeout(this.retryTimer);
     this.socket.off("rtc:offer", this.onOffer);
+    this.socket.off("rtc:reconnect", this.onMoved);
     window.removeEventListener("online", this.onOnline);
     if (this.onNetChange) navigator.connection.removeEventListener("change", this.onNetChange);
     if (this.pc) this.pc.close();

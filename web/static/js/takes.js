@@ -66,6 +66,10 @@ export class TakePeer extends Peer {
     return this.negotiate("take:join");
   }
 
+  concerns(roomId) {
+    return roomId === this.sittingId; // a take's media room is its sitting's
+  }
+
   restart(why = "manual") {
     if (this.closed || !this.pc) return Promise.resolve();
     if (!this.restarting) {
