@@ -223,8 +223,32 @@ class Results:
 
     # the rows, a page of candidates at a time
     async def _context(self, exam_id: str) -> _Context:
+        await self._index_interviews(exam_id)
         subjects = await self.catalog.subjects(exam_id)
         return _Context(subjects, {s.id: await self.rubrics.get(s.id) for s in subjects}, {})
+
+    async def _index_interviews(self, exam_id: str) -> None:
+        """Once per exam: every interview of its rooms in its candidate's index (``interviews:{account}``),
+        which is written when a candidate is called. Interviews called before that index existed (a server
+        upgraded during an exam) would otherwise read as absences. Idempotent (a sorted set), bounded by
+        the exam's interviews, a room at a time."""
+        k = self.keys
+        if await self.redis.hexists(k.results(exam_id), "interviews_indexed"):
+            return
+        for room in await self.catalog.rooms(exam_id):
+            ids = await self.redis.zrange(k.room_interviews(room.id), 0, -1, withscores=True)
+            for start in range(0, len(ids), PAGE):
+                batch = ids[start : start + PAGE]
+                pipe = self.store.pipeline(transaction=False)
+                for interview_id, _ in batch:
+                    pipe.hget(k.interview(interview_id), "account_id")
+                accounts = await pipe.execute()
+                pipe = self.store.pipeline(transaction=False)
+                for (interview_id, called_at), account_id in zip(batch, accounts, strict=True):
+                    if account_id:
+                        pipe.zadd(k.candidate_interviews(account_id), {interview_id: called_at})
+                await pipe.execute()
+        await self.redis.hset(k.results(exam_id), "interviews_indexed", f"{time.time():.3f}")
 
     async def _staff_names(self, ctx: _Context, account_ids: set[str]) -> None:
         """The names of the markers not read yet (kept for the whole listing: the staff are few)."""

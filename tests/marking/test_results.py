@@ -67,6 +67,17 @@ async def test_sealed_marks_give_the_final_mark_per_subject_and_the_total_absenc
     assert mine["outcome"] is None
 
 
+async def test_an_interview_called_before_the_candidates_index_existed_still_counts(w, services):
+    """A server upgraded during an exam: interviews called before ``interviews:{account}`` was written have
+    only their room's list. The first results listing of the exam indexes them, so they are not absences."""
+    iv = await sealed_interview(w, 0)
+    account_id = await services.store.redis.hget(services.store.keys.interview(iv), "account_id")
+    await services.store.redis.delete(services.store.keys.candidate_interviews(account_id))  # as before the upgrade
+    row = row_of(await all_rows(services, w.exam.id), w.live.world.roster[0][1])
+    assert row["subjects"][0]["status"] == "final" and row["total"] == pytest.approx(80.75)
+    assert await services.store.redis.zrange(services.store.keys.candidate_interviews(account_id), 0, -1) == [iv]
+
+
 async def test_a_removed_interview_and_pending_marks_are_stated_and_pending_stops_the_lock(w, services):
     first, _ = w.actors
     removed = await interview(w, 0, end="removed")
