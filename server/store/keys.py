@@ -164,7 +164,9 @@ interviews:{account}                   zset    a candidate's live interviews (ad
 results:{exam}                         hash    the exam's results: state (locked / published;
                                                absent: open), lock and publication actor and
                                                time, the published wording (show marks, rule,
-                                               pass mark or list, labels) (marking/results.py)
+                                               pass mark or list, labels), ``changes`` (the marks'
+                                               change counter the lock checks), ``interviews_indexed``
+                                               (marking/results.py)
 results:{exam}:rows                    hash    ID number on the roster -> the candidate's result row (JSON),
                                                written when the results are locked
 results:{exam}:ids                     zset    the ID numbers of ``results:{exam}:rows`` (score 0: in
