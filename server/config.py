@@ -109,6 +109,10 @@ class Settings:
     aux_max_devices: int = 3  # aux-camera devices per candidate, exam and admission (and per room)
     room_face_frames: int = 3  # frames decoded from the candidate's video for the room face check
     room_claim_ttl_s: int = 30  # a dead process's rooms (and recordings) are taken over after this
+    # watching the interview (docs/facecheck.md "Watching the interview")
+    monitor_interval_s: float = 2.0  # the candidate's forwarded video is sampled this often while in a room
+    monitor_no_face_s: float = 6.0  # no face seen for this long raises "face_missing"
+    monitor_mismatch_samples: int = 3  # samples in a row showing another face raise "face_mismatch"
     # contact codes and registration (docs/security.md "Contact codes and registration")
     code_ttl_s: int = 300  # a verification code is valid this long
     code_max_attempts: int = 5  # tries per code, then it is void
@@ -264,6 +268,10 @@ def load_settings(
         raise ConfigError("setting 'take_identity_frames' must be 1 to 30")
     if settings.take_identity_retry_s <= 0:
         raise ConfigError("setting 'take_identity_retry_s' must be more than 0")
+    if settings.monitor_interval_s < 0.5 or settings.monitor_no_face_s < 0:
+        raise ConfigError("setting 'monitor_interval_s' must be at least 0.5 and 'monitor_no_face_s' not negative")
+    if not 1 <= settings.monitor_mismatch_samples <= 100:
+        raise ConfigError("setting 'monitor_mismatch_samples' must be 1 to 100")
     if settings.room_claim_ttl_s < 3:
         raise ConfigError("setting 'room_claim_ttl_s' must be at least 3 seconds")
     if settings.node_drain_s < 0 or settings.node_max_rooms < 0:

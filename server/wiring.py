@@ -37,6 +37,7 @@ from .signaling.candidate import CandidateNamespace
 from .signaling.examiner import ExaminerNamespace
 from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
 from .signaling.media_router import MediaRouter
+from .signaling.monitoring import RoomMonitors
 from .signaling.proctor import ProctorNamespace
 from .signaling.recorded import TakeSignals
 from .signaling.rooms import RoomSignals
@@ -139,6 +140,7 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         media_address=settings.node_media_address,
     )
     rooms = RoomSignals(sio, services, interviews, settings.room_face_frames)
+    rooms.monitors = RoomMonitors(sio, services, interviews, settings)  # watching the whole interview
     # recorded takes: their booths, clocks and pushes (server/signaling/recorded.py)
     rooms.booths = takes = TakeSignals(sio, services, interviews, settings.take_reconnect_grace_s)
     services.recordings.on_recovered.append(takes.recording_recovered)  # a dead process's take waits for its candidate

@@ -313,6 +313,13 @@ class FaceChecks:
         distances = [pool.distance(o.embedding, reference) if o.embedding is not None else None for o in observations]
         return observations, distances
 
+    async def watch_frame(self, photo_sha256: str, frame: np.ndarray) -> tuple[Observation, float | None, float]:
+        """One frame sampled while the interview goes on (``facecheck/watch.py``), scaled down to the
+        frames' cap, against the ID photo: what it showed, its distance, the threshold. Records nothing."""
+        frame = await asyncio.to_thread(_fit, frame, self.max_frame_side)
+        observations, distances = await self.compare(photo_sha256, [frame])
+        return observations[0], distances[0], self.require_pool().threshold
+
     async def _record(
         self,
         account: Account,

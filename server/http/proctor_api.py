@@ -1,15 +1,18 @@
-"""Proctors: the identity appeals that wait for a human (an ID number already verified by another account)."""
+"""Proctors: the identity appeals that wait for a human (an ID number already verified by another account),
+and the snapshots of the flags raised while an interview of their exam was watched."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..errors import UserError
+from ..rooms.recorder import SNAPSHOT
 from ..store.models import Appeal, public
 from .admin_api import actor
 from .body import Field, check, read_json
 from .context import SERVICES, account_of
 from .facecheck_api import captured_frame
+from .recording_files import send
 from .routing import Routes
 
 routes = Routes()
@@ -64,3 +67,17 @@ async def resolve_appeal(request: web.Request) -> web.Response:
         actor(request), request.match_info["appeal_id"], body["approve"], body["comment"]
     )
     return web.json_response({"appeal": await appeal_json(request, appeal)})
+
+
+@routes.get("/api/proctor/recordings/{interview_id}/flags/{name}", PROCTOR)
+async def flag_snapshot(request: web.Request) -> web.StreamResponse:
+    """The JPEG of the frame that raised a flag (``signaling/monitoring.py``): for the proctors of the
+    interview's exam only, and only a snapshot its recording's timeline lists."""
+    services = request.app[SERVICES]
+    record = await services.recordings.get(request.match_info["interview_id"])
+    name = request.match_info["name"]
+    if record is None or not SNAPSHOT.match(name):
+        raise UserError("not_found")
+    await services.proctors.require(account_of(request), record["exam_id"])
+    headers = {"Content-Type": "image/jpeg", "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    return await send(request, record, name, headers)

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..store import audit
+from ..store.audit import Actor
 from ..store.base import Store
 from ..store.redis import RedisUnavailable
 from ..tasks import bounded
@@ -267,6 +269,31 @@ class Interviews:
         interview.interview_id, interview.candidate_id = interview_id, candidate_id
         await self._emit(interview, "room:recording", self.recording_state(interview))
         log.info("recording started", extra={"room": room_id, "interview": interview_id, "folder": str(folder)})
+
+    async def add_flag(
+        self, room_id: str, interview_id: str, exam_id: str, account_id: str, entry: dict, snapshot: bytes | None
+    ) -> dict:
+        """A flag raised or cleared (``entry``: ``flag_id``, ``kind``, ``state``, ``at``) onto the timeline
+        of the interview's recording (``recorder.add_flag``: the entry gets ``at_s``, the time into the
+        recording, and its ``snapshot`` file; as given when the interview is not recorded here any more)
+        and into the exam's audit stream."""
+        interview = self.rooms.get(room_id)
+        recorder = interview.media.recorder if interview and interview.interview_id == interview_id else None
+        if recorder is not None and not recorder.closed:
+            entry = await asyncio.to_thread(recorder.add_flag, entry, snapshot)
+        await audit.add(
+            self.store.redis,
+            self.keys,
+            exam_id,
+            "monitor_flag_raised" if entry["state"] == "raised" else "monitor_flag_cleared",
+            Actor.system(),
+            account_id,
+            kind=entry["kind"],
+            room_id=room_id,
+            interview_id=interview_id,
+            at_s=entry.get("at_s"),
+        )
+        return entry
 
     async def stop_recording(self, room_id: str) -> dict | None:
         interview = self.rooms.get(room_id)

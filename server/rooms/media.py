@@ -346,6 +346,11 @@ class MediaRoom:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    @property
+    def recorder(self) -> InterviewRecorder | None:
+        """The recorder fed now (None: not recording)."""
+        return self._recorder
+
     def recording_state(self) -> dict | None:
         return None if self._recorder is None else self._recorder.state()
 

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from .track_writer import CODECS, FINAL, RecorderTotals, TrackWriter, probe_dura
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+SNAPSHOT = re.compile(r"^flag-[0-9]{3,6}\.jpg$")  # a flag's snapshot beside the tracks (add_flag)
 
 
 class InterviewRecorder:
@@ -45,6 +47,7 @@ class InterviewRecorder:
         self.started_at = time.time()
         self.totals = RecorderTotals()  # see share_totals
         self.earlier: list[dict] = []  # tracks recorded before a resume (see _resume)
+        self.flags: list[dict] = []  # the interview's timeline of flags, earlier runs' first (add_flag)
         self.reserved: set[str] = set((elsewhere or {}).get("files") or ())  # other nodes' file names
         self.on_saved: Callable[[dict], None] | None = None  # the manifest after each save (any thread)
         if elsewhere and elsewhere.get("started_at"):
@@ -68,6 +71,7 @@ class InterviewRecorder:
         try:
             earlier = recover_manifest(self.folder)
             self.earlier = list(earlier["tracks"])
+            self.flags = [f for f in earlier.get("flags") or [] if isinstance(f, dict)]
             self.started_at = min(self.started_at, float(earlier.get("started_at") or self.started_at))
         except (ValueError, KeyError, TypeError) as exc:  # not a manifest we wrote: keep it aside
             aside = self.folder / f"{MANIFEST}.unreadable-{int(time.time())}"
@@ -108,6 +112,27 @@ class InterviewRecorder:
         self.save_manifest()
         return writer
 
+    def add_flag(self, entry: dict, snapshot: bytes | None = None) -> dict:
+        """A flag raised or cleared (``signaling/monitoring.py``) onto the interview's timeline, at
+        ``at_s`` seconds on the files' clock (a reviewer jumps there), with the JPEG of the frame that
+        raised it as ``flag-<n>.jpg`` beside the tracks (blocking I/O: call it off the event loop)."""
+        entry = {**entry, "at_s": round(self.clock(), 3)}
+        if self.closed:  # the final manifest is written: the audit stream still has the flag
+            return entry
+        if snapshot:
+            n = len(self.flags) + 1
+            while (self.folder / f"flag-{n:03d}.jpg").exists():
+                n += 1
+            path = self.folder / f"flag-{n:03d}.jpg"
+            try:
+                path.write_bytes(snapshot)
+                entry["snapshot"] = path.name
+            except OSError as exc:
+                log.warning("flag snapshot not written: %s", exc)
+        self.flags.append(entry)
+        self.save_manifest()
+        return entry
+
     def state(self) -> dict:
         tracks = [w.state() for w in self.writers]
         failed = [t for t in tracks if t["status"] == "failed"]
@@ -141,6 +166,7 @@ class InterviewRecorder:
                 for w in self.writers
                 if w.packets or w.status == "failed"
             ],
+            "flags": list(self.flags),
         }
 
     def save_manifest(self) -> None:

@@ -31,7 +31,7 @@ from ..store import audit
 from ..store.audit import Actor
 from ..store.base import Store
 from ..store.models import is_id
-from .recorder import MANIFEST, recover_manifest
+from .recorder import MANIFEST, SNAPSHOT, recover_manifest
 
 log = logging.getLogger("server.rooms")
 LOCK_S = 300  # longer than hashing and demuxing the largest interview takes
@@ -339,19 +339,30 @@ class RecordingIndex:
         ids = await self.store.redis.zrevrange(self.keys.exam_recordings(exam_id), 0, -1)
         return [r for r in [await self.get(i) for i in ids] if r]
 
-    def _track(self, record: dict, name: str) -> dict | None:
+    def _manifest(self, record: dict) -> dict:
         manifest = record.get("manifest")
         if manifest is None:
             folder = self.local_folder(record)
             if (folder / MANIFEST).exists():
                 manifest = json.loads((folder / MANIFEST).read_text())
-        return next((t for t in (manifest or {}).get("tracks", []) if t.get("file") == name), None)
+        return manifest or {}
+
+    def _track(self, record: dict, name: str) -> dict | None:
+        return next((t for t in self._manifest(record).get("tracks", []) if t.get("file") == name), None)
+
+    def flags(self, record: dict) -> list[dict]:
+        """The interview's timeline of flags (``recorder.add_flag``), from its manifest."""
+        return [f for f in self._manifest(record).get("flags") or [] if isinstance(f, dict)]
 
     def locate(self, record: dict, name: str) -> Located | None:
         """Where a file of the recording is: a track its manifest lists, or a take's playback file. None
         for anything else (no path from the request is trusted)."""
         if TAKE_FILES.match(name):
             node = record.get("files_node") or record.get("node") or ""
+        elif SNAPSHOT.match(name):  # a flag's snapshot, written by the node holding the room then
+            if not any(f.get("snapshot") == name for f in self.flags(record)):
+                return None
+            node = record.get("node") or ""
         else:
             track = self._track(record, name)
             if track is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..errors import UserError
+from ..facecheck.watch import PAGE_EVENTS
 from ..i18n import message
 from ..payloads import Field
 from ..queue.entries import ACTIVE, CALLED, IN_ROOM
@@ -13,10 +14,13 @@ from ..rooms.media import MAX_SDP_BYTES
 from ..store.models import is_id
 from .base import RoleNamespace, User
 from .fanout import candidate_room, candidate_state, line_room
+from .limits import TokenBucket
 from .recorded import TAKE_EVENTS, TakeEvents
 from .rooms import RoomSignals
 
 ROOM_ID = Field("str", max_len=40)
+ROOM_EVENTS_PER_S = 0.5  # room:device events per candidate, sustained ...
+ROOM_EVENTS_BURST = 10  # ... and at once (a page switching apps a few times in a row)
 SDP = Field("str", max_len=MAX_SDP_BYTES)
 PHRASES = ("cant_hear", "cant_see", "frozen", "echo", "repeat", "ready")
 DEVICE_KEYS = {
@@ -68,9 +72,21 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
         "rtc:restart": {"room_id": ROOM_ID, "sdp": SDP},
         "rtc:answer": {"room_id": ROOM_ID, "sdp": SDP},
         "room:phrase": {"room_id": ROOM_ID, "phrase": Field("str", max_len=20)},
+        "room:device": {
+            "room_id": ROOM_ID,
+            "event": Field("str", max_len=30),
+            "level": Field("int", required=False, min=0, max=100),  # battery, percent
+            "charging": Field("bool", required=False),
+        },
         **TAKE_EVENTS,  # recorded takes (server/signaling/recorded.py)
     }
     rooms: RoomSignals  # given by server/wiring.py
+    device_buckets: dict[str, TokenBucket]  # room:device events per candidate (this process's sockets)
+    device_refused = 0  # room:device events refused as a flood since the start
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.device_buckets = {}
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         await self.enter_room(sid, candidate_room(user.account.id))
@@ -90,6 +106,8 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
 
     async def gone(self, sid: str, user: User) -> None:
         await self.services.queue.drop(user.account.id, sid)
+        if not any(u.account.id == user.account.id for s, u in self.users.items() if s != sid):
+            self.device_buckets.pop(user.account.id, None)
 
     async def states(self, user: User) -> dict:
         return {
@@ -143,6 +161,23 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
                 "at": time.time(),
             },
         )
+        return {}
+
+    async def on_room_device(self, sid: str, user: User, data: dict) -> dict:
+        """The page reports on itself while in the interview (visibility, its camera and microphone
+        tracks, the battery): each may raise or clear a page flag (docs/facecheck.md "Watching the
+        interview"). At most ROOM_EVENTS_BURST at once and ROOM_EVENTS_PER_S after: a flood is refused
+        (``room_events_rate_limited``) and counted, before anything reaches the room's node."""
+        if data["event"] not in PAGE_EVENTS:
+            raise UserError("room_event_unknown", field="event")
+        bucket = self.device_buckets.setdefault(user.account.id, TokenBucket(ROOM_EVENTS_PER_S, ROOM_EVENTS_BURST))
+        if not bucket.take():
+            self.device_refused += 1
+            raise UserError("room_events_rate_limited")
+        entry = await self._in_room(user, _room(data))
+        if entry.state != IN_ROOM:
+            raise UserError("room_not_admitted", field="room_id")
+        await self._router().page_event(user.account.id, entry.room, data["event"], data["level"], data["charging"])
         return {}
 
     async def _in_room(self, user: User, room_id: str):

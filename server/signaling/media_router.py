@@ -74,6 +74,7 @@ class MediaRouter:
             "take_stop": self._take_stop,
             "answer": self._answer,
             "leave": self._leave,
+            "page_event": self._page_event,
             "queue_changed": self._queue_changed,
             "snapshot": self._snapshot,
             "ping": self._ping,
@@ -185,6 +186,21 @@ class MediaRouter:
 
     async def _leave(self, body: dict) -> dict:
         await self.interviews.leave(body["room_id"], body["participant_id"])
+        return {}
+
+    async def page_event(self, account_id: str, room_id: str, event: str, level: Any, charging: Any) -> None:
+        """What a candidate's page reported about itself, to the room's node where they are watched
+        (``monitoring.py``); ``room_not_admitted`` when no node holds the room."""
+        body = {"account_id": account_id, "room_id": room_id, "event": event, "level": level, "charging": charging}
+        if await self._route(room_id, "page_event", body, lambda: self._page_event(body), place=False) is None:
+            raise UserError("room_not_admitted", field="room_id")
+
+    async def _page_event(self, body: dict) -> dict:
+        if self.rooms.monitors is None:
+            raise UserError("room_not_admitted", field="room_id")
+        await self.rooms.monitors.page_event(
+            body["account_id"], body["room_id"], body["event"], body["level"], body["charging"]
+        )
         return {}
 
     # --- examiners -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .fanout import AUX, CANDIDATE, EXAMINER, aux_room, candidate_room, examiner
 
 if TYPE_CHECKING:
     from .media_router import MediaRouter
+    from .monitoring import RoomMonitors
     from .recorded import TakeSignals
 
 log = logging.getLogger("server.signaling")
@@ -44,6 +45,7 @@ class RoomSignals:
         self.tasks: set[asyncio.Task] = set()
         self.booths: TakeSignals | None = None  # recorded takes' rooms (server/wiring.py)
         self.router: MediaRouter | None = None  # media events to the room's node (server/wiring.py)
+        self.monitors: RoomMonitors | None = None  # the candidate watched for the whole interview (server/wiring.py)
 
     async def send_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
         interview = self.interviews.rooms.get(room_id)
@@ -81,6 +83,8 @@ class RoomSignals:
         if entry.state == CALLED:
             await self.services.queue.enter_room(account, room_id)
             self._spawn(self.room_face_check(account, entry))
+        if self.monitors is not None:
+            self.monitors.start(account, entry)
         return answer
 
     async def room_face_check(self, account: Account, entry: QueueEntry) -> None:
@@ -215,4 +219,6 @@ class RoomSignals:
             task.cancel()
         if self.booths is not None:
             await self.booths.close()
+        if self.monitors is not None:
+            await self.monitors.close()
         await self.interviews.close()

@@ -159,3 +159,23 @@ def test_a_resumed_interview_keeps_the_files_of_the_killed_process(tmp_path):
     video = again.add_track("cand/video/2", "video", "cand", "candidate")
     assert video.path.name == "cand-video-02.webm"
     assert again.close()["tracks"][:4] == manifest["tracks"]
+
+
+def test_flags_make_a_timeline_that_a_resumed_recording_keeps(tmp_path):
+    recorder = InterviewRecorder(tmp_path, "iv_1")
+    feed(recorder, 0.5)
+    time.sleep(0.2)
+    raised = recorder.add_flag({"flag_id": "flag_a", "kind": "face_missing", "state": "raised"}, b"\xff\xd8one")
+    cleared = recorder.add_flag({"flag_id": "flag_a", "kind": "face_missing", "state": "cleared"})
+    assert 0.2 <= raised["at_s"] <= cleared["at_s"] and raised["snapshot"] == "flag-001.jpg"
+    assert "snapshot" not in cleared
+    on_disk = json.loads((tmp_path / "manifest.json").read_text())
+    assert [(f["flag_id"], f["state"]) for f in on_disk["flags"]] == [("flag_a", "raised"), ("flag_a", "cleared")]
+    recorder.close()
+    assert recorder.add_flag({"flag_id": "flag_late", "state": "raised"}, b"x").get("snapshot") is None
+    # the candidate comes back into the same interview: the earlier flags and their snapshot stay
+    again = InterviewRecorder(tmp_path, "iv_1")
+    later = again.add_flag({"flag_id": "flag_b", "kind": "face_multiple", "state": "raised"}, b"\xff\xd8two")
+    assert later["snapshot"] != "flag-001.jpg" and (tmp_path / "flag-001.jpg").read_bytes() == b"\xff\xd8one"
+    assert [f["flag_id"] for f in again.manifest()["flags"]] == ["flag_a", "flag_a", "flag_b"]
+    again.close()
