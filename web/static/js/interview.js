@@ -91,6 +91,7 @@ function useStream(s) {
     stream.getTracks().forEach((track) => peer.replaceTrack(track));
     peer.stream = stream;
     $("self-video").srcObject = stream;
+    watchTracks();
   }
 }
 
@@ -365,11 +366,43 @@ async function openRoom(id, name) {
     await peer.join();
     roomSince = serverNow();
     page.dataset.inRoom = "1";
+    watchTracks();
+    watchBattery();
   } catch (err) {
     $("room-status").textContent = err.message || String(err);
     page.dataset.rtc = "join_failed:" + (err.code || "");
     if (err.code !== "room_not_admitted") setTimeout(() => { if (peer && page.dataset.stage === "room") peer.join().catch(() => {}); }, 3000);
   }
+}
+
+// While in the interview the page reports on itself (room:device; docs/facecheck.md "Watching the interview"):
+// switched away or back, its camera or microphone muted, ended or live again, the battery's level. The server
+// rate-limits these; a refusal is nothing to show.
+function reportDevice(event, extra = {}) {
+  if (!peer || !roomId || page.dataset.inRoom !== "1") return;
+  call(socket, "room:device", { room_id: roomId, event, ...extra }).catch(() => {});
+}
+document.addEventListener("visibilitychange", () => reportDevice(document.hidden ? "hidden" : "visible"));
+const watchedTracks = new WeakSet();
+function watchTracks() {
+  for (const track of (stream && stream.getTracks()) || []) {
+    if (watchedTracks.has(track)) continue;
+    watchedTracks.add(track);
+    const kind = track.kind === "video" ? "camera" : "microphone";
+    track.addEventListener("mute", () => reportDevice(`${kind}_muted`));
+    track.addEventListener("unmute", () => reportDevice(`${kind}_live`));
+    track.addEventListener("ended", () => reportDevice(`${kind}_ended`));
+    if (page.dataset.inRoom === "1") reportDevice(`${kind}_live`); // a camera reopened: live again
+  }
+}
+let battery = null;
+async function watchBattery() {
+  if (battery || !navigator.getBattery) return;
+  try { battery = await navigator.getBattery(); } catch { return; }
+  const report = () => reportDevice("battery", { level: Math.round(battery.level * 100), charging: battery.charging });
+  battery.addEventListener("levelchange", report);
+  battery.addEventListener("chargingchange", report);
+  report();
 }
 
 function closeRoom() {
@@ -401,6 +434,20 @@ function onFace(data) {
     unverified: t("入场人脸核验暂未完成，考官会处理，请保持正脸在画面中。", "The room's face check is not done yet; the examiners will see to it. Keep your face in the picture."),
     failed: why || t("入场人脸比对未通过，请重新进行人脸比对。", "The room's face check failed; do the face check again."),
   }[state] || "";
+}
+
+// While the interview is watched (docs/facecheck.md "Watching the interview"): only what helps the candidate, shown
+// a while and spoken ("请保持正脸在画面中"); never which flag the examiners see.
+let promptTimer = null;
+function onPrompt(data) {
+  const box = $("room-prompt");
+  const zh = document.documentElement.lang !== "en";
+  box.textContent = (data.message && (zh ? data.message.zh : data.message.en || data.message.zh)) || "";
+  box.hidden = !box.textContent;
+  clearTimeout(promptTimer);
+  promptTimer = setTimeout(() => { box.hidden = true; }, 8000);
+  const spoke = data.speak && box.textContent ? speak(box.textContent, zh ? "zh-CN" : "en-GB") : false;
+  page.dataset.prompted = spoke ? "speech" : "none";
 }
 
 function onRecording(data) {
@@ -499,6 +546,7 @@ socket.on("queue:next", announceNext);
 socket.on("queue:called", (data) => { if (data.exam_id === examId || !data.exam_id) openRoom(data.room_id, data.room_name); });
 socket.on("room:participants", onParticipants);
 socket.on("room:face", onFace);
+socket.on("room:prompt", onPrompt);
 socket.on("room:recording", onRecording);
 socket.on("room:ended", onEnded);
 

@@ -48,6 +48,26 @@ function open(id) {
     learnNames();
   });
   socket.on("proctor:reviews", () => dispatchEvent(new Event("proctor-reviews")));
+  socket.on("proctor:flag", onFlag);
+}
+
+// Flags of the exam's watched interviews (docs/facecheck.md "Watching the interview"), newest first: who, which
+// room, what and when, with the frame that raised it; a cleared flag stays listed, marked cleared.
+function onFlag(f) {
+  const list = $("flag-list");
+  list.querySelector(".empty")?.remove();
+  const room = rooms[f.room_id];
+  const what = (f.label && (f.label[document.documentElement.lang === "en" ? "en" : "zh"] || f.label.zh)) || f.kind;
+  const when = fmtSeconds(f.at, { zone: false });
+  const known = list.querySelector(`[data-flag="${CSS.escape(f.flag_id)}"]`);
+  if (f.state === "cleared") {
+    if (known) { known.dataset.state = "cleared"; known.querySelector(".flag-state").textContent = t(` · ${when} 已恢复`, ` · cleared ${when}`); }
+    return;
+  }
+  list.prepend(el("li", { "data-flag": f.flag_id, "data-kind": f.kind, "data-state": "raised" },
+    f.snapshot_url ? el("img", { src: f.snapshot_url, alt: t("异常画面", "The frame"), class: "flag-snapshot", loading: "lazy" }) : "",
+    el("span", { class: "hint" }, when + " "), el("strong", {}, f.name || f.account_id), " · ", room ? room.name : "", " · ", what,
+    el("span", { class: "flag-state hint" }, "")));
 }
 
 // The live exam's rooms and candidates by id: the audit log and the timeline show names, not ids.

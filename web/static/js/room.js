@@ -14,6 +14,7 @@ let room = null; // the last Room
 let current = null; // the called / interviewed candidate
 let peer = null, selfStream = null;
 let face = null; // room:face of the current candidate: its state, reason, message
+const flags = new Map(); // kind -> room:flag raised for the current candidate (docs/facecheck.md "Watching the interview")
 let ended = null; // {interview_id, name}: an ended interview whose unverified check blocks its marks (marking.js)
 const streams = {}; // participant id -> MediaStream
 const kinds = {}; // participant id -> {kind, name}
@@ -76,6 +77,8 @@ function setCurrent(c) {
   const same = before && c && before.account_id === c.account_id;
   if (!same) {
     face = null;
+    flags.clear();
+    renderFlags();
     $("phrases").replaceChildren(el("li", { class: "empty" }, t("暂无", "None yet")));
   }
   $("current-name").textContent = c ? c.name || c.account_id : t("当前无考生", "No candidate in the room");
@@ -324,6 +327,21 @@ socket.on("room:face", (data) => {
 page.addEventListener("room-check-needed", (ev) => { // marking.js: a seal refused (room_check_unverified)
   ended = ev.detail;
   renderFace();
+});
+// Flags of the watched interview: a badge on the candidate's video per raised flag, with its time; gone once cleared.
+function renderFlags() {
+  const list = $("flags");
+  list.replaceChildren(...[...flags.values()].map((f) => el("li", { class: "flag", "data-kind": f.kind },
+    el("strong", {}, (f.label && (f.label[lang] || f.label.zh)) || f.kind), " ",
+    el("span", { class: "flag-time" }, fmtClock(f.at || serverNow(), { seconds: true, zone: false })))));
+  list.hidden = flags.size === 0;
+}
+socket.on("room:flag", (data) => {
+  if (!current || data.account_id !== current.account_id) return;
+  if (data.state === "raised") flags.set(data.kind, data);
+  else flags.delete(data.kind);
+  renderFlags();
+  if (data.state === "raised") { flash($("flags")); if (soundOn) chime(audioContext()); }
 });
 socket.on("room:recording", (data) => {
   const rec = $("rec");

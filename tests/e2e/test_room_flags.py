@@ -1,0 +1,78 @@
+"""The examiner's room page (desktop Chromium, 1280x900) while the interview is watched: the
+candidate (an aiortc peer whose camera the test switches) shows a second face; the page shows the
+flag as a badge on the candidate's video, with its time; the exam's proctor page lists it with the
+frame that raised it; once the right face is back the badge goes and the proctor's entry says
+cleared."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.conftest import TEST_TIMEOUT_S
+from tests.e2e.test_interview import running_world, staff_login
+from tests.facecheck import faces
+from tests.live import FIT_DEVICE, LiveWorld
+from tests.signaling.conftest import Peer
+from tests.signaling.test_room_monitoring import Camera, CameraClient, framed
+from tests.signaling.test_rooms import SocketRoom
+
+
+async def test_the_examiner_sees_a_flag_on_the_video_and_the_proctor_its_frame(
+    live_server, services, browsers, cameras, shots
+):
+    candidate = Peer("/candidate")
+    cam = None
+    try:
+        async with asyncio.timeout(TEST_TIMEOUT_S):
+            world, account = await running_world(services)
+            room = world.rooms[0]
+            await candidate.connect(live_server, await services.sessions.create(account.id, account.role))
+            await candidate.wait_for("queue:snapshot")
+            ack = await candidate.call(
+                "queue:join", {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "device": FIT_DEVICE}
+            )
+            assert ack["ok"], ack
+            await LiveWorld(world, services).pass_face(account)
+
+            proctor = await browsers(cameras["astronaut"], desktop=True)
+            await proctor.set_viewport_size({"width": 1280, "height": 900})
+            await staff_login(proctor, live_server, "proctor-one", "/proctor")
+            await proctor.select_option("#live-exam", world.exam.id)
+            await proctor.wait_for_selector("#proctor-page[data-live=up]")
+
+            examiner = await browsers(cameras["astronaut"], desktop=True)
+            await examiner.set_viewport_size({"width": 1280, "height": 900})
+            await staff_login(examiner, live_server, "examiner-one", "/examiner")
+            await examiner.goto(f"{live_server}/examiner/rooms/{room.id}")
+            await examiner.wait_for_selector(f"#queue-table tr[data-account='{account.id}'][data-state=waiting]")
+            await examiner.click("#call-next")
+            await candidate.wait_for("queue:called", timeout=10)
+
+            camera = Camera(framed(faces.grace_hopper()))
+            cam = CameraClient(SocketRoom(candidate, room.id), account.id, "candidate", camera=camera)
+            candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
+            await cam.join()
+            await examiner.wait_for_selector("#face-badge[data-state=verified]", timeout=40_000)
+            assert await examiner.is_hidden("#flags")
+
+            camera.picture = framed(faces.side_by_side(faces.grace_hopper(), faces.grace_hopper()))
+            badge = await examiner.wait_for_selector("#flags .flag[data-kind=face_multiple]", timeout=20_000)
+            text = await badge.inner_text()
+            assert "画面中有多张人脸" in text and ":" in text, text  # the flag and its time
+            await shots(examiner, "room-flag-badge", full_page=False)
+            item = await proctor.wait_for_selector("#flag-list li[data-kind=face_multiple][data-state=raised]")
+            assert "画面中有多张人脸" in await item.inner_text()
+            await proctor.wait_for_function(
+                "() => { const i = document.querySelector('#flag-list .flag-snapshot'); return i && i.naturalWidth > 0; }"
+            )
+            await proctor.eval_on_selector("#flag-list", "e => e.previousElementSibling.scrollIntoView()")
+            await shots(proctor, "proctor-flag-list", full_page=False)
+
+            camera.picture = framed(faces.grace_hopper())
+            await examiner.wait_for_selector("#flags", state="hidden", timeout=20_000)
+            await proctor.wait_for_selector("#flag-list li[data-kind=face_multiple][data-state=cleared]")
+        assert not browsers.errors, browsers.errors
+    finally:
+        if cam is not None:
+            await cam.close()
+        await candidate.close()
