@@ -111,6 +111,7 @@ class Settings:
     room_claim_ttl_s: int = 30  # a dead process's rooms (and recordings) are taken over after this
     # watching the interview (docs/facecheck.md "Watching the interview")
     monitor_interval_s: float = 2.0  # the candidate's forwarded video is sampled this often while in a room
+    monitor_max_interval_s: float = 6.0  # under load sampling slows down to this at most; beyond: "monitoring degraded"
     monitor_no_face_s: float = 6.0  # no face seen for this long raises "face_missing"
     monitor_mismatch_samples: int = 3  # samples in a row showing another face raise "face_mismatch"
     # contact codes and registration (docs/security.md "Contact codes and registration")
@@ -270,6 +271,8 @@ def load_settings(
         raise ConfigError("setting 'take_identity_retry_s' must be more than 0")
     if settings.monitor_interval_s < 0.5 or settings.monitor_no_face_s < 0:
         raise ConfigError("setting 'monitor_interval_s' must be at least 0.5 and 'monitor_no_face_s' not negative")
+    if settings.monitor_max_interval_s < settings.monitor_interval_s:
+        raise ConfigError("setting 'monitor_max_interval_s' must be at least 'monitor_interval_s'")
     if not 1 <= settings.monitor_mismatch_samples <= 100:
         raise ConfigError("setting 'monitor_mismatch_samples' must be 1 to 100")
     if settings.room_claim_ttl_s < 3:

@@ -1051,6 +1051,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "flag_face_mismatch": ("人脸与报名照片不符", "The face does not match the roster photo"),
     "flag_raised": ("异常：{flag}", "Flag: {flag}"),
     "flag_cleared": ("已恢复：{flag}", "Cleared: {flag}"),
+    "alarm_monitoring_degraded_raised": (
+        "监考抽帧降级：人脸比对服务繁忙，画面抽查间隔已达上限",
+        "Monitoring degraded: the face pool is busy, samples are as far apart as allowed",
+    ),
+    "alarm_monitoring_degraded_cleared": ("监考抽帧已恢复正常", "Monitoring back to normal"),
     "prompt_face": ("请保持正脸在画面中", "Please keep your face in the picture, facing the camera"),
     "prompt_recording": ("录制中断，请尽快恢复", "Recording interrupted: please go back to the interview at once"),
     "prompt_battery": ("电量不足，请立即充电", "Battery low: please plug in your charger now"),

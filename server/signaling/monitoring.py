@@ -114,7 +114,53 @@ class RoomMonitors:
         self.min_battery_pct = settings.device_min_battery_pct
         self.watching: dict[str, asyncio.Task] = {}  # interview id -> its watch
         self.watched: dict[str, Watched] = {}  # room id -> the interview watched in it now
+        self.max_interval_s = settings.monitor_max_interval_s
         self.samples = 0  # samples judged since the start (for the benchmark and the metrics)
+        self.degraded = False  # sampling would have to be slower than max_interval_s (see pace)
+        self.degraded_times = 0  # how often monitoring became degraded since the start
+        self.busy_at = -1e9  # when a sample was last refused by a full pool (time.monotonic())
+        self.tasks: set[asyncio.Task] = set()
+
+    def pace(self) -> float:
+        """The time until a room's next sample: ``interval_s`` while the face pool keeps up, longer as
+        its queue deepens (``interval_s`` x the images waiting per worker), but never longer than
+        ``max_interval_s``, the floor of the sampling rate. Where the load would need fewer samples
+        than that (or a sample was refused by a full pool lately), monitoring is *degraded*: the
+        proctors of the exams watched here get ``proctor:alarm`` instead of silently fewer samples."""
+        pool = self.services.face_checks.pool
+        if pool is None:
+            return self.interval_s
+        wanted = self.interval_s * max(1.0, pool.pending / pool.workers)
+        busy = time.monotonic() - self.busy_at < self.max_interval_s
+        self._set_degraded(wanted > self.max_interval_s or busy, pool.pending, wanted)
+        return min(wanted, self.max_interval_s)
+
+    def _set_degraded(self, degraded: bool, pending: int, wanted: float) -> None:
+        if degraded == self.degraded:
+            return
+        self.degraded = degraded
+        self.degraded_times += degraded
+        state = "raised" if degraded else "cleared"
+        alarm = {
+            "kind": "monitoring_degraded",
+            "state": state,
+            "node": self.interviews.claims.owner,
+            "pending": pending,
+            "interval_s": round(min(wanted, self.max_interval_s), 2),
+            "wanted_interval_s": round(wanted, 2),
+            "at": round(time.time(), 3),
+            "message": labels(f"alarm_monitoring_degraded_{state}"),
+        }
+        (log.warning if degraded else log.info)(
+            "monitoring degraded" if degraded else "monitoring recovered",
+            extra={"pending": pending, "wanted_interval_s": alarm["wanted_interval_s"]},
+        )
+        for exam_id in {w.entry.exam for w in self.watched.values()}:
+            task = asyncio.ensure_future(
+                self.sio.emit("proctor:alarm", alarm, to=proctor_room(exam_id), namespace=PROCTOR)
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     def enabled(self) -> bool:
         return self.services.face_checks.pool is not None
@@ -180,6 +226,8 @@ class RoomMonitors:
             try:
                 what, frame = await self._sample(interview, account.id, photo)
             except UserError as err:  # a busy pool, the pool gone: this sample is skipped
+                if err.code == "facecheck_busy":
+                    self.busy_at = time.monotonic()
                 log.info("monitoring sample skipped", extra={"room": entry.room, "reason": err.code})
             except Exception:
                 log.exception("monitoring sample failed", extra={"room": entry.room, "account": account.id})
@@ -188,7 +236,7 @@ class RoomMonitors:
                 changes = watch.judge(what, began)
                 if changes and self._in_room(entry, account.id) is not None:
                     await self._publish(watched, changes, frame)
-            await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - began)))
+            await asyncio.sleep(max(0.0, self.pace() - (time.monotonic() - began)))
 
     async def _sample(self, interview: Interview, account_id: str, photo: str) -> tuple[str, np.ndarray | None]:
         try:
@@ -260,7 +308,7 @@ class RoomMonitors:
         return payload
 
     async def close(self) -> None:
-        tasks = list(self.watching.values())
+        tasks = list(self.watching.values()) + list(self.tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -182,3 +182,37 @@ async def test_only_the_exams_proctors_open_a_snapshot(server, services, setting
     assert (await candidate.call("room:flag", {"kind": "face_multiple", "state": "cleared"}))["ok"] is False
     await asyncio.sleep(2 * settings.monitor_interval_s)
     assert not [d for d in examiner.seen("room:flag") if d["state"] == "cleared"]
+
+
+async def test_a_busy_pool_slows_sampling_to_its_floor_and_tells_the_proctors(
+    server, services, settings, live, peers, clients
+):
+    proctor = await peers(url_of(server), "/proctor", live.proctor, {"exam_id": live.exam.id}, services)
+    account, candidate, examiner = await called_candidate(peers, server, services, live)
+    template = media_client(candidate, account.id, "candidate", live.room.id, "red")
+    cam = CameraClient(template.room, account.id, "candidate", camera=Camera(framed(faces.grace_hopper())))
+    candidate.handlers["rtc:offer"] = lambda data: cam.on_server_offer(data["sdp"])
+    clients.append(cam)
+    await cam.join()
+    await examiner.wait_for("room:face", lambda d: d["state"] != "checking", timeout=40)
+    pool = services.face_checks.pool
+    frame = framed(faces.astronaut())
+    busy = asyncio.Event()
+
+    async def load() -> None:  # other rooms' work: the pool's queue stays deep
+        while not busy.is_set():
+            if pool.pending < 16:
+                asyncio.ensure_future(pool.observe_frame(frame, liveness=False))
+            await asyncio.sleep(0.005)
+
+    loader = asyncio.ensure_future(load())
+    try:
+        alarm = await proctor.wait_for("proctor:alarm", lambda d: d["state"] == "raised", timeout=20)
+        assert alarm["kind"] == "monitoring_degraded" and alarm["message"]["zh"]
+        assert alarm["interval_s"] == settings.monitor_max_interval_s < alarm["wanted_interval_s"]
+    finally:
+        busy.set()
+        await loader
+    cleared = await proctor.wait_for("proctor:alarm", lambda d: d["state"] == "cleared", timeout=30)
+    assert cleared["kind"] == "monitoring_degraded"
+    assert not examiner.seen("room:flag")  # the right face all along: a slower pace raised nothing
