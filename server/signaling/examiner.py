@@ -54,6 +54,8 @@ class ExaminerNamespace(RoleNamespace):
         if media:
             await self.emit("room:participants", media["participants"], to=sid)
             await self.emit("room:recording", media["recording"], to=sid)
+            for flag in media.get("flags") or []:  # raised before this page opened
+                await self.emit("room:flag", flag, to=sid)
         await self._router().rejoin_if_absent(sid, self.namespace, room_id, user.account.id, media)
         current = (await room_view(self.services.store, room_id)).current
         entry = await self.services.queue.entry(room_id, current.account) if current is not None else None

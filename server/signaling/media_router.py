@@ -228,9 +228,11 @@ class MediaRouter:
         interview = self.interviews.rooms.get(body["room_id"])
         if interview is None:
             return {}
+        monitors = self.rooms.monitors
         return {
             "participants": self.interviews.participants_json(interview),
             "recording": self.interviews.recording_state(interview),
+            "flags": monitors.current(body["room_id"]) if monitors is not None else [],
         }
 
     # --- auxiliary cameras -------------------------------------------------------------------------

@@ -186,7 +186,8 @@ class RoomMonitors:
             del self.watched[watched.entry.room]
 
     def current(self, room_id: str) -> list[dict]:
-        """The flags raised now in a room's interview (for a page that connects later)."""
+        """The flags raised now in the interview watched in a room (an examiner's page opened later
+        gets them on connecting)."""
         watched = self.watched.get(room_id)
         return list(watched.raised.values()) if watched else []
 

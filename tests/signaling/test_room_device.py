@@ -11,7 +11,7 @@ from server.signaling import hub
 
 from .conftest import url_of
 from .test_rooms import in_room
-from .test_sockets import candidate_peer
+from .test_sockets import candidate_peer, examiner_peer
 
 
 def flags(peer) -> list[tuple[str, str]]:
@@ -102,3 +102,18 @@ async def test_another_candidate_raises_nothing_in_this_room(server, services, l
     assert answer["error"]["code"] == "field_range"
     await asyncio.sleep(0.5)
     assert flags(examiner) == []
+
+
+async def test_an_examiner_page_opened_later_gets_the_flags_raised_now(server, services, live, peers, clients):
+    account, candidate, examiner, cam, exam_cam = await in_room(peers, server, services, live, clients)
+    assert (await candidate.call("room:device", {"room_id": live.room.id, "event": "hidden"}))["ok"]
+    raised = await examiner.wait_for("room:flag")
+    later = await examiner_peer(peers, server, services, live)
+    again = await later.wait_for("room:flag")
+    assert again["flag_id"] == raised["flag_id"] and again["kind"] == "page_hidden" and again["state"] == "raised"
+    assert (await candidate.call("room:device", {"room_id": live.room.id, "event": "visible"}))["ok"]
+    await later.wait_for("room:flag", lambda d: d["state"] == "cleared")
+    third = await examiner_peer(peers, server, services, live)
+    await third.wait_for("queue:room")
+    await asyncio.sleep(0.5)
+    assert not third.seen("room:flag")  # nothing raised any more
