@@ -67,6 +67,7 @@ EXPECTED = {
     ("GET", "/api/proctor/appeals"): (P, A),
     ("POST", "/api/proctor/appeals/{appeal_id}"): (P, A),
     ("GET", "/api/proctor/appeals/{appeal_id}/frames/{index}"): (P, A),
+    ("GET", "/api/proctor/recordings/{interview_id}/flags/{name}"): (P, A),
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("GET", "/favicon.ico"): PUBLIC,
