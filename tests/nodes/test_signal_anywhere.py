@@ -93,6 +93,12 @@ async def test_sockets_on_two_nodes_meet_in_a_room_on_a_third(cluster, services,
     await asyncio.sleep(1.5)
     assert examiner.received(account.id) > before + 15  # the candidate is still in the room
 
+    # the candidate's page (node 1) reports it was hidden: the watch on node 3 raises the flag, on the
+    # recording's timeline there (at_s), and the examiner (node 2) sees it
+    assert (await candidate.call("room:device", {"room_id": live.room.id, "event": "hidden"}))["ok"]
+    flag = await examiner.wait_for("room:flag", timeout=10)
+    assert flag["kind"] == "page_hidden" and flag["state"] == "raised" and flag["at_s"] > 0, flag
+
     # the examiner (on node 2) ends the interview: node 3 closes the candidate's media and tells their page
     assert (await examiner.call("queue:end", {"account_id": account.id}))["ok"]
     ended = await candidate.wait_for("room:ended", timeout=10)
