@@ -27,7 +27,8 @@ if [ "$NODE" = 0 ]; then
     [ -x /usr/bin/chromium ] || need_apt+=(chromium)
     # coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
     # nginx: the deployment kit's tests run deploy/nginx/ in a real nginx (tests/deploy/; never the system service)
-    packages+=(fonts-noto-cjk coturn nginx)
+    # janus: the C SFU that bench/forwarding.py measures our forwarding against (never the system service)
+    packages+=(fonts-noto-cjk coturn nginx janus)
 fi
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
