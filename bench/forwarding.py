@@ -182,12 +182,13 @@ def server_main(mode: str, sock_path: str, record_dir: str, ready, cpu=None) -> 
     if profile:  # a cProfile dump of the server's event loop thread, for development
         import cProfile
 
-        cProfile.runctx(
-            "asyncio.run(_serve(mode, sock_path, record_dir, ready))",
-            globals(),
-            locals(),
-            f"{profile}.{mode}.{os.getpid()}",
-        )
+        # timed by the thread's CPU clock: a wall clock would charge the time the process spends
+        # preempted (a sendto that wakes a peer often is) to whatever function was running
+        profiler = cProfile.Profile(time.thread_time)
+        try:
+            profiler.runcall(asyncio.run, _serve(mode, sock_path, record_dir, ready))
+        finally:
+            profiler.dump_stats(f"{profile}.{mode}.{os.getpid()}")
         return
     asyncio.run(_serve(mode, sock_path, record_dir, ready))
 
