@@ -2,8 +2,8 @@
 # Sets up everything the server and its tests need on a fresh Debian machine:
 # system packages (redis-server; chromium and CJK fonts for the browser tests; coturn for the
 # TURN test; janus, the C SFU bench/forwarding.py measures against), a virtual environment at
-# .venv/ with pinned Python dependencies, the project itself installed in editable mode, the face-check model files, and the socket.io and tus browser clients
-# (web/static/vendor/).
+# .venv/ with pinned Python dependencies, the project itself installed in editable mode, the
+# face-check model files, and the socket.io and tus browser clients (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
 #   scripts/setup.sh --node   a production node (docs/deployment.md): only what the server needs to run
 #                             (no Redis, browser, coturn or nginx, no test dependencies)
