@@ -251,6 +251,11 @@ def peers_main(namespace: str, plan: dict, clip_path: str, results, cpu=None) ->
     results.put(asyncio.run(_run_peers(plan, clip)))
 
 
+def _candidate_addresses(sdp: str) -> set[str]:
+    """The connection addresses of the ``a=candidate`` lines of ``sdp``."""
+    return {line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:") and len(line.split()) > 4}
+
+
 async def _wait_for_http(http, base: str, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -275,6 +280,7 @@ async def _run_peers(plan: dict, clip: dict) -> dict:
     Replay = _replay_track_class()
     base = f"http://127.0.0.1:{HTTP_PORT}/janus"
     pcs: list = []
+    candidates: set[str] = set()  # the addresses Janus offered (only the namespace's, checked)
     counts: list[list[int]] = []  # per subscriber: [video frames]
     tasks: list = []
     out: dict = {}
@@ -309,6 +315,7 @@ async def _run_peers(plan: dict, clip: dict) -> dict:
                 handle, {"request": "publish"}, {"type": "offer", "sdp": pc.localDescription.sdp}
             )
             await janus.trickle_done(handle)
+            candidates.update(_candidate_addresses(event["jsep"]["sdp"]))
             await pc.setRemoteDescription(RTCSessionDescription(event["jsep"]["sdp"], "answer"))
             return feed
 
@@ -332,6 +339,7 @@ async def _run_peers(plan: dict, clip: dict) -> dict:
                 else:
                     tasks.append(asyncio.ensure_future(count(track, [0])))
 
+            candidates.update(_candidate_addresses(event["jsep"]["sdp"]))
             await pc.setRemoteDescription(RTCSessionDescription(event["jsep"]["sdp"], "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
             passthrough.enlarge_socket_buffers(pc, 4 << 20)
@@ -352,6 +360,7 @@ async def _run_peers(plan: dict, clip: dict) -> dict:
         out["window_end"] = time.time()
         out["video_fps"] = [(c[0] - b) / plan["seconds"] for c, b in zip(counts, before, strict=True)]
         out["peers_cpu_s"] = time.process_time() - t_cpu
+        out["janus_candidate_addresses"] = sorted(candidates)
         for task in tasks:
             task.cancel()
         for pc in pcs:

@@ -1,6 +1,7 @@
 """The Janus reference of ``bench/forwarding.py`` runs and reports (issue 18): Janus's VideoRoom in a
 network namespace of its own forwards the bench clip from an aiortc publisher to aiortc subscribers
-at the clip's frame rate, its CPU is read, and the namespace is gone afterwards."""
+at the clip's frame rate, its CPU is read, it offers candidates on the namespace's own address only,
+and the namespace is gone afterwards."""
 
 from __future__ import annotations
 
@@ -22,5 +23,8 @@ def test_janus_forwards_the_clip_and_is_measured(tmp_path):
     assert len(out["video_fps"]) == 2
     assert min(out["video_fps"]) >= forwarding.FPS - 3, out
     assert 0 < out["server_cpu_pct"] < 100, out
+    # Janus offered candidates on the namespace's own interface only (nat.ice_enforce_list), never
+    # on another interface of the machine
+    assert out["janus_candidate_addresses"] == [janus.ADDRESS.split("/")[0]], out
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert f"bench-janus-{os.getpid()}" not in namespaces
