@@ -21,7 +21,8 @@ Figures (the last line is JSON):
   ``--subscribers`` subscribers each (4 x 3 by default), CPU of the janus process per stream;
   ``sfu_forward_cpu_pct_per_stream``: ours on the same load just before it, and
   ``forward_vs_janus_ratio`` = ours / Janus per stream, same run (the bar of issue 18 is
-  1.3). ``sfu_machine_before``/``_after``: architecture, CPUs and load around the pair;
+  1.3); ``--repeats N`` runs N pairs and reports medians (``forward_vs_janus_ratios``: each
+  pair's). ``sfu_machine_before``/``_after``: architecture, CPUs and load around the pair;
   absolute figures differ 2-3x between machines of this kind, the ratio is what compares;
 - ``rooms_sustained_on_one_core``: ``--rooms`` full rooms (candidate A+V, aux V, 2 examiners
   A+V, every track recorded: 8 video + 6 audio tracks forwarded, 7 recorded per room) run at
@@ -573,6 +574,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=10, help="full recorded rooms run on one pinned core")
     parser.add_argument("--trials", type=int, default=9, help="call-to-first-frame trials")
     parser.add_argument("--publishers", type=int, default=4, help="rooms of 1 publisher in the Janus comparison")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs (ours, then Janus) in the Janus comparison")
     parser.add_argument("--parts", default="fanout,janus,rooms,first", help="which measurements")
     args = parser.parse_args()
     figures: dict = {}
@@ -596,7 +598,7 @@ def main() -> None:
         if "rooms" in parts:
             measure_rooms(args.rooms, args.seconds, clip_path, workdir, figures)
         if "janus" in parts:
-            measure_janus(args.publishers, n, args.seconds, clip_path, workdir, figures)
+            measure_janus(args.publishers, n, args.seconds, clip_path, workdir, figures, args.repeats)
         if "first" in parts:
             measure_first_frame(args.trials, clip_path, workdir, figures)
     print(json.dumps(figures))
@@ -606,36 +608,49 @@ def machine() -> dict:
     return {"machine": os.uname().machine, "cpus": os.cpu_count(), "load_1min": os.getloadavg()[0]}
 
 
-def measure_janus(publishers, n, seconds, clip_path, workdir, figures) -> None:
-    """Our forwarding against Janus's VideoRoom on the same load, one after the other: ``publishers``
-    rooms of 1 publisher (A+V) and ``n`` subscribers; CPU per forwarded stream."""
+def measure_janus(publishers, n, seconds, clip_path, workdir, figures, repeats: int = 1) -> None:
+    """Our forwarding against Janus's VideoRoom on the same load, one after the other (``repeats``
+    pairs): ``publishers`` rooms of 1 publisher (A+V) and ``n`` subscribers; CPU per forwarded
+    stream. With several pairs, the figures are medians and the ratio is the median of the pairs'."""
     from bench import janus
 
     plan = {"kind": "fanout", "publishers": publishers, "subscribers": n, "warmup": 3.0, "seconds": seconds}
     streams = publishers * n
     figures["sfu_load"] = f"{publishers} publishers x {n} subscribers"
     figures["sfu_machine_before"] = machine()
-    ours = run_window("forward", plan, clip_path, workdir)
-    print(
-        f"forward: {publishers} publishers x {n} subscribers: server {ours['server_cpu_pct']:.1f} % CPU, "
-        f"peers {ours['peers_cpu_pct']:.1f} %, subscriber video fps {[round(x, 1) for x in ours['video_fps']]}"
-    )
-    figures["sfu_forward_cpu_pct_per_stream"] = round(ours["server_cpu_pct"] / streams, 3)
-    figures["sfu_forward_subscriber_fps_min"] = round(min(ours["video_fps"]), 1)
     why = janus.unavailable()
     if why:
         print(f"janus: not measured: {why}")
+    ours_pct, janus_pct, ours_fps, janus_fps = [], [], [], []
+    for _ in range(max(repeats, 1)):
+        ours = run_window("forward", plan, clip_path, workdir)
+        print(
+            f"forward: {publishers} publishers x {n} subscribers: server {ours['server_cpu_pct']:.1f} % CPU, "
+            f"peers {ours['peers_cpu_pct']:.1f} %, subscriber video fps {[round(x, 1) for x in ours['video_fps']]}"
+        )
+        ours_pct.append(ours["server_cpu_pct"])
+        ours_fps.append(min(ours["video_fps"]))
+        if why:
+            continue
+        ref = janus.run_window(plan, clip_path, workdir)
+        print(
+            f"janus (VideoRoom, its own network namespace): {publishers} publishers x {n} subscribers: "
+            f"janus {ref['server_cpu_pct']:.1f} % CPU, peers {ref['peers_cpu_pct']:.1f} %, "
+            f"subscriber video fps {[round(x, 1) for x in ref['video_fps']]}"
+        )
+        janus_pct.append(ref["server_cpu_pct"])
+        janus_fps.append(min(ref["video_fps"]))
+    figures["sfu_forward_cpu_pct_per_stream"] = round(statistics.median(ours_pct) / streams, 3)
+    figures["sfu_forward_subscriber_fps_min"] = round(min(ours_fps), 1)
+    if why:
         figures["janus_cpu_pct_per_stream"] = figures["forward_vs_janus_ratio"] = None
         return
-    ref = janus.run_window(plan, clip_path, workdir)
-    print(
-        f"janus (VideoRoom, its own network namespace): {publishers} publishers x {n} subscribers: "
-        f"janus {ref['server_cpu_pct']:.1f} % CPU, peers {ref['peers_cpu_pct']:.1f} %, "
-        f"subscriber video fps {[round(x, 1) for x in ref['video_fps']]}"
-    )
-    figures["janus_cpu_pct_per_stream"] = round(ref["server_cpu_pct"] / streams, 3)
-    figures["janus_subscriber_fps_min"] = round(min(ref["video_fps"]), 1)
-    figures["forward_vs_janus_ratio"] = round(ours["server_cpu_pct"] / max(ref["server_cpu_pct"], 0.01), 2)
+    ratios = [a / max(b, 0.01) for a, b in zip(ours_pct, janus_pct, strict=True)]
+    figures["janus_cpu_pct_per_stream"] = round(statistics.median(janus_pct) / streams, 3)
+    figures["janus_subscriber_fps_min"] = round(min(janus_fps), 1)
+    figures["forward_vs_janus_ratio"] = round(statistics.median(ratios), 2)
+    if len(ratios) > 1:
+        figures["forward_vs_janus_ratios"] = [round(r, 2) for r in ratios]
     figures["sfu_machine_after"] = machine()
 
 
