@@ -1,8 +1,8 @@
 """Forwarding cost: our encoded-frame forwarding against aiortc's decode/re-encode relay, full
 recorded interview rooms per core, and the time from an examiner's call to its first frame.
 
-Run: ``python -m bench.forwarding [--seconds 10] [--subscribers 3] [--rooms 10]`` (about 75 s
-on 2 cores). The server runs in its own process and its CPU time is read from /proc/<pid>/stat
+Run: ``python -m bench.forwarding [--seconds 10] [--subscribers 3] [--publishers 4] [--rooms 10]``
+(about 2 min on 2 cores; ``--parts fanout,janus,rooms,first`` picks measurements). The server runs in its own process and its CPU time is read from /proc/<pid>/stat
 over a measurement window; the peers run in another process and replay a clip encoded once
 (640x480, 30 fps, ~1 Mbit/s VP8, Opus) so that they cost little. Signaling between them is a
 JSON-lines Unix socket. Measure on an otherwise idle machine (docs/rooms.md).
@@ -16,6 +16,14 @@ Figures (the last line is JSON):
   per subscriber), the baseline; ``forward_vs_relay_ratio``: relay / forward CPU per frame
   delivered to subscribers (the relay cannot hold 30 fps for 3 subscribers on 2 busy cores,
   so raw CPU understates its cost; ``forward_vs_relay_cpu_ratio_raw`` is the plain ratio);
+- ``janus_cpu_pct_per_stream``: Janus 1.1.2's VideoRoom (Debian's ``janus``, C; see
+  :mod:`bench.janus`), the reference, forwarding ``--publishers`` rooms of 1 publisher (A+V) to
+  ``--subscribers`` subscribers each (4 x 3 by default), CPU of the janus process per stream;
+  ``sfu_forward_cpu_pct_per_stream``: ours on the same load just before it, and
+  ``forward_vs_janus_ratio`` = ours / Janus per stream, same run (the bar of issue 18 is
+  1.3); ``--repeats N`` runs N pairs and reports medians (``forward_vs_janus_ratios``: each
+  pair's). ``sfu_machine_before``/``_after``: architecture, CPUs and load around the pair;
+  absolute figures differ 2-3x between machines of this kind, the ratio is what compares;
 - ``rooms_sustained_on_one_core``: ``--rooms`` full rooms (candidate A+V, aux V, 2 examiners
   A+V, every track recorded: 8 video + 6 audio tracks forwarded, 7 recorded per room) run at
   once with the server pinned to one CPU and the peers to another; the figure is the number of
@@ -175,12 +183,13 @@ def server_main(mode: str, sock_path: str, record_dir: str, ready, cpu=None) -> 
     if profile:  # a cProfile dump of the server's event loop thread, for development
         import cProfile
 
-        cProfile.runctx(
-            "asyncio.run(_serve(mode, sock_path, record_dir, ready))",
-            globals(),
-            locals(),
-            f"{profile}.{mode}.{os.getpid()}",
-        )
+        # timed by the thread's CPU clock: a wall clock would charge the time the process spends
+        # preempted (a sendto that wakes a peer often is) to whatever function was running
+        profiler = cProfile.Profile(time.thread_time)
+        try:
+            profiler.runcall(asyncio.run, _serve(mode, sock_path, record_dir, ready))
+        finally:
+            profiler.dump_stats(f"{profile}.{mode}.{os.getpid()}")
         return
     asyncio.run(_serve(mode, sock_path, record_dir, ready))
 
@@ -428,9 +437,11 @@ async def _run_peers(plan: dict, sock_path: str, clip: dict) -> dict:
         await peer.join()
         return peer
 
-    if plan["kind"] == "fanout":  # 1 publisher, N subscribe-only examiners
-        await add("r0", "cand", "candidate", True, True)
-        subs = [await add("r0", f"ex{i}", "examiner", False, False) for i in range(plan["subscribers"])]
+    if plan["kind"] == "fanout":  # per room: 1 publisher, N subscribe-only examiners
+        subs = []
+        for r in range(plan.get("publishers", 1)):
+            await add(f"r{r}", "cand", "candidate", True, True)
+            subs += [await add(f"r{r}", f"ex{i}", "examiner", False, False) for i in range(plan["subscribers"])]
         await asyncio.sleep(plan["warmup"])
         before = [p.video_counts() for p in subs]
         out["window_start"] = time.time()
@@ -526,19 +537,27 @@ def run_window(mode: str, plan: dict, clip_path: Path, workdir: Path, pin: bool 
     results = ctx.Queue()
     peers = ctx.Process(target=peers_main, args=(plan, sock, str(clip_path), results, peers_cpu))
     peers.start()
-    samples = []  # (time, server cpu s, peers cpu s), every 0.25 s
+    out = sample_window(server.pid, peers, results)
+    peers.join(30)
+    server.join(30)
+    return out
+
+
+def sample_window(server_pid: int, peers, results) -> dict:
+    """Sample the server's and the peers' CPU every 0.25 s until the peers report, then add
+    ``server_cpu_pct`` and ``peers_cpu_pct`` over the window they measured."""
+    samples = []  # (time, server cpu s, peers cpu s)
     out = None
     while out is None:
         try:
-            samples.append((time.time(), cpu_seconds(server.pid), cpu_seconds(peers.pid)))
+            samples.append((time.time(), cpu_seconds(server_pid), cpu_seconds(peers.pid)))
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
         try:
             out = results.get(timeout=0.25)
         except Exception:
-            pass
-    peers.join(30)
-    server.join(30)
+            if not peers.is_alive() and results.empty():
+                raise RuntimeError(f"the peers' process ended ({peers.exitcode}) without a result") from None
     if "window_start" in out:
         inside = [s for s in samples if out["window_start"] <= s[0] <= out["window_end"]]
         if len(inside) >= 2:
@@ -554,7 +573,9 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=3)
     parser.add_argument("--rooms", type=int, default=10, help="full recorded rooms run on one pinned core")
     parser.add_argument("--trials", type=int, default=9, help="call-to-first-frame trials")
-    parser.add_argument("--parts", default="fanout,rooms,first", help="which measurements")
+    parser.add_argument("--publishers", type=int, default=4, help="rooms of 1 publisher in the Janus comparison")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs (ours, then Janus) in the Janus comparison")
+    parser.add_argument("--parts", default="fanout,janus,rooms,first", help="which measurements")
     args = parser.parse_args()
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-forwarding-") as tmp:
@@ -576,9 +597,61 @@ def main() -> None:
             measure_fanout(fanout, n, clip_path, workdir, figures)
         if "rooms" in parts:
             measure_rooms(args.rooms, args.seconds, clip_path, workdir, figures)
+        if "janus" in parts:
+            measure_janus(args.publishers, n, args.seconds, clip_path, workdir, figures, args.repeats)
         if "first" in parts:
             measure_first_frame(args.trials, clip_path, workdir, figures)
     print(json.dumps(figures))
+
+
+def machine() -> dict:
+    return {"machine": os.uname().machine, "cpus": os.cpu_count(), "load_1min": os.getloadavg()[0]}
+
+
+def measure_janus(publishers, n, seconds, clip_path, workdir, figures, repeats: int = 1) -> None:
+    """Our forwarding against Janus's VideoRoom on the same load, one after the other (``repeats``
+    pairs): ``publishers`` rooms of 1 publisher (A+V) and ``n`` subscribers; CPU per forwarded
+    stream. With several pairs, the figures are medians and the ratio is the median of the pairs'."""
+    from bench import janus
+
+    plan = {"kind": "fanout", "publishers": publishers, "subscribers": n, "warmup": 3.0, "seconds": seconds}
+    streams = publishers * n
+    figures["sfu_load"] = f"{publishers} publishers x {n} subscribers"
+    figures["sfu_machine_before"] = machine()
+    why = janus.unavailable()
+    if why:
+        print(f"janus: not measured: {why}")
+    ours_pct, janus_pct, ours_fps, janus_fps = [], [], [], []
+    for _ in range(max(repeats, 1)):
+        ours = run_window("forward", plan, clip_path, workdir)
+        print(
+            f"forward: {publishers} publishers x {n} subscribers: server {ours['server_cpu_pct']:.1f} % CPU, "
+            f"peers {ours['peers_cpu_pct']:.1f} %, subscriber video fps {[round(x, 1) for x in ours['video_fps']]}"
+        )
+        ours_pct.append(ours["server_cpu_pct"])
+        ours_fps.append(min(ours["video_fps"]))
+        if why:
+            continue
+        ref = janus.run_window(plan, clip_path, workdir)
+        print(
+            f"janus (VideoRoom, its own network namespace): {publishers} publishers x {n} subscribers: "
+            f"janus {ref['server_cpu_pct']:.1f} % CPU, peers {ref['peers_cpu_pct']:.1f} %, "
+            f"subscriber video fps {[round(x, 1) for x in ref['video_fps']]}"
+        )
+        janus_pct.append(ref["server_cpu_pct"])
+        janus_fps.append(min(ref["video_fps"]))
+    figures["sfu_forward_cpu_pct_per_stream"] = round(statistics.median(ours_pct) / streams, 3)
+    figures["sfu_forward_subscriber_fps_min"] = round(min(ours_fps), 1)
+    if why:
+        figures["janus_cpu_pct_per_stream"] = figures["forward_vs_janus_ratio"] = None
+        return
+    ratios = [a / max(b, 0.01) for a, b in zip(ours_pct, janus_pct, strict=True)]
+    figures["janus_cpu_pct_per_stream"] = round(statistics.median(janus_pct) / streams, 3)
+    figures["janus_subscriber_fps_min"] = round(min(janus_fps), 1)
+    figures["forward_vs_janus_ratio"] = round(statistics.median(ratios), 2)
+    if len(ratios) > 1:
+        figures["forward_vs_janus_ratios"] = [round(r, 2) for r in ratios]
+    figures["sfu_machine_after"] = machine()
 
 
 def measure_fanout(fanout, n, clip_path, workdir, figures) -> None:

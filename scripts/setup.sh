@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the server and its tests need on a fresh Debian machine:
 # system packages (redis-server; chromium and CJK fonts for the browser tests; coturn for the
-# TURN test), a virtual environment at .venv/ with pinned Python dependencies, the project itself
-# installed in editable mode, the face-check model files, and the socket.io and tus browser clients
-# (web/static/vendor/).
+# TURN test; janus, the C SFU bench/forwarding.py measures against), a virtual environment at
+# .venv/ with pinned Python dependencies, the project itself installed in editable mode, the
+# face-check model files, and the socket.io and tus browser clients (web/static/vendor/).
 # Safe to run again: each step is skipped when already done.
 #   scripts/setup.sh --node   a production node (docs/deployment.md): only what the server needs to run
 #                             (no Redis, browser, coturn or nginx, no test dependencies)
@@ -27,7 +27,8 @@ if [ "$NODE" = 0 ]; then
     [ -x /usr/bin/chromium ] || need_apt+=(chromium)
     # coturn: the TURN-over-TLS test (tests/rooms/test_ice.py) relays media through it
     # nginx: the deployment kit's tests run deploy/nginx/ in a real nginx (tests/deploy/; never the system service)
-    packages+=(fonts-noto-cjk coturn nginx)
+    # janus: the C SFU that bench/forwarding.py measures our forwarding against (never the system service)
+    packages+=(fonts-noto-cjk coturn nginx janus)
 fi
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
@@ -40,6 +41,11 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO_CMD apt-get update -qq
     $SUDO_CMD apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # Debian starts the janus service it installs (HTTP/WebSocket APIs on every interface); the
+    # bench runs a Janus of its own in a private network namespace, so stop and disable that one
+    if [[ " ${need_apt[*]} " == *" janus "* ]] && [ -d /run/systemd/system ]; then
+        $SUDO_CMD systemctl disable --now janus.service >/dev/null 2>&1 || true
+    fi
 fi
 
 PY="${PYTHON:-python3}"

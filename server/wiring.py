@@ -198,6 +198,13 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
 
     async def upload_takes(app: web.Application):
         """Upload takes: their pushes to the page, and the sweep of abandoned ones (recorded/uploads.py)."""
+        if not settings.recordings_shared and settings.node_internal_url:
+            # several nodes on folders of their own: an upload's chunks and a take's photos are written
+            # where each request lands (docs/nodes.md "Recordings": they need the shared folder)
+            log.warning(
+                "upload takes and artwork photos need recordings_shared",
+                extra={"recordings_dir": str(settings.recordings_dir), "node": settings.node_name},
+            )
         signals = UploadSignals(sio)
         services.uploads.on_progress.append(signals.progress)
         services.uploads.on_finished.append(signals.finished)

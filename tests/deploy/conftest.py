@@ -39,10 +39,8 @@ def ports() -> tuple[int, int]:
 
 @pytest.fixture(scope="session")
 def nodes(tmp_path_factory, deploy_redis, ports):
-    """The server nodes: one, or two once the nodes work lets any node take any socket ([nodes])."""
-    with kit.server_nodes(
-        tmp_path_factory.mktemp("nodes"), deploy_redis, f"https://{kit.SITE}:{ports[0]}", 2 if kit.NODES_MERGED else 1
-    ) as nodes:
+    """Two server nodes behind nginx: any node takes any socket."""
+    with kit.server_nodes(tmp_path_factory.mktemp("nodes"), deploy_redis, f"https://{kit.SITE}:{ports[0]}", 2) as nodes:
         yield nodes
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.config import Settings
 from server.store.embedded import free_port
 from server.tls import self_signed
 
@@ -36,9 +34,6 @@ TURN_SECRET = "test-turn-secret"
 NODE_SECRET = "5f" * 32  # 32 bytes in hex, as docs/nodes.md asks
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080")  # deploy/'s example nodes
-# [nodes] whether the server has the nodes work (docs/nodes.md): then the kit's socket upstream must
-# be the one for every node, and the tests run two nodes behind nginx
-NODES_MERGED = hasattr(Settings(), "node_id")
 
 
 def render(text: str, replacements: dict[str, str]) -> str:
@@ -267,18 +262,6 @@ class Nginx:
         return self.folder / "logs" / "interview.access.log"
 
 
-def sockets_on_every_node(site: str) -> str:
-    """The site with its [nodes] socket upstream for after the nodes work (the commented block) in
-    place of today's (one node, the others as backups), as docs/deployment.md says to swap them."""
-    today = re.search(r"^upstream interview_sockets \{\n.*?^\}\n", site, re.M | re.S)
-    after = re.search(r"^#   upstream interview_sockets \{\n.*?^#   \}\n", site, re.M | re.S)
-    if today and not after and "hash $socket_affinity" in today[0]:
-        return site  # swapped already (the release has the nodes work)
-    assert today and after, "the two interview_sockets upstreams of interview.conf are not where the test expects"
-    uncommented = re.sub(r"^#   ", "", after[0], flags=re.M)
-    return site.replace(after[0], "").replace(today[0], uncommented)
-
-
 def nginx_config(
     folder: Path,
     nodes: list[str],
@@ -286,12 +269,10 @@ def nginx_config(
     key: Path,
     static: bool = False,
     ports: tuple[int, int] | None = None,
-    every_node: bool = False,
 ) -> Nginx:
     """deploy/nginx/interview.conf for the tests (listening on 127.0.0.1, the nodes given, the test
     certificate, logs under ``folder``), inside a main file with the http settings of Debian's nginx.conf.
-    ``static``: with deploy/nginx/interview-static.conf included (serving this checkout's web/static).
-    ``every_node``: sockets to every node (the [nodes] upstream for after the nodes work)."""
+    ``static``: with deploy/nginx/interview-static.conf included (serving this checkout's web/static)."""
     assert Path(NGINX).exists(), "nginx is missing: `make setup` installs it (scripts/setup.sh)"
     folder.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "acme"):
@@ -322,7 +303,7 @@ def nginx_config(
             ),
         },
     )
-    (folder / "interview.conf").write_text(sockets_on_every_node(site) if every_node else site)
+    (folder / "interview.conf").write_text(site)
     if static:
         (folder / "interview-static.conf").write_text(
             render(

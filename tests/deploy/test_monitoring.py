@@ -11,7 +11,6 @@ import urllib.request
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.config import Settings
 from tests.deploy import kit
 
 DASHBOARD = kit.DEPLOY / "grafana" / "interview-dashboard.json"
@@ -27,16 +26,6 @@ OTHERS = {
     "redis_rdb_last_bgsave_status": "prometheus-redis-exporter",
     "probe_success": "prometheus-blackbox-exporter",
 }
-# [nodes] Families of docs/nodes.md "Observing the nodes", on the dashboard and in the alerts ahead of
-# the nodes work (issue 17 items 1-3): allowed to be missing only while the server has no nodes.
-NODES_PENDING = {
-    "iv_node_rooms",
-    "iv_node_participants",
-    "iv_node_draining",
-    "iv_relay_requests_total",
-    "iv_relay_seconds_bucket",
-}
-NODES_MERGED = hasattr(Settings(), "node_id")
 SUFFIXES = {
     "counter": ("_total", "_created"),
     "gauge": ("",),
@@ -58,9 +47,8 @@ def scrape(node) -> tuple[set[str], set[str]]:
 
 
 def not_exported(used: set[str], names: set[str]) -> set[str]:
-    """The names used that the server does not export (the nodes' ones allowed until they exist)."""
-    missing = used - names
-    return missing if NODES_MERGED else missing - NODES_PENDING
+    """The names used that the server does not export."""
+    return used - names
 
 
 def expressions(value) -> list[str]:

@@ -107,11 +107,9 @@ def map_value(http: list[dict], variable: str, value: str) -> str:
 
 
 def test_the_configuration_passes_nginx_t(tmp_path, tls):
-    """As shipped, with the optional static files, and with the [nodes] socket upstream swapped in."""
-    for static, every_node in ((False, False), (True, False), (False, True)):
-        rendered = kit.nginx_config(
-            tmp_path / f"static-{static}-{every_node}", ["127.0.0.1:8080"], *tls, static=static, every_node=every_node
-        )
+    """As shipped, and with the optional static files."""
+    for static in (False, True):
+        rendered = kit.nginx_config(tmp_path / f"static-{static}", ["127.0.0.1:8080"], *tls, static=static)
         result = kit.nginx_check(rendered)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -181,24 +179,21 @@ async def test_socket_timeouts_outlast_engineio_pings(site, app):
     assert {h[0] for h in headers} >= {"Host", "X-Forwarded-For", "X-Forwarded-Proto"}
 
 
-def test_the_socket_upstream_fits_the_server(site):
-    """[nodes] Today one node takes every socket (a room's sockets must reach the process holding its
-    media) and the others stand by; once the server relays a room's signalling to its node, every node
-    takes sockets, spread by the login session (engine.io's long-polling fallback)."""
+def test_sockets_are_spread_over_every_node_by_session(site):
+    """Any node takes any socket (it relays a room's signalling to the room's node, docs/nodes.md):
+    sockets go to every node, none a backup, by the login session, so that engine.io's long-polling
+    requests of one socket reach the same node; without a session cookie, by the client's address."""
     interview, _ = site
     (block,) = [d["block"] for d in interview if d["directive"] == "upstream" and d["args"] == ["interview_sockets"]]
     servers = [d["args"] for d in block if d["directive"] == "server"]
-    assert len(servers) == len(kit.NODES)
-    if kit.NODES_MERGED:
-        assert directive(block, "hash") == ["$socket_affinity", "consistent"] and not any(
-            "backup" in s for s in servers
-        ), (
-            "the server has the nodes work: make the [nodes] upstream interview_sockets active in "
-            "deploy/nginx/interview.conf (docs/deployment.md, 'Before the nodes work is merged')"
-        )
-    else:
-        assert directive(block, "hash") is None
-        assert ["backup" in s for s in servers] == [False, True, True]
+    assert len(servers) == len(kit.NODES) and not any("backup" in s for s in servers)
+    assert directive(block, "hash") == ["$socket_affinity", "consistent"]
+    (affinity,) = [d for d in interview if d["directive"] == "map" and d["args"][1] == "$socket_affinity"]
+    assert affinity["args"][0] == "$cookie_iv_session"
+    assert {d["directive"]: d["args"][0] for d in affinity["block"]} == {
+        "": "$remote_addr",
+        "default": "$cookie_iv_session",
+    }
 
 
 def test_forwarded_for_is_replaced_everywhere(site):

@@ -192,6 +192,20 @@ function showProblem(box, err) {
     ...(err.problems || []).map((p) => el("p", { class: "error problem", "data-code": p.code }, "· " + p.message)));
 }
 
+// the server's storage is back: a join answered "recovering" may have gone through meanwhile
+document.addEventListener("storage-back", async () => {
+  const box = $("join-error");
+  if (box.dataset.code !== "storage_unavailable" || box.hidden) return;
+  const ack = await call(socket, "queue:state").catch(() => ({ entries: [] }));
+  const mine = ack.entries.find((e) => e.exam_id === examId);
+  box.hidden = true;
+  box.dataset.code = "";
+  if (mine) {
+    joined = true;
+    showEntry(mine);
+  }
+});
+
 async function joinQueue() {
   const box = $("join-error");
   box.hidden = true;

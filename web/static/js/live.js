@@ -6,6 +6,9 @@
 //   retrying(code) -> whether a refused connection is tried again (the network, or the server recovering)
 // The server answers `storage_unavailable` (an event's ack, or connect_error) while its storage is away:
 // the message says the server is recovering, not the user's network; the socket keeps trying to connect.
+// The page then asks /healthz every second and, once the server answers again, fires `storage-back` on
+// `document` (body[data-storage] is "recovering" meanwhile): pages clear the message and re-read what the
+// refused action may have changed (its work went on: docs/signaling.md).
 //   clockSkew(serverAt) / serverNow(): the server's clock, for countdowns
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { el, t } from "/static/js/common.js";
@@ -36,6 +39,7 @@ export function connect(namespace, auth = {}) {
   // (a refusal is final for it): try again shortly, the page keeps showing the server's message
   socket.on("connect_error", (err) => {
     if (err && err.data && err.data.code === "storage_unavailable") {
+      recovering();
       setTimeout(() => { if (!socket.connected) socket.connect(); }, 1000 + Math.random() * 1000);
     }
   });
@@ -59,8 +63,32 @@ export async function call(socket, event, data = {}, timeoutMs = 15000) {
   } catch {
     throw { code: "timeout", message: t("服务器没有响应，请检查网络后重试", "The server did not answer; check the network and retry") };
   }
-  if (!ack || !ack.ok) throw (ack && ack.error) || { code: "error", message: t("请求失败", "Request failed") };
+  if (!ack || !ack.ok) {
+    if (ack && ack.error && ack.error.code === "storage_unavailable") recovering();
+    throw (ack && ack.error) || { code: "error", message: t("请求失败", "Request failed") };
+  }
   return ack;
+}
+
+// The server said its storage is away: watch /healthz until it answers again, then tell the page.
+let watching = false;
+function recovering() {
+  document.body.dataset.storage = "recovering";
+  if (watching) return;
+  watching = true;
+  const poll = async () => {
+    try {
+      const answer = await fetch("/healthz", { cache: "no-store", credentials: "omit" });
+      if (answer.ok) {
+        watching = false;
+        delete document.body.dataset.storage;
+        document.dispatchEvent(new CustomEvent("storage-back"));
+        return;
+      }
+    } catch { /* not reachable yet */ }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
 }
 
 // A refused connection's reason ({code, message}) from socket.io's connect_error.

@@ -146,6 +146,11 @@ function actionError(err) {
   box.dataset.why = (err && err.why) || ""; // nobody_ready: face_check_pending | disconnected | slot_not_started | mixed
 }
 
+// the server's storage is back: the refusal's message goes (what the action did arrives as a push)
+document.addEventListener("storage-back", () => {
+  if ($("action-error").dataset.code === "storage_unavailable") actionError(null);
+});
+
 $("call-next").addEventListener("click", async () => {
   audioContext(); // a click: alerts may play from now on
   actionError(null);
