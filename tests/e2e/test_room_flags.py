@@ -2,7 +2,8 @@
 candidate (an aiortc peer whose camera the test switches) shows a second face; the page shows the
 flag as a badge on the candidate's video, with its time; the exam's proctor page lists it with the
 frame that raised it; once the right face is back the badge goes and the proctor's entry says
-cleared."""
+cleared. A face pool kept busy by other rooms shows the proctor that monitoring is degraded, until it
+keeps up again."""
 
 from __future__ import annotations
 
@@ -71,6 +72,27 @@ async def test_the_examiner_sees_a_flag_on_the_video_and_the_proctor_its_frame(
             camera.picture = framed(faces.grace_hopper())
             await examiner.wait_for_selector("#flags", state="hidden", timeout=20_000)
             await proctor.wait_for_selector("#flag-list li[data-kind=face_multiple][data-state=cleared]")
+
+            # other rooms keep the face pool's queue deep: the proctor is told monitoring is degraded,
+            # and the notice goes once the pool keeps up again
+            await proctor.wait_for_selector("#monitor-alarm", state="hidden")
+            pool, frame, busy = services.face_checks.pool, framed(faces.astronaut()), asyncio.Event()
+
+            async def load() -> None:
+                while not busy.is_set():
+                    if pool.pending < 16:
+                        asyncio.ensure_future(pool.observe_frame(frame, liveness=False))
+                    await asyncio.sleep(0.005)
+
+            loader = asyncio.ensure_future(load())
+            try:
+                alarm = await proctor.wait_for_selector("#monitor-alarm:not([hidden])", timeout=30_000)
+                assert "监考抽帧降级" in await alarm.inner_text()
+                await shots(proctor, "proctor-monitoring-degraded", full_page=False)
+            finally:
+                busy.set()
+                await loader
+            await proctor.wait_for_selector("#monitor-alarm", state="hidden", timeout=40_000)
         assert not browsers.errors, browsers.errors
     finally:
         if cam is not None:

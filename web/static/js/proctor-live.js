@@ -49,6 +49,22 @@ function open(id) {
   });
   socket.on("proctor:reviews", () => dispatchEvent(new Event("proctor-reviews")));
   socket.on("proctor:flag", onFlag);
+  socket.on("proctor:alarm", onAlarm);
+}
+
+// The server samples fewer frames than it should (its face pool is behind): shown until it says it keeps
+// up again, with the node and how far apart the samples are meanwhile.
+const degradedNodes = new Map();
+function onAlarm(a) {
+  if (a.kind !== "monitoring_degraded") return;
+  if (a.state === "raised") degradedNodes.set(a.node, a);
+  else degradedNodes.delete(a.node);
+  const box = $("monitor-alarm");
+  box.hidden = degradedNodes.size === 0;
+  box.replaceChildren(...[...degradedNodes.values()].map((d) => el("span", { "data-node": d.node },
+    (d.message && (d.message[document.documentElement.lang === "en" ? "en" : "zh"] || d.message.zh)) || d.kind,
+    t(`（${fmtSeconds(d.at, { zone: false })} 起，节点 ${d.node}，约每 ${d.interval_s} 秒抽帧一次）`,
+      ` (since ${fmtSeconds(d.at, { zone: false })}, node ${d.node}, a sample every ${d.interval_s} s)`))));
 }
 
 // Flags of the exam's watched interviews (docs/facecheck.md "Watching the interview"), newest first: who, which
