@@ -216,16 +216,82 @@ class FaceChecks:
             raise UserError("challenge_expired", field="challenge_id")
         return data["direction"]
 
-    @contextlib.asynccontextmanager
-    async def running(self, account: Account):
-        """The candidate's one check in flight (across processes): a second gets ``facecheck_in_progress``."""
+    async def hold_running(self, account: Account) -> str:
+        """Take the candidate's one check in flight (across processes): ``facecheck_in_progress`` when
+        one runs; the token to give back with ``release_running``."""
         key, token = self.keys.face_running(account.id), secrets.token_hex(8)
         if not await self.store.redis.set(key, token, nx=True, ex=RUNNING_TTL_S):
             raise UserError("facecheck_in_progress")
+        return token
+
+    async def release_running(self, account: Account, token: str) -> None:
+        await self.store.script("lock_release")(keys=[self.keys.face_running(account.id)], args=[token])
+
+    @contextlib.asynccontextmanager
+    async def running(self, account: Account):
+        """The candidate's one check in flight (across processes): a second gets ``facecheck_in_progress``."""
+        token = await self.hold_running(account)
         try:
             yield
         finally:
-            await self.store.script("lock_release")(keys=[key], args=[token])
+            await self.release_running(account, token)
+
+    # --- the live challenge (live_check.py): the server's own frames --------------------------
+    async def live_ready(self, account: Account, exam_id: str):
+        """Before a live check opens the candidate's publish: the attempt counted, the pool there, the
+        candidate enrolled, not locked, with a usable ID photo. Returns (roster entry, reference)."""
+        await self.count_attempt(account, "challenge")
+        self.require_pool()
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        if not entry.photo_sha256:
+            raise UserError("no_reference_photo")
+        return entry, await self.references.embedding(entry.photo_sha256)
+
+    async def open_live_challenge(self, account: Account, exam_id: str, sequence: list) -> str:
+        """The server-side record of a live challenge (its moves are never sent ahead): used once."""
+        challenge_id = new_id("chal")
+        key = self.keys.face_challenge(challenge_id)
+        async with self.store.pipeline() as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "account_id": account.id,
+                    "exam_id": exam_id,
+                    "live": "1",
+                    "sequence": ",".join(m.direction for m in sequence),
+                    "created_at": f"{time.time():.3f}",
+                },
+            )
+            pipe.expire(key, self.challenge_ttl_s)
+            await pipe.execute()
+        return challenge_id
+
+    async def record_live(
+        self, account: Account, exam_id: str, challenge_id: str, entry, reason: str, distance, details, frames
+    ) -> CheckResult:
+        """A live check's outcome that counts (a pass or a strike). The challenge is used up here, once:
+        a second outcome for it (another process, a replay of the call) is ``challenge_expired``."""
+        if not await self.store.redis.delete(self.keys.face_challenge(challenge_id)):
+            raise UserError("challenge_expired")
+        return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
+
+    async def drop_live_challenge(self, challenge_id: str) -> bool:
+        """A live check that ended without counting: its challenge is used up all the same."""
+        return bool(await self.store.redis.delete(self.keys.face_challenge(challenge_id)))
+
+    def uncounted(self, reason: str, strikes: int, lang: str) -> dict:
+        """The answer to a live check that ended without a result that counts (no video at all)."""
+        return {
+            "passed": False,
+            "counted": False,
+            "reason": reason,
+            "message": message(reason, lang),
+            "advice": message("advice_" + reason, lang, direction=""),
+            "strikes": strikes,
+            "strikes_left": max(0, self.gate.strikes_limit - strikes),
+            "locked": False,
+        }
 
     async def judge_burst(
         self, pool: InferencePool, account: Account, reference, direction: str, frames: list[bytes]

@@ -12,6 +12,7 @@ from ..queue.views import room_view
 from ..rooms.media import MAX_SDP_BYTES
 from ..store.models import is_id
 from .base import RoleNamespace, User
+from .face_live import FaceLiveSignals
 from .fanout import candidate_room, candidate_state, line_room
 from .recorded import TAKE_EVENTS, TakeEvents
 from .rooms import RoomSignals
@@ -68,9 +69,13 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
         "rtc:restart": {"room_id": ROOM_ID, "sdp": SDP},
         "rtc:answer": {"room_id": ROOM_ID, "sdp": SDP},
         "room:phrase": {"room_id": ROOM_ID, "phrase": Field("str", max_len=20)},
+        "face:live": {"exam_id": Field("str", max_len=40), "sdp": SDP},
         **TAKE_EVENTS,  # recorded takes (server/signaling/recorded.py)
     }
     rooms: RoomSignals  # given by server/wiring.py
+    face_live: FaceLiveSignals | None = (
+        None  # the live face check (server/signaling/face_live.py), given by server/wiring.py
+    )
 
     async def admit(self, sid: str, user: User, auth: dict) -> None:
         await self.enter_room(sid, candidate_room(user.account.id))
@@ -89,6 +94,8 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
                 await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.account.id)
 
     async def gone(self, sid: str, user: User) -> None:
+        if self.face_live is not None:
+            await self.face_live.gone(sid)
         await self.services.queue.drop(user.account.id, sid)
 
     async def states(self, user: User) -> dict:
@@ -107,6 +114,13 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
 
     async def on_queue_state(self, sid: str, user: User, data: dict) -> dict:
         return await self.states(user)
+
+    async def on_face_live(self, sid: str, user: User, data: dict) -> dict:
+        """The queue-entry face check on the camera published to the server (docs/facecheck.md)."""
+        if not is_id(data["exam_id"]):
+            raise UserError("exam_not_found", field="exam_id")
+        assert self.face_live is not None, "server/wiring.py gives the candidates' namespace the live face check"
+        return await self.face_live.start(sid, user, data["exam_id"], data["sdp"])
 
     async def on_room_enter(self, sid: str, user: User, data: dict) -> dict:
         entry = await self.services.queue.enter_room(user.account, _room(data))
