@@ -1,15 +1,18 @@
-"""The two face checks (docs/facecheck.md): at queue entry (with a head-turn challenge) and on room entry.
+"""The face checks (docs/facecheck.md): at queue entry (live), on room entry, and the identity appeal's.
 
-Queue entry: the candidate asks for a challenge (turn left or right, chosen at random), then sends a
-short burst of frames: the first facing the camera, the rest turning. The check passes when the
-frontal frame shows exactly one usable face matching the ID photo, every other frame with a face
-is the same person, and the keypoints show the head turning the asked way (a flat photo cannot).
+Queue entry (``live_ready``, ``open_live_challenge``, ``record_live``; the check itself is
+``live_check.py``): the candidate's page publishes its camera to the server, which decodes the frames,
+asks a random sequence of moves at moments it picks and judges identity and every move on its own
+frames. No frames the page captured are judged.
 
-Abuse (docs/security.md, "Face check abuse"): every challenge and every check a candidate asks for
-is counted (``count_attempt``, one Redis counter each per window, whatever the answer); a burst is
-refused whole on its frames' headers before anything is decoded, queued or used up; and a
-candidate has one check running at a time (a Redis lock), so their frames hold a small share of
-the worker pool at most.
+The identity appeal (appeal.py) still takes a burst for a one-turn challenge (``issue_challenge``,
+``judge_burst``): the frontal frame matching the ID photo, the others the same person, the head
+turning the asked way (a flat photo cannot).
+
+Abuse (docs/security.md, "Face check abuse"): every check a candidate asks for is counted
+(``count_attempt``, one Redis counter per window, whatever the answer); a burst is refused whole on
+its frames' headers before anything is decoded, queued or used up; and a candidate has one check
+running at a time (a Redis lock), so their frames hold a small share of the worker pool at most.
 """
 
 from __future__ import annotations
@@ -165,18 +168,10 @@ class FaceChecks:
             except ImageRejected as exc:
                 raise UserError(exc.code, field="frame") from None
 
-    async def challenge(self, account: Account, exam_id: str) -> dict:
-        await self.count_attempt(account, "challenge")
-        self.require_pool()
-        entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        if not entry.photo_sha256:
-            raise UserError("no_reference_photo")
-        return await self.issue_challenge(account, exam_id)
-
     async def issue_challenge(self, account: Account, scope: str) -> dict:
-        """A head-turn challenge for ``account``, bound to ``scope`` (an exam id, or what another
-        check, such as an identity appeal, names its own)."""
+        """A head-turn challenge for ``account``, bound to ``scope`` (what the identity appeal names its
+        own: appeal.py); its burst is judged by ``judge_burst``. The queue-entry check has none: it runs
+        live (``live_ready`` ... ``record_live``)."""
         challenge_id = new_id("chal")
         direction = secrets.choice(("left", "right"))
         key = self.keys.face_challenge(challenge_id)
@@ -206,15 +201,6 @@ class FaceChecks:
         if not data or data.get("account_id") != account.id:
             raise UserError("challenge_expired", field="challenge_id")
         return data
-
-    async def _challenge_direction(self, challenge_id: str, account: Account, exam_id: str) -> str:
-        """The challenge's direction. It is used up (deleted) once the frames were looked at, not before:
-        a refused burst leaves it usable; the candidate's running-check lock keeps two bursts of theirs
-        from sharing it, and a replayed burst finds nothing."""
-        data = await self.challenge_of(challenge_id, account)
-        if data.get("exam_id") != exam_id:
-            raise UserError("challenge_expired", field="challenge_id")
-        return data["direction"]
 
     async def hold_running(self, account: Account) -> str:
         """Take the candidate's one check in flight (across processes): ``facecheck_in_progress`` when
@@ -320,22 +306,6 @@ class FaceChecks:
             "reasons": [o.reason for o in observations],
         }
         return reason, distance, details
-
-    async def check_queue_entry(
-        self, account: Account, exam_id: str, challenge_id: str, frames: list[bytes]
-    ) -> CheckResult:
-        """The burst for a challenge; refusals (bad frames, a check of theirs still running, ...)
-        change nothing: the challenge stays usable and no strike is counted."""
-        pool = self.require_pool()
-        self.check_frames(frames)
-        entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        reference = await self.references.embedding(entry.photo_sha256)
-        async with self.running(account):
-            direction = await self._challenge_direction(challenge_id, account, exam_id)
-            reason, distance, details = await self.judge_burst(pool, account, reference, direction, frames)
-            await self.store.redis.delete(self.keys.face_challenge(challenge_id))  # used once
-            return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
 
     async def check_room_entry(self, account: Account, exam_id: str, frames: list[np.ndarray]) -> CheckResult:
         """Identity only, on frames decoded from the live track; the best frame decides.

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from .engine import Observation
-from .liveness import MAX_START_YAW
-from .moves import MOVE_DEADLINE_S, Move, Seen, frontal, judge_move
+from .liveness import MAX_START_YAW, MIN_YAW_CHANGE
+from .moves import AWAY_YAW, MOVE_DEADLINE_S, Move, Seen, judge_move
 from .pool import InferencePool
 
 NO_VIDEO_WAIT_S = 10.0
@@ -51,6 +51,7 @@ BASELINE_WAIT_S = 8.0
 BASELINE_FRAMES = 3
 RETURN_WAIT_S = 4.0
 RETURN_HOLD_S = 0.3  # the head faces the camera for this long before the next wait starts
+SETTLE_WINDOW_S = 0.6  # a move's baseline: the median yaw of the frames this long before its prompt
 SAMPLE_INTERVAL_S = 0.1  # at most ~10 frames a second go to the pool (fewer when it is busy)
 STALL_S = 2.0
 KEEP_FRAMES = 40  # recent decoded frames kept (RGB) to archive the ones that decided
@@ -118,11 +119,13 @@ class LiveCheck:
         self.first_frame = asyncio.Event()
         self.last_arrival = 0.0
         self.size: tuple[int, int] | None = None
+        self.sizes: list[list[int]] = []  # every change of the video's size
         self.asked = False  # a move has been asked: from now on the picture must not change size or drop out
         self.failure: Failed | None = None
         self.latest: tuple[float, Any] | None = None
         self.latest_ready = asyncio.Event()
         self.moves: list[dict] = []
+        self.front = 0.0  # the frontal yaw at the check's start
 
     # --- frames ----------------------------------------------------------------------------
     def _fail(self, reason: str, strike: bool = True) -> None:
@@ -137,6 +140,7 @@ class LiveCheck:
             if self.size is None:
                 self.size = size
             elif size != self.size:
+                self.sizes.append(list(size))
                 if self.asked:
                     self._fail("face_resolution_changed")
                     return
@@ -149,6 +153,8 @@ class LiveCheck:
                 self.latest_ready.set()
         if self.first_frame.is_set():
             self._fail("face_video_lost", strike=self.asked)
+        else:
+            self._fail("face_no_video", strike=False)  # the publish closed before any frame
 
     async def _observe(self) -> None:
         while True:
@@ -212,6 +218,7 @@ class LiveCheck:
                 "yaws": [None if s.observation.yaw is None else round(s.observation.yaw, 4) for s in self.seen],
                 "reasons": [s.observation.reason for s in self.seen],
                 "size": list(self.size) if self.size else None,
+                "size_changes": self.sizes,
             }
             if self.moves and not reason:
                 details["direction"] = ""
@@ -225,10 +232,11 @@ class LiveCheck:
 
     async def _check(self) -> float:
         # 1. video at all
-        try:
-            await asyncio.wait_for(self.first_frame.wait(), NO_VIDEO_WAIT_S)
-        except TimeoutError:
-            raise Failed("face_no_video", strike=False) from None
+        deadline = self.clock() + NO_VIDEO_WAIT_S
+        while not self.first_frame.is_set():
+            if self.clock() > deadline:
+                raise Failed("face_no_video", strike=False)
+            await self._wait(TICK_S)
         # 2. a frontal baseline, and the identity on it
         deadline = self.clock() + BASELINE_WAIT_S
         while True:
@@ -242,7 +250,7 @@ class LiveCheck:
                 raise Failed(last.reason or "face_not_frontal")
             await self._wait(TICK_S)
         indexes = run[-BASELINE_FRAMES:]
-        baseline = float(statistics.median(self.seen[i].yaw or 0.0 for i in indexes))  # each has a yaw (_frontal_run)
+        self.front = float(statistics.median(self.seen[i].yaw or 0.0 for i in indexes))  # each has a yaw
         distances = [self.distances[i] for i in indexes]
         for i in indexes:
             self._keep(self.seen[i].at)
@@ -252,9 +260,9 @@ class LiveCheck:
             raise Failed("face_mismatch")
         # 3. the moves
         for index, move in enumerate(self.sequence):
-            await self._back_to_front(baseline)
+            await self._back_to_front()
             await self._sleep(move.gap_s)
-            await self._ask(index, move, baseline)
+            await self._ask(index, move)
         # 4. the same person throughout
         if any(d is not None and d > self.threshold * TURN_SLACK for d in self.distances):
             raise Failed("face_mismatch")
@@ -275,12 +283,24 @@ class LiveCheck:
         while self.clock() < end:
             await self._wait(min(TICK_S, max(0.0, end - self.clock())))
 
-    async def _back_to_front(self, baseline: float) -> None:
+    def _settled(self, since: float) -> float | None:
+        """The median yaw of the frames since ``since`` when the head holds still facing the camera
+        (at least 2 usable frames, within MAX_START_YAW, spread under AWAY_YAW); else None. Each move is
+        judged against the head's own position just before it (a posture that drifts, or a picture
+        whose size the browser adapted, moves the measured yaw a little); near the frontal yaw of the
+        check's start, by less than a turn (MIN_YAW_CHANGE): a turn held still is not "back"."""
+        yaws = [s.yaw for s in self.seen if s.at >= since and s.yaw is not None]
+        if len(yaws) < 2 or max(yaws) - min(yaws) >= AWAY_YAW:
+            return None
+        median = float(statistics.median(yaws))
+        return median if abs(median - self.front) < MIN_YAW_CHANGE else None  # not a turn held still
+
+    async def _back_to_front(self) -> None:
         deadline = self.clock() + RETURN_WAIT_S
         told = False
         while True:
             now = self.clock()
-            if frontal(self.seen, baseline, now - RETURN_HOLD_S) and self.seen[0].at <= now - RETURN_HOLD_S:
+            if self._settled(now - RETURN_HOLD_S) is not None and self.seen[0].at <= now - RETURN_HOLD_S:
                 return
             if now > deadline:
                 raise Failed("face_not_frontal")
@@ -289,10 +309,17 @@ class LiveCheck:
                 await self.tell("face:hold", {"index": len(self.moves)})
             await self._wait(TICK_S)
 
-    async def _ask(self, index: int, move: Move, baseline: float) -> None:
+    async def _ask(self, index: int, move: Move) -> None:
         prompt_at = self.clock()
+        before = [s.yaw for s in self.seen if prompt_at - SETTLE_WINDOW_S <= s.at <= prompt_at and s.yaw is not None]
+        baseline = float(statistics.median(before)) if before else 0.0
         self.asked = True
-        record: dict = {"index": index, "direction": move.direction, "gap_s": move.gap_s}
+        record: dict = {
+            "index": index,
+            "direction": move.direction,
+            "gap_s": move.gap_s,
+            "baseline": round(baseline, 4),
+        }
         self.moves.append(record)
         await self.tell(
             "face:move",

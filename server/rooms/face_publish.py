@@ -60,7 +60,12 @@ class FacePublish:
     async def frames(self) -> AsyncIterator[tuple[float, av.VideoFrame]]:
         """Every decoded frame of the video as it arrives: (time.monotonic() on arrival, frame).
         Ends when the track ends or the publish is closed; a packet that does not decode is skipped."""
-        track = await self._track
+        try:
+            track = await self._track
+        except asyncio.CancelledError:
+            if self.closed:  # closed before the page's video came: no frames
+                return
+            raise
         decoder = av.CodecContext.create("vp8", "r")
         while not self.closed:
             try:

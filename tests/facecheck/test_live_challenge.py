@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from server.http.context import SETTINGS
 from server.signaling.fanout import CANDIDATE
 from tests.conftest import build_world
 from tests.e2e import fakecam
@@ -74,7 +75,8 @@ async def run_check(peers, server, services, world, publishers, track, index=0, 
 async def test_a_candidate_following_the_moves_live_passes(peers, server, services, world, publishers, renders):  # noqa: F811
     track = DrivenFace(renders)
     account, socket, result = await run_check(peers, server, services, world, publishers, track, drive=True)
-    assert result["passed"] is True and result["counted"] is True, result
+    history = await services.face_gate.history(world.exam.id, account.id)
+    assert result["passed"] is True and result["counted"] is True, (result, [(c["moves"], c["yaws"]) for c in history])
     moves = socket.seen("face:move")
     assert len(moves) >= 2 and {m["move"] for m in moves} <= {"left", "right"}
     assert [m["index"] for m in moves] == list(range(len(moves))) and all(m["total"] == len(moves) for m in moves)
@@ -226,3 +228,45 @@ async def test_leaving_after_a_move_was_asked_is_a_strike(peers, server, service
         await asyncio.sleep(0.1)
     state = await services.face_gate.status(world.exam.id, account.id)
     assert state.strikes == 1 and state.last_reason == "face_video_lost", state
+
+
+async def test_three_failures_lock_and_open_a_review(peers, server, services, world, publishers):  # noqa: F811
+    astronaut = Renders(faces.astronaut(), _observe_any)
+    account, socket = await candidate_socket(peers, server, services, world)
+    for strikes_left in (2, 1, 0):
+        socket.events.clear()
+        publisher = Publisher(socket, world.exam.id, DrivenFace(astronaut))
+        publishers.append(publisher)
+        await publisher.start()
+        result = await publisher.result()
+        assert (result["reason"], result["strikes_left"]) == ("face_mismatch", strikes_left), result
+    assert result["locked"] is True and "人工审核" in result["locked_message"]
+    # locked: no more checks until a proctor decides, and no publish is opened
+    publisher = Publisher(socket, world.exam.id, DrivenFace(astronaut))
+    publishers.append(publisher)
+    refused = await socket.call("face:live", {"exam_id": world.exam.id, "sdp": await publisher.offer()})
+    assert refused["error"]["code"] == "face_check_locked", refused
+    [review] = await services.face_gate.open_reviews()
+    assert review.account_id == account.id and len(review.check_ids) == 3
+
+
+async def test_live_checks_are_limited_per_candidate(app, peers, server, services, world, publishers):  # noqa: F811
+    account, socket = await candidate_socket(peers, server, services, world)
+    _, other = await candidate_socket(peers, server, services, world, 1)
+    publisher = Publisher(socket, world.exam.id, Still(lambda t: None))
+    publishers.append(publisher)
+    offer = await publisher.offer()
+    limit = app[SETTINGS].facecheck_attempts_per_window
+    codes = [
+        (await socket.call("face:live", {"exam_id": world.exam.id, "sdp": offer})).get("error") for _ in range(limit)
+    ]
+    # the first opens a check (its page never connects); the others meet it running, and count all the same
+    assert codes[0] is None and {c["code"] for c in codes[1:]} == {"facecheck_in_progress"}, codes
+    refused = await socket.call("face:live", {"exam_id": world.exam.id, "sdp": offer})
+    err = refused["error"]
+    assert err["code"] == "facecheck_rate_limited" and "分钟后再试" in err["message"], err
+    # the limit is the candidate's own, and lives in Redis with its expiry (every process, ends by itself)
+    ack = await other.call("face:live", {"exam_id": world.exam.id, "sdp": offer})
+    assert "sdp" in ack, ack
+    ttl = await services.store.redis.ttl(services.store.keys.rate_limit("facecheck-challenge", account.id))
+    assert 0 < ttl <= app[SETTINGS].facecheck_attempt_window_s

@@ -91,9 +91,10 @@ def test_early_wrong_late_and_flat_moves_fail(views, turn, turn_at, asked, reaso
 
 
 def test_sequences_are_random_and_counted():
-    assert sequences(3) == len(MOVES) ** 3 == 8
-    assert timed_sequences(3) == (2 * len(GAP_STEPS_S)) ** 3 == 8000
-    drawn = collections.Counter(tuple(m.direction for m in draw_sequence(3)) for _ in range(4000))
-    assert len(drawn) == 8 and min(drawn.values()) > 350  # each of the 8 orders, about 500 times
+    assert sequences(3) == len(MOVES) ** 3 - 2 == 6 and sequences(4) == 14
+    assert timed_sequences(4) == 14 * len(GAP_STEPS_S) ** 4 == 140_000
+    drawn = collections.Counter(tuple(m.direction for m in draw_sequence(4)) for _ in range(7000))
+    assert len(drawn) == 14 and min(drawn.values()) > 400  # each of the 14 orders, about 500 times
+    assert all(set(order) == {"left", "right"} for order in drawn)  # never one direction only
     gaps = collections.Counter(m.gap_s for _ in range(2000) for m in draw_sequence(3))
     assert set(gaps) == set(GAP_STEPS_S)

@@ -220,6 +220,14 @@ export async function publishVideo(socket, event, extra, stream) {
     const ack = await call(socket, event, { ...extra, sdp: pc.localDescription.sdp });
     await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
     await Promise.all(pc.getSenders().map((s) => capBitrate(s)));
+    // the check judges a picture of one size: under load the browser drops frames, not resolution
+    await Promise.all(pc.getSenders().map(async (s) => {
+      try {
+        const params = s.getParameters();
+        params.degradationPreference = "maintain-resolution";
+        await s.setParameters(params);
+      } catch { /* best effort: a size change before the first move is allowed anyway */ }
+    }));
     return { pc, ack };
   } catch (err) {
     pc.close();
