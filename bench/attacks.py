@@ -95,33 +95,32 @@ async def _login(base: str, phone: str, password: str) -> aiohttp.ClientSession:
     return session
 
 
-async def _b_check(session: aiohttp.ClientSession, exam: str, bursts: dict, busy: Counter) -> float:
-    """Seconds from the first burst sent to a 200 answer (503s retried after 1 s, counted in ``busy``)."""
+async def _b_check(services, account, exam: str, bursts: dict, busy: Counter) -> float:
+    """Seconds to a judged burst of candidate B in the server's own pool (the queue-entry check is live
+    now, over the socket: the burst is the identity appeal's judging, ``judge_burst``); a 503 is
+    retried after 1 s, counted in ``busy``."""
+    from server.errors import UserError
+
+    checks = services.face_checks
+    entry = (await services.enrolments.exam_for(account, exam)).entry
+    reference = await checks.references.embedding(entry.photo_sha256)
     start = time.perf_counter()
     while True:
-        async with session.post(f"/api/candidate/exams/{exam}/facecheck/challenge") as resp:
-            assert resp.status == 201, await resp.text()
-            ch = await resp.json()
-        async with session.post(
-            f"/api/candidate/exams/{exam}/facecheck", data=_form(ch["challenge_id"], bursts[ch["direction"]])
-        ) as resp:
-            body = await resp.json()
-            if resp.status == 503:
-                busy[body["error"]["code"]] += 1
-                await asyncio.sleep(1.0)
-                continue
-            assert resp.status == 200 and body["passed"], body
-            return time.perf_counter() - start
+        try:
+            reason, _, _ = await checks.judge_burst(checks.pool, account, reference, "left", bursts["left"])
+        except UserError as err:
+            busy[err.code] += 1
+            await asyncio.sleep(1.0)
+            continue
+        assert not reason, reason
+        return time.perf_counter() - start
 
 
 async def _a_attack(session: aiohttp.ClientSession, exam: str, burst: list[bytes], answers: Counter, stop) -> None:
-    """Candidate A: a challenge (or the last one, when refused), then the bad burst; again and again."""
-    challenge_id = "chal_000000000000"
+    """Candidate A: the bad burst to the one endpoint that takes frames (the identity appeal's), again
+    and again (refused on the frames' headers, before its challenge is looked up)."""
     while not stop.is_set():
-        async with session.post(f"/api/candidate/exams/{exam}/facecheck/challenge") as resp:
-            if resp.status == 201:
-                challenge_id = (await resp.json())["challenge_id"]
-        async with session.post(f"/api/candidate/exams/{exam}/facecheck", data=_form(challenge_id, burst)) as resp:
+        async with session.post("/api/candidate/identity/appeal", data=_form("chal_000000000000", burst)) as resp:
             body = await resp.json()
             answers[f"{resp.status} {body.get('error', {}).get('code', 'result')}"] += 1
 
@@ -197,14 +196,13 @@ async def _facecheck(url: str, prefix: str, models_dir: Path, checks: int) -> di
             world = await build_world(services, roster_size=1 + b_accounts, photos=[photo] * (1 + b_accounts))
             base = f"http://127.0.0.1:{server.port}"
             attacker = await world.candidate(0)
-            for i in range(1, 1 + b_accounts):
-                account = await world.candidate(i)
-                sessions.append(await _login(base, account.phone, PASSWORD))
-            others = sessions
+            others = [await world.candidate(i) for i in range(1, 1 + b_accounts)]
             exam = world.exam.id
             busy_alone: Counter = Counter()
             busy_attacked: Counter = Counter()
-            alone = [await _b_check(others[i // per_account], exam, bursts, busy_alone) for i in range(checks)]
+            alone = [
+                await _b_check(services, others[i // per_account], exam, bursts, busy_alone) for i in range(checks)
+            ]
             mp = multiprocessing.get_context("spawn")
             started, stop, results = mp.Event(), mp.Event(), mp.Queue()
             attack = mp.Process(
@@ -227,7 +225,9 @@ async def _facecheck(url: str, prefix: str, models_dir: Path, checks: int) -> di
             b_submitted = 0
             attacked = []
             for i in range(checks):
-                attacked.append(await _b_check(others[b_accounts // 2 + i // per_account], exam, bursts, busy_attacked))
+                attacked.append(
+                    await _b_check(services, others[b_accounts // 2 + i // per_account], exam, bursts, busy_attacked)
+                )
                 b_submitted += len(bursts["left"])
             stop.set()
             await probing

@@ -341,6 +341,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请根据提示缓慢向{direction}转头，请勿使用照片",
         "Turn your head slowly to the {direction} as asked; photos are not accepted",
     ),
+    # the live challenge (facecheck/live_check.py): the moves as asked, and why a check failed
+    "face_move_left": ("请向左转头", "Turn your head to the left"),
+    "face_move_right": ("请向右转头", "Turn your head to the right"),
+    "face_hold_front": ("请正对摄像头", "Face the camera"),
+    "face_no_video": ("未收到摄像头画面", "No picture from the camera reached the server"),
+    "advice_face_no_video": (
+        "请允许使用摄像头，检查网络后重试",
+        "Allow the camera, check the network and try again",
+    ),
+    "face_move_early": ("请在听到提示后再转头", "The head moved before the prompt"),
+    "advice_face_move_early": (
+        "请正对摄像头保持不动，听到或看到提示后再缓慢转头",
+        "Face the camera and hold still; turn only when the prompt appears",
+    ),
+    "face_move_wrong": ("转头方向不正确", "The head turned the wrong way"),
+    "advice_face_move_wrong": (
+        "请按照提示的方向缓慢转头",
+        "Turn your head slowly the way the prompt says",
+    ),
+    "face_move_late": ("未在规定时间内完成转头", "The head turn came too late"),
+    "advice_face_move_late": (
+        "看到提示后请在 2 秒内缓慢转头，转头幅度要明显",
+        "Turn your head clearly within 2 seconds of the prompt",
+    ),
+    "face_resolution_changed": ("人脸验证过程中摄像头画面发生变化", "The camera changed during the check"),
+    "advice_face_resolution_changed": (
+        "人脸验证过程中请勿切换摄像头",
+        "Do not switch cameras during the face check",
+    ),
+    "face_video_lost": ("摄像头画面中断", "The camera picture was lost"),
+    "advice_face_video_lost": (
+        "请检查网络，保持页面在前台，不要切换应用",
+        "Check the network and keep this page in front; do not switch apps",
+    ),
+    "face_not_frontal": ("请正对摄像头", "Not facing the camera"),
+    "advice_face_not_frontal": (
+        "请正面面对摄像头，每次转头后回到正面",
+        "Face the camera, and come back to face it after each turn",
+    ),
     "face_turn_left": ("左", "left"),
     "face_turn_right": ("右", "right"),
     "face_check_locked": (

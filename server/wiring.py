@@ -35,6 +35,7 @@ from .signaling import hub, redis_manager
 from .signaling.aux import AuxNamespace
 from .signaling.candidate import CandidateNamespace
 from .signaling.examiner import ExaminerNamespace
+from .signaling.face_live import FaceLiveSignals
 from .signaling.fanout import AUX, CANDIDATE, EXAMINER, PROCTOR, Fanout
 from .signaling.media_router import MediaRouter
 from .signaling.monitoring import RoomMonitors
@@ -161,6 +162,7 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
     app[NODE] = node
     app[DRAIN] = lambda: drain(node, router, interviews, settings.node_drain_s)
     candidates = CandidateNamespace(CANDIDATE, services, settings, rooms)
+    candidates.face_live = face_live = FaceLiveSignals(sio, services, interviews)  # the live face check
     examiners = ExaminerNamespace(EXAMINER, services, settings, rooms)
     services.interview_marks.on_status.append(examiners.marks_status)  # who of the panel sealed, pushed
     for namespace in (
@@ -186,6 +188,13 @@ def build_process(app: web.Application, settings: Settings, services: Services) 
         await stop([task])
 
     app.cleanup_ctx.append(recorded_clock)
+
+    async def live_face_checks(app: web.Application):
+        """The live face checks' publishes are closed at shutdown (server/signaling/face_live.py)."""
+        yield
+        await face_live.close()
+
+    app.cleanup_ctx.append(live_face_checks)
 
     async def identity_checks(app: web.Application):
         """The submitted takes' identity checks that are due (retries, a dead process's; take_identity.py)."""

@@ -1,15 +1,18 @@
-"""The two face checks (docs/facecheck.md): at queue entry (with a head-turn challenge) and on room entry.
+"""The face checks (docs/facecheck.md): at queue entry (live), on room entry, and the identity appeal's.
 
-Queue entry: the candidate asks for a challenge (turn left or right, chosen at random), then sends a
-short burst of frames: the first facing the camera, the rest turning. The check passes when the
-frontal frame shows exactly one usable face matching the ID photo, every other frame with a face
-is the same person, and the keypoints show the head turning the asked way (a flat photo cannot).
+Queue entry (``live_ready``, ``open_live_challenge``, ``record_live``; the check itself is
+``live_check.py``): the candidate's page publishes its camera to the server, which decodes the frames,
+asks a random sequence of moves at moments it picks and judges identity and every move on its own
+frames. No frames the page captured are judged.
 
-Abuse (docs/security.md, "Face check abuse"): every challenge and every check a candidate asks for
-is counted (``count_attempt``, one Redis counter each per window, whatever the answer); a burst is
-refused whole on its frames' headers before anything is decoded, queued or used up; and a
-candidate has one check running at a time (a Redis lock), so their frames hold a small share of
-the worker pool at most.
+The identity appeal (appeal.py) still takes a burst for a one-turn challenge (``issue_challenge``,
+``judge_burst``): the frontal frame matching the ID photo, the others the same person, the head
+turning the asked way (a flat photo cannot).
+
+Abuse (docs/security.md, "Face check abuse"): every check a candidate asks for is counted
+(``count_attempt``, one Redis counter per window, whatever the answer); a burst is refused whole on
+its frames' headers before anything is decoded, queued or used up; and a candidate has one check
+running at a time (a Redis lock), so their frames hold a small share of the worker pool at most.
 """
 
 from __future__ import annotations
@@ -165,18 +168,10 @@ class FaceChecks:
             except ImageRejected as exc:
                 raise UserError(exc.code, field="frame") from None
 
-    async def challenge(self, account: Account, exam_id: str) -> dict:
-        await self.count_attempt(account, "challenge")
-        self.require_pool()
-        entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        if not entry.photo_sha256:
-            raise UserError("no_reference_photo")
-        return await self.issue_challenge(account, exam_id)
-
     async def issue_challenge(self, account: Account, scope: str) -> dict:
-        """A head-turn challenge for ``account``, bound to ``scope`` (an exam id, or what another
-        check, such as an identity appeal, names its own)."""
+        """A head-turn challenge for ``account``, bound to ``scope`` (what the identity appeal names its
+        own: appeal.py); its burst is judged by ``judge_burst``. The queue-entry check has none: it runs
+        live (``live_ready`` ... ``record_live``)."""
         challenge_id = new_id("chal")
         direction = secrets.choice(("left", "right"))
         key = self.keys.face_challenge(challenge_id)
@@ -207,25 +202,82 @@ class FaceChecks:
             raise UserError("challenge_expired", field="challenge_id")
         return data
 
-    async def _challenge_direction(self, challenge_id: str, account: Account, exam_id: str) -> str:
-        """The challenge's direction. It is used up (deleted) once the frames were looked at, not before:
-        a refused burst leaves it usable; the candidate's running-check lock keeps two bursts of theirs
-        from sharing it, and a replayed burst finds nothing."""
-        data = await self.challenge_of(challenge_id, account)
-        if data.get("exam_id") != exam_id:
-            raise UserError("challenge_expired", field="challenge_id")
-        return data["direction"]
+    async def hold_running(self, account: Account) -> str:
+        """Take the candidate's one check in flight (across processes): ``facecheck_in_progress`` when
+        one runs; the token to give back with ``release_running``."""
+        key, token = self.keys.face_running(account.id), secrets.token_hex(8)
+        if not await self.store.redis.set(key, token, nx=True, ex=RUNNING_TTL_S):
+            raise UserError("facecheck_in_progress")
+        return token
+
+    async def release_running(self, account: Account, token: str) -> None:
+        await self.store.script("lock_release")(keys=[self.keys.face_running(account.id)], args=[token])
 
     @contextlib.asynccontextmanager
     async def running(self, account: Account):
         """The candidate's one check in flight (across processes): a second gets ``facecheck_in_progress``."""
-        key, token = self.keys.face_running(account.id), secrets.token_hex(8)
-        if not await self.store.redis.set(key, token, nx=True, ex=RUNNING_TTL_S):
-            raise UserError("facecheck_in_progress")
+        token = await self.hold_running(account)
         try:
             yield
         finally:
-            await self.store.script("lock_release")(keys=[key], args=[token])
+            await self.release_running(account, token)
+
+    # --- the live challenge (live_check.py): the server's own frames --------------------------
+    async def live_ready(self, account: Account, exam_id: str):
+        """Before a live check opens the candidate's publish: the attempt counted, the pool there, the
+        candidate enrolled, not locked, with a usable ID photo. Returns (roster entry, reference)."""
+        await self.count_attempt(account, "challenge")
+        self.require_pool()
+        entry = (await self.enrolments.exam_for(account, exam_id)).entry
+        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
+        if not entry.photo_sha256:
+            raise UserError("no_reference_photo")
+        return entry, await self.references.embedding(entry.photo_sha256)
+
+    async def open_live_challenge(self, account: Account, exam_id: str, sequence: list) -> str:
+        """The server-side record of a live challenge (its moves are never sent ahead): used once."""
+        challenge_id = new_id("chal")
+        key = self.keys.face_challenge(challenge_id)
+        async with self.store.pipeline() as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "account_id": account.id,
+                    "exam_id": exam_id,
+                    "live": "1",
+                    "sequence": ",".join(m.direction for m in sequence),
+                    "created_at": f"{time.time():.3f}",
+                },
+            )
+            pipe.expire(key, self.challenge_ttl_s)
+            await pipe.execute()
+        return challenge_id
+
+    async def record_live(
+        self, account: Account, exam_id: str, challenge_id: str, entry, reason: str, distance, details, frames
+    ) -> CheckResult:
+        """A live check's outcome that counts (a pass or a strike). The challenge is used up here, once:
+        a second outcome for it (another process, a replay of the call) is ``challenge_expired``."""
+        if not await self.store.redis.delete(self.keys.face_challenge(challenge_id)):
+            raise UserError("challenge_expired")
+        return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
+
+    async def drop_live_challenge(self, challenge_id: str) -> bool:
+        """A live check that ended without counting: its challenge is used up all the same."""
+        return bool(await self.store.redis.delete(self.keys.face_challenge(challenge_id)))
+
+    def uncounted(self, reason: str, strikes: int, lang: str) -> dict:
+        """The answer to a live check that ended without a result that counts (no video at all)."""
+        return {
+            "passed": False,
+            "counted": False,
+            "reason": reason,
+            "message": message(reason, lang),
+            "advice": message("advice_" + reason, lang, direction=""),
+            "strikes": strikes,
+            "strikes_left": max(0, self.gate.strikes_limit - strikes),
+            "locked": False,
+        }
 
     async def judge_burst(
         self, pool: InferencePool, account: Account, reference, direction: str, frames: list[bytes]
@@ -254,22 +306,6 @@ class FaceChecks:
             "reasons": [o.reason for o in observations],
         }
         return reason, distance, details
-
-    async def check_queue_entry(
-        self, account: Account, exam_id: str, challenge_id: str, frames: list[bytes]
-    ) -> CheckResult:
-        """The burst for a challenge; refusals (bad frames, a check of theirs still running, ...)
-        change nothing: the challenge stays usable and no strike is counted."""
-        pool = self.require_pool()
-        self.check_frames(frames)
-        entry = (await self.enrolments.exam_for(account, exam_id)).entry
-        _refuse_if_locked(await self.gate.status(exam_id, account.id), self.gate.strikes_limit)
-        reference = await self.references.embedding(entry.photo_sha256)
-        async with self.running(account):
-            direction = await self._challenge_direction(challenge_id, account, exam_id)
-            reason, distance, details = await self.judge_burst(pool, account, reference, direction, frames)
-            await self.store.redis.delete(self.keys.face_challenge(challenge_id))  # used once
-            return await self._record(account, exam_id, entry, frames, "queue", reason, distance, details)
 
     async def check_room_entry(self, account: Account, exam_id: str, frames: list[np.ndarray]) -> CheckResult:
         """Identity only, on frames decoded from the live track; the best frame decides.

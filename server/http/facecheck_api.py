@@ -1,4 +1,7 @@
-"""Face check over HTTP: the candidate's challenge and burst, and the proctors' manual reviews."""
+"""Face check over HTTP: the candidate's face-check state, the identity appeal's burst reader, and the
+proctors' manual reviews. The queue-entry check itself runs on the candidate's socket, on frames the
+server decodes from the camera the page publishes (``face:live``, docs/facecheck.md "Live challenge"):
+no endpoint takes the frames that check judges."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from ..errors import UserError
 from ..store.audit import Actor
 from .body import Field, check, read_json
-from .context import LANG, SERVICES, SETTINGS, account_of
+from .context import SERVICES, SETTINGS, account_of
 from .routing import Routes
 
 routes = Routes()
@@ -22,14 +25,9 @@ async def face_status(request: web.Request) -> web.Response:
     return web.json_response(status)
 
 
-@routes.post("/api/candidate/exams/{exam_id}/facecheck/challenge", CANDIDATE)
-async def face_challenge(request: web.Request) -> web.Response:
-    challenge = await request.app[SERVICES].face_checks.challenge(account_of(request), request.match_info["exam_id"])
-    return web.json_response(challenge, status=201)
-
-
 async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
-    """multipart/form-data: ``challenge_id`` and up to ``facecheck_max_frames`` ``frame`` parts."""
+    """multipart/form-data: ``challenge_id`` and up to ``facecheck_max_frames`` ``frame`` parts (the
+    identity appeal's burst, server/http/candidate_api.py)."""
     settings = request.app[SETTINGS]
     if not request.content_type.startswith("multipart/"):
         raise UserError("bad_content_type", expected="multipart/form-data")
@@ -58,20 +56,6 @@ async def read_frames(request: web.Request) -> tuple[str, list[bytes]]:
     if not challenge_id:
         raise UserError("field_required", field="challenge_id", label="challenge_id")
     return challenge_id, frames
-
-
-@routes.post("/api/candidate/exams/{exam_id}/facecheck", CANDIDATE)
-async def face_check(request: web.Request) -> web.Response:
-    """A burst of frames for the challenge. A failed check is an answer (200), not an error.
-
-    The attempt is counted before the body is read (a refused burst counts too); the frames'
-    headers are checked before anything is decoded or queued (docs/security.md)."""
-    checks = request.app[SERVICES].face_checks
-    account = account_of(request)
-    await checks.count_attempt(account, "check")
-    challenge_id, frames = await read_frames(request)
-    result = await checks.check_queue_entry(account, request.match_info["exam_id"], challenge_id, frames)
-    return web.json_response(result.to_json(request[LANG]))
 
 
 def actor(request: web.Request) -> Actor:

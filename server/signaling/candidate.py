@@ -13,6 +13,7 @@ from ..queue.views import room_view
 from ..rooms.media import MAX_SDP_BYTES
 from ..store.models import is_id
 from .base import RoleNamespace, User
+from .face_live import FaceLiveSignals
 from .fanout import candidate_room, candidate_state, line_room
 from .limits import TokenBucket
 from .recorded import TAKE_EVENTS, TakeEvents
@@ -78,9 +79,13 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
             "level": Field("int", required=False, min=0, max=100),  # battery, percent
             "charging": Field("bool", required=False),
         },
+        "face:live": {"exam_id": Field("str", max_len=40), "sdp": SDP},
         **TAKE_EVENTS,  # recorded takes (server/signaling/recorded.py)
     }
     rooms: RoomSignals  # given by server/wiring.py
+    face_live: FaceLiveSignals | None = (
+        None  # the live face check (server/signaling/face_live.py), given by server/wiring.py
+    )
     device_buckets: dict[str, TokenBucket]  # room:device events per candidate (this process's sockets)
     device_refused = 0  # room:device events refused as a flood since the start
 
@@ -105,6 +110,8 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
                 await self._router().rejoin_if_absent(sid, self.namespace, entry.room, user.account.id)
 
     async def gone(self, sid: str, user: User) -> None:
+        if self.face_live is not None:
+            await self.face_live.gone(sid)
         await self.services.queue.drop(user.account.id, sid)
         if not any(u.account.id == user.account.id for s, u in self.users.items() if s != sid):
             self.device_buckets.pop(user.account.id, None)
@@ -125,6 +132,13 @@ class CandidateNamespace(TakeEvents, RoleNamespace):
 
     async def on_queue_state(self, sid: str, user: User, data: dict) -> dict:
         return await self.states(user)
+
+    async def on_face_live(self, sid: str, user: User, data: dict) -> dict:
+        """The queue-entry face check on the camera published to the server (docs/facecheck.md)."""
+        if not is_id(data["exam_id"]):
+            raise UserError("exam_not_found", field="exam_id")
+        assert self.face_live is not None, "server/wiring.py gives the candidates' namespace the live face check"
+        return await self.face_live.start(sid, user, data["exam_id"], data["sdp"])
 
     async def on_room_enter(self, sid: str, user: User, data: dict) -> dict:
         entry = await self.services.queue.enter_room(user.account, _room(data))

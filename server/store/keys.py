@@ -65,7 +65,7 @@ audit:system                           stream  state changes not tied to one exa
 faceref:{model}:{photo_sha256}         string  reference embedding of an ID photo (JSON list)
 face:{exam}:{account}                  hash    face-check state: status, strikes, streak, last result
 facechecks:{exam}:{account}            list    every check of the candidate (JSON, newest first)
-facechallenge:{challenge}              hash    an issued head-turn challenge (TTL)
+facechallenge:{challenge}              hash    an issued challenge: an appeal's turn, a live check's moves (TTL)
 facerunning:{account}                  string  the candidate's one queue-entry face check in flight
                                                (a token; TTL, released when the check ends)
 review:{review}                        hash    a manual face review (3 strikes)

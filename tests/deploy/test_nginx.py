@@ -127,11 +127,6 @@ def largest_bodies(settings: Settings, polling_max: int) -> list[tuple[str, str,
         ("roster import (CSV + photo zip)", "/api/admin/exams/e1/roster", settings.max_upload_bytes + MB),
         ("an ID photo", "/api/admin/exams/e1/roster/110101200001010011/photo", settings.max_photo_bytes),
         (
-            "a queue face-check burst",
-            "/api/candidate/exams/e1/facecheck",
-            settings.facecheck_max_frames * settings.facecheck_max_frame_bytes + FORM_MARGIN,
-        ),
-        (
             "an identity appeal's burst",
             "/api/candidate/identity/appeal",
             settings.facecheck_max_frames * settings.facecheck_max_frame_bytes + FORM_MARGIN,
@@ -156,7 +151,7 @@ async def test_body_limits_match_the_servers(site, app, settings):
         assert limit - largest <= MB, f"{what} ({uri}): nginx takes {limit} bytes, far more than the server's {largest}"
         assert map_value(interview, "$body_limit_text", uri) == f"{limit // MB} MB", (what, uri)
         checked += 1
-    assert checked >= 6
+    assert checked >= 5
     # the server's own ceiling for a whole body (aiohttp's client_max_size) is what the admin route allows
     assert settings.max_upload_bytes + MB == size(
         directive(location_for(https, "/api/admin/x"), "client_max_body_size")[0]
@@ -295,14 +290,14 @@ async def test_body_limits_answer_in_the_users_language(proxy, nodes, browser_ht
         }
         assert "Content-Security-Policy" not in answer.headers  # nginx's, not the server's
     async with http.post(
-        proxy.url("/api/candidate/exams/e1/facecheck"),
+        proxy.url("/api/candidate/identity/appeal"),
         data=b"x" * (5 * MB + 1),
         headers={**origin, "Cookie": "lang=en"},
     ) as answer:
         assert (await answer.json())["error"]["message"] == "Request body too large (limit 5 MB)"
-    # a face-check burst of 4.6 MB reaches the server (which wants a login first)
+    # a face-check burst (an identity appeal's) of 4.6 MB reaches the server (which wants a login first)
     async with http.post(
-        proxy.url("/api/candidate/exams/e1/facecheck"), data=b"x" * (4 * MB + 600_000), headers=origin
+        proxy.url("/api/candidate/identity/appeal"), data=b"x" * (4 * MB + 600_000), headers=origin
     ) as answer:
         assert answer.status == 401 and (await answer.json())["error"]["code"] == "login_required"
     await asyncio.sleep(0.2)  # the node's log line follows its answer

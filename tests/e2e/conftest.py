@@ -27,6 +27,7 @@ from tests.facecheck import faces
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
+TURNS = ARTIFACTS / "cameras" / "grace_hopper-turns"  # written by the cameras fixture (fakecam.write_turn_pictures)
 VIEWPORT = {"width": 390, "height": 844}  # a phone
 DESKTOP = {"width": 1366, "height": 900}  # an examiner's screen
 FLAGS = [
@@ -74,7 +75,8 @@ def face_pool(models_dir):
 
 @pytest.fixture(scope="session")
 def cameras(models_dir) -> dict[str, Path]:
-    """name -> .y4m: ``grace_hopper`` (the ID photo of the tests' candidate) and ``astronaut`` (someone else)."""
+    """name -> .y4m: ``grace_hopper`` (the ID photo of the tests' candidate) and ``astronaut`` (someone else);
+    ``grace_hopper_turns``: a folder of that face turned by steps (the driven camera, fakecam.py)."""
     from server.facecheck.engine import FaceEngine
 
     folder = ARTIFACTS / "cameras"
@@ -82,10 +84,13 @@ def cameras(models_dir) -> dict[str, Path]:
     engine = FaceEngine.load(models_dir)
     try:
         observe = lambda image: engine.observe(image, embed=False)  # noqa: E731
-        return {
+        made = {
             name: fakecam.make_camera(folder / f"{name}.y4m", photo, observe)
             for name, photo in (("grace_hopper", faces.grace_hopper()), ("astronaut", faces.astronaut()))
         }
+        # the candidate's face turned by steps, for the camera that follows the live check's moves
+        made["grace_hopper_turns"] = fakecam.write_turn_pictures(TURNS, faces.grace_hopper(), observe)
+        return made
     finally:
         engine.close()
 
@@ -157,6 +162,8 @@ async def browsers(tmp_path):
             contexts.append(context)
             context.set_default_timeout(STEP_TIMEOUT_MS)
             await watch_csp(context, violations)
+            # the camera the live face check can drive (fakecam.py): the y4m's video until a test loads faces
+            await context.add_init_script(fakecam.DRIVEN_CAMERA_JS)
             page = context.pages[0] if context.pages else await context.new_page()
             # every load fetches everything, so the page weights below are a first visit's
             cdp = await context.new_cdp_session(page)

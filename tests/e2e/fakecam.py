@@ -116,3 +116,97 @@ READ_MARKER_JS = """(video) => {
   }
   return index;
 }""" % (str(MARKER).replace("'", '"'), WIDTH, HEIGHT)  # noqa: UP031 (a JS template: braces everywhere)
+
+
+# --- a camera that follows the live face check's moves ------------------------------------------
+# The y4m clip cannot follow the server's moves (their order and moments are the server's secret), so
+# the e2e candidate's camera is a canvas (installed in every page before its scripts run): it shows
+# the fake camera's own video until the test loads pictures of the face turned by 5-degree steps
+# (``window.__faceCam.load``, ``driven_camera_pngs``); from then on it shows the face turning the way the page asks
+# (``#face-box[data-face-move]``, set by web/static/js/facecheck.js while a move is asked), 0.3 s
+# after the prompt, holding the turn 0.8 s, as a person would. A little brightness jitter in every
+# frame stands for a real sensor's noise. Only the test's camera changes: the page and the server run
+# as for every candidate.
+TURN_STEP_DEG = 5
+DRIVEN_CAMERA_JS = """(() => {
+  const md = navigator.mediaDevices;
+  if (!md || !md.getUserMedia) return;
+  const original = md.getUserMedia.bind(md);
+  const cam = window.__faceCam = { images: null, angle: 0, target: 0, plan: [], seen: null, moves: [] };
+  cam.load = async (pngs) => {
+    const pairs = await Promise.all(Object.entries(pngs).map(async ([angle, b64]) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      return [Number(angle), await createImageBitmap(new Blob([bytes], { type: "image/png" }))];
+    }));
+    cam.images = new Map(pairs);
+  };
+  const follow = (now) => {
+    const box = document.getElementById("face-box");
+    const move = box && box.dataset.faceMove;
+    if (move && move !== cam.seen) {
+      cam.seen = move;
+      cam.moves.push(move);
+      const peak = move.startsWith("left") ? %(peak)d : -%(peak)d;
+      cam.plan.push([now + 300, peak], [now + 1100, 0]);
+    }
+    while (cam.plan.length && cam.plan[0][0] <= now) cam.target = cam.plan.shift()[1];
+    const step = 6;
+    cam.angle += Math.max(-step, Math.min(step, cam.target - cam.angle));
+    const key = Math.round(cam.angle / %(step)d) * %(step)d;
+    return cam.images.get(key) || cam.images.get(0);
+  };
+  md.getUserMedia = async (constraints) => {
+    const stream = await original(constraints);
+    const real = stream.getVideoTracks()[0];
+    if (!real) return stream;
+    const source = document.createElement("video");
+    source.muted = true;
+    source.playsInline = true;
+    source.srcObject = new MediaStream([real]);
+    source.play().catch(() => {});
+    const canvas = document.createElement("canvas");
+    canvas.width = %(width)d;
+    canvas.height = %(height)d;
+    const g = canvas.getContext("2d");
+    const draw = () => {
+      if (cam.images) g.drawImage(follow(performance.now()), 0, 0, canvas.width, canvas.height);
+      else if (source.videoWidth) g.drawImage(source, 0, 0, canvas.width, canvas.height);
+      g.fillStyle = Math.random() < 0.5 ? "rgba(255,255,255,0.012)" : "rgba(0,0,0,0.012)";
+      g.fillRect(0, 0, canvas.width, canvas.height);
+    };
+    draw();
+    const timer = setInterval(draw, 1000 / %(fps)d);
+    const track = canvas.captureStream(%(fps)d).getVideoTracks()[0];
+    const stop = track.stop.bind(track);
+    track.stop = () => { clearInterval(timer); real.stop(); stop(); };
+    return new MediaStream([track, ...stream.getAudioTracks()]);
+  };
+})();""" % dict(peak=int(PEAK_DEG), step=TURN_STEP_DEG, width=WIDTH, height=HEIGHT, fps=FPS)  # noqa: UP031
+
+
+def turn_pictures(photo: np.ndarray, observe) -> dict[int, bytes]:
+    """PNGs of the portrait turned by -PEAK_DEG..PEAK_DEG in TURN_STEP_DEG steps (> 0: the person's left)."""
+    from tests.facecheck.faces import encode
+
+    frontal = portrait_on_canvas(photo)
+    seen = observe(frontal)
+    assert seen.reason is None and seen.box is not None, seen.reason
+    out = {}
+    for angle in range(-int(PEAK_DEG), int(PEAK_DEG) + 1, TURN_STEP_DEG):
+        image = frontal if angle == 0 else faces.turn_head(frontal, seen.box, seen.keypoints, angle)
+        out[angle] = encode(image, "PNG")
+    return out
+
+
+def write_turn_pictures(folder: Path, photo: np.ndarray, observe) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for angle, data in turn_pictures(photo, observe).items():
+        (folder / f"{angle}.png").write_bytes(data)
+    return folder
+
+
+def driven_camera_pngs(folder: Path) -> dict[str, str]:
+    """The pictures of ``write_turn_pictures`` as ``window.__faceCam.load`` takes them (angle -> base64)."""
+    import base64
+
+    return {p.stem: base64.b64encode(p.read_bytes()).decode() for p in sorted(folder.glob("*.png"))}

@@ -11,7 +11,7 @@ from server.queue.device import DevicePolicy
 from server.signaling.candidate import device_report
 from tests.conftest import PASSWORD, build_world
 from tests.e2e import fakecam
-from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S, page_weight
+from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S, TURNS, page_weight
 from tests.facecheck import faces
 
 
@@ -47,26 +47,22 @@ async def start_device_check(page, shots) -> None:
     assert DevicePolicy.parse(20, "chrome:90,safari:14").problems(device_report(report)) == [], report
 
 
-async def wait_for_loop_start(page) -> None:
-    """Wait until the fake camera is just past the start of its long frontal hold, so that the burst
-    (first frame ~0.85 s after the click) starts frontal and then sees both turns (fakecam.py)."""
-    deadline = time.monotonic() + 2 * fakecam.loop_seconds() + 5
-    while time.monotonic() < deadline:
-        index = await page.eval_on_selector("#video", fakecam.READ_MARKER_JS)
-        if 3 <= index <= 7:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the fake camera's frame marker was never seen")
+async def drive_camera(page) -> None:
+    """From now on the page's camera shows the candidate's face turning the way the page asks
+    (fakecam.DRIVEN_CAMERA_JS): what a candidate in front of the camera does."""
+    await page.evaluate("(pngs) => window.__faceCam.load(pngs)", fakecam.driven_camera_pngs(TURNS))
 
 
 async def face_check(page, shots, step: str) -> dict:
-    """Press the face-check button at the right moment; the result box's state, reason and text."""
-    await wait_for_loop_start(page)
+    """Press the face-check button and follow it to its answer: the result box's state, reason and
+    text. The moves are the server's (face:move); whether the camera follows them is the caller's
+    choice (``drive_camera``); the y4m alone plays its loop, as a replayed recording would."""
     started = time.monotonic()
     await page.click("#face-start")
-    await page.wait_for_selector("#prompt.turn", timeout=10_000)
-    await asyncio.sleep(0.5)  # the smooth scroll to the preview
-    await shots(page, f"{step}-turn-prompt", full_page=False)  # what the phone's screen shows
+    first = await page.wait_for_selector("#prompt.turn, .face-result", timeout=30_000)
+    if await first.get_attribute("id") == "prompt":
+        await asyncio.sleep(0.3)
+        await shots(page, f"{step}-move-prompt", full_page=False)  # what the phone's screen shows
     result = await page.wait_for_selector(".face-result", timeout=60_000)
     seconds = time.monotonic() - started
     await shots(page, f"{step}-result")
@@ -75,10 +71,10 @@ async def face_check(page, shots, step: str) -> dict:
         "reason": await result.get_attribute("data-reason"),
         "text": await result.inner_text(),
     }
-    frames, size = await page.eval_on_selector("#face-box", "b => [b.dataset.frames, b.dataset.bytes]")
+    moves = await page.evaluate("() => window.__faceCam ? window.__faceCam.moves.length : 0")
     FIGURES.append(
         f"face check {step}: {out['state']} {out['reason'] or ''} {seconds:.1f} s from the tap to the "
-        f"answer (capture ~3 s), {frames} frames, {int(size) / 1024:.0f} KB uploaded"
+        f"answer (live challenge; moves followed by the camera so far: {moves}); nothing uploaded"
     )
     return out
 
@@ -86,6 +82,7 @@ async def face_check(page, shots, step: str) -> dict:
 async def pass_face_check(page, shots, step: str) -> dict:
     """Up to 3 tries, as a candidate would (a failure names its reason); the last one passes and
     is returned."""
+    await drive_camera(page)
     tries = []
     for attempt in range(3):
         result = await face_check(page, shots, f"{step}-{attempt + 1}")
@@ -342,3 +339,28 @@ async def test_browser_and_in_app_detection(live_server, browsers, cameras):
         assert got_app == app and got_os == os_name and mobile, (ua, seen)
         if browser:
             assert got_browser == browser, (ua, got_browser)
+
+
+MOVE_REASONS = ("face_move_early", "face_move_wrong", "face_move_late", "face_liveness", "face_not_frontal")
+
+
+async def test_a_recording_of_the_candidate_turning_fails_the_live_challenge(
+    live_server, services, browsers, cameras, shots
+):
+    """The y4m of the candidate's own face turning left, then right, played as the camera (not
+    driven): it cannot know the server's moves nor their moments, and the page ends with a clear
+    failure and a strike (tests/facecheck/test_live_challenge.py measures 40 such replays)."""
+    world, account = await face_world(services)
+    page = await browsers(cameras["grace_hopper"])
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        await log_in(page, live_server, account, shots)
+        await page.goto(f"{live_server}/candidate/exams/{world.exam.id}/check")
+        await start_device_check(page, shots)
+        result = await face_check(page, shots, "face-check-replay")
+        assert (result["state"], result["reason"] in MOVE_REASONS) == ("failed", True), result
+        assert "还有 2 次机会" in result["text"], result
+        state = await services.face_gate.status(world.exam.id, account.id)
+        assert (state.strikes, state.cleared) == (1, False)
+        [check] = await services.face_gate.history(world.exam.id, account.id)
+        assert check["live"] is True and check["moves"], check
+        assert not browsers.errors, browsers.errors

@@ -4,7 +4,9 @@ Over real HTTP, with the real worker pool, the real models and a real Redis. The
 reported in issue 12: bursts of seven 4400x4400 JPEGs (~300 KB each, under the byte limit) and one
 frame that is not an image, several at once. Before the fix every frame went to the workers (the
 big ones decoded and looked at for seconds), the answer was a 400 that counted nothing, and the
-pool filled: other candidates got 503 ``facecheck_busy``.
+pool filled: other candidates got 503 ``facecheck_busy``. The queue-entry check takes no frames over
+HTTP any more (it is live: test_live_challenge.py covers its one-at-a-time and attempt limits); the
+identity appeal's burst is the endpoint left, attacked here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PIL import Image
 from server.http.context import SETTINGS
 from tests.conftest import PASSWORD, login, new_client
 from tests.facecheck import faces
-from tests.facecheck.test_checks import GRACE, challenge, face_world, send, turning_burst
+from tests.facecheck.test_checks import GRACE, face_world, judged, send, turning_burst
 
 
 @pytest.fixture
@@ -73,22 +75,20 @@ async def test_an_oversized_burst_is_refused_whole_before_the_pool_and_others_ke
     assert len(big_jpeg()) < app[SETTINGS].facecheck_max_frame_bytes  # the frames pass the byte limit
     world = await face_world(services, [faces.encode(GRACE), faces.encode(GRACE)])
     (a, attacker), (b, other) = [await as_candidate(app, world, i) for i in (0, 1)]
+    sha = (await services.enrolments.exam_for(other, world.exam.id)).entry.photo_sha256
     pool = services.face_checks.pool
     submitted = getattr(pool, "submitted", 0)
     try:
         probe = PendingProbe(pool)
-        # A: four of the bursts at once (each with its own challenge, as the reported attack did)
-        challenges = [(await challenge(a, world))["challenge_id"] for _ in range(4)]
-        attack = [asyncio.create_task(send(a, world, c, attack_burst())) for c in challenges]
+        # A: four of the bursts at once, as the reported attack did
+        attack = [asyncio.create_task(send(a, attack_burst())) for _ in range(4)]
         deadline = time.monotonic() + 10
         while pool.pending < 24 and not all(t.done() for t in attack) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        # B meanwhile: an ordinary check
-        ch = await challenge(b, world)
-        frames = await turning_burst(face_engine, GRACE, ch["direction"])
-        resp = await send(b, world, ch["challenge_id"], frames)
-        result = await resp.json()
-        assert resp.status == 200 and result["passed"] is True, result  # no 503 facecheck_busy
+        # B meanwhile: an ordinary check through the same pool
+        frames = await turning_burst(face_engine, GRACE, "left")
+        result = await judged(services, other, sha, "left", frames)
+        assert result["passed"] is True, result  # no 503 facecheck_busy
         answers = [await t for t in attack]
         for resp in answers:
             body = await resp.json()
@@ -97,84 +97,33 @@ async def test_an_oversized_burst_is_refused_whole_before_the_pool_and_others_ke
         # nothing of A's reached the workers: the pool only ever held B's frames
         assert await probe.stop() <= len(frames)
         assert pool.submitted - submitted == len(frames)
-        # no strike, nothing recorded, and the refused bursts used up no challenge
+        # no strike, nothing recorded
         state = await services.face_gate.status(world.exam.id, attacker.id)
         assert (state.status, state.strikes) == ("none", 0)
         assert await services.face_gate.history(world.exam.id, attacker.id) == []
-        for c in challenges:
-            assert await services.store.redis.exists(services.store.keys.face_challenge(c))
 
         # but every refused attempt counts: A is stopped at the limit, with how long to wait
         limit = app[SETTINGS].facecheck_attempts_per_window
         for _ in range(limit - len(answers)):
-            resp = await send(a, world, challenges[0], attack_burst())
+            resp = await send(a, attack_burst())
             assert resp.status == 400
-        resp = await send(a, world, challenges[0], attack_burst())
+        resp = await send(a, attack_burst())
         err = (await resp.json())["error"]
         assert (resp.status, err["code"]) == (429, "facecheck_rate_limited")
         minutes = app[SETTINGS].facecheck_attempt_window_s // 60
         assert err["message"] == f"人脸比对尝试次数过多，请 {minutes} 分钟后再试"
         # ... whatever A sends now, a good burst included, before anything is read or looked at
-        good = await turning_burst(face_engine, GRACE, "left")
-        resp = await send(a, world, challenges[1], good, lang="en")
+        resp = await send(a, await turning_burst(face_engine, GRACE, "left"), lang="en")
         err = (await resp.json())["error"]
         assert resp.status == 429 and err["message"] == f"Too many face-check attempts; try again in {minutes} minutes"
         assert pool.submitted - submitted == len(frames)
         assert await services.face_gate.history(world.exam.id, attacker.id) == []
-        # B is not affected by A's limit
-        ch = await challenge(b, world)
-        resp = await send(b, world, ch["challenge_id"], await turning_burst(face_engine, GRACE, ch["direction"]))
-        assert resp.status == 200 and (await resp.json())["passed"] is True
-        assert other
+        # B is not affected by A's limit: its bursts are still read (and refused on their own merits)
+        resp = await send(b, attack_burst())
+        assert resp.status == 400
     finally:
         await a.close()
         await b.close()
-
-
-async def test_one_check_at_a_time_per_candidate(app, services, face_engine):
-    world = await face_world(services, [faces.encode(GRACE)])
-    client, account = await as_candidate(app, world, 0)
-    try:
-        first, second = [await challenge(client, world) for _ in range(2)]
-        bursts = [await turning_burst(face_engine, GRACE, ch["direction"]) for ch in (first, second)]
-        answers = await asyncio.gather(
-            send(client, world, first["challenge_id"], bursts[0]),
-            send(client, world, second["challenge_id"], bursts[1]),
-        )
-        statuses = sorted(r.status for r in answers)
-        assert statuses == [200, 409], statuses
-        refused = next(i for i, r in enumerate(answers) if r.status == 409)
-        err = (await answers[refused].json())["error"]
-        assert err["code"] == "facecheck_in_progress" and "仍在进行中" in err["message"]
-        # the refusal changed nothing: its challenge is still good, and one check was recorded
-        assert len(await services.face_gate.history(world.exam.id, account.id)) == 1
-        ch = (first, second)[refused]
-        resp = await send(client, world, ch["challenge_id"], bursts[refused])
-        assert resp.status == 200 and (await resp.json())["passed"] is True
-    finally:
-        await client.close()
-
-
-async def test_challenges_are_limited_per_candidate(app, services):
-    world = await face_world(services, [faces.encode(GRACE), faces.encode(GRACE)])
-    client, account = await as_candidate(app, world, 0)
-    other, _ = await as_candidate(app, world, 1)
-    try:
-        limit = app[SETTINGS].facecheck_attempts_per_window
-        for _ in range(limit):
-            await challenge(client, world)
-        resp = await client.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
-        err = (await resp.json())["error"]
-        assert resp.status == 429 and err["code"] == "facecheck_rate_limited" and "分钟后再试" in err["message"]
-        # the limit is the candidate's own: another candidate still gets challenges
-        await challenge(other, world)
-        # the window is in Redis with its expiry, so it holds for every process and ends by itself
-        key = services.store.keys.rate_limit("facecheck-challenge", account.id)
-        ttl = await services.store.redis.ttl(key)
-        assert 0 < ttl <= app[SETTINGS].facecheck_attempt_window_s
-    finally:
-        await client.close()
-        await other.close()
 
 
 async def test_the_pool_looks_at_headers_before_queueing_and_takes_one_burst_per_owner(face_pool):

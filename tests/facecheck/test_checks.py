@@ -1,4 +1,7 @@
-"""The queue-entry face check end to end: HTTP, a real worker pool with the real models, Redis.
+"""The face checks' judging with a real worker pool, the real models and Redis: a burst (the identity
+appeal's, ``judge_burst``), room entry, the pool's limits, the ID photos. The queue-entry check is
+live, on the candidate's socket: tests/facecheck/test_live_challenge.py; no HTTP endpoint takes its
+frames any more (checked here).
 
 Faces are public-domain photos that ship in packages (tests/facecheck/faces.py); a head turn is
 simulated from a frontal photo (faces.turn_head documents how and what that proves).
@@ -12,8 +15,11 @@ import aiohttp
 import pytest
 
 from server.app import create_app
+from server.errors import UserError
+from server.facecheck.checks import CheckResult
 from server.facecheck.pool import InferencePool
 from server.http.context import SERVICES
+from server.http.statuses import STATUS
 from server.roster.photos import PhotoSource
 from tests.conftest import ADMIN, PASSWORD, build_world, login, new_client
 from tests.facecheck import faces
@@ -46,19 +52,23 @@ async def candidate_client(http, world, index=0):
     return account
 
 
-async def challenge(http, world):
-    resp = await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
-    assert resp.status == 201, await resp.text()
-    return await resp.json()
-
-
-async def send(http, world, challenge_id, frames, lang="zh"):
+async def send(http, frames, challenge_id="chal_000000000000", lang="zh"):
+    """A burst to the one endpoint that still takes frames, the identity appeal's (its frames' headers
+    are checked before its challenge is looked up)."""
     form = aiohttp.FormData(default_to_multipart=True)
     form.add_field("challenge_id", challenge_id)
     for i, data in enumerate(frames):
         form.add_field("frame", data, filename=f"{i}.jpg", content_type="image/jpeg")
-    return await http.post(
-        f"/api/candidate/exams/{world.exam.id}/facecheck", data=form, headers={"Accept-Language": lang}
+    return await http.post("/api/candidate/identity/appeal", data=form, headers={"Accept-Language": lang})
+
+
+async def judged(services, account, photo_sha256, direction, frames, lang="zh"):
+    """A burst judged as the appeal judges it, as the answer a candidate reads (no strike: the appeal's)."""
+    checks = services.face_checks
+    reference = await checks.references.embedding(photo_sha256)
+    reason, distance, details = await checks.judge_burst(checks.pool, account, reference, direction, frames)
+    return CheckResult("check_x", not reason, reason, distance, checks.pool.threshold, 0, 3, False, direction).to_json(
+        lang
     )
 
 
@@ -74,54 +84,42 @@ async def turning_burst(face_engine, photo, direction):
     return frames
 
 
-async def test_the_right_person_turning_their_head_passes(http, services, face_engine):
+async def test_the_queue_check_takes_no_frames_over_http(http, services):
+    """The queue-entry check's old challenge and burst endpoints are gone: its frames are the server's."""
     world = await face_world(services, [faces.encode(GRACE)])
-    account = await candidate_client(http, world)
-    ch = await challenge(http, world)
-    assert ch["direction"] in ("left", "right") and ch["expires_in"] > 0
-    frames = await turning_burst(face_engine, GRACE, ch["direction"])
-    resp = await send(http, world, ch["challenge_id"], frames)
-    result = await resp.json()
-    assert resp.status == 200 and result["passed"] is True, result
-    assert result["distance"] < result["threshold"] and result["strikes"] == 0
-    state = await (await http.get(f"/api/candidate/exams/{world.exam.id}/facecheck")).json()
-    assert state["status"] == "passed" and state["cleared"] is True
-    assert await services.face_gate.cleared(world.exam.id, account.id)  # what the queue will ask
-    [check] = await services.face_gate.history(world.exam.id, account.id)
-    assert check["passed"] and check["frames"] == len(frames)
-    assert services.frame_archive.path(world.exam.id, account.id, check["check_id"], len(frames) - 1)
-    # the challenge is used up: replaying the same burst is refused, and counts nothing
-    resp = await send(http, world, ch["challenge_id"], frames)
-    assert resp.status == 409 and (await resp.json())["error"]["code"] == "challenge_expired"
+    await candidate_client(http, world)
+    for path in ("facecheck/challenge", "facecheck"):
+        resp = await http.post(f"/api/candidate/exams/{world.exam.id}/{path}", data=b"x")
+        assert resp.status in (404, 405), (path, resp.status)
 
 
-async def test_failures_say_why_and_what_to_do_and_three_lock(http, services, face_engine):
+async def test_a_burst_of_the_right_person_turning_passes(services, face_engine):
     world = await face_world(services, [faces.encode(GRACE)])
-    account = await candidate_client(http, world)
-    ch = await challenge(http, world)
+    account = await world.candidate(0)
+    entry = (await services.enrolments.exam_for(account, world.exam.id)).entry
+    for direction in ("left", "right"):
+        result = await judged(
+            services, account, entry.photo_sha256, direction, await turning_burst(face_engine, GRACE, direction)
+        )
+        assert result["passed"] is True and result["distance"] < result["threshold"], result
+
+
+async def test_failures_say_why_and_what_to_do(services, face_engine):
+    world = await face_world(services, [faces.encode(GRACE)])
+    account = await world.candidate(0)
+    sha = (await services.enrolments.exam_for(account, world.exam.id)).entry.photo_sha256
     # someone else (the astronaut) doing a perfect head turn
-    result = await (
-        await send(http, world, ch["challenge_id"], await turning_burst(face_engine, ASTRONAUT, ch["direction"]))
-    ).json()
-    assert (result["passed"], result["reason"], result["strikes_left"]) == (False, "face_mismatch", 2)
+    result = await judged(services, account, sha, "left", await turning_burst(face_engine, ASTRONAUT, "left"))
+    assert (result["passed"], result["reason"]) == (False, "face_mismatch")
     assert result["message"] == "人脸比对未通过" and "美瞳" in result["advice"]
     # the right person, but a still photo held up: no head turn
-    ch = await challenge(http, world)
     still = [faces.encode(faces.sensor(GRACE, seed=s)) for s in range(1, 5)]
-    result = await (await send(http, world, ch["challenge_id"], still, lang="en")).json()
-    assert (result["reason"], result["strikes_left"]) == ("face_liveness", 1)
-    assert result["message"] == "The head turn was not seen" and ch["direction"] in result["advice"]
+    result = await judged(services, account, sha, "right", still, lang="en")
+    assert result["reason"] == "face_liveness" and result["message"] == "The head turn was not seen"
+    assert "right" in result["advice"]
     # too dark
-    ch = await challenge(http, world)
-    dark = [faces.encode(faces.brightness(GRACE, 0.12))]
-    result = await (await send(http, world, ch["challenge_id"], dark)).json()
-    assert result["reason"] == "face_too_dark" and result["message"] == "光线太暗" and result["locked"] is True
-    assert "人工审核" in result["locked_message"]
-    # locked: no more tries until a proctor decides
-    resp = await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
-    assert resp.status == 423 and (await resp.json())["error"]["code"] == "face_check_locked"
-    [review] = await services.face_gate.open_reviews()
-    assert review.account_id == account.id and len(review.check_ids) == 3
+    result = await judged(services, account, sha, "left", [faces.encode(faces.brightness(GRACE, 0.12))])
+    assert result["reason"] == "face_too_dark" and result["message"] == "光线太暗"
 
 
 async def test_bad_frames_are_refused_and_count_nothing(http, services, face_engine):
@@ -129,32 +127,30 @@ async def test_bad_frames_are_refused_and_count_nothing(http, services, face_eng
     account = await candidate_client(http, world)
     cases = [
         ([b"not an image at all"], 400, "image_invalid"),
-        ([faces.encode(GRACE)[:3000]], 400, "image_invalid"),  # truncated JPEG
+        # (a truncated JPEG passes its header and is refused when the pool decodes it: test_abuse.py)
         ([faces.png_header_claiming(30000, 30000)], 400, "image_too_large"),
         ([faces.encode(GRACE)] * 9, 400, "too_many_frames"),
         ([], 400, "no_frames"),
         ([b"\xff\xd8" + b"0" * (600 * 1024)], 413, "image_too_large"),
     ]
     for frames, status, code in cases:
-        ch = await challenge(http, world)
-        resp = await send(http, world, ch["challenge_id"], frames)
+        resp = await send(http, frames)
         assert (resp.status, (await resp.json())["error"]["code"]) == (status, code), code
-    resp = await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck", json={"frames": []})
+    resp = await http.post("/api/candidate/identity/appeal", json={"frames": []})
     assert resp.status == 415
     state = await services.face_gate.status(world.exam.id, account.id)
     assert state.status == "none" and state.strikes == 0
     assert await services.face_gate.history(world.exam.id, account.id) == []
 
 
-async def test_a_challenge_belongs_to_one_candidate(app, http, services, face_engine):
+async def test_a_challenge_belongs_to_one_candidate(services):
     world = await face_world(services, [faces.encode(GRACE), faces.encode(ASTRONAUT)])
-    await candidate_client(http, world, 0)
-    ch = await challenge(http, world)
-    other = await new_client(app)
-    await candidate_client(other, world, 1)
-    resp = await send(other, world, ch["challenge_id"], [faces.encode(ASTRONAUT)])
-    assert resp.status == 409 and (await resp.json())["error"]["code"] == "challenge_expired"
-    await other.close()
+    one, other = await world.candidate(0), await world.candidate(1)
+    ch = await services.face_checks.issue_challenge(one, "appeal:x:y")
+    assert (await services.face_checks.challenge_of(ch["challenge_id"], one))["exam_id"] == "appeal:x:y"
+    with pytest.raises(UserError) as caught:
+        await services.face_checks.challenge_of(ch["challenge_id"], other)
+    assert caught.value.code == "challenge_expired"
 
 
 async def test_roster_photos_without_exactly_one_face_are_rejected(services):
@@ -192,7 +188,7 @@ async def test_roster_photos_without_exactly_one_face_are_rejected(services):
     assert len(cached["embedding"]) == 128
 
 
-async def test_no_reference_photo_is_a_clear_refusal(http, services):
+async def test_no_reference_photo_is_a_clear_refusal(services):
     world = await build_world(services, roster_size=1, photos=[faces.encode(GRACE)])
     csv = f"姓名,身份证号,报考科目\n{world.roster[0][0]},{world.roster[0][1]},声乐\n".encode()
     await services.importer.import_csv(ADMIN, world.exam.id, csv, PhotoSource.empty())
@@ -200,10 +196,11 @@ async def test_no_reference_photo_is_a_clear_refusal(http, services):
     await services.store.redis.hset(
         services.store.keys.roster_entry(world.exam.id, entry.id_number), "photo_sha256", ""
     )
-    await candidate_client(http, world)
-    resp = await http.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
-    err = (await resp.json())["error"]
-    assert resp.status == 409 and err["code"] == "no_reference_photo" and "证件照" in err["message"]
+    account = await world.candidate(0)
+    with pytest.raises(UserError) as caught:  # before any publish is opened (face:live)
+        await services.face_checks.live_ready(account, world.exam.id)
+    err = caught.value
+    assert err.code == "no_reference_photo" and "证件照" in err.message("zh") and STATUS[err.code] == 409
 
 
 async def test_room_entry_check_on_decoded_frames(services):
@@ -223,11 +220,10 @@ async def test_a_full_pool_answers_busy_with_a_wait(models_dir, settings, redis,
         world = await face_world(services, [faces.encode(GRACE)])
         account = await world.candidate(0)
         services.attach_face_pool(small)
-        ch = await services.face_checks.challenge(account, world.exam.id)
+        sha = (await services.enrolments.exam_for(account, world.exam.id)).entry.photo_sha256
+        reference = await services.face_checks.references.embedding(sha)
         with pytest.raises(Exception) as caught:
-            await services.face_checks.check_queue_entry(
-                account, world.exam.id, ch["challenge_id"], [faces.encode(GRACE)] * 3
-            )
+            await services.face_checks.judge_burst(small, account, reference, "left", [faces.encode(GRACE)] * 3)
         assert caught.value.code == "facecheck_busy" and caught.value.status == 503
         assert caught.value.params["seconds"] >= 1
     finally:
@@ -269,8 +265,9 @@ async def test_missing_models_leave_the_server_up_and_name_the_command(tmp_path,
         await client.post("/api/auth/logout")
         account = await world.candidate(0)
         await login(client, account.phone, PASSWORD)
-        resp = await client.post(f"/api/candidate/exams/{world.exam.id}/facecheck/challenge")
-        err = (await resp.json())["error"]
-        assert resp.status == 503 and err["code"] == "facecheck_unavailable" and "稍后" in err["message"]
+        with pytest.raises(UserError) as caught:  # the live check refuses before opening a publish
+            await client.server.app[SERVICES].face_checks.live_ready(account, world.exam.id)
+        err = caught.value
+        assert err.code == "facecheck_unavailable" and STATUS[err.code] == 503 and "稍后" in err.message("zh")
     finally:
         await client.close()

@@ -33,8 +33,6 @@ EXPECTED = {
     ("GET", "/api/candidate/exams/{exam_id}/slots"): (C,),
     ("POST", "/api/candidate/exams/{exam_id}/bookings"): (C,),
     ("GET", "/api/candidate/exams/{exam_id}/facecheck"): (C,),
-    ("POST", "/api/candidate/exams/{exam_id}/facecheck/challenge"): (C,),
-    ("POST", "/api/candidate/exams/{exam_id}/facecheck"): (C,),
     ("GET", "/api/examiner/rooms"): (E,),
     ("GET", "/api/admin/exams"): (A,),
     ("POST", "/api/admin/exams"): (A,),

@@ -1,14 +1,20 @@
-// The queue-entry face check against the HTTP API (docs/facecheck.md):
-// a challenge (turn left / right), a burst of JPEG frames from the live video, the answer.
+// The queue-entry face check (docs/facecheck.md "Live challenge"): the camera is published to the
+// server over WebRTC for the check; the server asks a random sequence of moves when it chooses
+// (face:move), judges them on the frames it decoded itself and answers (face:result). Nothing the
+// page captures is uploaded. The identity appeal (appeal.js) still sends a burst: captureBurst.
 //   faceStatus(examId) -> {status, cleared, strikes, strikes_left, ...}
-//   captureBurst(video, {count, intervalMs, onFrontal, onTurn}) -> Blob[]
 //   runFaceCheck(examId, video, {onStep}) -> the check's result (passed, reason, message, advice, strikes_left, locked)
+//   captureBurst(video, {count, intervalMs, onFrontal, onTurn}) -> Blob[] (the appeal's burst)
 //   mountFaceCheck(box, examId, video, {onPassed}) -> {refresh()}: the whole UI in a container
 import { api, el, t } from "/static/js/common.js";
+import { connect, refusal, speak as speakIn } from "/static/js/live.js";
+import { publishVideo } from "/static/js/rtc.js";
 
 export const faceStatus = (examId) => api("GET", `/api/candidate/exams/${examId}/facecheck`);
 
-const MAX_SIDE = 640; // the server needs ~64 px of face; 640 px keeps each frame ~40-80 KB
+const MAX_SIDE = 640; // the appeal's burst: the server needs ~64 px of face; 640 px keeps each frame ~40-80 KB
+const CONNECT_TIMEOUT_MS = 10_000;
+const RESULT_TIMEOUT_MS = 90_000; // the server ends a check well within a minute
 
 // One frame of the video as JPEG. The video is drawn unmirrored (the preview is only mirrored by CSS).
 function grab(video, canvas) {
@@ -24,7 +30,7 @@ function grab(video, canvas) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// First frame facing the camera, then `count - 1` frames while the head turns.
+// First frame facing the camera, then `count - 1` frames while the head turns (the appeal's burst).
 export async function captureBurst(video, { count = 8, intervalMs = 300, frontalMs = 800, onFrontal = () => {}, onTurn = () => {} } = {}) {
   const canvas = document.createElement("canvas");
   onFrontal();
@@ -40,39 +46,58 @@ export async function captureBurst(video, { count = 8, intervalMs = 300, frontal
   return blobs;
 }
 
-function speak(text) {
-  try {
-    if (!window.speechSynthesis) return;
-    const u = new SpeechSynthesisUtterance(text);
-    u.lang = document.documentElement.lang || "zh-CN";
-    speechSynthesis.cancel();
-    speechSynthesis.speak(u);
-  } catch {
-    /* voice is a help, not a requirement */
-  }
-}
+// Spoken in Chinese where the device has a Chinese voice (English pages: an English one).
+const speak = (text) => speakIn(text, document.documentElement.lang === "en" ? "en-US" : "zh-CN");
 
 export const turnText = (direction) => direction === "left"
   ? t("请缓慢向左转头", "Slowly turn your head to the left")
   : t("请缓慢向右转头", "Slowly turn your head to the right");
 
-// onStep(step, detail): "challenge" -> "frontal" -> "turn" (detail: direction) -> "checking".
-export async function runFaceCheck(examId, video, { onStep = () => {}, voice = true } = {}) {
-  onStep("challenge");
-  const challenge = await api("POST", `/api/candidate/exams/${examId}/facecheck/challenge`);
-  const count = Math.max(2, Math.min(8, challenge.max_frames || 5));
-  const frontal = t("请正面面对摄像头", "Face the camera");
-  const blobs = await captureBurst(video, {
-    count,
-    onFrontal: () => { onStep("frontal"); if (voice) speak(frontal); },
-    onTurn: () => { onStep("turn", challenge.direction); if (voice) speak(turnText(challenge.direction)); },
+function connected(socket) {
+  if (socket.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject({ code: "offline", message: t("无法连接服务器，请检查网络后重试", "Cannot reach the server; check the network and retry") }), CONNECT_TIMEOUT_MS);
+    socket.once("connect", () => { clearTimeout(timer); resolve(); });
+    socket.once("connect_error", (err) => { clearTimeout(timer); reject(refusal(err)); });
   });
-  onStep("checking");
-  const form = new FormData();
-  form.append("challenge_id", challenge.challenge_id);
-  blobs.forEach((b, i) => form.append("frame", b, `frame${i}.jpg`));
-  const result = await api("POST", `/api/candidate/exams/${examId}/facecheck`, form);
-  return { ...result, direction: challenge.direction, frames: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) };
+}
+
+// onStep(step, detail): "connecting" -> "frontal" -> ("move" {index, total, move, text} -> "done" {index, total}
+// -> "hold") ... -> the result. A socket of its own for the check, closed with the publish after it.
+export async function runFaceCheck(examId, video, { onStep = () => {}, voice = true } = {}) {
+  const stream = video.srcObject;
+  if (!stream || !stream.getVideoTracks || !stream.getVideoTracks().length) {
+    throw { code: "no_video", message: t("摄像头没有画面", "The camera shows no picture") };
+  }
+  onStep("connecting");
+  const socket = connect("/candidate");
+  let pc = null;
+  let challengeId = null;
+  let finish, fail;
+  const answered = new Promise((resolve, reject) => { finish = resolve; fail = reject; });
+  answered.catch(() => {}); // a refusal before the check started is thrown from the publish instead
+  const mine = (d) => d && challengeId && d.challenge_id === challengeId;
+  socket.on("face:move", (d) => { if (mine(d)) { onStep("move", d); if (voice) speak(d.text); } });
+  socket.on("face:progress", (d) => { if (mine(d)) onStep("done", d); });
+  socket.on("face:hold", (d) => { if (mine(d)) { onStep("hold", d); if (voice) speak(d.text); } });
+  socket.on("face:result", (d) => { if (mine(d)) finish(d); });
+  socket.on("disconnect", () => fail({ code: "face_video_lost", message: t("与服务器的连接中断，请重试", "The connection to the server was lost; retry") }));
+  const timer = setTimeout(() => fail({ code: "timeout", message: t("人脸比对超时，请重试", "The face check timed out; retry") }), RESULT_TIMEOUT_MS);
+  try {
+    await connected(socket);
+    const published = await publishVideo(socket, "face:live", { exam_id: examId }, stream);
+    pc = published.pc;
+    challengeId = published.ack.challenge_id;
+    onStep("frontal");
+    if (voice) speak(t("请正对摄像头", "Face the camera"));
+    const result = await answered;
+    onStep("checking");
+    return result;
+  } finally {
+    clearTimeout(timer);
+    if (pc) pc.close();
+    socket.close();
+  }
 }
 
 // --- the UI: instruction over the preview, result with reason + advice, strikes, locked state ---
@@ -139,24 +164,38 @@ export function mountFaceCheck(box, examId, video, { onPassed = () => {}, prompt
     button.disabled = true;
     out.replaceChildren(el("p", { class: "progress" }, t("正在准备人脸比对…", "Preparing the face check…")));
     try {
+      const steps = el("ol", { class: "face-moves" }); // each move asked, and whether it was seen
       const result = await runFaceCheck(examId, video, {
-        onStep: (step, direction) => {
+        onStep: (step, d) => {
+          if (step === "connecting") {
+            out.replaceChildren(el("p", { class: "progress" }, t("正在连接摄像头…", "Connecting the camera…")));
+          }
           if (step === "frontal") {
             if (prompt) prompt.parentElement.scrollIntoView({ behavior: "smooth", block: "start" });
-            say(t("请正面面对摄像头", "Face the camera"));
-            out.replaceChildren(el("p", { class: "progress" }, t("请正面面对摄像头，保持不动", "Face the camera and hold still")));
+            say(t("请正对摄像头", "Face the camera"));
+            out.replaceChildren(el("p", { class: "progress" }, t("请正对摄像头保持不动，按提示转头", "Face the camera, hold still, and turn when asked")), steps);
           }
-          if (step === "turn") {
-            say(turnText(direction) + (direction === "left" ? " ←" : " →"), "turn");
-            out.replaceChildren(el("p", { class: "progress" }, turnText(direction)));
+          if (step === "move") {
+            box.dataset.faceMove = `${d.move}:${d.index}`; // the move being asked (the page's state)
+            say(d.text + (d.move === "left" ? " ←" : " →"), "turn");
+            while (steps.children.length < d.total) steps.append(el("li", { class: "pending" }, "…"));
+            const item = steps.children[d.index];
+            item.className = "asked";
+            item.textContent = `${d.index + 1}/${d.total} ${d.text}`;
           }
+          if (step === "done") {
+            delete box.dataset.faceMove;
+            const item = steps.children[d.index];
+            if (item) { item.className = "done"; item.textContent += " ✓"; }
+            say(t("很好", "Good"));
+          }
+          if (step === "hold") say(d.text);
           if (step === "checking") {
+            delete box.dataset.faceMove;
             say("");
-            out.replaceChildren(el("p", { class: "progress" }, t("正在比对，请稍候…", "Checking, please wait…")));
           }
         },
       });
-      Object.assign(box.dataset, { frames: result.frames, bytes: result.bytes }); // what was uploaded
       if (result.passed) {
         show(await faceStatus(examId).catch(() => ({ status: "passed", cleared: true })));
       } else if (result.locked) {

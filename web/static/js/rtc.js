@@ -6,6 +6,7 @@
 // forwarding and recording go on on the server.
 //   const peer = new Peer(socket, {stream, extra, video: true, audio: true, onStream, onState})
 //   await peer.join(); peer.restart(); peer.replaceTrack(track); peer.close()
+//   publishVideo(socket, event, extra, stream) -> {pc, ack}: a one-off send-only publish (the live face check)
 import { call } from "/static/js/live.js";
 
 const VIDEO_BITRATE = 1_000_000; // the server forwards, never re-encodes: cap at the source
@@ -199,6 +200,38 @@ export class Peer {
     if (this.onNetChange) navigator.connection.removeEventListener("change", this.onNetChange);
     if (this.pc) this.pc.close();
     this.pc = null;
+  }
+}
+
+// A one-off publish of the camera's video to the server (the live face check, docs/facecheck.md):
+// send-only VP8, offered after ICE gathering, answered in the ack of `event`. No restarts: the check
+// it serves is short, and a lost connection ends it. Returns {pc, ack}; the caller closes pc.
+export async function publishVideo(socket, event, extra, stream) {
+  let iceServers = [];
+  try { iceServers = (await call(socket, "rtc:config")).ice_servers || []; } catch { /* host candidates only */ }
+  const pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+  try {
+    const track = stream && stream.getVideoTracks()[0];
+    if (!track) throw { code: "no_video", message: "no camera" };
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings: [{ maxBitrate: VIDEO_BITRATE }] });
+    preferCodecs(transceiver, "video");
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const ack = await call(socket, event, { ...extra, sdp: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    await Promise.all(pc.getSenders().map((s) => capBitrate(s)));
+    // the check judges a picture of one size: under load the browser drops frames, not resolution
+    await Promise.all(pc.getSenders().map(async (s) => {
+      try {
+        const params = s.getParameters();
+        params.degradationPreference = "maintain-resolution";
+        await s.setParameters(params);
+      } catch { /* best effort: a size change before the first move is allowed anyway */ }
+    }));
+    return { pc, ack };
+  } catch (err) {
+    pc.close();
+    throw err;
   }
 }
 
