@@ -172,21 +172,8 @@ class FaceChecks:
         """A head-turn challenge for ``account``, bound to ``scope`` (what the identity appeal names its
         own: appeal.py); its burst is judged by ``judge_burst``. The queue-entry check has none: it runs
         live (``live_ready`` ... ``record_live``)."""
-        challenge_id = new_id("chal")
         direction = secrets.choice(("left", "right"))
-        key = self.keys.face_challenge(challenge_id)
-        async with self.store.pipeline() as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "account_id": account.id,
-                    "exam_id": scope,
-                    "direction": direction,
-                    "created_at": f"{time.time():.3f}",
-                },
-            )
-            pipe.expire(key, self.challenge_ttl_s)
-            await pipe.execute()
+        challenge_id = await self._store_challenge(account, scope, {"direction": direction})
         return {
             "challenge_id": challenge_id,
             "direction": direction,
@@ -236,19 +223,17 @@ class FaceChecks:
 
     async def open_live_challenge(self, account: Account, exam_id: str, sequence: list) -> str:
         """The server-side record of a live challenge (its moves are never sent ahead): used once."""
+        return await self._store_challenge(
+            account, exam_id, {"live": "1", "sequence": ",".join(m.direction for m in sequence)}
+        )
+
+    async def _store_challenge(self, account: Account, scope: str, fields: dict[str, str]) -> str:
+        """A new challenge of ``account`` bound to ``scope`` with ``fields``, for ``challenge_ttl_s``; its id."""
         challenge_id = new_id("chal")
         key = self.keys.face_challenge(challenge_id)
+        mapping = {"account_id": account.id, "exam_id": scope, **fields, "created_at": f"{time.time():.3f}"}
         async with self.store.pipeline() as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "account_id": account.id,
-                    "exam_id": exam_id,
-                    "live": "1",
-                    "sequence": ",".join(m.direction for m in sequence),
-                    "created_at": f"{time.time():.3f}",
-                },
-            )
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, self.challenge_ttl_s)
             await pipe.execute()
         return challenge_id
