@@ -17,6 +17,7 @@ from tests.conftest import PASSWORD, build_world
 from tests.e2e.conftest import FIGURES, TEST_TIMEOUT_S, page_weight
 from tests.e2e.test_candidate_checks import face_check, log_in, pass_face_check
 from tests.facecheck import faces
+from tests.live import FIT_DEVICE, LiveWorld
 
 VIDEO_PLAYS_JS = """async (selector) => {
   const v = document.querySelector(selector);
@@ -36,6 +37,18 @@ async def running_world(services):
     slot = world.slots[0]  # room 0, subject 声乐: the candidate's only subject
     await services.bookings.book(account, world.exam.id, slot.id, now=slot.starts_at - 60)
     return world, account
+
+
+async def waiting_by_socket(candidate, base: str, services, world, account) -> None:
+    """``account`` in the line of its booked slot with its face check passed, through ``candidate``, a
+    python-socketio ``Peer`` (not a browser: the tests that use it drive the candidate's camera themselves)."""
+    await candidate.connect(base, await services.sessions.create(account.id, account.role))
+    await candidate.wait_for("queue:snapshot")
+    ack = await candidate.call(
+        "queue:join", {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "device": FIT_DEVICE}
+    )
+    assert ack["ok"], ack
+    await LiveWorld(world, services).pass_face(account)
 
 
 async def video_plays(page, selector: str, timeout_s: float = 30) -> dict:

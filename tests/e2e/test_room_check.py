@@ -12,10 +12,9 @@ import asyncio
 from server.marking.rubrics import Rubric
 from tests.conftest import ADMIN
 from tests.e2e.conftest import TEST_TIMEOUT_S
-from tests.e2e.test_interview import running_world, staff_login
+from tests.e2e.test_interview import running_world, staff_login, waiting_by_socket
 from tests.e2e.test_marking import RUBRIC, type_marks
 from tests.facecheck import faces
-from tests.live import FIT_DEVICE, LiveWorld
 from tests.signaling.conftest import Peer
 from tests.signaling.test_room_face import FaceClient
 from tests.signaling.test_rooms import SocketRoom
@@ -27,13 +26,7 @@ async def unverified_in_room(live_server, services, browsers, cameras, candidate
     world, account = await running_world(services)
     room = world.rooms[0]
     await services.rubrics.set(ADMIN, world.exam.id, room.subject_id, Rubric.from_json("", RUBRIC))
-    await candidate.connect(live_server, await services.sessions.create(account.id, account.role))
-    await candidate.wait_for("queue:snapshot")
-    ack = await candidate.call(
-        "queue:join", {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "device": FIT_DEVICE}
-    )
-    assert ack["ok"], ack
-    await LiveWorld(world, services).pass_face(account)
+    await waiting_by_socket(candidate, live_server, services, world, account)
 
     examiner = await browsers(cameras["astronaut"], desktop=True)
     await examiner.set_viewport_size({"width": 1280, "height": 900})

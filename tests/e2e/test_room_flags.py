@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.e2e.conftest import TEST_TIMEOUT_S
-from tests.e2e.test_interview import running_world, staff_login
+from tests.e2e.test_interview import running_world, staff_login, waiting_by_socket
 from tests.facecheck import faces
-from tests.live import FIT_DEVICE, LiveWorld
 from tests.signaling.conftest import Peer
 from tests.signaling.test_room_monitoring import Camera, CameraClient, framed
 from tests.signaling.test_rooms import SocketRoom
@@ -27,13 +26,7 @@ async def test_the_examiner_sees_a_flag_on_the_video_and_the_proctor_its_frame(
         async with asyncio.timeout(TEST_TIMEOUT_S):
             world, account = await running_world(services)
             room = world.rooms[0]
-            await candidate.connect(live_server, await services.sessions.create(account.id, account.role))
-            await candidate.wait_for("queue:snapshot")
-            ack = await candidate.call(
-                "queue:join", {"exam_id": world.exam.id, "slot_id": world.slots[0].id, "device": FIT_DEVICE}
-            )
-            assert ack["ok"], ack
-            await LiveWorld(world, services).pass_face(account)
+            await waiting_by_socket(candidate, live_server, services, world, account)
 
             proctor = await browsers(cameras["astronaut"], desktop=True)
             await proctor.set_viewport_size({"width": 1280, "height": 900})

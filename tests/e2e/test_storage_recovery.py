@@ -15,9 +15,9 @@ import pytest
 from server.signaling.hub import SIO
 from server.store.embedded import EmbeddedRedis
 from tests.e2e.conftest import TEST_TIMEOUT_S
-from tests.e2e.test_interview import staff_login
+from tests.e2e.test_interview import staff_login, waiting_by_socket
 from tests.facecheck import faces
-from tests.live import FIT_DEVICE, live_world
+from tests.live import live_world
 from tests.signaling.conftest import Peer
 
 
@@ -40,14 +40,8 @@ async def test_a_call_answered_while_redis_is_frozen_completes_and_the_page_reco
     live = await live_world(services, size=1, photos=[faces.encode(faces.grace_hopper())])
     account = await live.booked(0)
     candidate = Peer("/candidate")
-    await candidate.connect(live_server, await services.sessions.create(account.id, account.role), None, "zh")
     try:
-        await candidate.wait_for("queue:snapshot")
-        joined = await candidate.call(
-            "queue:join", {"exam_id": live.exam.id, "slot_id": live.slot.id, "device": FIT_DEVICE}
-        )
-        assert joined["ok"], joined
-        await live.pass_face(account)
+        await waiting_by_socket(candidate, live_server, services, live.world, account)
 
         examiner = await browsers(cameras["astronaut"], desktop=True)
         async with asyncio.timeout(TEST_TIMEOUT_S):
